@@ -1,0 +1,1 @@
+"""Kling video-editing bot: everything that does not need Discord."""

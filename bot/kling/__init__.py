@@ -1,0 +1,1 @@
+"""Kling API client, models, errors and the local emulator."""

@@ -1,0 +1,1 @@
+"""Thin Discord adapters over the bot package."""
