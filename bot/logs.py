@@ -1,0 +1,72 @@
+"""Logging set-up: levels, optional JSON lines, and scrubbing of configured secrets.
+
+Scrubbing is a last line of defence: code should never log a secret in the first place, but a
+third-party library's debug output (a URL with a token, a header dump) must not leak one either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+
+class SecretScrubber(logging.Filter):
+    """Replaces every configured secret in a record's final message with a marker."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Longest first so a secret containing another is replaced whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = self.scrub(record.getMessage())
+            record.msg, record.args = message, None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool = False,
+                      secrets: Iterable[str] = ()) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(SecretScrubber(secrets))
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # discord.py's gateway chatter at DEBUG drowns everything else.
+    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
