@@ -1,0 +1,148 @@
+"""Getting frame N of a video quickly: seek to the keyframe before it, decode forward, cache.
+
+"Frame N" is the frame on screen at time N / fps (fps being the stream's average rate), which for
+a constant-frame-rate video is exactly the Nth frame. This matches how Kling maps `frame_index`
+to a time offset. Frames are returned in display orientation (rotation metadata applied).
+Everything here blocks; call it from a worker thread (asyncio.to_thread) in async code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+from PIL import Image
+
+from bot.media.errors import MediaError
+
+_TRANSPOSE_FOR_ROTATION = {
+    90: Image.Transpose.ROTATE_90,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_270,
+}
+# PNG level 1: a 4K frame saves in a fraction of the time of the default level.
+_PNG_COMPRESS_LEVEL = 1
+
+
+def frame_time(index: int, fps: float) -> float:
+    """Seconds from the start of the video at which frame `index` is shown."""
+    if fps <= 0:
+        raise MediaError(f"A frame rate must be positive, not {fps}.")
+    return index / fps
+
+
+def apply_rotation(image: Image.Image, rotation: int) -> Image.Image:
+    """Turn stored pixels counter-clockwise by `rotation` degrees, as a player would."""
+    transpose = _TRANSPOSE_FOR_ROTATION.get(round(rotation / 90) * 90 % 360)
+    return image.transpose(transpose) if transpose is not None else image
+
+
+class FrameExtractor:
+    """Frames of one video, with an optional on-disk cache shared by later requests."""
+
+    def __init__(self, path: str | os.PathLike[str], cache_dir: Path | None = None) -> None:
+        self.path = Path(path)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+
+    def cache_path(self, index: int) -> Path | None:
+        """Where frame `index` is (or would be) cached, or None without a cache."""
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"frame-{index:06d}.png"
+
+    def get(self, index: int) -> Image.Image:
+        """Frame `index` as an RGB image in display orientation."""
+        if index < 0:
+            raise MediaError(f"Frame {index} does not exist; frames are numbered from 0.")
+        cached = self.cache_path(index)
+        if cached is not None and cached.is_file():
+            with Image.open(cached) as image:
+                return image.convert("RGB")
+        image = self._decode(index)
+        if cached is not None:
+            self._store(cached, image)
+        return image
+
+    def _store(self, target: Path, image: Image.Image) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a concurrent reader never sees half a PNG.
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".png.tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                image.save(handle, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    def _decode(self, index: int) -> Image.Image:
+        try:
+            container = av.open(str(self.path), mode="r")
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError("The video cannot be opened to read a frame.") from exc
+        with container:
+            if not container.streams.video:
+                raise MediaError("The file has no video in it.")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            total = stream.frames
+            if total and index >= total:
+                raise MediaError(
+                    f"Frame {index} does not exist; the video has {total} frames (0–{total - 1})."
+                )
+            rate = stream.average_rate or stream.guessed_rate
+            if not rate or not stream.time_base:
+                raise MediaError("The video does not say how many frames per second it has.")
+            ticks_per_frame = 1 / (Fraction(rate) * stream.time_base)
+            start = stream.start_time or 0
+            target = start + index * ticks_per_frame
+            # Accept the frame whose timestamp is nearest the target (within half a frame).
+            earliest = target - ticks_per_frame / 2
+            try:
+                frame = self._seek_and_find(
+                    container, stream, int(target), earliest, ticks_per_frame
+                )
+                if frame is None and target > start:
+                    # The seek landed past the target (sparse index): decode from the start.
+                    frame = self._seek_and_find(container, stream, start, earliest, ticks_per_frame)
+            except av.error.FFmpegError as exc:
+                raise MediaError("The video's frames cannot be decoded; it looks damaged.") from exc
+            if frame is None:
+                raise MediaError(f"Frame {index} does not exist; the video ends before it.")
+            return apply_rotation(frame.to_image(), round(frame.rotation))
+
+    @staticmethod
+    def _seek_and_find(
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        seek_pts: int,
+        earliest: Fraction,
+        ticks_per_frame: Fraction,
+    ) -> av.VideoFrame | None:
+        """Seek and decode forward to the first frame at or after `earliest`.
+
+        Returns None when the very first decoded frame is already past the target window,
+        meaning the seek overshot and the caller must start earlier.
+        """
+        container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+        first = True
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            if frame.pts >= earliest:
+                if first and frame.pts >= earliest + ticks_per_frame:
+                    return None
+                return frame
+            first = False
+        return None
+
+
+def extract_frame(
+    path: str | os.PathLike[str], index: int, cache_dir: Path | None = None
+) -> Image.Image:
+    """Frame `index` of the video at `path` as an RGB image (see FrameExtractor)."""
+    return FrameExtractor(path, cache_dir).get(index)
