@@ -1,0 +1,245 @@
+"""Parse what users type to mark points and pick frames (SPEC §4).
+
+A ``points`` string holds tokens separated by spaces or semicolons; each token is a grid cell
+(``C4``), normalised coordinates (``0.42,0.61``), percentages (``42%,61%``) or video pixels
+(``640,360px``). The result is a list of normalised ``(x, y)`` floats, x right and y down, exactly
+the values to send to Kling and to store.
+
+Unicode: text is NFKC-normalised first, so fullwidth forms typed on CJK keyboards
+(``Ｃ４``, ``４２％，６１％``, ``；``) mean the same as their ASCII twins, and error messages quote
+the normalised token. Digits from other scripts (Arabic-Indic, Devanagari, ...) are refused
+with a message asking for 0-9: Python would silently read them as numbers, and a look-alike
+is more likely a slip than intent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from bot.grid import BoardGrid
+
+__all__ = [
+    "MAX_POINTS_PER_FRAME",
+    "FrameRefError",
+    "PointsError",
+    "format_time",
+    "parse_frame_ref",
+    "parse_points",
+    "parse_time",
+]
+
+MAX_POINTS_PER_FRAME = 10  # Kling: "Up to 10 points can be marked on a single frame"
+
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_NORMALISED = re.compile(rf"({_NUMBER}),({_NUMBER})")
+_PERCENT = re.compile(rf"({_NUMBER})%,({_NUMBER})%")
+_PIXELS = re.compile(rf"({_NUMBER})(?:px)?,({_NUMBER})px", re.IGNORECASE)
+_HALF_PERCENT = re.compile(rf"{_NUMBER}%?,{_NUMBER}%?")
+_NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
+# Spaces typed around the comma or before "px" belong to one token, not two.
+_SPACED_COMMA = re.compile(r"\s*,\s*")
+_SPACED_PX = re.compile(r"\s+(?=px\b)", re.IGNORECASE)
+_SPACED_PERCENT = re.compile(r"\s+(?=%)")
+_SEPARATORS = re.compile(r"[\s;]+")
+# Characters NFKC leaves alone but that people paste in place of ASCII punctuation.
+_LOOKALIKES = str.maketrans({"−": "-", "–": "-", "‚": ",", "、": ",", "٫": "."})
+
+
+class PointsError(ValueError):
+    """A points string that cannot be used; ``token`` is the offending part, if one is."""
+
+    def __init__(self, message: str, token: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.token = token
+
+
+class FrameRefError(ValueError):
+    """A frame number or time that does not name a frame of the video."""
+
+
+def _normalise_text(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
+
+
+def _split_tokens(text: str) -> list[str]:
+    joined = _SPACED_COMMA.sub(",", text.strip())
+    joined = _SPACED_PERCENT.sub("", _SPACED_PX.sub("", joined))
+    return [token for token in _SEPARATORS.split(joined) if token]
+
+
+def _strip_brackets(token: str) -> str:
+    if len(token) >= 2 and (token[0], token[-1]) in {("(", ")"), ("[", "]")}:
+        return token[1:-1]
+    return token
+
+
+def _has_foreign_digits(token: str) -> bool:
+    return any(ch.isdigit() and not ch.isascii() for ch in token)
+
+
+def _finite(value: str, token: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise PointsError(f"`{token}` is not a finite number", token)
+    return number
+
+
+def parse_points(
+    text: str,
+    grid: BoardGrid,
+    *,
+    video_width: int | None = None,
+    video_height: int | None = None,
+    existing_count: int = 0,
+    max_points: int = MAX_POINTS_PER_FRAME,
+) -> list[tuple[float, float]]:
+    """Parse a ``points`` string into normalised ``(x, y)`` pairs.
+
+    ``existing_count`` is how many points the frame already has; the total may not exceed
+    ``max_points``. ``video_width``/``video_height`` are needed only for pixel tokens.
+    Raises :class:`PointsError` naming the first offending token; nothing is returned partially.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise PointsError("no points given: try a cell like `C4` or coordinates like `0.42,0.61`")
+    tokens = _split_tokens(_normalise_text(text))
+    if not tokens:
+        raise PointsError("no points given: try a cell like `C4` or coordinates like `0.42,0.61`")
+    points: list[tuple[float, float]] = []
+    for token in tokens:
+        if existing_count + len(points) >= max_points:
+            raise PointsError(
+                f"`{token}` would be point {existing_count + len(points) + 1} on this frame; "
+                f"at most {max_points} points per frame"
+                + (f" (it already has {existing_count})" if existing_count else ""),
+                token,
+            )
+        points.append(_parse_token(token, grid, video_width, video_height))
+    return points
+
+
+def _parse_token(
+    token: str, grid: BoardGrid, video_width: int | None, video_height: int | None
+) -> tuple[float, float]:
+    if _has_foreign_digits(token):
+        raise PointsError(f"`{token}` uses digits other than 0-9; please type them as 0-9", token)
+    body = _strip_brackets(token)
+    if grid.looks_like_cell(body):
+        cell = grid.parse_cell(body)
+        if cell is None:
+            raise PointsError(
+                f"`{token}` is not a cell on this board ({grid.describe()})", token
+            )
+        return grid.cell_centre(cell)
+    if match := _PERCENT.fullmatch(body):
+        x, y = (_finite(v, token) for v in match.groups())
+        if not (0.0 <= x <= 100.0 and 0.0 <= y <= 100.0):
+            raise PointsError(
+                f"`{token}` is outside the frame (percentages go from 0% to 100%)", token
+            )
+        return x / 100.0, y / 100.0
+    if match := _PIXELS.fullmatch(body):
+        return _pixel_point(token, match, video_width, video_height)
+    if match := _NORMALISED.fullmatch(body):
+        x, y = (_finite(v, token) for v in match.groups())
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            hint = " (did you mean pixels, like `640,360px`, or percent?)" if max(x, y) > 1 else ""
+            raise PointsError(
+                f"`{token}` is outside the frame (x and y go from 0 to 1){hint}", token
+            )
+        return x, y
+    if _NOT_FINITE.search(body):
+        raise PointsError(f"`{token}` is not a finite number", token)
+    if _HALF_PERCENT.fullmatch(body):
+        raise PointsError(f"`{token}` mixes forms: write both as percent, like `42%,61%`", token)
+    raise PointsError(
+        f"`{token}` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
+        token,
+    )
+
+
+def _pixel_point(
+    token: str, match: re.Match[str], video_width: int | None, video_height: int | None
+) -> tuple[float, float]:
+    if not video_width or not video_height:
+        raise PointsError(f"`{token}` is in pixels but the video size is not known yet", token)
+    x, y = (_finite(v, token) for v in match.groups())
+    # Pixel columns run 0..width-1; the right/bottom edge itself (= width) is still in frame.
+    if not (0.0 <= x <= video_width and 0.0 <= y <= video_height):
+        raise PointsError(
+            f"`{token}` is outside the frame (the video is {video_width}x{video_height} px)",
+            token,
+        )
+    return x / video_width, y / video_height
+
+
+# Frames and times --------------------------------------------------------------------------
+
+_TIME_SECONDS = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(s|sec|ms)?", re.IGNORECASE)
+_TIME_CLOCK = re.compile(r"(?:([0-9]+):)?([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]*)?)")
+
+
+def parse_time(text: str) -> float:
+    """Seconds from ``"1.5s"``, ``"1.5"``, ``"1500ms"``, ``"00:01.5"`` or ``"1:02:03.5"``."""
+    raw = text
+    text = _normalise_text(text).strip()
+    if _has_foreign_digits(text):
+        raise FrameRefError(f"`{raw}` uses digits other than 0-9; please type them as 0-9")
+    if match := _TIME_SECONDS.fullmatch(text):
+        seconds = float(match.group(1))
+        return seconds / 1000.0 if (match.group(2) or "").lower() == "ms" else seconds
+    if match := _TIME_CLOCK.fullmatch(text):
+        hours, minutes, seconds = match.groups()
+        if int(minutes) >= 60 or float(seconds) >= 60:
+            raise FrameRefError(f"`{raw}` is not a valid time (minutes and seconds go up to 59)")
+        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+    raise FrameRefError(f"`{raw}` is not a time: use seconds like `1.5s` or `00:01.5`")
+
+
+def format_time(seconds: float) -> str:
+    """``83.25`` -> ``"1:23.25"``, ``1.5`` -> ``"0:01.50"``: the board's caption format."""
+    minutes, rest = divmod(max(seconds, 0.0), 60.0)
+    return f"{int(minutes)}:{rest:05.2f}"
+
+
+def parse_frame_ref(
+    frame: int | None,
+    time: str | None,
+    fps: float,
+    total_frame: int,
+    *,
+    default: int | None = None,
+) -> int:
+    """Resolve a frame given by number or by time into a 0-based index in ``0..total_frame-1``.
+
+    With neither given, ``default`` is returned if set. Giving both is refused, to avoid
+    guessing which one the user meant.
+    """
+    if total_frame <= 0:
+        raise FrameRefError("the video has no frames")
+    last = total_frame - 1
+    if frame is not None and time is not None and str(time).strip():
+        raise FrameRefError("give either a frame number or a time, not both")
+    if frame is not None:
+        if isinstance(frame, bool) or not isinstance(frame, int):
+            raise FrameRefError(f"frame must be a whole number, got `{frame}`")
+        if not 0 <= frame <= last:
+            raise FrameRefError(f"frame {frame} is outside this video (frames 0–{last})")
+        return frame
+    if time is None or not str(time).strip():
+        if default is not None:
+            return default
+        raise FrameRefError("give a frame number or a time")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise FrameRefError("the video's frame rate is unknown, so times cannot be used")
+    seconds = parse_time(time)
+    # A tiny epsilon keeps 0.7 s at 30 fps on frame 21 despite 0.7 * 30 = 20.999...
+    index = math.floor(seconds * fps + 1e-6)
+    if index > last:
+        raise FrameRefError(
+            f"`{time}` is after the end of the video (the last frame, {last}, "
+            f"is at {format_time(last / fps)})"
+        )
+    return index
