@@ -1,0 +1,53 @@
+"""SQLite storage: sessions, points, masks, jobs, settings and usage (all SQL lives here)."""
+
+from bot.storage.jobs import delivery_key_for
+from bot.storage.models import (
+    IN_FLIGHT_STATES,
+    MAX_MARKED_FRAMES,
+    MAX_POINTS_PER_FRAME,
+    GuildSettings,
+    GuildUsage,
+    Job,
+    JobEvent,
+    JobKind,
+    JobState,
+    MemberUsage,
+    NewJob,
+    NewSession,
+    Point,
+    PointLimitError,
+    Session,
+    SessionConflictError,
+    SessionNotActiveError,
+    SessionStatus,
+    StorageError,
+    UsageCounts,
+    VideoInfo,
+)
+from bot.storage.store import Store
+
+__all__ = [
+    "IN_FLIGHT_STATES",
+    "MAX_MARKED_FRAMES",
+    "MAX_POINTS_PER_FRAME",
+    "GuildSettings",
+    "GuildUsage",
+    "Job",
+    "JobEvent",
+    "JobKind",
+    "JobState",
+    "MemberUsage",
+    "NewJob",
+    "NewSession",
+    "Point",
+    "PointLimitError",
+    "Session",
+    "SessionConflictError",
+    "SessionNotActiveError",
+    "SessionStatus",
+    "StorageError",
+    "Store",
+    "UsageCounts",
+    "VideoInfo",
+    "delivery_key_for",
+]
