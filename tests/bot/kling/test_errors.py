@@ -1,0 +1,175 @@
+"""The business-code table of reference §3, unknown codes, and CometAPI's own envelope."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.kling.errors import (
+    AccessDeniedError,
+    AuthError,
+    BillingError,
+    ConcurrencyFullError,
+    ContentPolicyError,
+    InvalidInputError,
+    KlingError,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    error_for,
+    error_for_cometapi,
+)
+
+# (HTTP status, code, class, retryable) exactly as reference §3 lists them.
+DOCUMENTED = [
+    (401, 1000, AuthError, False),
+    (401, 1001, AuthError, False),
+    (401, 1002, AuthError, False),
+    (401, 1003, AuthError, False),
+    (401, 1004, AuthError, False),
+    (429, 1100, BillingError, False),
+    (429, 1101, BillingError, False),
+    (429, 1102, BillingError, False),
+    (403, 1103, AccessDeniedError, False),
+    (400, 1200, InvalidInputError, False),
+    (400, 1201, InvalidInputError, False),
+    (404, 1202, NotFoundError, False),
+    (404, 1203, NotFoundError, False),
+    (400, 1300, ContentPolicyError, False),
+    (400, 1301, ContentPolicyError, False),
+    (429, 1302, RateLimitError, True),
+    (429, 1303, ConcurrencyFullError, True),
+    (429, 1304, AccessDeniedError, False),
+    (500, 5000, ServerError, True),
+    (503, 5001, ServerError, True),
+    (504, 5002, ServerError, True),
+]
+
+
+@pytest.mark.parametrize(("http", "code", "cls", "retryable"), DOCUMENTED)
+def test_documented_codes(http: int, code: int, cls: type[KlingError], retryable: bool) -> None:
+    error = error_for(http, code, "official text", "req-1")
+    assert type(error) is cls
+    assert error.retryable is retryable
+    assert (error.code, error.http_status, error.request_id) == (code, http, "req-1")
+    assert error.kling_message == "official text"
+    assert error.user_message.endswith(".")
+    assert len(error.user_message) < 100
+    assert f"code={code}" in str(error)
+
+
+def test_only_stale_token_codes_ask_for_a_new_token() -> None:
+    renewable = {
+        code for _, code, _, _ in DOCUMENTED if error_for(401, code, "", None).renew_credentials
+    }
+    assert renewable == {1000, 1003, 1004}
+
+
+def test_billing_message_tells_the_user_whom_to_ask() -> None:
+    assert error_for(429, 1102, "", None).user_message == (
+        "Kling's account is out of credits; ask a server admin."
+    )
+
+
+def test_the_code_decides_not_the_http_status() -> None:
+    # 429 is shared by credits, throttling and the IP allow-list.
+    assert isinstance(error_for(429, 1102, "", None), BillingError)
+    assert isinstance(error_for(429, 1302, "", None), RateLimitError)
+    assert isinstance(error_for(429, 1304, "", None), AccessDeniedError)
+    assert isinstance(error_for(200, 1301, "", None), ContentPolicyError)
+
+
+@pytest.mark.parametrize(
+    ("http", "code", "cls", "retryable"),
+    [
+        (401, 1009, AuthError, False),
+        (429, 1199, BillingError, False),
+        (400, 1250, InvalidInputError, False),
+        (400, 1399, ContentPolicyError, False),
+        (429, 1399, RateLimitError, True),
+        (500, 5099, ServerError, True),
+        (502, 7777, ServerError, True),
+        (418, 7777, KlingError, False),
+        (None, 42, KlingError, False),
+    ],
+)
+def test_unknown_codes_fall_back_by_family_then_http(
+    http: int | None, code: int, cls: type[KlingError], retryable: bool
+) -> None:
+    error = error_for(http, code, "new", None)
+    assert type(error) is cls
+    assert error.retryable is retryable
+
+
+@pytest.mark.parametrize(
+    ("http", "cls", "retryable"),
+    [
+        (400, InvalidInputError, False),
+        (401, AuthError, False),
+        (403, AccessDeniedError, False),
+        (404, NotFoundError, False),
+        (429, RateLimitError, True),
+        (500, ServerError, True),
+        (501, ServerError, False),
+        (503, ServerError, True),
+        (524, ServerError, True),
+    ],
+)
+def test_http_status_alone(http: int, cls: type[KlingError], retryable: bool) -> None:
+    error = error_for(http, None, "gateway says no", None)
+    assert type(error) is cls
+    assert error.retryable is retryable
+    assert error.code is None
+
+
+@pytest.mark.parametrize(
+    ("http", "body", "cls", "retryable"),
+    [
+        (
+            401,
+            {"code": "", "message": "Invalid token", "type": "comet_api_error"},
+            AuthError,
+            False,
+        ),
+        (429, {"code": "rate_limit", "message": "slow down"}, RateLimitError, True),
+        (
+            403,
+            {"code": "insufficient_user_quota", "message": "quota exhausted"},
+            BillingError,
+            False,
+        ),
+        (400, {"code": "bad", "message": "image_list is required"}, InvalidInputError, False),
+        (503, {"code": "", "message": "upstream busy"}, ServerError, True),
+        (524, {"code": "", "message": "origin timeout"}, ServerError, True),
+        (
+            429,
+            {"code": "1303", "message": "parallel task over resource pack limit"},
+            ConcurrencyFullError,
+            True,
+        ),
+    ],
+)
+def test_cometapi_envelope(http: int, body: dict, cls: type[KlingError], retryable: bool) -> None:
+    error = error_for_cometapi(http, {**body, "message": body["message"] + " (request id: abc-1)"})
+    assert type(error) is cls
+    assert error.retryable is retryable
+    assert error.request_id == "abc-1"
+
+
+def test_secrets_are_redacted_from_message_str_and_repr() -> None:
+    error = error_for(401, 1002, "bad header: Bearer sk-live-123456789", "r")
+    error.redact(["sk-live-123456789"])
+    for text in (str(error), repr(error), error.kling_message):
+        assert "sk-live-123456789" not in text
+        assert "[redacted]" in text
+
+
+def test_long_kling_messages_are_shortened() -> None:
+    error = error_for(400, 1201, "x" * 5000, None)
+    assert len(error.kling_message) <= 300
+
+
+def test_network_error_knows_whether_the_request_left() -> None:
+    assert NetworkError("refused", request_sent=False).request_sent is False
+    assert NetworkError("timeout").request_sent is True
+    assert NetworkError("timeout").retryable is True
