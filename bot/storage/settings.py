@@ -148,7 +148,6 @@ _USAGE_COLUMNS = (
     " COUNT(*) AS jobs_month,"
     " COALESCE(SUM(CASE WHEN submitted_at >= ? THEN units END), 0.0) AS units_today,"
     " COALESCE(SUM(units), 0.0) AS units_month"
-    " ? AS month_start"
 )
 
 
