@@ -15,11 +15,15 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+
+from bot.kling import KlingClient, KlingProvider, Provider, RetryPolicy
 
 EDIT = "/v1/videos/multi-elements"
 MULTI = "/v1/videos/multi-image2video"
 SESSION_ID = "847570360458960960"
+API_KEY = "kling-api-key-0123456789abcdef"
 MASK = {
     "object_id": 0,
     "rle_mask": {"size": [2, 3], "counts": "231"},
@@ -36,6 +40,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    request: web.Request | None = field(default=None, repr=False)
 
 
 def envelope(data: Any, *, code: int = 0, message: str = "SUCCEED") -> dict[str, Any]:
@@ -71,6 +76,26 @@ class FakeKling:
     def hits(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path == path)
 
+    def store_then_fail(self, base: str, code: int, http_status: int) -> Answer:
+        """An answer that stores the task (as Kling might) and still reports an error."""
+
+        def answer(record: Recorded) -> web.StreamResponse:
+            self._store(base, record.body)
+            return _json(*kling_error(code, http_status, "internal error"))
+
+        return answer
+
+    def store_then_drop(self, base: str) -> Answer:
+        """An answer that stores the task and then drops the connection without replying."""
+
+        def answer(record: Recorded) -> web.StreamResponse:
+            self._store(base, record.body)
+            assert record.request is not None and record.request.transport is not None
+            record.request.transport.close()
+            return web.Response(status=200)
+
+        return answer
+
     def release(self) -> None:
         self._release.set()
 
@@ -89,7 +114,9 @@ class FakeKling:
         body: Any = None
         if raw:
             body = json.loads(raw)
-        record = Recorded(request.method, path, dict(request.query), dict(request.headers), body)
+        record = Recorded(
+            request.method, path, dict(request.query), dict(request.headers), body, request
+        )
         self.requests.append(record)
         queue = self._scripts.get((request.method, path))
         if queue:
@@ -229,6 +256,33 @@ def _render(answer: Answer, record: Recorded) -> web.StreamResponse:
     if isinstance(payload, str | bytes):
         return web.Response(status=status, body=payload, content_type="text/html")
     return _json(status, payload)
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep: records each delay and only yields to the loop."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
+
+
+FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+@asynccontextmanager
+async def open_client(
+    fake: FakeKling, provider: Provider | None = None, **options: Any
+) -> AsyncIterator[KlingClient]:
+    """Serve ``fake`` and yield a client pointed at it (API-key auth unless told otherwise)."""
+    options.setdefault("retry", FAST_RETRY)
+    options.setdefault("sleep", RecordingSleep())
+    options.setdefault("reconcile_delay", 0.0)
+    async with serve(fake) as url, aiohttp.ClientSession() as http:
+        chosen = provider or KlingProvider(api_key=API_KEY)
+        yield KlingClient(http, chosen, base_url=url, **options)
 
 
 @asynccontextmanager
