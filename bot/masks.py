@@ -188,15 +188,20 @@ def decode_rle_scaled(rle: Mapping[str, Any], out_w: int, out_h: int) -> np.ndar
         return np.zeros((out_h, out_w), dtype=np.uint8)
     xs = np.minimum(((np.arange(out_w) + 0.5) * (w / out_w)).astype(np.int64), w - 1)
     ys = np.minimum(((np.arange(out_h) + 0.5) * (h / out_h)).astype(np.int64), h - 1)
+    # When enlarging, columns and rows repeat; sample each once so positions stay sorted.
+    columns, column_of = np.unique(xs, return_inverse=True)
+    rows, row_of = np.unique(ys, return_inverse=True)
     # Sample positions in column-major pixel order, sorted: column by column, top to bottom.
-    samples = (xs[:, None] * h + ys[None, :]).ravel()
+    samples = (columns[:, None] * h + rows[None, :]).ravel()
     boundaries = np.cumsum(runs)[:-1]
     # How many run boundaries lie at or before each sample gives the run it falls in; odd = fg.
     first_after = np.searchsorted(samples, boundaries, side="left")
     crossed = np.bincount(first_after, minlength=samples.size + 1)
     run_index = np.cumsum(crossed[: samples.size], dtype=np.int64)
-    fg = (run_index & 1).astype(np.uint8)
-    return np.ascontiguousarray(fg.reshape(out_w, out_h).T)
+    fg = (run_index & 1).astype(np.uint8).reshape(columns.size, rows.size).T
+    if columns.size == out_w and rows.size == out_h:
+        return np.ascontiguousarray(fg)
+    return fg[row_of[:, None], column_of[None, :]]
 
 
 def encode_rle(mask: np.ndarray) -> dict[str, Any]:

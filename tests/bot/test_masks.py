@@ -1,0 +1,261 @@
+"""RLE and PNG mask codecs, checked against pycocotools (the C implementation Kling's format
+comes from) on many random masks."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pycocotools.mask as coco
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from bot.masks import (
+    MaskDecodeError,
+    decode_png_mask,
+    decode_rle,
+    decode_rle_scaled,
+    encode_rle,
+    rle_area,
+)
+
+# pycocotools 2.0.x predates numpy 2's __array__ copy keyword; the warning is theirs, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+
+def coco_counts(mask: np.ndarray) -> str:
+    return coco.encode(np.asfortranarray(mask.astype(np.uint8)))["counts"].decode("ascii")
+
+
+@st.composite
+def masks(draw: st.DrawFn, max_side: int = 48) -> np.ndarray:
+    """Odd shapes (portrait, landscape, thin strips) and mixed content: noise, blocks, empty,
+    full."""
+    h = draw(st.integers(1, max_side))
+    w = draw(st.integers(1, max_side))
+    kind = draw(st.sampled_from(["noise", "blocks", "empty", "full", "raw"]))
+    if kind == "raw":
+        return draw(hnp.arrays(np.uint8, (h, w), elements=st.integers(0, 1)))
+    mask = np.zeros((h, w), dtype=np.uint8)
+    if kind == "full":
+        mask[:] = 1
+    elif kind == "noise":
+        seed = draw(st.integers(0, 2**32 - 1))
+        density = draw(st.floats(0.0, 1.0))
+        mask = (np.random.default_rng(seed).random((h, w)) < density).astype(np.uint8)
+    elif kind == "blocks":
+        for _ in range(draw(st.integers(1, 4))):
+            top, left = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+            bottom, right = draw(st.integers(top, h)), draw(st.integers(left, w))
+            mask[top:bottom, left:right] = 1
+    return mask
+
+
+@settings(max_examples=400, deadline=None)
+@given(masks())
+def test_encode_matches_pycocotools_and_round_trips(mask: np.ndarray) -> None:
+    rle = encode_rle(mask)
+    assert rle == {"size": [mask.shape[0], mask.shape[1]], "counts": coco_counts(mask)}
+    decoded = decode_rle(rle)
+    assert decoded.shape == mask.shape
+    assert decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, mask)
+    np.testing.assert_array_equal(decode_rle({"size": rle["size"], "counts": rle["counts"]}),
+                                  coco.decode({"size": rle["size"],
+                                               "counts": rle["counts"].encode()}))
+
+
+@pytest.mark.parametrize("shape", [(720, 1280), (1280, 720), (2160, 3840), (1, 5000), (5000, 1)])
+def test_large_masks_with_long_runs_agree_with_pycocotools(shape: tuple[int, int]) -> None:
+    h, w = shape
+    yy, xx = np.ogrid[:h, :w]
+    mask = (((xx - w * 0.4) / (w * 0.3)) ** 2 + ((yy - h * 0.5) / (h * 0.35)) ** 2 < 1)
+    mask = mask.astype(np.uint8)
+    mask[: h // 10, : w // 10] = 1  # a run touching the first pixel
+    counts = coco_counts(mask)
+    assert encode_rle(mask)["counts"] == counts
+    np.testing.assert_array_equal(decode_rle({"size": [h, w], "counts": counts}), mask)
+
+
+def test_known_small_example_from_the_reference() -> None:
+    mask = np.array([[0, 1, 1], [0, 1, 0]], dtype=np.uint8)
+    assert encode_rle(mask) == {"size": [2, 3], "counts": "231"}
+    np.testing.assert_array_equal(decode_rle({"size": [2, 3], "counts": "231"}), mask)
+
+
+def test_encode_accepts_fortran_order_bool_and_255_values() -> None:
+    rng = np.random.default_rng(7)
+    mask = (rng.random((33, 57)) < 0.3).astype(np.uint8)
+    expected = coco_counts(mask)
+    assert encode_rle(np.asfortranarray(mask))["counts"] == expected
+    assert encode_rle(mask.astype(bool))["counts"] == expected
+    assert encode_rle(mask * 255)["counts"] == expected
+    assert encode_rle(mask[:, ::-1][:, ::-1])["counts"] == expected  # non-contiguous view
+
+
+def test_decode_accepts_bytes_and_uncompressed_counts() -> None:
+    mask = np.array([[0, 1, 1], [0, 1, 0]], dtype=np.uint8)
+    np.testing.assert_array_equal(decode_rle({"size": [2, 3], "counts": b"231"}), mask)
+    np.testing.assert_array_equal(decode_rle({"size": [2, 3], "counts": [2, 3, 1]}), mask)
+
+
+def test_empty_mask_and_area() -> None:
+    assert encode_rle(np.zeros((0, 4), np.uint8)) == {"size": [0, 4], "counts": "0"}
+    assert decode_rle({"size": [0, 4], "counts": "0"}).shape == (0, 4)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[3:9, 4:14] = 1
+    assert rle_area(encode_rle(mask)) == 60
+
+
+@pytest.mark.parametrize(
+    ("rle", "expected"),
+    [
+        ({"size": [2, 3], "counts": "23"}, "cover 5 pixels but size 2x3 needs 6"),
+        ({"size": [2, 3], "counts": "2311"}, "cover 10 pixels but size 2x3 needs 6"),
+        ({"size": [2, 3], "counts": "23~"}, "invalid character '~' at position 2"),
+        ({"size": [2, 3], "counts": "2 31"}, "invalid character ' ' at position 1"),
+        ({"size": [2, 3], "counts": "23é"}, "non-ASCII character at position 2"),
+        ({"size": [2, 3], "counts": "23P"}, "truncated"),
+        ({"size": [2, 3], "counts": ""}, "empty"),
+        ({"size": [2, 3], "counts": "@"}, "negative run (-16) at run 0"),
+        ({"size": [2, 3], "counts": 5}, "must be a string"),
+        ({"size": [2], "counts": "6"}, "size must be [height, width]"),
+        ({"size": "23", "counts": "6"}, "size must be [height, width]"),
+        ({"size": [-2, -3], "counts": "6"}, "height must not be negative"),
+        ({"size": [2.0, 3], "counts": "6"}, "height must be an integer"),
+        ({"size": [True, 6], "counts": "6"}, "height must be an integer"),
+        ({"size": [100000, 100000], "counts": "6"}, "pixel limit"),
+        ({"counts": "6"}, "no 'size'"),
+        ({"size": [2, 3]}, "no 'counts'"),
+    ],
+)
+def test_bad_rle_gives_a_clear_error(rle: dict[str, object], expected: str) -> None:
+    with pytest.raises(MaskDecodeError) as info:
+        decode_rle(rle)
+    assert expected in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_not_a_mapping_is_refused() -> None:
+    with pytest.raises(MaskDecodeError, match="must be a mapping"):
+        decode_rle("231")  # type: ignore[arg-type]
+
+
+def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
+    return np.minimum(((np.arange(n_out) + 0.5) * (n_in / n_out)).astype(int), n_in - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(masks(max_side=64), st.integers(1, 40), st.integers(1, 40))
+def test_scaled_decode_equals_sampling_the_full_mask(mask: np.ndarray, out_w: int,
+                                                     out_h: int) -> None:
+    h, w = mask.shape
+    expected = mask[nearest_indices(h, out_h)[:, None], nearest_indices(w, out_w)[None, :]]
+    scaled = decode_rle_scaled(encode_rle(mask), out_w, out_h)
+    assert scaled.shape == (out_h, out_w)
+    np.testing.assert_array_equal(scaled, expected)
+
+
+def test_scaled_decode_at_full_size_is_the_mask() -> None:
+    mask = (np.random.default_rng(3).random((45, 70)) < 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(decode_rle_scaled(encode_rle(mask), 70, 45), mask)
+
+
+def test_scaled_decode_of_4k_to_board_size_keeps_the_shape() -> None:
+    mask = np.zeros((2160, 3840), np.uint8)
+    mask[600:1500, 900:2400] = 1
+    scaled = decode_rle_scaled(encode_rle(mask), 1280, 720)
+    assert scaled[200:500, 300:800].all()
+    assert scaled[:199].sum() == 0 and scaled[501:].sum() == 0
+    with pytest.raises(MaskDecodeError, match="output size"):
+        decode_rle_scaled(encode_rle(mask), 0, 720)
+
+
+# PNG fallback -------------------------------------------------------------------------------
+
+
+def png_mask(image: Image.Image, size: list[int] | None = None) -> dict[str, object]:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    payload: dict[str, object] = {"base64": base64.b64encode(buffer.getvalue()).decode()}
+    if size is not None:
+        payload["size"] = size
+    return payload
+
+
+@pytest.fixture
+def sample_mask() -> np.ndarray:
+    mask = np.zeros((24, 40), np.uint8)
+    mask[5:15, 10:30] = 1
+    mask[20, 0] = 1
+    return mask
+
+
+@pytest.mark.parametrize("style", ["L255", "L1", "1bit", "RGB", "RGBA_alpha", "RGBA_opaque",
+                                   "LA_alpha", "P"])
+def test_png_mask_in_any_mode(sample_mask: np.ndarray, style: str) -> None:
+    on = sample_mask.astype(bool)
+    if style == "L255":
+        image = Image.fromarray(sample_mask * 255, "L")
+    elif style == "L1":
+        image = Image.fromarray(sample_mask, "L")
+    elif style == "1bit":
+        image = Image.fromarray(sample_mask * 255, "L").convert("1")
+    elif style == "RGB":
+        rgb = np.zeros((*on.shape, 3), np.uint8)
+        rgb[on] = (116, 255, 82)
+        image = Image.fromarray(rgb, "RGB")
+    elif style == "RGBA_alpha":  # white everywhere, transparency marks the background
+        rgba = np.full((*on.shape, 4), 255, np.uint8)
+        rgba[~on, 3] = 0
+        image = Image.fromarray(rgba, "RGBA")
+    elif style == "RGBA_opaque":
+        rgba = np.zeros((*on.shape, 4), np.uint8)
+        rgba[..., 3] = 255
+        rgba[on, :3] = 255
+        image = Image.fromarray(rgba, "RGBA")
+    elif style == "LA_alpha":
+        la = np.zeros((*on.shape, 2), np.uint8)
+        la[on, 1] = 200
+        image = Image.fromarray(la, "LA")
+    else:
+        image = Image.fromarray(sample_mask, "L").convert("P")
+    decoded = decode_png_mask(png_mask(image, size=list(sample_mask.shape)))
+    np.testing.assert_array_equal(decoded, sample_mask)
+
+
+def test_png_and_rle_agree_on_the_same_mask(sample_mask: np.ndarray) -> None:
+    item = {"rle_mask": encode_rle(sample_mask),
+            "png_mask": png_mask(Image.fromarray(sample_mask * 255, "L"), [24, 40])}
+    np.testing.assert_array_equal(decode_png_mask(item["png_mask"]), decode_rle(item["rle_mask"]))
+
+
+def test_png_mask_with_data_url_prefix(sample_mask: np.ndarray) -> None:
+    payload = png_mask(Image.fromarray(sample_mask * 255, "L"))
+    payload["base64"] = "data:image/png;base64," + str(payload["base64"])
+    np.testing.assert_array_equal(decode_png_mask(payload), sample_mask)
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"base64": "!!!not base64!!!"}, "not valid base64"),
+        ({"base64": base64.b64encode(b"definitely not a png").decode()}, "could not be read"),
+        ({"size": [24, 40]}, "'base64' field"),
+        ({"base64": 12}, "must be a string"),
+    ],
+)
+def test_bad_png_masks_are_refused(payload: dict[str, object], expected: str) -> None:
+    with pytest.raises(MaskDecodeError) as info:
+        decode_png_mask(payload)
+    assert expected in str(info.value)
+
+
+def test_png_size_mismatch_is_refused(sample_mask: np.ndarray) -> None:
+    payload = png_mask(Image.fromarray(sample_mask * 255, "L"), size=[40, 24])
+    with pytest.raises(MaskDecodeError, match=r"is 24x40 .* but its size says 40x24"):
+        decode_png_mask(payload)
