@@ -1,0 +1,59 @@
+"""Settings of one emulator instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.kling.emulator.clock import Clock, SystemClock
+
+# Emulator-only billing figures. Kling does not publish per-call unit costs for these endpoints,
+# so these are plausible placeholders that let the bot's usage accounting be exercised.
+DEFAULT_UNITS = {
+    ("multi-elements", "std", "5"): "3",
+    ("multi-elements", "pro", "5"): "5",
+    ("multi-elements", "std", "10"): "6",
+    ("multi-elements", "pro", "10"): "10",
+    ("multi-image2video", "std", "5"): "1",
+    ("multi-image2video", "pro", "5"): "3.5",
+    ("multi-image2video", "std", "10"): "2",
+    ("multi-image2video", "pro", "10"): "7",
+}
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves. Every field has a default suitable for local use."""
+
+    # Auth: with all three unset any (or no) Bearer token is accepted.
+    api_key: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    # Standard-Webhooks secret ("whsec_<base64>") used to sign callback POSTs.
+    webhook_secret: str | None = None
+    # Time each task spends in "submitted" and again in "processing" (on `clock`).
+    seconds_per_stage: float = 1.0
+    clock: Clock = field(default_factory=SystemClock)
+    session_ttl_seconds: float = 24 * 3600
+    # Prompts containing any of these words (case-insensitive) make the task fail the way a
+    # content-policy rejection does.
+    forbidden_words: tuple[str, ...] = ("forbidden",)
+    # Require <<<video_1>>> in multi-elements prompts; refuse <<<image_N>>> beyond the images sent.
+    strict_prompt_refs: bool = True
+    max_download_bytes: int = 200 * 1024 * 1024
+    download_timeout_seconds: float = 30.0
+    # Where videos, masks and results are written; a temporary folder when None.
+    work_dir: Path | None = None
+    # Public base URL for file links; derived from the request's Host when None.
+    public_base_url: str | None = None
+    # Resolution cap (longest side) of rendered previews and results, to keep them quick.
+    render_max_side: int = 1280
+    # Multi-image2video output size for 16:9 (the other ratios keep the same long side).
+    image2video_long_side: int = 640
+    # Colour distance (0-441, RGB Euclidean) under which a pixel joins a clicked region.
+    colour_tolerance: float = 48.0
+    units: dict[tuple[str, str, str], str] = field(default_factory=lambda: dict(DEFAULT_UNITS))
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.api_key or self.secret_key)

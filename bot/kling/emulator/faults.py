@@ -1,0 +1,175 @@
+"""Fault injection: latency, error codes, dropped connections and malformed bodies on demand.
+
+A rule matches an endpoint name (see `ENDPOINTS`, or "*" for every API endpoint) and counts the
+calls made to it *after the rule was added*: `nth=2` fires on the second such call. `times`
+is how many calls fire from then on (None: every call). With `after_handler=True` the request
+is processed normally first and only the reply is replaced, which imitates "the task was created
+but the answer was lost".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from bot.kling.emulator.envelope import error_response, http_status_for, invalid
+
+ENDPOINTS = (
+    "init-selection", "add-selection", "delete-selection", "clear-selection",
+    "preview-selection",
+    "multi-elements:create", "multi-elements:get", "multi-elements:list",
+    "multi-image2video:create", "multi-image2video:get", "multi-image2video:list",
+    "files",
+)
+FaultKind = Literal["error", "drop", "malformed", "latency"]
+MalformedBody = Literal["html", "truncated_json"]
+_rule_ids = itertools.count(1)
+
+
+@dataclass
+class FaultRule:
+    kind: FaultKind
+    endpoint: str = "*"
+    nth: int | None = 1
+    times: int | None = 1
+    code: int | None = None
+    status: int | None = None
+    message: str | None = None
+    body: MalformedBody = "html"
+    seconds: float = 0.0
+    max_seconds: float | None = None
+    after_handler: bool = False
+    rule_id: int = field(default_factory=lambda: next(_rule_ids))
+    seen: int = 0
+    fired: int = 0
+
+    def matches(self, endpoint: str) -> bool:
+        return self.endpoint == endpoint or (self.endpoint == "*" and endpoint != "files")
+
+    def consider(self) -> bool:
+        """Count one call; say whether this call triggers the rule."""
+        self.seen += 1
+        if self.nth is not None and self.seen < self.nth:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        self.fired += 1
+        return True
+
+
+class FaultInjector:
+    """The fault rules of one emulator plus a count of calls per endpoint."""
+
+    def __init__(self) -> None:
+        self.rules: list[FaultRule] = []
+        self.calls: Counter[str] = Counter()
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        if rule.endpoint != "*" and rule.endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {rule.endpoint!r}; one of {', '.join(ENDPOINTS)}")
+        self.rules.append(rule)
+        return rule
+
+    def fail(self, endpoint: str, code: int, *, nth: int | None = 1, times: int | None = 1,
+             status: int | None = None, message: str | None = None,
+             after_handler: bool = False) -> FaultRule:
+        """Answer `code` (with its HTTP status unless `status` is given)."""
+        return self.add(FaultRule("error", endpoint, nth, times, code=code, status=status,
+                                  message=message, after_handler=after_handler))
+
+    def drop(self, endpoint: str, *, nth: int | None = 1, times: int | None = 1,
+             after_handler: bool = False) -> FaultRule:
+        """Close the connection without replying."""
+        return self.add(FaultRule("drop", endpoint, nth, times, after_handler=after_handler))
+
+    def malformed(self, endpoint: str, body: MalformedBody = "html", *, nth: int | None = 1,
+                  times: int | None = 1, status: int | None = None) -> FaultRule:
+        """Reply with an HTML error page or a cut-off JSON envelope."""
+        return self.add(FaultRule("malformed", endpoint, nth, times, body=body, status=status))
+
+    def latency(self, seconds: float, *, max_seconds: float | None = None, endpoint: str = "*",
+                nth: int | None = None, times: int | None = None) -> FaultRule:
+        """Delay replies by `seconds` (or a random time up to `max_seconds`)."""
+        return self.add(FaultRule("latency", endpoint, nth, times, seconds=seconds,
+                                  max_seconds=max_seconds))
+
+    def clear(self) -> None:
+        self.rules.clear()
+
+    def describe(self) -> dict[str, Any]:
+        return {"rules": [asdict(rule) for rule in self.rules], "calls": dict(self.calls)}
+
+    async def apply(self, request: web.Request, endpoint: str, handler: Any) -> web.StreamResponse:
+        self.calls[endpoint] += 1
+        firing = [rule for rule in self.rules if rule.matches(endpoint) and rule.consider()]
+        for rule in firing:
+            if rule.kind == "latency":
+                low = rule.seconds
+                high = rule.max_seconds if rule.max_seconds is not None else low
+                await asyncio.sleep(random.uniform(low, high))
+        disruptive = next((rule for rule in firing if rule.kind != "latency"), None)
+        if disruptive is None:
+            return await handler(request)
+        if disruptive.after_handler:
+            await handler(request)
+        return _disrupt(request, disruptive)
+
+
+def _disrupt(request: web.Request, rule: FaultRule) -> web.StreamResponse:
+    if rule.kind == "drop":
+        if request.transport is not None:
+            request.transport.close()
+        # The connection is gone; aiohttp discards whatever is returned here.
+        raise asyncio.CancelledError
+    if rule.kind == "error":
+        code = rule.code or 5000
+        return error_response(code, rule.message, rule.status or http_status_for(code))
+    if rule.body == "html":
+        return web.Response(
+            status=rule.status or 502, content_type="text/html",
+            text="<html><head><title>502 Bad Gateway</title></head>"
+                 "<body><h1>502 Bad Gateway</h1></body></html>",
+        )
+    envelope = json.dumps({"code": 0, "message": "SUCCEED", "request_id": "truncated",
+                           "data": {"task_id": "1", "task_status": "submitted"}})
+    return web.Response(status=rule.status or 200, content_type="application/json",
+                        text=envelope[: len(envelope) // 2])
+
+
+def rule_from_json(body: Any) -> FaultRule:
+    """Build a rule from the JSON body of POST /emulator/faults."""
+    if not isinstance(body, dict):
+        raise invalid("fault must be a JSON object")
+    allowed = {"kind", "endpoint", "nth", "times", "code", "status", "message", "body",
+               "seconds", "max_seconds", "after_handler"}
+    unknown = set(body) - allowed
+    if unknown:
+        raise invalid(f"unknown fault fields: {', '.join(sorted(unknown))}")
+    if body.get("kind") not in ("error", "drop", "malformed", "latency"):
+        raise invalid("kind must be one of error, drop, malformed, latency")
+    if body.get("body", "html") not in ("html", "truncated_json"):
+        raise invalid("body must be html or truncated_json")
+    defaults_every_call = body["kind"] == "latency"
+    try:
+        return FaultRule(
+            kind=body["kind"],
+            endpoint=str(body.get("endpoint", "*")),
+            nth=body.get("nth", None if defaults_every_call else 1),
+            times=body.get("times", None if defaults_every_call else 1),
+            code=body.get("code"),
+            status=body.get("status"),
+            message=body.get("message"),
+            body=body.get("body", "html"),
+            seconds=float(body.get("seconds", 0.0)),
+            max_seconds=body.get("max_seconds"),
+            after_handler=bool(body.get("after_handler", False)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise invalid(f"bad fault: {exc}") from None

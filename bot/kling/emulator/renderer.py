@@ -1,0 +1,252 @@
+"""Videos the emulator produces: selection previews, edit results and multi-image clips.
+
+These imitate the shape of Kling's outputs (real, playable H.264 files whose content reacts
+to the request), not the quality of Kling's models. Everything here blocks; run it in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from bot.kling.emulator.segmentation import Click, PreparedFrame, object_masks
+from bot.masks import encode_rle
+from bot.media import apply_rotation, write_mp4
+
+OBJECT_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (116, 255, 82), (255, 82, 116), (82, 160, 255), (255, 200, 40),
+    (200, 82, 255), (40, 230, 220), (255, 140, 60), (160, 160, 160),
+)
+_OVERLAY_ALPHA = 0.45
+_REMOVAL_GROW_PX = 3
+_REMOVAL_RING_PX = 6
+_ADD_HEIGHT_FRACTION = 1 / 3
+_MULTI_IMAGE_FPS = 24
+_CROSSFADE_S = 0.5
+_KEN_BURNS_ZOOM = 0.12
+_ASPECT_SIZES = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+
+
+def iter_frames(path: Path, rotation: int = 0) -> Iterator[np.ndarray]:
+    """Every frame of a video as RGB arrays, in display orientation."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            image = frame.to_image()
+            if rotation:
+                image = apply_rotation(image, rotation)
+            yield np.asarray(image)
+
+
+def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def dilate(mask: np.ndarray, steps: int) -> np.ndarray:
+    grown = mask
+    for _ in range(steps):
+        step = grown.copy()
+        step[1:] |= grown[:-1]
+        step[:-1] |= grown[1:]
+        step[:, 1:] |= grown[:, :-1]
+        step[:, :-1] |= grown[:, 1:]
+        grown = step
+    return grown
+
+
+def draw_overlay(rgb: np.ndarray, masks: dict[int, np.ndarray]) -> np.ndarray:
+    """Translucent colour per object plus a solid outline, as in Kling's preview video."""
+    out = rgb.astype(np.float32)
+    for object_id, mask in sorted(masks.items()):
+        colour = np.asarray(OBJECT_COLOURS[object_id % len(OBJECT_COLOURS)], dtype=np.float32)
+        out[mask] = out[mask] * (1 - _OVERLAY_ALPHA) + colour * _OVERLAY_ALPHA
+        outline = mask & dilate(~mask, 2)
+        out[outline] = colour
+    return out.astype(np.uint8)
+
+
+def render_preview(video_path: Path, rotation: int, fps: float, clicks: dict[int, list[Click]],
+                   tolerance: float, max_side: int, out_video: Path, out_cover: Path,
+                   out_tracking: Path) -> None:
+    """Overlay video, cover image (first marked frame) and per-frame masks as JSON."""
+    cover_index = min(clicks) if clicks else 0
+    tracking: list[dict[str, object]] = []
+
+    def frames() -> Iterator[np.ndarray]:
+        for index, rgb in enumerate(iter_frames(video_path, rotation)):
+            prepared = PreparedFrame(rgb)
+            masks = object_masks(prepared, index, clicks, tolerance)
+            tracking.append({
+                "frame_index": index,
+                "rle_mask_list": [
+                    {"object_id": object_id, "rle_mask": encode_rle(mask)}
+                    for object_id, mask in sorted(masks.items())
+                ],
+            })
+            small = fit_within(rgb, max_side)
+            small_masks = {oid: _resize_mask(m, small.shape[:2]) for oid, m in masks.items()}
+            drawn = draw_overlay(small, small_masks)
+            if index == cover_index:
+                Image.fromarray(drawn).save(out_cover, format="PNG")
+            yield drawn
+
+    write_mp4(frames(), out_video, fps)
+    out_tracking.write_text(json.dumps({"frames": tracking}, separators=(",", ":")))
+
+
+def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if mask.shape == shape:
+        return mask
+    image = Image.fromarray(mask.astype(np.uint8) * 255)
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.NEAREST)) > 0
+
+
+def _fill_from_surroundings(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Paint the (slightly grown) masked area with the mean colour of a ring around it."""
+    grown = dilate(mask, _REMOVAL_GROW_PX)
+    ring = dilate(grown, _REMOVAL_RING_PX) & ~grown
+    source = rgb[ring] if ring.any() else rgb.reshape(-1, 3)
+    out = rgb.copy()
+    out[grown] = source.mean(axis=0).astype(np.uint8)
+    return out
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _paste_into_mask(rgb: np.ndarray, mask: np.ndarray, reference: Image.Image) -> np.ndarray:
+    box = _bbox(mask)
+    if box is None:
+        return rgb
+    left, top, right, bottom = box
+    resized = reference.resize((right - left, bottom - top), Image.Resampling.BILINEAR)
+    patch = np.asarray(resized).astype(np.float32)
+    alpha = (patch[:, :, 3:4] / 255.0) * mask[top:bottom, left:right, None]
+    out = rgb.astype(np.float32)
+    region = out[top:bottom, left:right]
+    out[top:bottom, left:right] = region * (1 - alpha) + patch[:, :, :3] * alpha
+    return out.astype(np.uint8)
+
+
+def _paste_beside(rgb: np.ndarray, mask: np.ndarray, references: list[Image.Image]) -> np.ndarray:
+    """Place the reference images next to the selected region (or centred without one)."""
+    height, width = rgb.shape[:2]
+    target_h = max(8, int(height * _ADD_HEIGHT_FRACTION))
+    scaled = [
+        ref.resize((max(1, round(ref.width * target_h / ref.height)), target_h),
+                   Image.Resampling.BILINEAR)
+        for ref in references
+    ]
+    total_w = sum(img.width for img in scaled)
+    box = _bbox(mask)
+    if box is None:
+        x, y = (width - total_w) // 2, (height - target_h) // 2
+    else:
+        left, top, right, bottom = box
+        y = (top + bottom) // 2 - target_h // 2
+        x = right + 4 if right + 4 + total_w <= width else left - 4 - total_w
+        if x < 0:
+            x = (width - total_w) // 2
+    canvas = Image.fromarray(rgb).convert("RGBA")
+    for img in scaled:
+        canvas.alpha_composite(img, (max(0, min(x, width - 1)), max(0, min(y, height - 1))))
+        x += img.width
+    return np.asarray(canvas.convert("RGB"))
+
+
+def render_edit(video_path: Path, rotation: int, fps: float, clicks: dict[int, list[Click]],
+                edit_mode: str, references: list[Image.Image], tolerance: float, max_side: int,
+                out_path: Path) -> float:
+    """The edited video; returns its duration in seconds."""
+    count = 0
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal count
+        for index, rgb in enumerate(iter_frames(video_path, rotation)):
+            small = fit_within(rgb, max_side)
+            masks = object_masks(PreparedFrame(small), index, clicks, tolerance)
+            union = np.zeros(small.shape[:2], dtype=bool)
+            for mask in masks.values():
+                union |= mask
+            if edit_mode == "removal":
+                small = _fill_from_surroundings(small, union)
+            elif edit_mode == "swap":
+                small = _paste_into_mask(_fill_from_surroundings(small, union), union,
+                                         references[0])
+            else:
+                small = _paste_beside(small, union, references)
+            count += 1
+            yield small
+
+    write_mp4(frames(), out_path, fps)
+    return count / fps
+
+
+def _cover_crop(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale to cover `size` (a little larger, for the zoom) and centre-crop."""
+    target_w, target_h = size
+    scale = max(target_w / image.width, target_h / image.height)
+    scaled = image.resize((max(target_w, round(image.width * scale)),
+                           max(target_h, round(image.height * scale))), Image.Resampling.BILINEAR)
+    left = (scaled.width - target_w) // 2
+    top = (scaled.height - target_h) // 2
+    return scaled.crop((left, top, left + target_w, top + target_h))
+
+
+def _ken_burns(base: Image.Image, progress: float, size: tuple[int, int]) -> np.ndarray:
+    zoom = 1 + _KEN_BURNS_ZOOM * progress
+    crop_w, crop_h = base.width / zoom, base.height / zoom
+    left, top = (base.width - crop_w) / 2, (base.height - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    return np.asarray(base.resize(size, Image.Resampling.BILINEAR, box=box)).astype(np.float32)
+
+
+def output_size(aspect_ratio: str, long_side: int) -> tuple[int, int]:
+    ratio_w, ratio_h = _ASPECT_SIZES[aspect_ratio]
+    if ratio_w >= ratio_h:
+        return long_side, round(long_side * ratio_h / ratio_w / 2) * 2
+    return round(long_side * ratio_w / ratio_h / 2) * 2, long_side
+
+
+def render_multi_image(images: list[Image.Image], aspect_ratio: str, duration_s: float,
+                       long_side: int, out_path: Path) -> float:
+    """A clip showing each image in turn with a slow zoom and cross-fades; returns seconds."""
+    size = output_size(aspect_ratio, long_side)
+    bases = []
+    for image in images:
+        flat = Image.new("RGB", image.size, (128, 128, 128))
+        flat.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
+        bases.append(_cover_crop(flat, size))
+    total = round(duration_s * _MULTI_IMAGE_FPS)
+    per_image = total / len(bases)
+    fade = max(1, round(_CROSSFADE_S * _MULTI_IMAGE_FPS))
+
+    def frames() -> Iterator[np.ndarray]:
+        for t in range(total):
+            index = min(len(bases) - 1, int(t / per_image))
+            progress = (t - index * per_image) / per_image
+            frame = _ken_burns(bases[index], progress, size)
+            remaining = (index + 1) * per_image - t
+            if index + 1 < len(bases) and remaining <= fade:
+                weight = 1 - remaining / fade
+                frame = frame * (1 - weight) + _ken_burns(bases[index + 1], 0.0, size) * weight
+            yield frame.astype(np.uint8)
+
+    write_mp4(frames(), out_path, _MULTI_IMAGE_FPS)
+    return total / _MULTI_IMAGE_FPS
