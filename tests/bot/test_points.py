@@ -1,0 +1,229 @@
+"""The points parser (SPEC §4) and frame/time references: every form and every error."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.grid import BoardGrid
+from bot.points import (
+    MAX_POINTS_PER_FRAME,
+    FrameRefError,
+    PointsError,
+    format_time,
+    parse_frame_ref,
+    parse_points,
+    parse_time,
+)
+
+GRID = BoardGrid.for_frame(1280, 720)  # columns A–J, rows 1–6
+
+
+def assert_points(actual: list[tuple[float, float]], expected: list[tuple[float, float]]) -> None:
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        assert got == pytest.approx(want)
+
+
+def parse(text: str, **kwargs: int) -> list[tuple[float, float]]:
+    return parse_points(text, GRID, video_width=1280, video_height=720, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("C4", [(0.25, 3.5 / 6)]),
+        ("c4", [(0.25, 3.5 / 6)]),
+        ("J6", [(0.95, 5.5 / 6)]),
+        ("0.42,0.61", [(0.42, 0.61)]),
+        ("0.42, 0.61", [(0.42, 0.61)]),
+        (".5,1", [(0.5, 1.0)]),
+        ("0,0", [(0.0, 0.0)]),
+        ("(0.1,0.2)", [(0.1, 0.2)]),
+        ("42%,61%", [(0.42, 0.61)]),
+        ("42 %, 61 %", [(0.42, 0.61)]),
+        ("100%,0%", [(1.0, 0.0)]),
+        ("640,360px", [(0.5, 0.5)]),
+        ("640px,360px", [(0.5, 0.5)]),
+        ("640, 360 PX", [(0.5, 0.5)]),
+        ("1280,720px", [(1.0, 1.0)]),
+        ("0,0px", [(0.0, 0.0)]),
+    ],
+)
+def test_every_form(text: str, expected: list[tuple[float, float]]) -> None:
+    assert_points(parse(text), expected)
+
+
+def test_separators_and_mixed_forms_keep_order() -> None:
+    text = "  C4; 0.42,0.61 42%,61%;;640,360px\tA1\n"
+    assert_points(
+        parse(text),
+        [(0.25, 3.5 / 6), (0.42, 0.61), (0.42, 0.61), (0.5, 0.5), (0.05, 0.5 / 6)]
+    )
+
+
+def test_exact_floats_are_returned_for_storage() -> None:
+    # The value sent to Kling and stored for undo must be the typed one, not a rounded one.
+    assert parse("0.7738498789346246,0.297142857142857") == [
+        (0.7738498789346246, 0.297142857142857)
+    ]
+
+
+def test_fullwidth_forms_are_normalised() -> None:
+    assert_points(
+        parse("Ｃ４；０．４２，０．６１　４２％，６１％"),
+        [(0.25, 3.5 / 6), (0.42, 0.61), (0.42, 0.61)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "fragment"),
+    [
+        ("Z9", "Z9", "is not a cell on this board (columns A–J, rows 1–6)"),
+        ("C7", "C7", "is not a cell on this board"),
+        ("A0", "A0", "is not a cell on this board"),
+        ("C4 hello", "hello", "is not a point: use a cell"),
+        ("0.5", "0.5", "is not a point"),
+        ("0.5,0.5,0.5", "0.5,0.5,0.5", "is not a point"),
+        ("1.2,0.5", "1.2,0.5", "outside the frame (x and y go from 0 to 1) (did you mean pixels"),
+        ("-0.1,0.5", "-0.1,0.5", "outside the frame"),
+        ("−0.1,0.5", "-0.1,0.5", "outside the frame"),  # U+2212 minus sign
+        ("101%,50%", "101%,50%", "outside the frame (percentages go from 0% to 100%)"),
+        ("1281,10px", "1281,10px", "outside the frame (the video is 1280x720 px)"),
+        ("10,-1px", "10,-1px", "outside the frame"),
+        ("42%,0.61", "42%,0.61", "mixes forms"),
+        ("nan,0.5", "nan,0.5", "is not a finite number"),
+        ("0.5,inf", "0.5,inf", "is not a finite number"),
+        ("1e400,0.5", "1e400,0.5", "is not a finite number"),
+        ("٠٫٤,٠٫٥", "٠.٤,٠.٥", "uses digits other than 0-9"),  # Arabic-Indic digits
+        ("C४", "C४", "uses digits other than 0-9"),  # Devanagari four
+    ],
+)
+def test_each_error_names_the_token(text: str, token: str, fragment: str) -> None:
+    with pytest.raises(PointsError) as info:
+        parse(text)
+    assert info.value.token == token
+    assert f"`{token}`" in str(info.value)
+    assert fragment in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("text", ["", "   ", " ; ;; "])
+def test_empty_input_is_refused(text: str) -> None:
+    with pytest.raises(PointsError, match="no points given") as info:
+        parse(text)
+    assert info.value.token is None
+
+
+def test_pixels_need_the_video_size() -> None:
+    with pytest.raises(PointsError, match="video size is not known") as info:
+        parse_points("640,360px", GRID)
+    assert info.value.token == "640,360px"
+
+
+def test_point_limit_counts_points_already_on_the_frame() -> None:
+    assert len(parse(" ".join(["C4"] * MAX_POINTS_PER_FRAME))) == MAX_POINTS_PER_FRAME
+    with pytest.raises(PointsError) as info:
+        parse(" ".join(["A1"] * 10 + ["B2"]))
+    assert info.value.token == "B2"
+    assert "would be point 11 on this frame; at most 10 points per frame" in str(info.value)
+    assert_points(parse("C4 D5", existing_count=8), [(0.25, 3.5 / 6), (0.35, 4.5 / 6)])
+    with pytest.raises(PointsError, match=r"`E6` would be point 11 .* already has 8") as info:
+        parse("C4 D5 E6", existing_count=8)
+    with pytest.raises(PointsError, match="would be point 11"):
+        parse("C4", existing_count=10)
+
+
+def test_nothing_is_returned_when_one_token_is_bad() -> None:
+    with pytest.raises(PointsError) as info:
+        parse("C4 D5 Q1 E6")
+    assert info.value.token == "Q1"
+
+
+def test_portrait_grid_cells() -> None:
+    portrait = BoardGrid.for_frame(720, 1280)  # columns A–F, rows 1–10
+    assert_points(parse_points("F10", portrait), [(5.5 / 6, 0.95)])
+    with pytest.raises(PointsError, match="columns A–F, rows 1–10"):
+        parse_points("G1", portrait)
+
+
+# Frames and times ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1.5s", 1.5),
+        ("1.5", 1.5),
+        ("1.5 s", 1.5),
+        ("2sec", 2.0),
+        ("1500ms", 1.5),
+        ("00:01.5", 1.5),
+        ("1:02.25", 62.25),
+        ("1:02:03.5", 3723.5),
+        ("０:０１．５", 1.5),
+        (".5", 0.5),
+    ],
+)
+def test_parse_time_forms(text: str, seconds: float) -> None:
+    assert parse_time(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("abc", "is not a time"),
+        ("-1s", "is not a time"),
+        ("1:75", "minutes and seconds go up to 59"),
+        ("٢s", "digits other than 0-9"),
+    ],
+)
+def test_parse_time_errors(text: str, fragment: str) -> None:
+    with pytest.raises(FrameRefError) as info:
+        parse_time(text)
+    assert fragment in str(info.value)
+    assert text in str(info.value)
+
+
+def test_frame_by_number_or_time() -> None:
+    assert parse_frame_ref(0, None, 30.0, 300) == 0
+    assert parse_frame_ref(299, None, 30.0, 300) == 299
+    assert parse_frame_ref(None, "1.5s", 30.0, 300) == 45
+    assert parse_frame_ref(None, "00:01.5", 30.0, 300) == 45
+    assert parse_frame_ref(None, "0.7", 30.0, 300) == 21  # 0.7 * 30 is 20.999... in floats
+    assert parse_frame_ref(None, "0.041", 24.0, 120) == 0
+    assert parse_frame_ref(None, "9.96", 30.0, 300) == 298
+    assert parse_frame_ref(None, None, 30.0, 300, default=12) == 12
+    assert parse_frame_ref(None, "  ", 30.0, 300, default=12) == 12
+
+
+@pytest.mark.parametrize(
+    ("frame", "time", "fragment"),
+    [
+        (300, None, "frame 300 is outside this video (frames 0–299)"),
+        (-1, None, "frame -1 is outside this video"),
+        (None, "10s", "`10s` is after the end of the video (the last frame, 299, is at 0:09.97)"),
+        (None, "10:00", "after the end of the video"),
+        (3, "1s", "either a frame number or a time, not both"),
+        (None, None, "give a frame number or a time"),
+        (True, None, "whole number"),
+        (None, "soon", "is not a time"),
+    ],
+)
+def test_frame_ref_errors(frame: int | None, time: str | None, fragment: str) -> None:
+    with pytest.raises(FrameRefError) as info:
+        parse_frame_ref(frame, time, 30.0, 300)
+    assert fragment in str(info.value)
+
+
+def test_frame_ref_needs_frames_and_fps_for_times() -> None:
+    with pytest.raises(FrameRefError, match="no frames"):
+        parse_frame_ref(0, None, 30.0, 0)
+    with pytest.raises(FrameRefError, match="frame rate is unknown"):
+        parse_frame_ref(None, "1s", 0.0, 300)
+    assert parse_frame_ref(5, None, 0.0, 300) == 5
+
+
+def test_format_time() -> None:
+    assert format_time(1.5) == "0:01.50"
+    assert format_time(83.25) == "1:23.25"
+    assert format_time(-1) == "0:00.00"
