@@ -8,9 +8,10 @@ is stored, as Kling does per account), and lets a test queue specific answers pe
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,11 @@ MASK = {
     "png_mask": {"size": [2, 3], "base64": "iVBORw0KGgo="},
 }
 
-Answer = Callable[["Recorded"], web.StreamResponse] | tuple[int, Any] | str
+Answer = (
+    Callable[["Recorded"], web.StreamResponse | Awaitable[web.StreamResponse]]
+    | tuple[int, Any]
+    | str
+)
 
 
 @dataclass
@@ -120,7 +125,8 @@ class FakeKling:
         self.requests.append(record)
         queue = self._scripts.get((request.method, path))
         if queue:
-            return _render(queue.popleft(), record)
+            response = _render(queue.popleft(), record)
+            return await response if inspect.isawaitable(response) else response
         return await self._default(record)
 
     async def _default(self, r: Recorded) -> web.StreamResponse:
@@ -247,7 +253,18 @@ def _json(status: int, payload: Any) -> web.Response:
     return web.json_response(payload, status=status)
 
 
-def _render(answer: Answer, record: Recorded) -> web.StreamResponse:
+def stall(seconds: float, answer: Answer) -> Answer:
+    """An answer given only after ``seconds`` (tests set the client's timeout below it)."""
+
+    async def delayed(record: Recorded) -> web.StreamResponse:
+        await asyncio.sleep(seconds)
+        response = _render(answer, record)
+        return await response if inspect.isawaitable(response) else response
+
+    return delayed
+
+
+def _render(answer: Answer, record: Recorded) -> web.StreamResponse | Awaitable[web.StreamResponse]:
     if callable(answer):
         return answer(record)
     if isinstance(answer, str):
