@@ -1,0 +1,200 @@
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY, READY, GUILD_CREATE and dispatches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from .payloads import channel_json, guild_create_json
+
+if TYPE_CHECKING:
+    from .model import TwinChannel, TwinGuild, TwinMember
+    from .twin import DiscordTwin
+
+DISPATCH, HEARTBEAT, IDENTIFY, RESUME, REQUEST_MEMBERS = 0, 1, 2, 6, 8
+INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
+HEARTBEAT_INTERVAL_MS = 41_250
+GUILD_MEMBERS_INTENT_BIT = 1
+
+
+class GatewayConnection:
+    """One bot websocket; frames go out through a queue so sync code can dispatch in order."""
+
+    def __init__(self, ws: web.WebSocketResponse, compression: str | None) -> None:
+        self.ws = ws
+        self._zlib = zlib.compressobj() if compression == "zlib-stream" else None
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.seq = 0
+        self.intents = 0
+        self.ready = False
+        self.shard: list[int] | None = None
+
+    def send(self, payload: dict[str, Any]) -> None:
+        self.queue.put_nowait(payload)
+
+    def dispatch(self, event: str, data: Any) -> None:
+        self.seq += 1
+        self.send({"op": DISPATCH, "t": event, "s": self.seq, "d": data})
+
+    async def writer(self) -> None:
+        while True:
+            payload = await self.queue.get()
+            if payload is None or self.ws.closed:
+                return
+            text = json.dumps(payload)
+            if self._zlib is not None:
+                # One compressor for the whole connection; each frame ends 00 00 ff ff.
+                frame = self._zlib.compress(text.encode()) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(text)
+
+
+class GatewayHub:
+    def __init__(self, twin: DiscordTwin) -> None:
+        self.twin = twin
+        self.connections: list[GatewayConnection] = []
+        self.identify_payloads: list[dict[str, Any]] = []
+        self.compressions: list[str | None] = []
+        self.received_ops: list[int] = []
+
+    @property
+    def connected(self) -> bool:
+        return any(c.ready for c in self.connections)
+
+    async def wait_until_connected(self, timeout: float = 15.0) -> None:
+        await self.twin.wait_until(lambda: self.connected, timeout)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        compression = request.query.get("compress")
+        self.compressions.append(compression)
+        if compression not in (None, "zlib-stream"):
+            self.twin.violate(4000, f"gateway compression {compression!r} is not supported")
+            await ws.close(code=4000, message=b"unsupported compression")
+            return ws
+        conn = GatewayConnection(ws, compression)
+        self.connections.append(conn)
+        writer = asyncio.create_task(conn.writer())
+        conn.send({"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                await self._on_frame(conn, json.loads(msg.data))
+        finally:
+            conn.ready = False
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await writer
+            self.connections.remove(conn)
+        return ws
+
+    async def _on_frame(self, conn: GatewayConnection, frame: dict[str, Any]) -> None:
+        op = frame.get("op")
+        self.received_ops.append(op if isinstance(op, int) else -1)
+        data = frame.get("d")
+        if op == HEARTBEAT:
+            conn.send({"op": HEARTBEAT_ACK})
+        elif op == IDENTIFY:
+            await self._identify(conn, data)
+        elif op == RESUME:
+            # Sessions are not kept; discord.py then identifies again.
+            conn.send({"op": INVALID_SESSION, "d": False})
+        elif op == REQUEST_MEMBERS:
+            self._members_chunk(conn, data)
+
+    async def _identify(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
+        self.identify_payloads.append({k: v for k, v in data.items() if k != "token"})
+        if data.get("token") != self.twin.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        twin = self.twin
+        conn.intents = int(data.get("intents", 0))
+        conn.shard = data.get("shard")
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": {**twin.bot_user.to_json(), "verified": True, "mfa_enabled": False,
+                     "email": None},
+            "guilds": [{"id": str(g), "unavailable": True} for g in twin.guilds],
+            "session_id": secrets.token_hex(16),
+            "resume_gateway_url": twin.gateway_url,
+            "session_type": "normal",
+            "application": {"id": str(twin.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "geo_ordered_rtc_regions": ["local"],
+            "guild_join_requests": [],
+            "user_settings": {},
+            "auth": {},
+            "_trace": ['["discord-twin",{"micros":0}]'],
+        }
+        if conn.shard is not None:
+            ready["shard"] = conn.shard
+        conn.dispatch("READY", ready)
+        for guild in twin.guilds.values():
+            conn.dispatch("GUILD_CREATE", guild_create_json(guild, twin))
+        conn.ready = True
+        twin.notify()
+
+    def _members_chunk(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
+        guild = self.twin.guilds.get(int(data["guild_id"]))
+        if guild is None:
+            return
+        members = list(guild.members.values())
+        wanted = data.get("user_ids")
+        if wanted:
+            ids = {int(u) for u in (wanted if isinstance(wanted, list) else [wanted])}
+            members = [m for m in members if m.user.id in ids]
+        elif data.get("query"):
+            query = str(data["query"]).lower()
+            members = [m for m in members if m.user.username.startswith(query)]
+        chunk = {
+            "guild_id": str(guild.id),
+            "members": [m.to_json() for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if data.get("nonce") is not None:
+            chunk["nonce"] = data["nonce"]
+        conn.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    # -- events from the twin's world ------------------------------------------------------
+
+    def dispatch(self, event: str, data: Any, *, intent_bit: int | None = None) -> None:
+        for conn in self.connections:
+            if not conn.ready:
+                continue
+            if intent_bit is not None and not conn.intents & (1 << intent_bit):
+                continue
+            conn.dispatch(event, data)
+
+    def guild_added(self, guild: TwinGuild) -> None:
+        self.dispatch("GUILD_CREATE", guild_create_json(guild, self.twin))
+
+    def channel_created(self, channel: TwinChannel) -> None:
+        self.dispatch("CHANNEL_CREATE", channel_json(channel, self.twin))
+
+    def channel_updated(self, channel: TwinChannel) -> None:
+        self.dispatch("CHANNEL_UPDATE", channel_json(channel, self.twin))
+
+    def thread_created(self, thread: TwinChannel) -> None:
+        self.dispatch("THREAD_CREATE", {**channel_json(thread, self.twin), "newly_created": True})
+
+    def member_added(self, member: TwinMember) -> None:
+        data = {**member.to_json(), "guild_id": str(member.guild_id)}
+        self.dispatch("GUILD_MEMBER_ADD", data, intent_bit=GUILD_MEMBERS_INTENT_BIT)
+
+    async def close_all(self) -> None:
+        for conn in list(self.connections):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=1001)
