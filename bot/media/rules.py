@@ -27,6 +27,7 @@ MIN_SIDE = 720
 MAX_SIDE = 2160
 ALLOWED_FPS = (24, 30, 60)
 FPS_TOLERANCE = 0.005
+ASPECT_SQUEEZE = 0.01
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,13 @@ def side_in_range(side: int) -> bool:
 
 
 def fitted_size(width: int, height: int) -> tuple[int, int] | None:
-    """Even display size with both sides in 720–2160 px, keeping the aspect; None if impossible."""
+    """Even display size with both sides in 720–2160 px, keeping the aspect; None if impossible.
+
+    Shapes just past 3:1 (e.g. 2161x720) are squeezed by at most ASPECT_SQUEEZE rather than
+    refused; nobody sees a 1 % change of shape.
+    """
     short, long = min(width, height), max(width, height)
-    if short <= 0 or long / short > MAX_SIDE / MIN_SIDE:
+    if short <= 0 or long / short > MAX_SIDE / MIN_SIDE * (1 + ASPECT_SQUEEZE):
         return None
     scale = 1.0
     if short < MIN_SIDE:
