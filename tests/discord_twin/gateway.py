@@ -63,6 +63,7 @@ class GatewayHub:
         self.identify_payloads: list[dict[str, Any]] = []
         self.compressions: list[str | None] = []
         self.received_ops: list[int] = []
+        self.trapped = False
 
     @property
     def connected(self) -> bool:
@@ -70,6 +71,12 @@ class GatewayHub:
 
     async def wait_until_connected(self, timeout: float = 15.0) -> None:
         await self.twin.wait_until(lambda: self.connected, timeout)
+
+    async def trap(self, request: web.Request) -> web.Response:
+        self.trapped = True
+        self.twin.violate(-1, "the bot dialed discord.py's DEFAULT_GATEWAY instead of the url "
+                              "from GET /gateway/bot")
+        return web.Response(status=404)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0)

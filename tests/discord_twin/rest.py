@@ -44,6 +44,7 @@ def build_app(twin: DiscordTwin) -> web.Application:
     rest_messages.add_routes(app, twin)
     rest_interactions.add_routes(app, twin)
     app.router.add_get("/gateway", twin.gateway.handle)
+    app.router.add_get("/default-gateway-trap", twin.gateway.trap)
     app.router.add_get("/cdn/attachments/{channel}/{file_id}/{name}", twin.cdn.handle)
     return app
 

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import discord
+import yarl
 from discord.gateway import DiscordWebSocket
 
 from .connect import set_api_base
@@ -15,9 +16,14 @@ from .twin import DiscordTwin
 
 @contextlib.asynccontextmanager
 async def pointed_at(twin: DiscordTwin) -> AsyncIterator[None]:
-    """Set discord.py's REST base to the twin, restoring the previous base and gateway after."""
+    """Set discord.py's REST base to the twin, restoring the previous base and gateway after.
+
+    discord.py's default gateway is swapped for a loopback trap for the duration, so a bot that
+    would dial wss://gateway.discord.gg fails the test loudly instead of reaching the internet.
+    """
     old_base, old_gateway = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     set_api_base(twin.api_base)
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(twin.gateway_trap_url)
     try:
         yield
     finally:
@@ -27,15 +33,26 @@ async def pointed_at(twin: DiscordTwin) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def bot_running(
-    bot: discord.Client, twin: DiscordTwin, *, ready_timeout: float = 20.0
+    bot: discord.Client,
+    twin: DiscordTwin,
+    *,
+    token: str | None = None,
+    ready_timeout: float = 20.0,
 ) -> AsyncIterator[discord.Client]:
-    """Start `bot` with the twin's token, wait until it is ready, and close it afterwards."""
+    """Start `bot` (with the twin's token unless given), wait until ready, close it afterwards."""
     async with pointed_at(twin):
-        task = asyncio.create_task(bot.start(twin.token))
+        task = asyncio.create_task(bot.start(token or twin.token))
         try:
             ready = asyncio.create_task(bot.wait_until_ready())
-            done, _ = await asyncio.wait({task, ready}, timeout=ready_timeout,
+            trapped = asyncio.create_task(twin.wait_until(lambda: twin.gateway.trapped,
+                                                          ready_timeout))
+            done, _ = await asyncio.wait({task, ready, trapped}, timeout=ready_timeout,
                                          return_when=asyncio.FIRST_COMPLETED)
+            trapped.cancel()
+            if trapped in done and ready not in done:
+                ready.cancel()
+                raise AssertionError("the bot dialed discord.py's default gateway; it must use "
+                                     "the url of GET /gateway/bot (see tests/discord_twin/connect.py)")
             if task in done:
                 ready.cancel()
                 task.result()
@@ -44,7 +61,12 @@ async def bot_running(
                 ready.cancel()
                 raise TimeoutError(f"the bot was not ready within {ready_timeout} s")
             yield bot
-        finally:
+        except BaseException:
             await bot.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 10)
+            # The bot's own failure (e.g. while reconnecting) must not mask the reason we stop.
+            await asyncio.wait({task}, timeout=10)
+            if task.done() and not task.cancelled():
+                task.exception()  # mark retrieved; the exception in flight is the one to report
+            raise
+        await bot.close()
+        await asyncio.wait_for(task, 10)

@@ -108,6 +108,11 @@ class DiscordTwin:
     def gateway_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/gateway"
 
+    @property
+    def gateway_trap_url(self) -> str:
+        """Stands in for wss://gateway.discord.gg while a test runs; dialing it is a violation."""
+        return self.url.replace("http://", "ws://") + "/default-gateway-trap"
+
     # -- world building --------------------------------------------------------------------
 
     def add_user(self, name: str, *, bot: bool = False) -> TwinUserRecord:

@@ -116,6 +116,13 @@ class MiniBot(commands.AutoShardedBot):
         async def board(interaction: discord.Interaction) -> None:
             await interaction.response.send_message(view=LayoutBoard())
 
+        @demo.command(name="thread", description="Replies and opens a thread on the reply")
+        async def thread(interaction: discord.Interaction, name: str) -> None:
+            await interaction.response.send_message(f"session {name}")
+            reply = await interaction.original_response()
+            new_thread = await reply.create_thread(name=name)
+            await new_thread.send("inside the thread")
+
         @demo.command(name="pick", description="Autocompleted option")
         async def pick(interaction: discord.Interaction, fruit: str) -> None:
             await interaction.response.send_message(f"picked {fruit}", ephemeral=True)
