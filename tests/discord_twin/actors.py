@@ -14,8 +14,8 @@ from .commands import (
     resolve_path,
 )
 from .errors import InteractionFailedError, TwinUsageError
-from .model import TwinChannel, TwinMember, TwinMessage, walk_components
 from .modals import modal_submit_components
+from .model import TwinChannel, TwinMember, TwinMessage, walk_components
 from .payloads import channel_json, message_json
 from .records import ACK_DEADLINE_SECONDS, InteractionRecord
 
@@ -51,7 +51,7 @@ class InteractionHandle:
     def followups(self) -> list[TwinMessage]:
         return [m for i in self.record.followup_ids if (m := self.twin.find_message(i))]
 
-    async def response(self, timeout: float = 10.0) -> TwinMessage:
+    async def response(self, timeout: float = 10.0) -> TwinMessage:  # noqa: ASYNC109
         """The original response once it shows something (a defer resolves after its edit)."""
 
         def check() -> TwinMessage | None:
@@ -87,44 +87,64 @@ class TwinActor:
 
     # -- actions ---------------------------------------------------------------------------
 
-    async def send(self, channel: TwinChannel, content: str = "", *, files: list[Any] = ()) -> TwinMessage:  # type: ignore[assignment]
+    async def send(
+        self, channel: TwinChannel, content: str = "", *, files: list[Any] = ()
+    ) -> TwinMessage:  # type: ignore[assignment]
         """Post a plain message (with optional files) as this member."""
         stored = []
         for value in files:
             up = Upload.of(value)
-            stored.append(self.twin.store_file(channel.id, up.filename, up.data,
-                                               content_type=up.content_type))
+            stored.append(
+                self.twin.store_file(channel.id, up.filename, up.data, content_type=up.content_type)
+            )
         return self.twin.create_message(channel, self.member.user, content=content, files=stored)
 
-    async def slash(self, command: str, *, channel: TwinChannel | None = None, wait: bool = True,
-                    **options: Any) -> InteractionHandle:
+    async def slash(
+        self, command: str, *, channel: TwinChannel | None = None, wait: bool = True, **options: Any
+    ) -> InteractionHandle:
         """Run `/command` (e.g. "kling edit") with options typed per the registered schema."""
         name, *path = command.removeprefix("/").split()
         ch = self._channel(channel)
         cmd = find_command(self.twin, self.guild, name, 1)
         chain, leaf = resolve_path(cmd, path)
         resolved = Resolved()
-        leaf_opts = build_options(self.twin, self.guild, ch, leaf.get("options") or [], options,
-                                  resolved)
+        leaf_opts = build_options(
+            self.twin, self.guild, ch, leaf.get("options") or [], options, resolved
+        )
         data = self._command_data(cmd, nest_options(chain, leaf_opts), resolved)
         return await self._interact(APPLICATION_COMMAND, data, ch, wait=wait)
 
-    async def autocomplete(self, command: str, option: str, typed: str = "", *,
-                           channel: TwinChannel | None = None, **options: Any) -> list[dict[str, Any]]:
+    async def autocomplete(
+        self,
+        command: str,
+        option: str,
+        typed: str = "",
+        *,
+        channel: TwinChannel | None = None,
+        **options: Any,
+    ) -> list[dict[str, Any]]:
         """Type `typed` into `option` and return the suggestions the bot offers."""
         name, *path = command.removeprefix("/").split()
         ch = self._channel(channel)
         cmd = find_command(self.twin, self.guild, name, 1)
         chain, leaf = resolve_path(cmd, path)
         resolved = Resolved()
-        leaf_opts = build_options(self.twin, self.guild, ch, leaf.get("options") or [],
-                                  {**options, option: typed}, resolved, focused=option)
+        leaf_opts = build_options(
+            self.twin,
+            self.guild,
+            ch,
+            leaf.get("options") or [],
+            {**options, option: typed},
+            resolved,
+            focused=option,
+        )
         data = self._command_data(cmd, nest_options(chain, leaf_opts), resolved)
         handle = await self._interact(AUTOCOMPLETE, data, ch, wait=True)
         return handle.choices
 
-    async def context_menu(self, name: str, target: TwinMessage | Any, *,
-                           wait: bool = True) -> InteractionHandle:
+    async def context_menu(
+        self, name: str, target: TwinMessage | Any, *, wait: bool = True
+    ) -> InteractionHandle:
         """Right-click `target` (a message, or a member) and pick the app command `name`."""
         ch: TwinChannel
         resolved = Resolved()
@@ -143,12 +163,15 @@ class TwinActor:
         data = {**self._command_data(cmd, [], resolved), "target_id": str(target_id)}
         return await self._interact(APPLICATION_COMMAND, data, ch, wait=wait)
 
-    async def click(self, message: TwinMessage, button: str, *, wait: bool = True) -> InteractionHandle:
+    async def click(
+        self, message: TwinMessage, button: str, *, wait: bool = True
+    ) -> InteractionHandle:
         """Press the button whose label (or custom_id) is `button`."""
         self._check_visible(message)
         buttons = [c for c in walk_components(message.components) if c.get("type") == 2]
         comp = next((b for b in buttons if b.get("label") == button), None) or next(
-            (b for b in buttons if b.get("custom_id") == button), None)
+            (b for b in buttons if b.get("custom_id") == button), None
+        )
         if comp is None:
             labels = [b.get("label") or b.get("custom_id") for b in buttons]
             raise TwinUsageError(f"no button {button!r} on message {message.id}; buttons: {labels}")
@@ -157,28 +180,50 @@ class TwinActor:
         if not comp.get("custom_id"):
             raise TwinUsageError(f"button {button!r} is a link, not an interaction")
         data = {"custom_id": comp["custom_id"], "component_type": 2, "id": comp.get("id")}
-        return await self._interact(MESSAGE_COMPONENT, data, self.twin.channels[message.channel_id],
-                                    message=message, wait=wait)
+        return await self._interact(
+            MESSAGE_COMPONENT,
+            data,
+            self.twin.channels[message.channel_id],
+            message=message,
+            wait=wait,
+        )
 
-    async def select(self, message: TwinMessage, menu: str, values: list[str], *,
-                     wait: bool = True) -> InteractionHandle:
+    async def select(
+        self, message: TwinMessage, menu: str, values: list[str], *, wait: bool = True
+    ) -> InteractionHandle:
         """Pick `values` in the string select whose custom_id or placeholder is `menu`."""
         self._check_visible(message)
         selects = [c for c in walk_components(message.components) if c.get("type") == 3]
-        comp = next((s for s in selects if menu in (s.get("custom_id"), s.get("placeholder"))), None)
+        comp = next(
+            (s for s in selects if menu in (s.get("custom_id"), s.get("placeholder"))), None
+        )
         if comp is None:
             raise TwinUsageError(f"no select menu {menu!r} on message {message.id}")
         allowed = {o["value"] for o in comp.get("options", [])}
         if not set(values) <= allowed:
             raise TwinUsageError(f"{values} are not all among the options {sorted(allowed)}")
-        data = {"custom_id": comp["custom_id"], "component_type": 3, "values": values,
-                "id": comp.get("id")}
-        return await self._interact(MESSAGE_COMPONENT, data, self.twin.channels[message.channel_id],
-                                    message=message, wait=wait)
+        data = {
+            "custom_id": comp["custom_id"],
+            "component_type": 3,
+            "values": values,
+            "id": comp.get("id"),
+        }
+        return await self._interact(
+            MESSAGE_COMPONENT,
+            data,
+            self.twin.channels[message.channel_id],
+            message=message,
+            wait=wait,
+        )
 
-    async def submit_modal(self, values: dict[str, Any] | None = None, *,
-                           opened_by: InteractionHandle | None = None,
-                           wait: bool = True, **fields: Any) -> InteractionHandle:
+    async def submit_modal(
+        self,
+        values: dict[str, Any] | None = None,
+        *,
+        opened_by: InteractionHandle | None = None,
+        wait: bool = True,
+        **fields: Any,
+    ) -> InteractionHandle:
         """Fill in and submit the modal the bot last showed this member.
 
         Fields are addressed by their label or custom_id; text inputs take strings, selects
@@ -190,8 +235,9 @@ class TwinActor:
             raise TwinUsageError("the bot did not answer that interaction with a modal")
         ch = self.twin.channels[record.channel_id]
         resolved = Resolved()
-        components = modal_submit_components(self.twin, ch, modal, {**(values or {}), **fields},
-                                             resolved)
+        components = modal_submit_components(
+            self.twin, ch, modal, {**(values or {}), **fields}, resolved
+        )
         data: dict[str, Any] = {"custom_id": modal["custom_id"], "components": components}
         if resolved.to_json():
             data["resolved"] = resolved.to_json()
@@ -201,8 +247,11 @@ class TwinActor:
     # -- plumbing --------------------------------------------------------------------------
 
     def _last_modal_record(self) -> InteractionRecord:
-        mine = [r for r in self.twin.interactions.values()
-                if r.user.id == self.id and r.modal is not None]
+        mine = [
+            r
+            for r in self.twin.interactions.values()
+            if r.user.id == self.id and r.modal is not None
+        ]
         if not mine:
             raise TwinUsageError(f"{self.name} has no open modal")
         return max(mine, key=lambda r: r.id)
@@ -213,8 +262,9 @@ class TwinActor:
         if message.visible_to not in (None, self.id):
             raise TwinUsageError(f"{self.name} cannot see ephemeral message {message.id}")
 
-    def _command_data(self, cmd: dict[str, Any], options: list[dict[str, Any]],
-                      resolved: Resolved) -> dict[str, Any]:
+    def _command_data(
+        self, cmd: dict[str, Any], options: list[dict[str, Any]], resolved: Resolved
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": cmd.get("type", 1)}
         if options:
             data["options"] = options
@@ -224,8 +274,15 @@ class TwinActor:
             data["guild_id"] = cmd["guild_id"]
         return data
 
-    async def _interact(self, itype: int, data: dict[str, Any], channel: TwinChannel, *,
-                        message: TwinMessage | None = None, wait: bool) -> InteractionHandle:
+    async def _interact(
+        self,
+        itype: int,
+        data: dict[str, Any],
+        channel: TwinChannel,
+        *,
+        message: TwinMessage | None = None,
+        wait: bool,
+    ) -> InteractionHandle:
         twin = self.twin
         if not twin.gateway.connected:
             raise TwinUsageError("no bot is connected to the gateway")
@@ -255,9 +312,17 @@ class TwinActor:
         }
         if message is not None:
             payload["message"] = message_json(message, twin)
-        record = InteractionRecord(iid, token, itype, self.guild.id, channel.id, self.member.user,
-                                   twin.clock.now(), payload,
-                                   source_message_id=message.id if message else None)
+        record = InteractionRecord(
+            iid,
+            token,
+            itype,
+            self.guild.id,
+            channel.id,
+            self.member.user,
+            twin.clock.now(),
+            payload,
+            source_message_id=message.id if message else None,
+        )
         twin.interactions[iid] = record
         twin.gateway.dispatch("INTERACTION_CREATE", payload)
         handle = InteractionHandle(twin, record)
@@ -269,8 +334,10 @@ class TwinActor:
         try:
             await asyncio.wait_for(record.acked.wait(), ACK_DEADLINE_SECONDS + ACK_GRACE_SECONDS)
         except TimeoutError:
-            self.twin.violate(10062, f"interaction {record.id} was not acknowledged within 3 s",
-                              record.id)
+            self.twin.violate(
+                10062, f"interaction {record.id} was not acknowledged within 3 s", record.id
+            )
             raise InteractionFailedError(
                 f"This interaction failed: the bot did not acknowledge interaction {record.id} "
-                "within 3 seconds") from None
+                "within 3 seconds"
+            ) from None

@@ -50,7 +50,9 @@ async def read_body(request: web.Request) -> MessageBody:
             ctype = part.headers.get("Content-Type")
             if ctype == "application/octet-stream":
                 ctype = None
-            uploads.append(Upload(index, getattr(part, "filename", None) or name, bytes(data), ctype))
+            uploads.append(
+                Upload(index, getattr(part, "filename", None) or name, bytes(data), ctype)
+            )
         return MessageBody(payload, uploads)
     if request.can_read_body:
         raw = await request.read()
@@ -64,7 +66,9 @@ def too_large(uploads: list[Upload], limit: int) -> web.Response | None:
     return None
 
 
-def validate_message(payload: dict[str, Any], uploads: list[Upload], *, creating: bool) -> web.Response | None:
+def validate_message(
+    payload: dict[str, Any], uploads: list[Upload], *, creating: bool
+) -> web.Response | None:
     """The checks Discord makes on a message body that a bot most plausibly trips over."""
     errors: dict[str, Any] = {}
     content = payload.get("content") or ""
@@ -92,8 +96,15 @@ def validate_message(payload: dict[str, Any], uploads: list[Upload], *, creating
                 errors["components"] = "Button labels are at most 80 characters."
         if len(str(comp.get("custom_id") or "")) > 100:
             errors["components"] = "custom_id is at most 100 characters."
-    empty = not (content or embeds or components or uploads or payload.get("attachments")
-                 or payload.get("poll") or payload.get("sticker_ids"))
+    empty = not (
+        content
+        or embeds
+        or components
+        or uploads
+        or payload.get("attachments")
+        or payload.get("poll")
+        or payload.get("sticker_ids")
+    )
     if creating and empty:
         return api_error(400, 50006, "Cannot send an empty message")
     if errors:
@@ -114,7 +125,9 @@ def _walk(components: list[dict[str, Any]]) -> Any:
                 yield from _walk([comp[key]])
 
 
-def new_files(twin: DiscordTwin, channel_id: int, body: MessageBody, ephemeral: bool = False) -> list[StoredFile]:
+def new_files(
+    twin: DiscordTwin, channel_id: int, body: MessageBody, ephemeral: bool = False
+) -> list[StoredFile]:
     """Stored files for the uploads, named and described as the `attachments` entries say."""
     meta = {}
     for entry in body.payload.get("attachments") or []:

@@ -70,7 +70,9 @@ def guess_content_type(filename: str) -> str | None:
     return mimetypes.guess_type(filename)[0]
 
 
-def probe_media(data: bytes, content_type: str | None) -> tuple[int | None, int | None, float | None]:
+def probe_media(
+    data: bytes, content_type: str | None
+) -> tuple[int | None, int | None, float | None]:
     """Width, height and duration as Discord reports them for images and videos."""
     if content_type and content_type.startswith("image/"):
         try:

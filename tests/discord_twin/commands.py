@@ -59,19 +59,28 @@ def find_command(twin: DiscordTwin, guild: TwinGuild, name: str, ctype: int) -> 
         if cmd["name"] == name and cmd.get("type", 1) == ctype:
             return cmd
     known = sorted(c["name"] for c in registered_commands(twin, guild))
-    raise TwinUsageError(f"no command {name!r} (type {ctype}) registered; the bot registered {known}")
+    raise TwinUsageError(
+        f"no command {name!r} (type {ctype}) registered; the bot registered {known}"
+    )
 
 
-def resolve_path(cmd: dict[str, Any], parts: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def resolve_path(
+    cmd: dict[str, Any], parts: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The chain of subcommand (group) schemas for `parts` and the leaf schema."""
     chain: list[dict[str, Any]] = []
     node = cmd
     for part in parts:
-        subs = [o for o in node.get("options") or [] if o.get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP)]
+        subs = [
+            o
+            for o in node.get("options") or []
+            if o.get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP)
+        ]
         match = next((o for o in subs if o["name"] == part), None)
         if match is None:
-            raise TwinUsageError(f"/{cmd['name']} has no subcommand {part!r}; "
-                                 f"it has {[o['name'] for o in subs]}")
+            raise TwinUsageError(
+                f"/{cmd['name']} has no subcommand {part!r}; it has {[o['name'] for o in subs]}"
+            )
         chain.append(match)
         node = match
     if any(o.get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP) for o in node.get("options") or []):
@@ -79,7 +88,9 @@ def resolve_path(cmd: dict[str, Any], parts: list[str]) -> tuple[list[dict[str, 
     return chain, node
 
 
-def nest_options(chain: list[dict[str, Any]], leaf_options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def nest_options(
+    chain: list[dict[str, Any]], leaf_options: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     options = leaf_options
     for sub in reversed(chain):
         options = [{"name": sub["name"], "type": sub["type"], "options": options}]
@@ -108,8 +119,14 @@ def build_options(
     for opt in schema:
         name = opt["name"]
         if name == focused:
-            out.append({"name": name, "type": opt["type"], "value": str(given.get(name, "")),
-                        "focused": True})
+            out.append(
+                {
+                    "name": name,
+                    "type": opt["type"],
+                    "value": str(given.get(name, "")),
+                    "focused": True,
+                }
+            )
             continue
         if name not in given:
             if opt.get("required") and focused is None:
@@ -121,7 +138,11 @@ def build_options(
 
 
 def option_value(
-    twin: DiscordTwin, guild: TwinGuild, channel: TwinChannel, opt: dict[str, Any], value: Any,
+    twin: DiscordTwin,
+    guild: TwinGuild,
+    channel: TwinChannel,
+    opt: dict[str, Any],
+    value: Any,
     resolved: Resolved,
 ) -> Any:
     otype, name = opt["type"], opt["name"]
@@ -146,8 +167,9 @@ def option_value(
         return bool(value)
     if otype == ATTACHMENT:
         up = Upload.of(value)
-        f = twin.store_file(channel.id, up.filename, up.data, content_type=up.content_type,
-                            ephemeral=True)
+        f = twin.store_file(
+            channel.id, up.filename, up.data, content_type=up.content_type, ephemeral=True
+        )
         resolved.attachments[str(f.id)] = attachment_json(f, twin)
         return str(f.id)
     if otype in (USER, MENTIONABLE) and not isinstance(value, TwinRole):
@@ -166,8 +188,10 @@ def option_value(
     if otype == CHANNEL:
         if not isinstance(value, TwinChannel):
             raise TwinUsageError(f"{name} takes a channel, got {value!r}")
-        resolved.channels[str(value.id)] = {**channel_json(value, twin), "permissions": str(
-            guild.base_permissions(twin.bot_user.id))}
+        resolved.channels[str(value.id)] = {
+            **channel_json(value, twin),
+            "permissions": str(guild.base_permissions(twin.bot_user.id)),
+        }
         return str(value.id)
     raise TwinUsageError(f"option type {otype} of {name!r} is not supported by the stand-in")
 
@@ -175,8 +199,9 @@ def option_value(
 def _check_choice(opt: dict[str, Any], value: Any) -> None:
     choices = opt.get("choices")
     if choices and value not in [c["value"] for c in choices]:
-        raise TwinUsageError(f"{opt['name']}: {value!r} is not one of "
-                             f"{[c['value'] for c in choices]}")
+        raise TwinUsageError(
+            f"{opt['name']}: {value!r} is not one of {[c['value'] for c in choices]}"
+        )
 
 
 def _member_of(guild: TwinGuild, value: Any) -> TwinMember:

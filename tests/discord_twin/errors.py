@@ -22,7 +22,9 @@ CANNOT_EDIT_OTHER_USERS_MESSAGE = 50005
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON reply whose Content-Type is exactly `application/json`, as discord.py compares it."""
     merged = dict(JSON_HEADERS)
     if headers:
@@ -30,7 +32,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=json.dumps(data).encode(), status=status, headers=merged)
 
 
-def api_error(status: int, code: int, message: str, errors: dict[str, Any] | None = None) -> web.Response:
+def api_error(
+    status: int, code: int, message: str, errors: dict[str, Any] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if errors:
         body["errors"] = errors
@@ -38,8 +42,8 @@ def api_error(status: int, code: int, message: str, errors: dict[str, Any] | Non
 
 
 class TwinUsageError(AssertionError):
-    """A test asked for something a Discord user could not do (unknown command, no such button...)."""
+    """A test asked for what a Discord user could not do (unknown command, no such button)."""
 
 
 class InteractionFailedError(AssertionError):
-    """Discord's client would show "This interaction failed": the bot did not acknowledge in time."""
+    """The client would show "This interaction failed": the bot did not acknowledge in time."""

@@ -69,13 +69,15 @@ class GatewayHub:
     def connected(self) -> bool:
         return any(c.ready for c in self.connections)
 
-    async def wait_until_connected(self, timeout: float = 15.0) -> None:
+    async def wait_until_connected(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
         await self.twin.wait_until(lambda: self.connected, timeout)
 
     async def trap(self, request: web.Request) -> web.Response:
         self.trapped = True
-        self.twin.violate(-1, "the bot dialed discord.py's DEFAULT_GATEWAY instead of the url "
-                              "from GET /gateway/bot")
+        self.twin.violate(
+            -1,
+            "the bot dialed discord.py's DEFAULT_GATEWAY instead of the url from GET /gateway/bot",
+        )
         return web.Response(status=404)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -128,8 +130,12 @@ class GatewayHub:
         conn.shard = data.get("shard")
         ready: dict[str, Any] = {
             "v": 10,
-            "user": {**twin.bot_user.to_json(), "verified": True, "mfa_enabled": False,
-                     "email": None},
+            "user": {
+                **twin.bot_user.to_json(),
+                "verified": True,
+                "mfa_enabled": False,
+                "email": None,
+            },
             "guilds": [{"id": str(g), "unavailable": True} for g in twin.guilds],
             "session_id": secrets.token_hex(16),
             "resume_gateway_url": twin.gateway_url,

@@ -28,8 +28,10 @@ def modal_submit_components(
     for comp in modal.get("components", []):
         ctype = comp.get("type")
         if ctype == ACTION_ROW:
-            inner = [_answer(twin, channel, c, c.get("label"), remaining, resolved)
-                     for c in comp.get("components", [])]
+            inner = [
+                _answer(twin, channel, c, c.get("label"), remaining, resolved)
+                for c in comp.get("components", [])
+            ]
             out.append({"type": ACTION_ROW, "id": comp.get("id"), "components": inner})
         elif ctype == LABEL:
             inner_comp = comp["component"]
@@ -80,12 +82,15 @@ def _answer(
         uploads = [Upload.of(v) for v in items] if found and value is not None else []
         low = comp.get("min_values", 1 if required else 0)
         if not low <= len(uploads) <= comp.get("max_values", 1):
-            raise TwinUsageError(f"file upload {name!r} takes {low}..{comp.get('max_values', 1)} "
-                                 f"files, got {len(uploads)}")
+            raise TwinUsageError(
+                f"file upload {name!r} takes {low}..{comp.get('max_values', 1)} "
+                f"files, got {len(uploads)}"
+            )
         ids = []
         for up in uploads:
-            f = twin.store_file(channel.id, up.filename, up.data, content_type=up.content_type,
-                                ephemeral=True)
+            f = twin.store_file(
+                channel.id, up.filename, up.data, content_type=up.content_type, ephemeral=True
+            )
             resolved.attachments[str(f.id)] = attachment_json(f, twin)
             ids.append(str(f.id))
         return {**base, "values": ids}

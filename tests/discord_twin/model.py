@@ -92,7 +92,11 @@ class TwinRole:
             "id": str(self.id),
             "name": self.name,
             "color": self.color,
-            "colors": {"primary_color": self.color, "secondary_color": None, "tertiary_color": None},
+            "colors": {
+                "primary_color": self.color,
+                "secondary_color": None,
+                "tertiary_color": None,
+            },
             "hoist": False,
             "icon": None,
             "unicode_emoji": None,
@@ -230,7 +234,7 @@ class TwinChannel:
     async def wait_for_message(
         self,
         predicate: Callable[[TwinMessage], bool] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> TwinMessage:
         """The newest shown message (not deleted, not "thinking") that satisfies `predicate`.
 

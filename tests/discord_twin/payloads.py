@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .model import (
+    StoredFile,
     TwinChannel,
     TwinGuild,
     TwinMessage,
-    StoredFile,
 )
 
 if TYPE_CHECKING:

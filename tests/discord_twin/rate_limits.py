@@ -35,8 +35,13 @@ class RateLimiter:
         is_global: bool = False,
     ) -> RateLimitRule:
         """Answer the next `times` matching requests (path below /api/v10) with a 429."""
-        rule = RateLimitRule(method.upper() if method else None, re.compile(path_regex), times,
-                             retry_after, is_global)
+        rule = RateLimitRule(
+            method.upper() if method else None,
+            re.compile(path_regex),
+            times,
+            retry_after,
+            is_global,
+        )
         self.rules.append(rule)
         return rule
 

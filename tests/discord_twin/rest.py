@@ -53,7 +53,7 @@ def _twin_middleware(twin: DiscordTwin) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
-        api_path = path[len(API):] if path.startswith(API) else None
+        api_path = path[len(API) :] if path.startswith(API) else None
         if request.match_info.http_exception is not None:
             twin.unknown_routes.append(f"{request.method} {path}")
             twin.notify()
@@ -92,38 +92,45 @@ class MetaRoutes:
         twin = self.twin
         owner = twin.add_user("app owner") if not hasattr(self, "_owner") else self._owner
         self._owner = owner
-        return json_response({
-            "id": str(twin.application_id),
-            "name": twin.bot_user.global_name,
-            "icon": None,
-            "description": "",
-            "summary": "",
-            "type": None,
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "verify_key": "0" * 64,
-            "flags": 0,
-            "owner": owner.to_json(),
-            "team": None,
-            "bot": twin.bot_user.to_json(),
-            "approximate_guild_count": len(twin.guilds),
-            "interactions_endpoint_url": None,
-            "redirect_uris": [],
-            "tags": [],
-            "integration_types_config": {"0": {}},
-        })
+        return json_response(
+            {
+                "id": str(twin.application_id),
+                "name": twin.bot_user.global_name,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "type": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "owner": owner.to_json(),
+                "team": None,
+                "bot": twin.bot_user.to_json(),
+                "approximate_guild_count": len(twin.guilds),
+                "interactions_endpoint_url": None,
+                "redirect_uris": [],
+                "tags": [],
+                "integration_types_config": {"0": {}},
+            }
+        )
 
     async def gateway(self, request: web.Request) -> web.Response:
         return json_response({"url": self.twin.gateway_url})
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
-        return json_response({
-            "url": self.twin.gateway_url,
-            "shards": 1,
-            "session_start_limit": {
-                "total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1,
-            },
-        })
+        return json_response(
+            {
+                "url": self.twin.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     def _scope(self, request: web.Request) -> list[dict[str, Any]] | None:
         if int(request.match_info["app"]) != self.twin.application_id:
@@ -177,11 +184,19 @@ class MetaRoutes:
         self.twin.notify()
         return json_response(stored, status=201)
 
-    def _stored(self, cmd: dict[str, Any], old: dict[Any, str], guild: str | None) -> dict[str, Any]:
+    def _stored(
+        self, cmd: dict[str, Any], old: dict[Any, str], guild: str | None
+    ) -> dict[str, Any]:
         key = (cmd["name"], cmd.get("type", 1))
         stored = {
-            "type": 1, "description": "", "options": [], "default_member_permissions": None,
-            "dm_permission": True, "nsfw": False, "contexts": None, "integration_types": [0],
+            "type": 1,
+            "description": "",
+            "options": [],
+            "default_member_permissions": None,
+            "dm_permission": True,
+            "nsfw": False,
+            "contexts": None,
+            "integration_types": [0],
             **cmd,
             "id": old.get(key) or str(self.twin.ids.next()),
             "application_id": str(self.twin.application_id),

@@ -1,4 +1,4 @@
-"""Interaction callbacks and the interaction webhook (followups, @original), with Discord's rules."""
+"""Interaction callbacks and the interaction webhook (followups, @original), rules enforced."""
 
 from __future__ import annotations
 
@@ -39,11 +39,20 @@ APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 # Which callback types each interaction type accepts.
 ALLOWED_CALLBACKS = {
     APPLICATION_COMMAND: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL},
-    MESSAGE_COMPONENT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE,
-                        UPDATE_MESSAGE, MODAL},
+    MESSAGE_COMPONENT: {
+        CHANNEL_MESSAGE,
+        DEFERRED_CHANNEL_MESSAGE,
+        DEFERRED_UPDATE_MESSAGE,
+        UPDATE_MESSAGE,
+        MODAL,
+    },
     AUTOCOMPLETE: {AUTOCOMPLETE_RESULT},
-    MODAL_SUBMIT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE,
-                   UPDATE_MESSAGE},
+    MODAL_SUBMIT: {
+        CHANNEL_MESSAGE,
+        DEFERRED_CHANNEL_MESSAGE,
+        DEFERRED_UPDATE_MESSAGE,
+        UPDATE_MESSAGE,
+    },
 }
 
 
@@ -71,18 +80,27 @@ class InteractionRoutes:
         body = await read_body(request)
         age = twin.clock.now() - rec.created_at
         if rec.ack_type is None and age > ACK_DEADLINE_SECONDS:
-            twin.violate(UNKNOWN_INTERACTION,
-                         f"interaction {rec.id} acknowledged after {age:.1f} s (limit 3 s)", rec.id)
+            twin.violate(
+                UNKNOWN_INTERACTION,
+                f"interaction {rec.id} acknowledged after {age:.1f} s (limit 3 s)",
+                rec.id,
+            )
             return api_error(404, UNKNOWN_INTERACTION, "Unknown interaction")
         if rec.ack_type is not None:
-            twin.violate(INTERACTION_ALREADY_ACKNOWLEDGED,
-                         f"interaction {rec.id} acknowledged twice", rec.id)
-            return api_error(400, INTERACTION_ALREADY_ACKNOWLEDGED,
-                             "Interaction has already been acknowledged.")
+            twin.violate(
+                INTERACTION_ALREADY_ACKNOWLEDGED, f"interaction {rec.id} acknowledged twice", rec.id
+            )
+            return api_error(
+                400, INTERACTION_ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged."
+            )
         ctype = int(body.payload.get("type", 0))
         if ctype not in ALLOWED_CALLBACKS.get(rec.type, set()):
-            return api_error(400, INVALID_FORM_BODY, "Invalid Form Body",
-                             {"type": f"callback {ctype} is not valid for interaction {rec.type}"})
+            return api_error(
+                400,
+                INVALID_FORM_BODY,
+                "Invalid Form Body",
+                {"type": f"callback {ctype} is not valid for interaction {rec.type}"},
+            )
         data = body.payload.get("data") or {}
         resource: dict[str, Any] = {"type": ctype}
         message: TwinMessage | None = None
@@ -99,8 +117,12 @@ class InteractionRoutes:
         elif ctype in (DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE):
             source = twin.find_message(rec.source_message_id or 0)
             if source is None:
-                return api_error(400, INVALID_FORM_BODY, "Invalid Form Body",
-                                 {"type": "there is no message to update"})
+                return api_error(
+                    400,
+                    INVALID_FORM_BODY,
+                    "Invalid Form Body",
+                    {"type": "there is no message to update"},
+                )
             rec.original_message_id = source.id
             if ctype == UPDATE_MESSAGE:
                 edit = MessageBody(data, body.uploads)
@@ -112,8 +134,12 @@ class InteractionRoutes:
         elif ctype == AUTOCOMPLETE_RESULT:
             choices = data.get("choices") or []
             if len(choices) > 25:
-                return api_error(400, INVALID_FORM_BODY, "Invalid Form Body",
-                                 {"choices": "Must be 25 or fewer in length."})
+                return api_error(
+                    400,
+                    INVALID_FORM_BODY,
+                    "Invalid Form Body",
+                    {"choices": "Must be 25 or fewer in length."},
+                )
             rec.choices = choices
         elif ctype == MODAL:
             rec.modal = data
@@ -137,11 +163,14 @@ class InteractionRoutes:
         }
         return json_response(result)
 
-    def _check_message(self, rec: InteractionRecord, body: MessageBody, *, creating: bool) -> web.Response | None:
+    def _check_message(
+        self, rec: InteractionRecord, body: MessageBody, *, creating: bool
+    ) -> web.Response | None:
         guild = self.twin.guilds.get(rec.guild_id or 0)
         limit = guild.upload_limit if guild else 10 * 1024 * 1024
-        return too_large(body.uploads, limit) or validate_message(body.payload, body.uploads,
-                                                                  creating=creating)
+        return too_large(body.uploads, limit) or validate_message(
+            body.payload, body.uploads, creating=creating
+        )
 
     def _new_response_message(self, rec: InteractionRecord, body: MessageBody) -> TwinMessage:
         twin = self.twin
@@ -192,13 +221,16 @@ class InteractionRoutes:
             return api_error(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token")
         age = twin.clock.now() - rec.created_at
         if age > TOKEN_LIFETIME_SECONDS:
-            twin.violate(INVALID_WEBHOOK_TOKEN,
-                         f"interaction {rec.id} token used after {age / 60:.1f} min (limit 15 min)",
-                         rec.id)
+            twin.violate(
+                INVALID_WEBHOOK_TOKEN,
+                f"interaction {rec.id} token used after {age / 60:.1f} min (limit 15 min)",
+                rec.id,
+            )
             return api_error(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token")
         if rec.ack_type is None:
-            twin.violate(UNKNOWN_WEBHOOK, f"interaction {rec.id} webhook used before acknowledging",
-                         rec.id)
+            twin.violate(
+                UNKNOWN_WEBHOOK, f"interaction {rec.id} webhook used before acknowledging", rec.id
+            )
             return api_error(404, UNKNOWN_WEBHOOK, "Unknown Webhook")
         return rec
 

@@ -131,8 +131,11 @@ class MessageRoutes:
         if msg is None:
             return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
         if msg.author.id != self.twin.bot_user.id:
-            return api_error(403, CANNOT_EDIT_OTHER_USERS_MESSAGE,
-                             "Cannot edit a message authored by another user")
+            return api_error(
+                403,
+                CANNOT_EDIT_OTHER_USERS_MESSAGE,
+                "Cannot edit a message authored by another user",
+            )
         body = await read_body(request)
         if body.uploads and (denied := self._missing(channel, P.attach_files.flag)):
             return denied
@@ -172,8 +175,9 @@ class MessageRoutes:
             return api_error(400, 160004, "A thread has already been created for this message")
         body = await read_body(request)
         # A thread started from a message reuses that message's id.
-        thread = self.twin.create_thread(channel, body.payload.get("name", "thread"),
-                                         thread_id=msg.id)
+        thread = self.twin.create_thread(
+            channel, body.payload.get("name", "thread"), thread_id=msg.id
+        )
         return json_response(channel_json(thread, self.twin), status=201)
 
     async def thread_in_channel(self, request: web.Request) -> web.Response:

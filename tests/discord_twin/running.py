@@ -44,15 +44,19 @@ async def bot_running(
         task = asyncio.create_task(bot.start(token or twin.token))
         try:
             ready = asyncio.create_task(bot.wait_until_ready())
-            trapped = asyncio.create_task(twin.wait_until(lambda: twin.gateway.trapped,
-                                                          ready_timeout))
-            done, _ = await asyncio.wait({task, ready, trapped}, timeout=ready_timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            trapped = asyncio.create_task(
+                twin.wait_until(lambda: twin.gateway.trapped, ready_timeout)
+            )
+            done, _ = await asyncio.wait(
+                {task, ready, trapped}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             trapped.cancel()
             if trapped in done and ready not in done:
                 ready.cancel()
-                raise AssertionError("the bot dialed discord.py's default gateway; it must use "
-                                     "the url of GET /gateway/bot (see tests/discord_twin/connect.py)")
+                raise AssertionError(
+                    "the bot dialed discord.py's default gateway; it must use "
+                    "the url of GET /gateway/bot (see tests/discord_twin/connect.py)"
+                )
             if task in done:
                 ready.cancel()
                 task.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -28,10 +29,12 @@ from .model import (
     walk_components,
 )
 from .payloads import message_json
-from .records import InteractionRecord
 from .rate_limits import RateLimiter
+from .records import InteractionRecord
 
 T = TypeVar("T")
+# Not a secret: the token the stand-in accepts from the bot under test.
+TWIN_BOT_TOKEN = "twin-bot-token"
 
 DEFAULT_MEMBER_PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -54,14 +57,20 @@ BOT_ROLE_PERMISSIONS = (
 class DiscordTwin:
     """Holds the stand-in's world and serves it. Create with `await DiscordTwin.start()`."""
 
-    def __init__(self, *, token: str = "twin-bot-token", bot_name: str = "Kling Bot") -> None:
+    def __init__(
+        self,
+        *,
+        token: str = TWIN_BOT_TOKEN,
+        bot_name: str = "Kling Bot",
+    ) -> None:
         self.clock = TwinClock()
         self.ids = SnowflakeFactory(self.clock)
         self.cdn = Cdn(self.clock)
         self.token = token
         self.application_id = self.ids.next()
-        self.bot_user = TwinUserRecord(self.application_id, bot_name.lower().replace(" ", ""),
-                                       bot_name, bot=True)
+        self.bot_user = TwinUserRecord(
+            self.application_id, bot_name.lower().replace(" ", ""), bot_name, bot=True
+        )
         self.users: dict[int, TwinUserRecord] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, TwinGuild] = {}
         self.channels: dict[int, TwinChannel] = {}
@@ -131,8 +140,9 @@ class DiscordTwin:
         owner = self.add_user(f"{name} owner")
         guild = TwinGuild(self.ids.next(), name, owner.id, upload_limit=upload_limit)
         guild.roles[guild.id] = TwinRole(guild.id, "@everyone", everyone_permissions)
-        bot_role = TwinRole(self.ids.next(), self.bot_user.global_name or "bot",
-                            BOT_ROLE_PERMISSIONS, position=1)
+        bot_role = TwinRole(
+            self.ids.next(), self.bot_user.global_name or "bot", BOT_ROLE_PERMISSIONS, position=1
+        )
         guild.roles[bot_role.id] = bot_role
         guild.members[owner.id] = TwinMember(owner, guild.id)
         guild.members[self.bot_user.id] = TwinMember(self.bot_user, guild.id, roles=[bot_role.id])
@@ -204,8 +214,18 @@ class DiscordTwin:
     ) -> StoredFile:
         ctype = content_type or guess_content_type(filename)
         width, height, duration = probe_media(data, ctype)
-        f = StoredFile(self.ids.next(), channel_id, filename, data, ctype, description,
-                       width, height, duration, ephemeral)
+        f = StoredFile(
+            self.ids.next(),
+            channel_id,
+            filename,
+            data,
+            ctype,
+            description,
+            width,
+            height,
+            duration,
+            ephemeral,
+        )
         return self.cdn.add(f)
 
     def create_message(
@@ -223,10 +243,19 @@ class DiscordTwin:
         **extra: Any,
     ) -> TwinMessage:
         msg = TwinMessage(
-            id=self.ids.next(), channel_id=channel.id, guild_id=channel.guild_id, author=author,
-            content=content, embeds=embeds or [], components=number_components(components or []),
-            files=files or [], flags=flags, type=type, timestamp=self.iso_now(),
-            visible_to=visible_to, **extra,
+            id=self.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author=author,
+            content=content,
+            embeds=embeds or [],
+            components=number_components(components or []),
+            files=files or [],
+            flags=flags,
+            type=type,
+            timestamp=self.iso_now(),
+            visible_to=visible_to,
+            **extra,
         )
         channel.messages[msg.id] = msg
         if not flags & EPHEMERAL_FLAG:
@@ -245,8 +274,11 @@ class DiscordTwin:
     def delete_message(self, msg: TwinMessage) -> None:
         msg.deleted = True
         if not msg.ephemeral:
-            data = {"id": str(msg.id), "channel_id": str(msg.channel_id),
-                    "guild_id": str(msg.guild_id)}
+            data = {
+                "id": str(msg.id),
+                "channel_id": str(msg.channel_id),
+                "guild_id": str(msg.guild_id),
+            }
             self.gateway.dispatch("MESSAGE_DELETE", data, intent_bit=9)
         self.notify()
 
@@ -262,8 +294,15 @@ class DiscordTwin:
         self, parent: TwinChannel, name: str, *, thread_id: int | None = None, type: int = 11
     ) -> TwinChannel:
         guild = self.guilds[parent.guild_id]
-        thread = TwinChannel(thread_id or self.ids.next(), guild.id, name, type=type,
-                             parent_id=parent.id, owner_id=self.bot_user.id, twin=self)
+        thread = TwinChannel(
+            thread_id or self.ids.next(),
+            guild.id,
+            name,
+            type=type,
+            parent_id=parent.id,
+            owner_id=self.bot_user.id,
+            twin=self,
+        )
         guild.channels[thread.id] = thread
         self.channels[thread.id] = thread
         self.gateway.thread_created(thread)
@@ -308,7 +347,11 @@ class DiscordTwin:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def wait_until(self, check: Callable[[], T | None], timeout: float = 10.0) -> T:
+    async def wait_until(
+        self,
+        check: Callable[[], T | None],
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> T:
         """Wait until `check()` returns something truthy (re-checked on every change)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -319,13 +362,11 @@ class DiscordTwin:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"condition not met within {timeout} s")
-            try:
-                # Re-check periodically too: the twin clock can move without an event.
+            # Re-check periodically too: the twin clock can move without an event.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.25))
-            except TimeoutError:
-                pass
 
-    async def wait_for_violation(self, code: int, timeout: float = 10.0) -> Violation:
+    async def wait_for_violation(self, code: int, timeout: float = 10.0) -> Violation:  # noqa: ASYNC109
         return await self.wait_until(
             lambda: next((v for v in self.violations if v.code == code), None), timeout
         )

@@ -22,7 +22,9 @@ class FrameView(discord.ui.View):
         super().__init__(timeout=60)
         self.frame = 1
 
-    @discord.ui.button(label="Next frame", custom_id="frame:next", style=discord.ButtonStyle.primary)
+    @discord.ui.button(
+        label="Next frame", custom_id="frame:next", style=discord.ButtonStyle.primary
+    )
     async def next_frame(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         self.frame += 1
         await interaction.response.edit_message(content=f"frame {self.frame}", view=self)
@@ -43,7 +45,8 @@ class AskModal(discord.ui.Modal, title="Describe the edit"):
         for att in files:
             sizes.append(len(await att.read()))
         await interaction.response.send_message(
-            f"prompt={self.prompt.component.value} files={[a.filename for a in files]} sizes={sizes}"
+            f"prompt={self.prompt.component.value} "
+            f"files={[a.filename for a in files]} sizes={sizes}"
         )
 
 
@@ -97,8 +100,11 @@ class MiniBot(commands.AutoShardedBot):
 
         @demo.command(name="render", description="Defers, then sends a PNG")
         @app_commands.describe(image="an image", scale="scale factor")
-        async def render(interaction: discord.Interaction, image: discord.Attachment,
-                         scale: app_commands.Range[int, 1, 4] = 1) -> None:
+        async def render(
+            interaction: discord.Interaction,
+            image: discord.Attachment,
+            scale: app_commands.Range[int, 1, 4] = 1,
+        ) -> None:
             await interaction.response.defer(thinking=True)
             data = await image.read()
             with Image.open(io.BytesIO(data)) as img:
@@ -128,7 +134,9 @@ class MiniBot(commands.AutoShardedBot):
             await interaction.response.send_message(f"picked {fruit}", ephemeral=True)
 
         @pick.autocomplete("fruit")
-        async def pick_ac(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        async def pick_ac(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
             fruits = ["apple", "apricot", "banana", "cherry"]
             return [app_commands.Choice(name=f, value=f) for f in fruits if f.startswith(current)]
 
@@ -161,7 +169,9 @@ class MiniBot(commands.AutoShardedBot):
         async def big(interaction: discord.Interaction, mib: float) -> None:
             await interaction.response.defer()
             data = b"\0" * int(mib * 1024 * 1024)
-            await self._record(interaction.followup.send(file=discord.File(io.BytesIO(data), "big.bin")))
+            await self._record(
+                interaction.followup.send(file=discord.File(io.BytesIO(data), "big.bin"))
+            )
 
         @tree.command(name="post", description="Posts a channel message with the bot token")
         async def post(interaction: discord.Interaction) -> None:

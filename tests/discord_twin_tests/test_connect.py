@@ -26,8 +26,11 @@ async def test_sharded_bot_logs_in_with_only_the_rest_base_changed(
     assert [c.name for c in guild.text_channels] == ["general"]
     assert guild.me is not None and guild.me.guild_permissions.send_messages
     called = {(r.method, r.path) for r in discord_twin.requests}
-    assert {("GET", "/users/@me"), ("GET", "/gateway/bot"),
-            ("GET", "/oauth2/applications/@me")} <= called
+    assert {
+        ("GET", "/users/@me"),
+        ("GET", "/gateway/bot"),
+        ("GET", "/oauth2/applications/@me"),
+    } <= called
     assert discord_twin.gateway.compressions == ["zlib-stream"]
     assert discord_twin.gateway.identify_payloads[0]["intents"] == discord.Intents.default().value
     # The bot synced its commands to the guild: the twin knows their schema.
@@ -87,8 +90,9 @@ async def test_gateway_frames_are_one_zlib_stream_with_sync_flush(
         assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
         await ws.send_json({"op": 1, "d": None})
         assert (await receive(ws))["op"] == 11
-        await ws.send_json({"op": 2, "d": {"token": discord_twin.token, "intents": 513,
-                                           "properties": {}}})
+        await ws.send_json(
+            {"op": 2, "d": {"token": discord_twin.token, "intents": 513, "properties": {}}}
+        )
         ready = await receive(ws)
         assert ready["t"] == "READY" and ready["s"] == 1
         assert ready["d"]["guilds"] == [{"id": str(twin_guild.id), "unavailable": True}]

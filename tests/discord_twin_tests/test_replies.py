@@ -64,7 +64,9 @@ async def test_modal_with_text_input_and_file_upload(
     assert opened.response_type == 9 and opened.modal is not None
     assert opened.modal["title"] == "Describe the edit"
     second = png_bytes(20, 20, (9, 9, 9))
-    await carol.submit_modal({"Prompt": "the red car", "Reference images": [ref, ("b.png", second)]})
+    await carol.submit_modal(
+        {"Prompt": "the red car", "Reference images": [ref, ("b.png", second)]}
+    )
     reply = await twin_guild.channel("general").wait_for_message(lambda m: "prompt=" in m.content)
     assert reply.content == (
         f"prompt=the red car files=['ref.png', 'b.png'] sizes={[ref.stat().st_size, len(second)]}"
@@ -78,9 +80,10 @@ async def test_modal_refuses_what_the_client_would_refuse(
     await carol.slash("demo ask")
     with pytest.raises(TwinUsageError, match="required"):
         await carol.submit_modal({"Reference images": Upload("a.png", b"x")})
-    with pytest.raises(TwinUsageError, match="takes 1..2 files"):
-        await carol.submit_modal(prompt="x", images=[("a.png", b"1"), ("b.png", b"2"),
-                                                     ("c.png", b"3")])
+    with pytest.raises(TwinUsageError, match=r"takes 1\.\.2 files"):
+        await carol.submit_modal(
+            prompt="x", images=[("a.png", b"1"), ("b.png", b"2"), ("c.png", b"3")]
+        )
 
 
 async def test_layout_components_button_and_deferred_update(

@@ -78,15 +78,20 @@ async def test_upload_over_the_guild_limit_gets_413_40005(
 async def test_rate_limit_429_is_retried_by_discord_py(
     discord_twin: DiscordTwin, twin_guild: TwinGuild, minibot: MiniBot
 ) -> None:
-    discord_twin.rate_limits.add(r"^/channels/\d+/messages$", method="POST", times=1,
-                                 retry_after=0.3)
+    discord_twin.rate_limits.add(
+        r"^/channels/\d+/messages$", method="POST", times=1, retry_after=0.3
+    )
     alice = discord_twin.member(twin_guild, "alice")
     await alice.slash("post")
     posted = await twin_guild.channel("general").wait_for_message(
-        lambda m: m.content == "posted via bot token")
+        lambda m: m.content == "posted via bot token"
+    )
     assert posted.author.bot and minibot.http_errors == []
-    statuses = [r.status for r in discord_twin.requests
-                if r.method == "POST" and r.path.endswith("/messages")]
+    statuses = [
+        r.status
+        for r in discord_twin.requests
+        if r.method == "POST" and r.path.endswith("/messages")
+    ]
     assert statuses == [429, 200]
 
 
@@ -95,8 +100,7 @@ async def test_missing_channel_permission_gets_403_50013(
 ) -> None:
     general = twin_guild.channel("general")
     discord_twin.deny_bot(general, send_messages=True)
-    await discord_twin.wait_until(
-        lambda: not general_perms(minibot, twin_guild).send_messages)
+    await discord_twin.wait_until(lambda: not general_perms(minibot, twin_guild).send_messages)
     alice = discord_twin.member(twin_guild, "alice")
     handle = await alice.slash("post")
     # Interaction responses go through the webhook, so they work without send_messages.
