@@ -114,6 +114,13 @@ class MiniBot(commands.AutoShardedBot):
                 file=discord.File(io.BytesIO(png_bytes(*size, (200, 10, 10))), "render.png"),
             )
 
+        @demo.command(name="card", description="Replies with a file in the first response")
+        async def card(interaction: discord.Interaction) -> None:
+            png = png_bytes(12, 8, (0, 255, 0))
+            await interaction.response.send_message(
+                "card", file=discord.File(io.BytesIO(png), "card.png")
+            )
+
         @demo.command(name="ask", description="Opens a modal")
         async def ask(interaction: discord.Interaction) -> None:
             await interaction.response.send_modal(AskModal())

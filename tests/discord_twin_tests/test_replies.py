@@ -168,3 +168,11 @@ async def test_cdn_links_are_signed_and_expire(
         async with session.get(discord_twin.cdn.url(f)) as resp:  # a freshly signed link works
             assert resp.status == 200
     assert io.BytesIO(f.data).read(4) == b"\x89PNG"
+
+
+async def test_first_response_with_multipart_file(
+    discord_twin: DiscordTwin, twin_guild: TwinGuild, minibot: MiniBot
+) -> None:
+    ivy = discord_twin.member(twin_guild, "ivy")
+    msg = await (await ivy.slash("demo card")).response()
+    assert msg.content == "card" and msg.attachment("card.png").image().size == (12, 8)
