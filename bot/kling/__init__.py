@@ -47,8 +47,8 @@ from bot.kling.models import (
     TaskStatus,
     TaskVideo,
 )
+from bot.kling.retry import RetryPolicy
 from bot.kling.task_requests import CreateEditTask, CreateMultiImageTask, EditMode
-from bot.kling.transport import RetryPolicy
 
 __all__ = [
     "COMETAPI_BASE_URL",

@@ -16,6 +16,8 @@ Which failures are retried (all with exponential backoff and full jitter):
   lookup itself fails, ``CreateOutcomeUnknownError`` tells the caller to reconcile later. Kling
   requires external ids to be unique per account, which backs this up: no path sends a second
   create that could succeed alongside the first.
+- Paths have no trailing slash (newer docs); if a create route answers 404/1202, the slashed
+  spelling of the 2025 docs is tried once (a missing route cannot have stored a task).
 """
 
 from __future__ import annotations
@@ -35,11 +37,8 @@ from bot.kling.errors import (
     InvalidInputError,
     KlingError,
     MalformedResponseError,
-    NetworkError,
     NotFoundError,
-    RateLimitError,
     SelectionRejectedError,
-    ServerError,
 )
 from bot.kling.models import (
     PreviewResult,
@@ -48,8 +47,14 @@ from bot.kling.models import (
     Task,
     TaskPage,
 )
+from bot.kling.retry import (
+    RetryPolicy,
+    create_outcome_unknown,
+    proves_not_processed,
+    unknown_route,
+)
 from bot.kling.task_requests import CreateEditTask, CreateMultiImageTask
-from bot.kling.transport import Envelope, RetryPolicy, Transport
+from bot.kling.transport import Envelope, Transport
 
 log = logging.getLogger("bot.kling")
 
@@ -63,25 +68,6 @@ Sleep = Callable[[float], Awaitable[None]]
 _INIT_REJECTED = (
     "Kling could not use this video; it needs 2-5 s or 7-10 s, 720-2160 px sides, 24/30/60 fps."
 )
-
-
-def _proves_not_processed(error: KlingError) -> bool:
-    """True when Kling certainly did not act on the request, so repeating it cannot double up."""
-    if isinstance(error, RateLimitError):
-        return True
-    return isinstance(error, NetworkError) and not error.request_sent
-
-
-def _create_outcome_unknown(error: KlingError) -> bool:
-    """True when a create may have reached Kling and been stored despite the error."""
-    if isinstance(error, NetworkError):
-        return error.request_sent
-    if isinstance(error, ServerError):
-        return True
-    if isinstance(error, MalformedResponseError):
-        status = error.http_status
-        return status is None or status < 300 or status >= 500
-    return False
 
 
 class KlingClient:
@@ -271,23 +257,29 @@ class KlingClient:
     async def _create(self, base_path: str, request: CreateEditTask | CreateMultiImageTask) -> Task:
         external_id = request.external_task_id or self._new_external_id()
         body = request.with_external_task_id(external_id).to_body()
+        create_path = base_path
         failures = 0
         maybe_created = False
         while True:
             try:
-                envelope = await self._transport.request("POST", base_path, json_body=body)
+                envelope = await self._transport.request("POST", create_path, json_body=body)
                 return self._parse(Task.from_payload, envelope)
             except KlingError as error:
+                if create_path == base_path and unknown_route(error):
+                    # The 2025 docs wrote the create path with a trailing slash; a route that
+                    # does not exist cannot have stored anything, so the other spelling is safe.
+                    create_path = base_path + "/"
+                    continue
                 failures += 1
                 taken = maybe_created and isinstance(error, InvalidInputError)
-                if _create_outcome_unknown(error) or taken:
+                if create_outcome_unknown(error) or taken:
                     maybe_created = True
                     task = await self._reconcile(base_path, external_id, error)
                     if task is not None:
                         return task
                     if taken:
                         raise
-                elif not _proves_not_processed(error):
+                elif not proves_not_processed(error):
                     raise
                 if failures >= self._retry.max_attempts:
                     raise
@@ -330,7 +322,7 @@ class KlingClient:
                 )
             except KlingError as error:
                 failures += 1
-                repeatable = error.retryable if idempotent else _proves_not_processed(error)
+                repeatable = error.retryable if idempotent else proves_not_processed(error)
                 if not repeatable or failures >= self._retry.max_attempts:
                     raise
                 await self._back_off(failures, method, path, error)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,27 +32,6 @@ log = logging.getLogger("bot.kling")
 # Long strings in request bodies are base64 images or long prompts; never log them whole.
 _LOG_STRING_LIMIT = 64
 _SNIPPET_LIMIT = 120
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter: wait ``U(0, min(max_delay, base_delay * 2**n))``."""
-
-    max_attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    jitter: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("retry delays must not be negative")
-
-    def delay(self, failures: int, rng: Callable[[], float] = random.random) -> float:
-        """Wait before the next try, after ``failures`` failed tries (1 for the first)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, failures - 1)))
-        return rng() * ceiling if self.jitter else ceiling
 
 
 @dataclass(frozen=True)

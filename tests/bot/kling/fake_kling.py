@@ -31,6 +31,14 @@ MASK = {
     "png_mask": {"size": [2, 3], "base64": "iVBORw0KGgo="},
 }
 
+SELECTION_ACTIONS = (
+    "init-selection",
+    "add-selection",
+    "delete-selection",
+    "clear-selection",
+    "preview-selection",
+)
+
 Answer = (
     Callable[["Recorded"], web.StreamResponse | Awaitable[web.StreamResponse]]
     | tuple[int, Any]
@@ -137,8 +145,9 @@ class FakeKling:
                 return self._list_or_query(base, r)
             if r.method == "GET" and r.path.startswith(base + "/"):
                 return self._get(base, r.path[len(base) + 1 :])
-        if r.method == "POST" and r.path.startswith(EDIT + "/"):
-            return _json(200, envelope(selection_data(r.path.rsplit("/", 1)[1])))
+        action = r.path.removeprefix(EDIT + "/")
+        if r.method == "POST" and action in SELECTION_ACTIONS:
+            return _json(200, envelope(selection_data(action)))
         return _json(404, {"code": 1202, "message": "method not found", "request_id": "r"})
 
     async def _create(self, base: str, r: Recorded) -> web.StreamResponse:

@@ -13,6 +13,7 @@ from bot.kling import (
     CreateOutcomeUnknownError,
     InvalidInputError,
     KlingError,
+    NotFoundError,
     RetryPolicy,
     ServerError,
 )
@@ -22,6 +23,7 @@ from tests.bot.kling.fake_kling import (
     SESSION_ID,
     FakeKling,
     RecordingSleep,
+    envelope,
     kling_error,
     open_client,
 )
@@ -191,5 +193,26 @@ async def test_plain_invalid_input_is_not_looked_up() -> None:
     fake.script("POST", EDIT, kling_error(1201, 400, "prompt must reference <<<video_1>>>"))
     async with open_client(fake) as client:
         with pytest.raises(InvalidInputError, match="<<<video_1>>>"):
+            await client.create_edit_task(REQUEST)
+    assert len(fake.requests) == 1
+
+
+async def test_create_falls_back_to_the_trailing_slash_route() -> None:
+    fake = FakeKling()
+    fake.script("POST", EDIT, kling_error(1202, 404, "method not found"))
+    created = {"task_id": "slash-1", "task_status": "submitted"}
+    fake.script("POST", EDIT + "/", (200, envelope(created)))
+    async with open_client(fake) as client:
+        task = await client.create_edit_task(REQUEST)
+    assert task.task_id == "slash-1"
+    assert [r.path for r in fake.requests] == [EDIT, EDIT + "/"]
+    assert fake.requests[0].body == fake.requests[1].body
+
+
+async def test_missing_session_is_not_mistaken_for_a_missing_route() -> None:
+    fake = FakeKling()
+    fake.script("POST", EDIT, kling_error(1203, 404, "session not found"))
+    async with open_client(fake) as client:
+        with pytest.raises(NotFoundError, match="session not found"):
             await client.create_edit_task(REQUEST)
     assert len(fake.requests) == 1
