@@ -132,16 +132,25 @@ def _outline(mask: np.ndarray, thickness: int) -> np.ndarray:
 
 
 def _paint_masks(
-    pixels: np.ndarray, masks: Sequence[tuple[int, MaskInput]], size: tuple[int, int]
+    image: Image.Image, masks: Sequence[tuple[int, MaskInput]], size: tuple[int, int]
 ) -> None:
+    fill_alpha = round(255 * MASK_FILL_ALPHA)
     for object_id, mask in masks:
         selected = _scale_mask(mask, size)
-        if not selected.any():
+        rows = np.flatnonzero(selected.any(axis=1))
+        if rows.size == 0:
             continue
-        colour = np.array(mask_colour(object_id), dtype=np.float32)
-        region = pixels[selected].astype(np.float32)
-        pixels[selected] = (region + (colour - region) * MASK_FILL_ALPHA).astype(np.uint8)
-        pixels[_outline(selected, MASK_OUTLINE_PX)] = colour.astype(np.uint8)
+        columns = np.flatnonzero(selected.any(axis=0))
+        # Work inside the object's bounding box: objects rarely cover the whole frame.
+        top, bottom = int(rows[0]), int(rows[-1]) + 1
+        left, right = int(columns[0]), int(columns[-1]) + 1
+        box = (left, top, right, bottom)
+        inside = selected[top:bottom, left:right]
+        colour = mask_colour(object_id)
+        # Pillow's paste blends colour over the frame by the mask's alpha, in C.
+        image.paste(colour, box, Image.fromarray(inside.view(np.uint8) * np.uint8(fill_alpha)))
+        outline = _outline(inside, MASK_OUTLINE_PX)
+        image.paste(colour, box, Image.fromarray(outline.view(np.uint8) * np.uint8(255)))
 
 
 def _label(
@@ -158,9 +167,8 @@ def _label(
     draw.text(centre, text, font=font, fill=LABEL_TEXT_RGBA, anchor="mm")
 
 
-def _draw_grid(overlay: Image.Image, grid: BoardGrid) -> None:
-    draw = ImageDraw.Draw(overlay)
-    width, height = overlay.size
+def _draw_grid(draw: ImageDraw.ImageDraw, size: tuple[int, int], grid: BoardGrid) -> None:
+    width, height = size
     xs, ys = grid.column_edges(width), grid.row_edges(height)
     for x in xs[1:-1]:
         draw.line([(x, 0), (x, height - 1)], fill=GRID_LINE_RGBA, width=1)
@@ -176,9 +184,10 @@ def _draw_grid(overlay: Image.Image, grid: BoardGrid) -> None:
         _label(draw, (label_inset, centre_y), grid.row_label(row), font)
 
 
-def _draw_points(overlay: Image.Image, points: Sequence[tuple[int, float, float]]) -> None:
-    draw = ImageDraw.Draw(overlay)
-    width, height = overlay.size
+def _draw_points(
+    draw: ImageDraw.ImageDraw, size: tuple[int, int], points: Sequence[tuple[int, float, float]]
+) -> None:
+    width, height = size
     radius = max(9, round(min(width, height) / 45))
     font = _font(max(10, round(radius * 1.2)))
     for number, x, y in points:
@@ -192,11 +201,10 @@ def _draw_points(overlay: Image.Image, points: Sequence[tuple[int, float, float]
         draw.text((cx, cy), str(number), font=font, fill=(*POINT_RING, 255), anchor="mm")
 
 
-def _draw_caption(overlay: Image.Image, caption: str) -> None:
+def _draw_caption(draw: ImageDraw.ImageDraw, size: tuple[int, int], caption: str) -> None:
     if not caption:
         return
-    draw = ImageDraw.Draw(overlay)
-    width, height = overlay.size
+    width, height = size
     font = _font(max(12, round(min(width, height) / 36)))
     margin = max(8, round(min(width, height) / 60))
     left, top, right, bottom = draw.textbbox((0, 0), caption, font=font, anchor="rb")
@@ -216,8 +224,8 @@ def _encode(image: Image.Image, image_format: ImageFormat) -> bytes:
     if image_format == "jpeg":
         image.save(buffer, format="JPEG", quality=90, subsampling=0, optimize=False)
     elif image_format == "png":
-        # Level 3 is ~3x faster than the default 6 for ~5% more bytes on video frames.
-        image.save(buffer, format="PNG", compress_level=3)
+        # Level 1 is ~7x faster than the default 6 for ~15% more bytes on a video frame.
+        image.save(buffer, format="PNG", compress_level=1)
     elif image_format == "webp":
         image.save(buffer, format="WEBP", quality=85, method=0)
     else:
@@ -247,14 +255,14 @@ def render_board(
     else:
         source_h, source_w = np.asarray(frame).shape[:2]
     size = display_size(source_w, source_h, long_side)
-    base = _shrink_frame(frame, size)
-    if masks:
-        pixels = np.array(base)  # writable copy
-        _paint_masks(pixels, masks, size)
-        base = Image.fromarray(pixels, "RGB")
-    overlay = Image.new("RGBA", size, (0, 0, 0, 0))
-    _draw_grid(overlay, grid)
-    _draw_points(overlay, points)
-    _draw_caption(overlay, caption)
-    board = Image.alpha_composite(base.convert("RGBA"), overlay).convert("RGB")
+    board = _shrink_frame(frame, size)
+    if board is frame:
+        board = board.copy()  # never draw on the caller's image
+    _paint_masks(board, masks, size)
+    # An "RGBA" draw on an RGB image blends translucent fills straight into it, with no
+    # overlay image to allocate and composite.
+    draw = ImageDraw.Draw(board, "RGBA")
+    _draw_grid(draw, size, grid)
+    _draw_points(draw, size, points)
+    _draw_caption(draw, size, caption)
     return _encode(board, image_format)
