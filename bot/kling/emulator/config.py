@@ -46,8 +46,8 @@ class EmulatorConfig:
     work_dir: Path | None = None
     # Public base URL for file links; derived from the request's Host when None.
     public_base_url: str | None = None
-    # Resolution cap (longest side) of rendered previews and results, to keep them quick.
-    render_max_side: int = 1280
+    # Longest side of preview-selection videos and covers (results keep the input's size).
+    preview_max_side: int = 1280
     # Multi-image2video output size for 16:9 (the other ratios keep the same long side).
     image2video_long_side: int = 640
     # Colour distance (0-441, RGB Euclidean) under which a pixel joins a clicked region.

@@ -17,7 +17,7 @@ from PIL import Image
 from bot.kling.emulator import validation as v
 from bot.kling.emulator.envelope import KlingApiError, invalid, ok
 from bot.kling.emulator.fetch import fetch_to_file
-from bot.kling.emulator.renderer import iter_frames, render_preview
+from bot.kling.emulator.renderer import ENCODER_PRESET, iter_frames, render_preview
 from bot.kling.emulator.runtime import EmulatorRuntime, runtime_of
 from bot.kling.emulator.segmentation import (
     Click,
@@ -55,7 +55,7 @@ def _normalise(source: Path, info: VideoInfo, target: Path) -> VideoInfo:
     if info.container == "mp4" and info.codec == "h264" and info.rotation == 0:
         shutil.copyfile(source, target)
         return info
-    write_mp4(iter_frames(source, info.rotation), target, info.fps)
+    write_mp4(iter_frames(source, info.rotation), target, info.fps, preset=ENCODER_PRESET)
     return probe_video(target)
 
 
@@ -238,7 +238,7 @@ async def preview_selection(request: web.Request) -> web.Response:
         tracking, tracking_url = runtime.new_file(stem + ".json")
         await asyncio.to_thread(
             render_preview, session.video_path, 0, session.fps, session.clicks_snapshot(),
-            runtime.config.colour_tolerance, runtime.config.render_max_side, video, cover,
+            runtime.config.colour_tolerance, runtime.config.preview_max_side, video, cover,
             tracking,
         )
     base = runtime.base_url(request)

@@ -113,7 +113,7 @@ async def create_edit_task(request: web.Request) -> web.Response:
 
     def render(out: Path) -> float:
         return render_edit(session.video_path, 0, session.fps, clicks, edit_mode, images,
-                           config.colour_tolerance, config.render_max_side, out)
+                           config.colour_tolerance, out)
 
     runtime.spawn(run_task(runtime, task, render, runtime.base_url(request)))
     return _created_reply(task)
