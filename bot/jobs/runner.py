@@ -319,9 +319,9 @@ class JobRunner(StepsMixin):
 
     # -- bookkeeping used by the steps -----------------------------------------------------
 
-    def _queue_key(self, job_id: str) -> tuple[float, float, str]:
+    def _queue_key(self, job_id: str) -> tuple[float, int]:
         job = self._jobs[job_id]
-        return (job.queued_at or job.created_at, job.created_at, job.id)
+        return (job.queued_at or job.created_at, job.seq)
 
     def _add_to_queue(self, job: Job) -> None:
         if job.id not in self._queue:

@@ -67,11 +67,12 @@ def _job(row: aiosqlite.Row) -> Job:
         finished_at=row["finished_at"],
         delivered_at=row["delivered_at"],
         updated_at=row["updated_at"],
+        seq=row["seq"],
     )
 
 
 async def _fetch_job(conn: aiosqlite.Connection, job_id: str) -> Job | None:
-    async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
+    async with conn.execute("SELECT rowid AS seq, * FROM jobs WHERE id = ?", (job_id,)) as cursor:
         row = await cursor.fetchone()
     return _job(row) if row else None
 
@@ -108,7 +109,7 @@ class JobQueries(Database):
         return await self._write(body)
 
     async def get_job(self, job_id: str) -> Job | None:
-        row = await self._fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = await self._fetchone("SELECT rowid AS seq, * FROM jobs WHERE id = ?", (job_id,))
         return _job(row) if row else None
 
     async def transition_job(
@@ -222,8 +223,8 @@ class JobQueries(Database):
         """Every job not yet delivered, failed or cancelled, oldest in the queue first."""
         marks = ",".join("?" * len(IN_FLIGHT_STATES))
         rows = await self._fetchall(
-            f"SELECT * FROM jobs WHERE state IN ({marks})"  # noqa: S608
-            " ORDER BY COALESCE(queued_at, created_at), created_at, id",
+            f"SELECT rowid AS seq, * FROM jobs WHERE state IN ({marks})"  # noqa: S608
+            " ORDER BY COALESCE(queued_at, created_at), rowid",
             [s.value for s in IN_FLIGHT_STATES],
         )
         return [_job(r) for r in rows]
@@ -249,20 +250,20 @@ class JobQueries(Database):
         """The server's (or one member's) latest jobs, newest first."""
         if user_id is None:
             rows = await self._fetchall(
-                "SELECT * FROM jobs WHERE guild_id = ? ORDER BY created_at DESC LIMIT ?",
+                "SELECT rowid AS seq, * FROM jobs WHERE guild_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (guild_id, limit),
             )
         else:
             rows = await self._fetchall(
-                "SELECT * FROM jobs WHERE guild_id = ? AND requester_id = ?"
-                " ORDER BY created_at DESC LIMIT ?",
+                "SELECT rowid AS seq, * FROM jobs WHERE guild_id = ? AND requester_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (guild_id, user_id, limit),
             )
         return [_job(r) for r in rows]
 
     async def session_jobs(self, session_id: int, *, limit: int = 20) -> list[Job]:
         rows = await self._fetchall(
-            "SELECT * FROM jobs WHERE session_id = ? ORDER BY created_at DESC LIMIT ?",
+            "SELECT rowid AS seq, * FROM jobs WHERE session_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (session_id, limit),
         )
         return [_job(r) for r in rows]
@@ -273,7 +274,7 @@ class JobQueries(Database):
         if guild_id is not None:
             where, params = ("state = 'queued' AND guild_id = ?", [guild_id])
         rows = await self._fetchall(
-            f"SELECT * FROM jobs WHERE {where} ORDER BY queued_at, created_at, id",  # noqa: S608
+            f"SELECT rowid AS seq, * FROM jobs WHERE {where} ORDER BY queued_at, rowid",  # noqa: S608
             params,
         )
         return [_job(r) for r in rows]

@@ -190,6 +190,7 @@ class Job:
     finished_at: float | None
     delivered_at: float | None
     updated_at: float
+    seq: int = 0  # insertion order (SQLite rowid): breaks ties between equal timestamps
 
     @property
     def external_task_id(self) -> str:

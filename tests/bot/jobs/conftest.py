@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.jobs import JobRunner, RunnerConfig
+from bot.storage import JobState, Store
+from tests.bot.jobs.fakes import (
+    MemoryKling,
+    RecordingDeliverer,
+    RecordingObserver,
+    ResultServer,
+    VirtualTime,
+    serve_results,
+)
+
+
+@dataclass
+class Rig:
+    """Everything a runner test needs; ``restart()`` simulates a process restart."""
+
+    db_path: Path
+    media_dir: Path
+    http: aiohttp.ClientSession
+    time: VirtualTime
+    kling: MemoryKling
+    deliverer: RecordingDeliverer
+    observer: RecordingObserver
+    results: ResultServer
+    config: RunnerConfig = field(default_factory=RunnerConfig)
+    store: Store | None = None
+    runner: JobRunner | None = None
+
+    async def start(self) -> JobRunner:
+        self.store = await Store.open(self.db_path, clock=self.time)
+        self.runner = JobRunner(
+            self.store,
+            self.kling,
+            self.deliverer,
+            media_dir=self.media_dir,
+            http=self.http,
+            observer=self.observer,
+            config=self.config,
+            clock=self.time,
+            sleep=self.time.sleep,
+        )
+        runner = self.runner
+        self.time.idle = lambda: runner.steps_running == 0
+        await runner.start()
+        return runner
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+            self.runner = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    async def restart(self) -> JobRunner:
+        await self.stop()
+        return await self.start()
+
+    async def wait_for(
+        self, predicate: Callable[[], Awaitable[bool]], *, limit: float = 10.0
+    ) -> None:
+        """Poll ``predicate`` (it reads the database, which has no change notification)."""
+        async with asyncio.timeout(limit):
+            while not await predicate():  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+
+    async def wait_state(self, job_id: str, *states: JobState, limit: float = 10.0) -> None:
+        async def reached() -> bool:
+            assert self.store is not None
+            job = await self.store.get_job(job_id)
+            return job is not None and job.state in states
+
+        await self.wait_for(reached, limit=limit)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    time = VirtualTime()
+    observer = RecordingObserver(clock=time)
+    async with aiohttp.ClientSession() as http, serve_results(ResultServer()) as results:
+        kling = MemoryKling(time)
+        kling.video_url = results.url()
+        made = Rig(
+            db_path=tmp_path / "bot.sqlite3",
+            media_dir=tmp_path / "media",
+            http=http,
+            time=time,
+            kling=kling,
+            deliverer=RecordingDeliverer(),
+            observer=observer,
+            results=results,
+        )
+        try:
+            yield made
+        finally:
+            await made.stop()
