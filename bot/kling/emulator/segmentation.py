@@ -148,7 +148,15 @@ def _refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[in
     core = low_region & ~_dilate(~low_region)
     band = _dilate(low_region) & ~core
     mask = _upscale(frame, core)
-    rows, cols = np.nonzero(_upscale(frame, band))
+    # Frame pixels under each band cell, listed directly instead of searching a full-size mask.
+    low_rows, low_cols = np.nonzero(band)
+    offsets = np.arange(frame.factor)
+    rows = (low_rows[:, None, None] * frame.factor + offsets[None, :, None]).repeat(
+        frame.factor, axis=2).ravel()
+    cols = (low_cols[:, None, None] * frame.factor + offsets[None, None, :]).repeat(
+        frame.factor, axis=1).ravel()
+    inside = (rows < frame.height) & (cols < frame.width)
+    rows, cols = rows[inside], cols[inside]
     mask[rows, cols] = _close_to(frame.full[rows, cols], colours, tolerance)
     return mask
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.kling import KlingClient, NotFoundError
+from bot.kling import CreateEditTask, KlingClient, NotFoundError
 from bot.kling.emulator import KlingEmulator
 from bot.masks import decode_png_mask, decode_rle
 from bot.media import probe_video
@@ -26,6 +26,7 @@ from .conftest import (
     centre,
     iou,
     red_box,
+    run_to_end,
 )
 
 
@@ -150,10 +151,6 @@ async def test_preview_serves_overlay_video_cover_and_tracking(
 async def test_result_video_can_start_a_new_session_by_video_id(
     client: KlingClient, emulator: KlingEmulator, file_server: str
 ) -> None:
-    from bot.kling import CreateEditTask
-
-    from .conftest import run_to_end
-
     session = await client.init_selection(video_url=f"{file_server}/scene.mp4")
     await client.add_selection(session.session_id, 0, [centre(GREEN_BOX)])
     task = await client.create_edit_task(CreateEditTask(

@@ -1,0 +1,145 @@
+"""Fault injection: error codes on the Nth call, dropped connections, malformed bodies, latency."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import aiohttp
+import pytest
+
+from bot.kling import (
+    BillingError,
+    CreateMultiImageTask,
+    MalformedResponseError,
+    NetworkError,
+)
+from bot.kling.emulator import KlingEmulator
+
+from .conftest import ClientFactory, api, b64, png_bytes
+
+IMAGE = b64(png_bytes((400, 400), (10, 200, 10)))
+LIST = "/v1/videos/multi-image2video"
+
+
+async def test_error_code_on_the_nth_call_only(
+    http: aiohttp.ClientSession, emulator: KlingEmulator
+) -> None:
+    emulator.faults.fail("multi-image2video:list", 1303, nth=2)
+    url = emulator.base_url + LIST
+    first, second, third = [await api(http, "GET", url) for _ in range(3)]
+    assert first[0] == 200 and first[1]["code"] == 0
+    assert second[0] == 429 and second[1]["code"] == 1303
+    assert second[1]["message"] == "parallel task over resource pack limit"
+    assert third[0] == 200 and third[1]["code"] == 0
+    assert emulator.faults.calls["multi-image2video:list"] == 3
+
+
+async def test_the_client_retries_server_errors_and_gives_up_on_billing(
+    make_client: ClientFactory, emulator: KlingEmulator
+) -> None:
+    client = make_client()
+    emulator.faults.fail("multi-image2video:list", 5001)
+    page = await client.list_multi_image_tasks()
+    assert page.tasks == ()
+    assert emulator.faults.calls["multi-image2video:list"] == 2
+    emulator.faults.fail("multi-image2video:list", 1102, status=429)
+    with pytest.raises(BillingError) as caught:
+        await client.list_multi_image_tasks()
+    assert caught.value.code == 1102 and caught.value.http_status == 429
+
+
+async def test_a_dropped_connection_gives_no_reply(
+    http: aiohttp.ClientSession, emulator: KlingEmulator, make_client: ClientFactory
+) -> None:
+    emulator.faults.drop("multi-image2video:create")
+    # A POST, because aiohttp quietly re-sends a GET once when the connection drops.
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await api(http, "POST", emulator.base_url + LIST, {"prompt": "p"})
+    assert emulator.faults.calls["multi-image2video:create"] == 1
+    emulator.faults.drop("multi-image2video:list", times=None)
+    with pytest.raises(NetworkError):
+        await make_client().list_multi_image_tasks()
+
+
+async def test_a_create_whose_reply_is_lost_is_found_again_not_duplicated(
+    make_client: ClientFactory, emulator: KlingEmulator
+) -> None:
+    client = make_client()
+    emulator.faults.drop("multi-image2video:create", after_handler=True)
+    task = await client.create_multi_image_task(CreateMultiImageTask(
+        images=[IMAGE], prompt="a green square", external_task_id="job-42"))
+    assert task.external_task_id == "job-42"
+    listed = await client.list_multi_image_tasks()
+    assert [t.task_id for t in listed.tasks] == [task.task_id]
+    assert emulator.faults.calls["multi-image2video:create"] == 1
+
+
+@pytest.mark.parametrize("kind", ["html", "truncated_json"])
+async def test_malformed_bodies(
+    http: aiohttp.ClientSession, emulator: KlingEmulator, make_client: ClientFactory, kind: str
+) -> None:
+    emulator.faults.malformed("multi-image2video:list", kind)
+    async with http.get(emulator.base_url + LIST) as response:
+        text = await response.text()
+    if kind == "html":
+        assert response.status == 502
+        assert response.content_type == "text/html" and "<html>" in text
+    else:
+        assert response.status == 200
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(text)
+    emulator.faults.malformed("multi-image2video:list", kind, times=None)
+    with pytest.raises(MalformedResponseError):
+        await make_client(retry=None).list_multi_image_tasks()
+
+
+async def test_latency_applies_to_the_chosen_endpoint(
+    http: aiohttp.ClientSession, emulator: KlingEmulator
+) -> None:
+    emulator.faults.latency(0.3, max_seconds=0.4, endpoint="multi-image2video:list")
+    started = time.monotonic()
+    status, _ = await api(http, "GET", emulator.base_url + LIST)
+    slow = time.monotonic() - started
+    started = time.monotonic()
+    await api(http, "GET", emulator.base_url + "/v1/videos/multi-elements")
+    fast = time.monotonic() - started
+    assert status == 200
+    assert 0.3 <= slow < 2.0
+    assert fast < 0.3
+
+
+async def test_faults_can_be_set_listed_and_cleared_over_http(
+    http: aiohttp.ClientSession, emulator: KlingEmulator
+) -> None:
+    control = emulator.base_url + "/emulator/faults"
+    status, body = await api(http, "POST", control,
+                             {"kind": "error", "endpoint": "*", "code": 1302, "times": 2})
+    assert status == 200 and body["data"]["rule_id"]
+    for _ in range(2):
+        status, body = await api(http, "GET", emulator.base_url + "/kling" + LIST)
+        assert (status, body["code"]) == (429, 1302)
+    status, body = await api(http, "GET", control)
+    assert body["data"]["rules"][0]["fired"] == 2
+    assert body["data"]["calls"]["multi-image2video:list"] == 2
+
+    await api(http, "POST", control, {"kind": "malformed", "endpoint": "*", "times": None})
+    status, body = await api(http, "DELETE", control)
+    assert status == 200
+    status, body = await api(http, "GET", emulator.base_url + LIST)
+    assert status == 200 and body["code"] == 0
+
+    for bad in ({"kind": "explode"}, {"kind": "error", "endpoint": "nope"},
+                {"kind": "error", "colour": "red"}):
+        status, body = await api(http, "POST", control, bad)
+        assert (status, body["code"]) == (400, 1201)
+
+
+async def test_the_manual_clock_can_be_advanced_over_http(
+    http: aiohttp.ClientSession, emulator: KlingEmulator
+) -> None:
+    before = emulator.clock.now()
+    status, body = await api(http, "POST", emulator.base_url + "/emulator/clock/advance",
+                             {"seconds": 90})
+    assert status == 200
+    assert body["data"]["now"] == pytest.approx(before + 90)
