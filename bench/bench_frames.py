@@ -1,0 +1,122 @@
+"""Frame N of a 10 s 60 fps 4K clip: seek-and-decode (bot.media) vs decoding from the start.
+
+Run: .venv/bin/python bench/bench_frames.py [--keep DIR]
+The clip (low-complexity content, a keyframe every second like phone footage) is generated
+once into a temporary directory, or into DIR and reused with --keep.
+Target: ratio <= 0.2 for frames in the second half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from bot.media import FrameExtractor, extract_frame, probe_video
+
+WIDTH, HEIGHT, FPS, SECONDS = 3840, 2160, 60, 10
+FRAMES_TO_TRY = (300, 359, 420, 479, 510, 540, 599)
+REPEATS = 3
+BLOCK = 128
+
+
+def write_clip(path: Path) -> None:
+    """Encode the clip from yuv420p planes directly (RGB conversion at 4K costs more than x264).
+
+    Flat background, a moving square, and the frame index as 10 black/white blocks on top.
+    """
+    base = np.full((HEIGHT * 3 // 2, WIDTH), 128, np.uint8)
+    base[:HEIGHT] = 80
+    base[: HEIGHT // 2, : WIDTH // 2] = 110
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.codec_context.gop_size = FPS
+        stream.options = {"crf": "28", "preset": "ultrafast"}
+        for index in range(FPS * SECONDS):
+            planes = base.copy()
+            x = (index * 8) % (WIDTH - 400)
+            planes[1400:1800, x : x + 400] = 235
+            for bit in range(10):
+                planes[:BLOCK, bit * BLOCK : (bit + 1) * BLOCK] = 235 if index >> bit & 1 else 16
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+def read_index(image: Image.Image) -> int:
+    pixels = np.asarray(image)
+    return sum(
+        1 << bit for bit in range(10) if pixels[BLOCK // 2, bit * BLOCK + BLOCK // 2, 0] > 127
+    )
+
+
+def decode_from_start(path: Path, index: int) -> Image.Image:
+    """The naive way: decode every frame from the first until frame `index`."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for position, frame in enumerate(container.decode(stream)):
+            if position == index:
+                return frame.to_image()
+    raise IndexError(index)
+
+
+def best_of(repeats: int, action: object) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", type=Path, help="directory to keep (and reuse) the clip in")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        clip = folder / "clip_4k_60fps_10s.mp4"
+        if not clip.exists():
+            started = time.perf_counter()
+            write_clip(clip)
+            print(f"generated {clip.name} in {time.perf_counter() - started:.1f} s")
+        info = probe_video(clip)
+        print(
+            f"clip: {info.width}x{info.height}, {info.fps:g} fps, {info.duration_s:g} s, "
+            f"{info.frame_count} frames, {info.size_bytes / 1e6:.1f} MB, keyframe every 60"
+        )
+        print(f"{'frame':>6} {'seek+decode s':>14} {'from start s':>13} {'ratio':>7}")
+        ratios = []
+        for index in FRAMES_TO_TRY:
+            fast_image = extract_frame(clip, index)
+            slow_image = decode_from_start(clip, index)
+            assert read_index(fast_image) == index == read_index(slow_image), index
+            fast = best_of(REPEATS, lambda i=index: extract_frame(clip, i))
+            slow = best_of(REPEATS, lambda i=index: decode_from_start(clip, i))
+            ratios.append(fast / slow)
+            print(f"{index:>6} {fast:>14.3f} {slow:>13.3f} {fast / slow:>7.3f}")
+        print(
+            f"ratio: median {statistics.median(ratios):.3f}, worst {max(ratios):.3f} "
+            "(target <= 0.2)"
+        )
+        with tempfile.TemporaryDirectory() as cache:
+            extractor = FrameExtractor(clip, Path(cache))
+            first = best_of(1, lambda: extractor.get(479))
+            cached = best_of(REPEATS, lambda: extractor.get(479))
+            print(
+                f"frame 479 with cache: first {first:.3f} s (decode + PNG write), "
+                f"repeat {cached:.3f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
