@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import jwt
 from aiohttp import web
@@ -167,7 +167,7 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> web.Application
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[RUNTIME_KEY] = runtime
 
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
         yield
         await runtime.stop()

@@ -2,9 +2,12 @@
 
 A rule matches an endpoint name (see `ENDPOINTS`, or "*" for every API endpoint) and counts the
 calls made to it *after the rule was added*: `nth=2` fires on the second such call. `times`
-is how many calls fire from then on (None: every call). With `after_handler=True` the request
-is processed normally first and only the reply is replaced, which imitates "the task was created
-but the answer was lost".
+is how many calls fire from then on (None: every call).
+
+Kinds: error (a business code with its HTTP status), drop (close the connection unanswered),
+malformed (HTML page or cut-off JSON), latency (delay, then answer normally) and reject (code 0
+but a non-zero `data.status`). With `after_handler=True` the request is processed normally first
+and only the reply is replaced, which imitates "the task was created but the answer was lost".
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from bot.kling.emulator.envelope import error_response, http_status_for, invalid
+from bot.kling.emulator.envelope import error_response, http_status_for, invalid, ok
 
 ENDPOINTS = (
     "init-selection", "add-selection", "delete-selection", "clear-selection",
@@ -28,7 +31,7 @@ ENDPOINTS = (
     "multi-image2video:create", "multi-image2video:get", "multi-image2video:list",
     "files",
 )
-FaultKind = Literal["error", "drop", "malformed", "latency"]
+FaultKind = Literal["error", "drop", "malformed", "latency", "reject"]
 MalformedBody = Literal["html", "truncated_json"]
 _rule_ids = itertools.count(1)
 
@@ -94,6 +97,12 @@ class FaultInjector:
         """Reply with an HTML error page or a cut-off JSON envelope."""
         return self.add(FaultRule("malformed", endpoint, nth, times, body=body, status=status))
 
+    def reject(self, endpoint: str, status: int = 1, *, nth: int | None = 1,
+               times: int | None = 1) -> FaultRule:
+        """Answer code 0 but `data.status` non-zero: Kling's "recognition failure" for a
+        selection call (the selection is left unchanged)."""
+        return self.add(FaultRule("reject", endpoint, nth, times, code=status))
+
     def latency(self, seconds: float, *, max_seconds: float | None = None, endpoint: str = "*",
                 nth: int | None = None, times: int | None = None) -> FaultRule:
         """Delay replies by `seconds` (or a random time up to `max_seconds`)."""
@@ -119,7 +128,19 @@ class FaultInjector:
             return await handler(request)
         if disruptive.after_handler:
             await handler(request)
+        if disruptive.kind == "reject":
+            return await _rejection(request, disruptive.code or 1)
         return _disrupt(request, disruptive)
+
+
+async def _rejection(request: web.Request, status: int) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = {}
+    session_id = body.get("session_id") if isinstance(body, dict) else None
+    return ok({"status": status, "session_id": session_id or "0", "final_unit_deduction": "0",
+               "res": {"frame_index": 0, "rle_mask_list": []}})
 
 
 def _disrupt(request: web.Request, rule: FaultRule) -> web.StreamResponse:
@@ -152,8 +173,8 @@ def rule_from_json(body: Any) -> FaultRule:
     unknown = set(body) - allowed
     if unknown:
         raise invalid(f"unknown fault fields: {', '.join(sorted(unknown))}")
-    if body.get("kind") not in ("error", "drop", "malformed", "latency"):
-        raise invalid("kind must be one of error, drop, malformed, latency")
+    if body.get("kind") not in ("error", "drop", "malformed", "latency", "reject"):
+        raise invalid("kind must be one of error, drop, malformed, latency, reject")
     if body.get("body", "html") not in ("html", "truncated_json"):
         raise invalid("body must be html or truncated_json")
     defaults_every_call = body["kind"] == "latency"

@@ -71,11 +71,12 @@ class Clips:
     folder: Path
 
     def make(self, name: str, *, seconds: float = 2.0, fps: float = FPS, width: int = WIDTH,
-             height: int = HEIGHT) -> str:
+             height: int = HEIGHT, rotation: int = 0) -> str:
         path = self.folder / name
         if not path.exists():
             count = round(seconds * fps)
-            write_mp4(_scene_frames(count, width, height, fps), path, fps, preset="ultrafast")
+            write_mp4(_scene_frames(count, width, height, fps), path, fps, preset="ultrafast",
+                      rotation=rotation)
         return name
 
 

@@ -13,6 +13,7 @@ from bot.kling import (
     CreateMultiImageTask,
     MalformedResponseError,
     NetworkError,
+    SelectionRejectedError,
 )
 from bot.kling.emulator import KlingEmulator
 
@@ -143,3 +144,17 @@ async def test_the_manual_clock_can_be_advanced_over_http(
                              {"seconds": 90})
     assert status == 200
     assert body["data"]["now"] == pytest.approx(before + 90)
+
+
+async def test_a_rejected_selection_reaches_the_client_as_such(
+    make_client: ClientFactory, emulator: KlingEmulator, file_server: str
+) -> None:
+    client = make_client()
+    session = await client.init_selection(video_url=f"{file_server}/scene.mp4")
+    emulator.faults.reject("add-selection", 7)
+    with pytest.raises(SelectionRejectedError) as caught:
+        await client.add_selection(session.session_id, 0, [(0.5, 0.5)])
+    assert caught.value.selection_status == 7
+    # The rejected click was not stored: the next one starts object 0 afresh.
+    result = await client.add_selection(session.session_id, 0, [(0.5, 0.5)])
+    assert [m.object_id for m in result.masks] == [0]

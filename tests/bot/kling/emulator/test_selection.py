@@ -22,6 +22,7 @@ from .conftest import (
     HEIGHT,
     RED,
     WIDTH,
+    Clips,
     box_mask,
     centre,
     iou,
@@ -167,3 +168,36 @@ async def test_result_video_can_start_a_new_session_by_video_id(
 async def test_unknown_session_is_not_found(client: KlingClient) -> None:
     with pytest.raises(NotFoundError):
         await client.add_selection("123", 0, [(0.5, 0.5)])
+
+
+async def test_rotated_portrait_video_is_normalised_upright_and_masked_as_h_by_w(
+    make_client, file_server: str, clips: Clips, http: aiohttp.ClientSession, tmp_path
+) -> None:
+    client = make_client()
+    name = clips.make("rotated.mov", rotation=90)
+    session = await client.init_selection(video_url=f"{file_server}/{name}")
+    assert (session.width, session.height) == (HEIGHT, WIDTH)
+    # The display is the stored picture turned a quarter counter-clockwise.
+    truth = np.rot90(box_mask(red_box(0)), 1)
+    rows, cols = np.nonzero(truth)
+    point = ((cols.mean() + 0.5) / HEIGHT, (rows.mean() + 0.5) / WIDTH)
+    result = await client.add_selection(session.session_id, 0, [point])
+    assert result.masks[0].rle_mask["size"] == [WIDTH, HEIGHT]
+    assert iou(decode_rle(result.masks[0].rle_mask), truth) > 0.9
+    assert session.normalized_video is not None
+    async with http.get(session.normalized_video) as response:
+        (tmp_path / "upright.mp4").write_bytes(await response.read())
+    info = probe_video(tmp_path / "upright.mp4")
+    assert (info.container, info.rotation, info.width, info.height) == ("mp4", 0, HEIGHT, WIDTH)
+
+
+async def test_the_normalised_video_url_can_open_a_new_session(
+    client: KlingClient, file_server: str, emulator: KlingEmulator
+) -> None:
+    first = await client.init_selection(video_url=f"{file_server}/scene.mp4")
+    assert first.normalized_video is not None
+    second = await client.init_selection(video_url=first.normalized_video)
+    assert second.session_id != first.session_id
+    assert second.total_frame == first.total_frame
+    # Served straight from the emulator's own files, not fetched over HTTP.
+    assert emulator.faults.calls["files"] == 0
