@@ -53,6 +53,9 @@ MASK_COLOURS: tuple[tuple[int, int, int], ...] = (
 )
 MASK_FILL_ALPHA = 0.40
 MASK_OUTLINE_PX = 2
+# Just outside each outline: a light ring, then a dark one, so a mask stays visible over an
+# object of its own colour and over both light and dark backgrounds.
+HALO_COLOURS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (16, 16, 16))
 POINT_FILL = (255, 255, 255)
 POINT_RING = (0, 0, 0)
 GRID_LINE_RGBA = (255, 255, 255, 90)
@@ -131,6 +134,30 @@ def _outline(mask: np.ndarray, thickness: int) -> np.ndarray:
     return mask & ~inner
 
 
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one pixel (4-neighbour)."""
+    grown = mask.copy()
+    grown[1:, :] |= mask[:-1, :]
+    grown[:-1, :] |= mask[1:, :]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    return grown
+
+
+def _paint_halo(image: Image.Image, selected: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    pad = len(HALO_COLOURS)
+    width, height = image.size
+    left, top = max(box[0] - pad, 0), max(box[1] - pad, 0)
+    right, bottom = min(box[2] + pad, width), min(box[3] + pad, height)
+    reached = selected[top:bottom, left:right]
+    for colour in HALO_COLOURS:
+        grown = _dilate(reached)
+        ring = grown & ~reached
+        image.paste(colour, (left, top, right, bottom),
+                    Image.fromarray(ring.view(np.uint8) * np.uint8(255)))
+        reached = grown
+
+
 def _paint_masks(
     image: Image.Image, masks: Sequence[tuple[int, MaskInput]], size: tuple[int, int]
 ) -> None:
@@ -151,6 +178,7 @@ def _paint_masks(
         image.paste(colour, box, Image.fromarray(inside.view(np.uint8) * np.uint8(fill_alpha)))
         outline = _outline(inside, MASK_OUTLINE_PX)
         image.paste(colour, box, Image.fromarray(outline.view(np.uint8) * np.uint8(255)))
+        _paint_halo(image, selected, box)
 
 
 def _label(

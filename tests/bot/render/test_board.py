@@ -111,7 +111,23 @@ def test_masks_are_filled_and_outlined_in_distinct_colours() -> None:
     assert board[300, 400].tolist() == red.tolist()
     assert board[532, 700].tolist() == red.tolist()
     assert board[250, 1000].tolist() == blue.tolist()
+    # Outside it, a light then a dark ring keep the mask visible on any background.
+    assert board[300, 399].tolist() == [255, 255, 255]
+    assert board[300, 398].tolist() == [16, 16, 16]
     assert board[300, 397].tolist() == [GREY, GREY, GREY]
+
+
+def test_a_mask_stays_visible_over_an_object_of_its_own_colour() -> None:
+    grid = BoardGrid.for_frame(VIDEO_W, VIDEO_H)
+    frame = flat_frame(GREY)
+    frame[300:900, 600:1400] = mask_colour(0)  # an object painted in the mask's own colour
+    mask = rect_mask(300, 600, 900, 1400)
+    with_mask = open_board(render_board(frame, [(0, encode_rle(mask))], [], grid,
+                                        image_format="png"))
+    without = open_board(render_board(frame, [], [], grid, image_format="png"))
+    # Around the object's edge the board now differs from the bare frame.
+    edge = (slice(195, 205), slice(395, 405))
+    assert np.abs(with_mask[edge].astype(int) - without[edge].astype(int)).max() > 100
 
 
 def test_decoded_masks_draw_exactly_like_rle_masks() -> None:
