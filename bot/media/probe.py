@@ -143,9 +143,10 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             duration_s = float(stream.duration * time_base)
         elif container.duration:
             duration_s = container.duration / av.time_base
-        entries = stream.index_entries
+        # MP4/MOV list every sample in the header; other containers index keyframes at most.
+        entries = stream.index_entries if fmt_name.startswith("mov,mp4") else None
         indexed = len(entries) if entries is not None else 0
-        if indexed:
+        if entries is not None and indexed:
             end_of_data = max(e.pos + e.size for e in entries)
             if end_of_data > size:
                 raise MediaError("The video file is cut short (truncated); please upload it again.")
@@ -158,7 +159,11 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             duration_s = frame_count / fps
         if duration_s <= 0:
             raise MediaError("The video's length cannot be read; the file looks damaged.")
-        variable = _is_variable_rate(sorted(e.timestamp for e in entries)) if indexed else False
+        variable = (
+            _is_variable_rate(sorted(e.timestamp for e in entries))
+            if entries is not None and indexed
+            else False
+        )
         codec = stream.codec_context.name
         coded_w, coded_h = stream.codec_context.width, stream.codec_context.height
         if not coded_w or not coded_h:

@@ -64,6 +64,9 @@ def test_mkv_is_probed_with_its_own_name(tmp_path: Path) -> None:
     info = probe_video(path)
     assert info.container == "mkv"
     assert info.duration_s == pytest.approx(1.0, abs=0.05)
+    # Matroska keeps no per-frame index: the count is estimated, and says so.
+    assert info.frame_count == 30
+    assert not info.frame_count_exact
 
 
 def test_audio_track_is_noticed(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -180,3 +182,33 @@ def test_rotated_video_is_checked_as_displayed_and_fixed_upright(
     assert after_pixels[1000, 100, 0] > 180 and after_pixels[1000, 100, 1] < 80
     assert after_pixels[100, 600, 0] < 80
     assert np.abs(before_pixels - after_pixels).mean() < 4
+
+
+def test_variable_frame_rate_is_detected_and_made_constant(tmp_path: Path) -> None:
+    """Frames 45 ms and 25 ms apart by turns: a 28.6 fps average, fixed to a steady 30 fps."""
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 720, 720, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for index in range(75):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((720, 720, 3), index * 3, np.uint8), format="rgb24"
+            )
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+            pts += 25 if index % 2 else 45
+        out.mux(stream.encode())
+    info = probe_video(path)
+    assert info.variable_frame_rate
+    assert info.fps == pytest.approx(28.59, abs=0.01)
+    assert rules_broken(path) == {
+        "fps": ("The video runs at 28.59 fps; Kling accepts 24, 30 or 60 fps.", True)
+    }
+    changes, fixed = fixed_and_passing(path, tmp_path)
+    after = probe_video(fixed)
+    assert not after.variable_frame_rate
+    assert after.fps == 30
+    assert after.duration_s == pytest.approx(info.duration_s, abs=1 / 30)
+    assert "Changed the frame rate from 28.59 to 30 fps." in changes
