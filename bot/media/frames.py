@@ -42,7 +42,11 @@ def apply_rotation(image: Image.Image, rotation: int) -> Image.Image:
 
 
 class FrameExtractor:
-    """Frames of one video, with an optional on-disk cache shared by later requests."""
+    """Frames of one video, with an optional on-disk cache shared by later requests.
+
+    `cache_dir` must belong to this one video (e.g. the session's folder): files in it are
+    named by frame index only.
+    """
 
     def __init__(self, path: str | os.PathLike[str], cache_dir: Path | None = None) -> None:
         self.path = Path(path)

@@ -134,7 +134,9 @@ def normalise_reference_image(data: bytes, *, filename: str | None = None) -> Re
     try:
         if getattr(image, "is_animated", False):
             image.seek(0)
-            changes.append("Used the first frame of the animated image.")
+            # An MPO (phone JPEG with a depth/preview picture) is not an animation to the user.
+            if source_format != "MPO":
+                changes.append("Used the first frame of the animated image.")
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
         width, height = image.size
         # Orientations 5-8 swap the sides; word messages the way the user sees the image.
