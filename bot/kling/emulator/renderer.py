@@ -25,7 +25,7 @@ OBJECT_COLOURS: tuple[tuple[int, int, int], ...] = (
 )
 _OVERLAY_ALPHA = 0.45
 _REMOVAL_GROW_PX = 3
-_REMOVAL_RING_PX = 6
+_REMOVAL_RING_PX = 2
 _ADD_HEIGHT_FRACTION = 1 / 3
 _MULTI_IMAGE_FPS = 24
 _CROSSFADE_S = 0.5
@@ -114,8 +114,31 @@ def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.NEAREST)) > 0
 
 
+def _interpolate_along_rows(pixels: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill each hole pixel from the nearest known pixels left and right of it on its row.
+
+    Returns the filled values and where a value could be found at all.
+    """
+    height, width = hole.shape
+    index = np.broadcast_to(np.arange(width), (height, width))
+    left = np.maximum.accumulate(np.where(hole, -1, index), axis=1)
+    right = np.minimum.accumulate(np.where(hole, width, index)[:, ::-1], axis=1)[:, ::-1]
+    has_left, has_right = left >= 0, right < width
+    rows = np.arange(height)[:, None]
+    left_colour = pixels[rows, np.clip(left, 0, width - 1)]
+    right_colour = pixels[rows, np.clip(right, 0, width - 1)]
+    span = np.maximum(1, right - left)
+    weight = np.where(has_left & has_right, (index - left) / span, np.where(has_right, 1.0, 0.0))
+    filled = left_colour * (1 - weight[..., None]) + right_colour * weight[..., None]
+    return filled, has_left | has_right
+
+
 def _fill_from_surroundings(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Paint the (slightly grown) masked area with the mean colour of a ring around it."""
+    """Paint the (slightly grown) masked area from the pixels around it.
+
+    Each hidden pixel is interpolated along its row and its column from the nearest visible
+    pixels and the two estimates averaged, which continues gradients and flat backgrounds.
+    """
     box = _bbox(mask)
     if box is None:
         return rgb
@@ -124,13 +147,17 @@ def _fill_from_surroundings(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     left, top, right, bottom = box
     top, left = max(0, top - margin), max(0, left - margin)
     bottom, right = min(rgb.shape[0], bottom + margin), min(rgb.shape[1], right + margin)
-    window = mask[top:bottom, left:right]
-    grown = dilate(window, _REMOVAL_GROW_PX)
-    ring = dilate(grown, _REMOVAL_RING_PX) & ~grown
-    pixels = rgb[top:bottom, left:right]
-    source = pixels[ring] if ring.any() else rgb.reshape(-1, 3)
+    hole = dilate(mask[top:bottom, left:right], _REMOVAL_GROW_PX)
+    pixels = rgb[top:bottom, left:right].astype(np.float32)
+    by_row, row_ok = _interpolate_along_rows(pixels, hole)
+    by_col_t, col_ok_t = _interpolate_along_rows(pixels.transpose(1, 0, 2), hole.T)
+    by_col, col_ok = by_col_t.transpose(1, 0, 2), col_ok_t.T
+    both = (row_ok & col_ok)[..., None]
+    estimate = np.where(both, (by_row + by_col) / 2, np.where(row_ok[..., None], by_row, by_col))
     out = rgb.copy()
-    out[top:bottom, left:right][grown] = source.mean(axis=0).astype(np.uint8)
+    window = out[top:bottom, left:right]
+    fillable = hole & (row_ok | col_ok)
+    window[fillable] = np.clip(estimate[fillable], 0, 255).astype(np.uint8)
     return out
 
 
