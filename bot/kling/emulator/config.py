@@ -48,8 +48,9 @@ class EmulatorConfig:
     public_base_url: str | None = None
     # Longest side of preview-selection videos and covers (results keep the input's size).
     preview_max_side: int = 1280
-    # Multi-image2video output size for 16:9 (the other ratios keep the same long side).
-    image2video_long_side: int = 640
+    # Long side of multi-image2video clips. At 1280 the short side of 16:9 and 9:16 is 720, so
+    # a clip is itself a valid Multi-Elements input; tests lower it for speed.
+    image2video_long_side: int = 1280
     # Colour distance (0-441, RGB Euclidean) under which a pixel joins a clicked region.
     colour_tolerance: float = 48.0
     units: dict[tuple[str, str, str], str] = field(default_factory=lambda: dict(DEFAULT_UNITS))

@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from bot.kling.emulator.envelope import KlingApiError, invalid
+from bot.media.rules import duration_window
 
 MAX_PROMPT_CHARS = 2500
 MAX_MARKED_FRAMES = 10
@@ -187,7 +188,8 @@ def check_prompt_refs(prompt: str, image_count: int) -> None:
 
 def check_duration_fits(duration: str, video_seconds: float) -> None:
     low, high = DURATION_WINDOWS[duration]
-    if not low - 1e-3 <= video_seconds <= high + 1e-3:
+    # Same edge tolerance as the video check at init, so a clip that opened a session fits.
+    if duration_window(video_seconds) != (low, high):
         raise invalid(
             f'duration "{duration}" needs a {low:g}-{high:g} s video; this one is '
             f"{video_seconds:.2f} s"
