@@ -101,6 +101,13 @@ class JobRunner(StepsMixin):
         self.clock = clock
         self._sleep = sleep
         self.stats = RunnerStats()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty in-memory state: after a stop, the database is the only truth."""
         self._jobs: dict[str, Job] = {}
         self._heap = DueHeap()
         self._queue: list[str] = []
@@ -113,9 +120,6 @@ class JobRunner(StepsMixin):
         self._gate_until = 0.0
         self._gate_failures = 0
         self._estimates: dict[JobKind, float | None] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
         self._init_step_state()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -124,18 +128,20 @@ class JobRunner(StepsMixin):
         """Resume every in-flight job from the database and start the scheduler."""
         if self._loop_task is not None:
             raise RuntimeError("the runner is already running")
+        self._reset()
         for kind in JobKind:
             self._estimates[kind] = await self.store.average_job_seconds(kind)
         now = self.clock()
         resumed = await self.store.list_in_flight_jobs()
         polling = [j for j in resumed if j.state in (JobState.SUBMITTED, JobState.PROCESSING)]
         spread = self.config.resume_spread / max(1, len(polling))
+        offsets = {job.id: spread * place for place, job in enumerate(polling)}
         for job in resumed:
             self._jobs[job.id] = job
             if job.state is JobState.QUEUED:
                 self._add_to_queue(job)
             elif job.state in (JobState.SUBMITTED, JobState.PROCESSING):
-                self._heap.schedule(job.id, now + spread * polling.index(job))
+                self._heap.schedule(job.id, now + offsets[job.id])
             else:  # submitting (reconcile first), succeeded or delivering
                 self._heap.schedule(job.id, now)
         if resumed:

@@ -89,23 +89,28 @@ class Database:
     # -- helpers used by the query mixins -------------------------------------------------
 
     async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        # execute_fetchall is one hop to the connection's thread (execute + fetch: two).
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, tuple(params)))
+
+    async def _write_statement(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """One statement (atomic on its own, triggers included), e.g. ``UPDATE … RETURNING``."""
+
+        async def run() -> list[aiosqlite.Row]:
+            async with self._lock:
+                if self._closed:
+                    raise RuntimeError("the store is closed")
+                return list(await self._conn.execute_fetchall(sql, tuple(params)))
+
+        return await _finish_even_if_cancelled(run())
 
     async def _write(self, body: Body[T]) -> T:
         """Run ``body`` in one IMMEDIATE transaction; commit, or roll back on any error."""
-        task = asyncio.ensure_future(self._run_transaction(body))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # Finish the write we started, then let the cancellation through.
-            with contextlib.suppress(Exception):
-                await task
-            raise
+        return await _finish_even_if_cancelled(self._run_transaction(body))
 
     async def _run_transaction(self, body: Body[T]) -> T:
         async with self._lock:
@@ -119,6 +124,17 @@ class Database:
                 raise
             await self._conn.execute("COMMIT")
             return result
+
+
+async def _finish_even_if_cancelled(write: Awaitable[T]) -> T:
+    """Await a write; if the caller is cancelled meanwhile, finish the write, then re-raise."""
+    task = asyncio.ensure_future(write)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 async def _apply_migrations(conn: aiosqlite.Connection, clock: Clock) -> None:

@@ -37,6 +37,9 @@ _SETTABLE = frozenset(
 DELIVERY_KEY_LENGTH = 25
 
 
+_RETURNING = "RETURNING rowid AS seq, *"
+
+
 def delivery_key_for(job_id: str) -> str:
     return f"{job_id[:DELIVERY_KEY_LENGTH]}"
 
@@ -71,12 +74,6 @@ def _job(row: aiosqlite.Row) -> Job:
     )
 
 
-async def _fetch_job(conn: aiosqlite.Connection, job_id: str) -> Job | None:
-    async with conn.execute("SELECT rowid AS seq, * FROM jobs WHERE id = ?", (job_id,)) as cursor:
-        row = await cursor.fetchone()
-    return _job(row) if row else None
-
-
 def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
     unknown = set(fields) - _SETTABLE
     if unknown:
@@ -91,22 +88,16 @@ class JobQueries(Database):
         now = self.now()
         job_id = new.job_id or uuid.uuid4().hex
 
-        async def body(conn: aiosqlite.Connection) -> Job:
-            await conn.execute(
-                "INSERT INTO jobs (id, kind, guild_id, channel_id, requester_id, session_id,"
-                " request_json, state, queued_at, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (
-                    job_id, new.kind.value, new.guild_id, new.channel_id, new.requester_id,
-                    new.session_id, json.dumps(new.request, separators=(",", ":")), now, now, now,
-                ),
-            )  # fmt: skip
-            await _event(conn, job_id, None, JobState.QUEUED, now, None)
-            job = await _fetch_job(conn, job_id)
-            assert job is not None
-            return job
-
-        return await self._write(body)
+        rows = await self._write_statement(
+            "INSERT INTO jobs (id, kind, guild_id, channel_id, requester_id, session_id,"
+            " request_json, state, queued_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING rowid AS seq, *",
+            (
+                job_id, new.kind.value, new.guild_id, new.channel_id, new.requester_id,
+                new.session_id, json.dumps(new.request, separators=(",", ":")), now, now, now,
+            ),
+        )  # fmt: skip
+        return _job(rows[0])
 
     async def get_job(self, job_id: str) -> Job | None:
         row = await self._fetchone("SELECT rowid AS seq, * FROM jobs WHERE id = ?", (job_id,))
@@ -134,24 +125,19 @@ class JobQueries(Database):
             extra += ", submit_attempts = submit_attempts + 1"
         marks = ",".join("?" * len(sources))
         sql = (
-            f"UPDATE jobs SET state = ?, updated_at = ?{extra}"  # noqa: S608 - names are whitelisted
-            f" WHERE id = ? AND state IN ({marks}) RETURNING state"
+            f"UPDATE jobs SET state = ?, updated_at = ?, event_detail = ?{extra}"  # noqa: S608
+            f" WHERE id = ? AND state IN ({marks}) {_RETURNING}"
         )
-        return await self._cas(job_id, sql, [to.value, None, *values, job_id, *sources], to, detail)
+        return await self._cas(sql, [to.value, self.now(), detail, *values, job_id, *sources])
 
     async def update_job(self, job_id: str, **fields: Any) -> Job | None:
         """Set columns without a state change (result path, card message id, …)."""
         extra, values = _assignments(fields)
         if not extra:
             return await self.get_job(job_id)
-        now = self.now()
-        sql = f"UPDATE jobs SET updated_at = ?{extra} WHERE id = ?"  # noqa: S608
-
-        async def body(conn: aiosqlite.Connection) -> Job | None:
-            await conn.execute(sql, (now, *values, job_id))
-            return await _fetch_job(conn, job_id)
-
-        return await self._write(body)
+        sql = f"UPDATE jobs SET updated_at = ?{extra} WHERE id = ? {_RETURNING}"  # noqa: S608
+        rows = await self._write_statement(sql, (self.now(), *values, job_id))
+        return _job(rows[0]) if rows else None
 
     async def set_card_message(self, job_id: str, message_id: int | None) -> Job | None:
         return await self.update_job(job_id, card_message_id=message_id)
@@ -159,11 +145,11 @@ class JobQueries(Database):
     async def claim_delivery(self, job_id: str) -> Job | None:
         """``succeeded`` → ``delivering``; succeeds for exactly one caller per job."""
         sql = (
-            "UPDATE jobs SET state = ?, updated_at = ?, delivery_attempts = delivery_attempts + 1,"
-            " delivery_key = ? WHERE id = ? AND state = 'succeeded' RETURNING state"
+            "UPDATE jobs SET state = 'delivering', updated_at = ?, event_detail = 'claimed',"
+            " delivery_attempts = delivery_attempts + 1, delivery_key = ?"
+            " WHERE id = ? AND state = 'succeeded' RETURNING rowid AS seq, *"
         )
-        params = [JobState.DELIVERING.value, None, delivery_key_for(job_id), job_id]
-        return await self._cas(job_id, sql, params, JobState.DELIVERING, "claimed")
+        return await self._cas(sql, [self.now(), delivery_key_for(job_id), job_id])
 
     async def reclaim_delivery(self, job_id: str, attempts_seen: int) -> Job | None:
         """Take over a ``delivering`` job whose previous attempt did not finish.
@@ -172,11 +158,12 @@ class JobQueries(Database):
         number, one wins. The winner must check whether the earlier attempt already posted.
         """
         sql = (
-            "UPDATE jobs SET state = ?, updated_at = ?, delivery_attempts = delivery_attempts + 1"
-            " WHERE id = ? AND state = 'delivering' AND delivery_attempts = ? RETURNING state"
+            "UPDATE jobs SET state = 'delivering', updated_at = ?, event_detail = 'reclaimed',"
+            " delivery_attempts = delivery_attempts + 1"
+            " WHERE id = ? AND state = 'delivering' AND delivery_attempts = ?"
+            " RETURNING rowid AS seq, *"
         )
-        params = [JobState.DELIVERING.value, None, job_id, attempts_seen]
-        return await self._cas(job_id, sql, params, JobState.DELIVERING, "reclaimed")
+        return await self._cas(sql, [self.now(), job_id, attempts_seen])
 
     async def mark_delivered(self, job_id: str, message_id: int) -> Job | None:
         """``delivering`` → ``delivered`` with the posted message's id."""
@@ -199,23 +186,11 @@ class JobQueries(Database):
             finished_at=self.now(),
         )
 
-    async def _cas(
-        self, job_id: str, sql: str, params: list[Any], to: JobState, detail: str | None
-    ) -> Job | None:
-        now = self.now()
-        params[1] = now  # every CAS statement's second placeholder is updated_at
-
-        async def body(conn: aiosqlite.Connection) -> Job | None:
-            async with conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)) as cursor:
-                before = await cursor.fetchone()
-            async with conn.execute(sql, params) as cursor:
-                changed = await cursor.fetchone()
-            if before is None or changed is None:
-                return None
-            await _event(conn, job_id, JobState(before["state"]), to, now, detail)
-            return await _fetch_job(conn, job_id)
-
-        return await self._write(body)
+    async def _cas(self, sql: str, params: list[Any]) -> Job | None:
+        # One statement: the row changes only if it still matches, and the trigger of
+        # migration 0002 logs the event inside the same statement.
+        rows = await self._write_statement(sql, params)
+        return _job(rows[0]) if rows else None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -250,7 +225,8 @@ class JobQueries(Database):
         """The server's (or one member's) latest jobs, newest first."""
         if user_id is None:
             rows = await self._fetchall(
-                "SELECT rowid AS seq, * FROM jobs WHERE guild_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                "SELECT rowid AS seq, * FROM jobs WHERE guild_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (guild_id, limit),
             )
         else:
@@ -263,7 +239,8 @@ class JobQueries(Database):
 
     async def session_jobs(self, session_id: int, *, limit: int = 20) -> list[Job]:
         rows = await self._fetchall(
-            "SELECT rowid AS seq, * FROM jobs WHERE session_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            "SELECT rowid AS seq, * FROM jobs WHERE session_id = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (session_id, limit),
         )
         return [_job(r) for r in rows]
@@ -290,17 +267,3 @@ class JobQueries(Database):
             (kind.value, sample),
         )
         return float(row["avg"]) if row and row["avg"] is not None else None
-
-
-async def _event(
-    conn: aiosqlite.Connection,
-    job_id: str,
-    before: JobState | None,
-    after: JobState,
-    at: float,
-    detail: str | None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO job_events (job_id, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)",
-        (job_id, before.value if before else None, after.value, at, detail),
-    )
