@@ -58,7 +58,7 @@ import aiohttp
 from bot.jobs.protocols import Deliverer, JobObserver, NullObserver, TaskBackend
 from bot.jobs.schedule import DueHeap, RunnerConfig, backoff
 from bot.jobs.steps import StepsMixin
-from bot.storage import Job, JobKind, JobState, NewJob, Store
+from bot.storage import Job, JobKind, JobLimits, JobState, NewJob, Store
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +168,9 @@ class JobRunner(StepsMixin):
 
     # -- public operations -----------------------------------------------------------------
 
-    async def submit(self, new: NewJob) -> Job:
-        """Store a new job and queue it for submission."""
-        job = await self.store.create_job(new)
+    async def submit(self, new: NewJob, *, limits: JobLimits | None = None) -> Job:
+        """Store a new job (within ``limits``, else ``QuotaExceededError``) and queue it."""
+        job = await self.store.create_job(new, limits=limits)
         self.enqueue(job)
         return job
 

@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
 
 from bot.storage.db import Database
-from bot.storage.models import IN_FLIGHT_STATES, Job, JobEvent, JobKind, JobState, NewJob
+from bot.storage.models import (
+    IN_FLIGHT_STATES,
+    Job,
+    JobEvent,
+    JobKind,
+    JobLimits,
+    JobState,
+    NewJob,
+    QuotaExceededError,
+)
 
 # Columns a transition may set besides ``state``; anything else is a programming error.
 _SETTABLE = frozenset(
@@ -83,21 +93,34 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
 
 
 class JobQueries(Database):
-    async def create_job(self, new: NewJob) -> Job:
-        """Insert a job in state ``queued`` (and its first event)."""
+    async def create_job(self, new: NewJob, *, limits: JobLimits | None = None) -> Job:
+        """Insert a job in state ``queued`` (its first event is logged by a trigger).
+
+        With ``limits``, the server's limits are checked in the same transaction as the insert,
+        so concurrent submits cannot overshoot them; raises :class:`QuotaExceededError`.
+        Counted against the daily limit: the member's jobs created today (UTC) that Kling
+        accepted or that are still waiting to be sent; refused and cancelled ones are free.
+        """
         now = self.now()
         job_id = new.job_id or uuid.uuid4().hex
-
-        rows = await self._write_statement(
+        insert = (
             "INSERT INTO jobs (id, kind, guild_id, channel_id, requester_id, session_id,"
             " request_json, state, queued_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING rowid AS seq, *",
-            (
-                job_id, new.kind.value, new.guild_id, new.channel_id, new.requester_id,
-                new.session_id, json.dumps(new.request, separators=(",", ":")), now, now, now,
-            ),
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING rowid AS seq, *"
+        )
+        params = (
+            job_id, new.kind.value, new.guild_id, new.channel_id, new.requester_id,
+            new.session_id, json.dumps(new.request, separators=(",", ":")), now, now, now,
         )  # fmt: skip
-        return _job(rows[0])
+        if limits is None or limits == JobLimits():
+            return _job((await self._write_statement(insert, params))[0])
+
+        async def body(conn: aiosqlite.Connection) -> Job:
+            await _check_limits(conn, new, limits, now)
+            rows = await conn.execute_fetchall(insert, params)
+            return _job(next(iter(rows)))
+
+        return await self._write(body)
 
     async def get_job(self, job_id: str) -> Job | None:
         row = await self._fetchone("SELECT rowid AS seq, * FROM jobs WHERE id = ?", (job_id,))
@@ -204,6 +227,16 @@ class JobQueries(Database):
         )
         return [_job(r) for r in rows]
 
+    async def results_older_than(self, cutoff: float, *, limit: int = 500) -> list[Job]:
+        """Finished jobs whose local result copy is older than ``cutoff`` (media retention)."""
+        rows = await self._fetchall(
+            "SELECT rowid AS seq, * FROM jobs WHERE result_path IS NOT NULL"
+            " AND state IN ('delivered', 'failed') AND finished_at < ?"
+            " ORDER BY finished_at LIMIT ?",
+            (cutoff, limit),
+        )
+        return [_job(r) for r in rows]
+
     async def list_job_events(self, job_id: str) -> list[JobEvent]:
         rows = await self._fetchall(
             "SELECT * FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
@@ -267,3 +300,44 @@ class JobQueries(Database):
             (kind.value, sample),
         )
         return float(row["avg"]) if row and row["avg"] is not None else None
+
+
+async def _count(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    rows = list(await conn.execute_fetchall(sql, params))
+    return int(rows[0][0]) if rows else 0
+
+
+async def _check_limits(
+    conn: aiosqlite.Connection, new: NewJob, limits: JobLimits, now: float
+) -> None:
+    if limits.concurrent_jobs_per_guild is not None:
+        active = await _count(
+            conn,
+            "SELECT COUNT(*) FROM jobs WHERE guild_id = ?"
+            " AND state IN ('queued', 'submitting', 'submitted', 'processing')",
+            (new.guild_id,),
+        )
+        if active >= limits.concurrent_jobs_per_guild:
+            raise QuotaExceededError(
+                "concurrent_jobs_per_guild",
+                current=active,
+                maximum=limits.concurrent_jobs_per_guild,
+                resets_at=None,
+            )
+    if limits.daily_jobs_per_member is not None:
+        moment = datetime.fromtimestamp(now, tz=UTC)
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = await _count(
+            conn,
+            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND requester_id = ?"
+            " AND created_at >= ?"
+            " AND (submitted_at IS NOT NULL OR state IN ('queued', 'submitting'))",
+            (new.guild_id, new.requester_id, day.timestamp()),
+        )
+        if today >= limits.daily_jobs_per_member:
+            raise QuotaExceededError(
+                "daily_jobs_per_member",
+                current=today,
+                maximum=limits.daily_jobs_per_member,
+                resets_at=(day + timedelta(days=1)).timestamp(),
+            )

@@ -45,6 +45,22 @@ class PointLimitError(StorageError):
         super().__init__(f"{limit}: {current} stored + {adding} new > {maximum}")
 
 
+class QuotaExceededError(StorageError):
+    """Creating the job would break a server limit; nothing was stored.
+
+    ``limit`` is ``"daily_jobs_per_member"`` or ``"concurrent_jobs_per_guild"``; ``resets_at`` is
+    when the daily count starts over (Unix time), None for the concurrency limit (it frees up as
+    running jobs finish).
+    """
+
+    def __init__(self, limit: str, *, current: int, maximum: int, resets_at: float | None) -> None:
+        self.limit = limit
+        self.current = current
+        self.maximum = maximum
+        self.resets_at = resets_at
+        super().__init__(f"{limit}: {current} of {maximum}")
+
+
 class SessionStatus(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"
@@ -162,6 +178,18 @@ class NewJob:
     request: dict[str, Any]  # everything needed to (re)submit; image refs are file paths
     session_id: int | None = None
     job_id: str | None = None  # generated (uuid4 hex) when omitted
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """Limits checked atomically with the insert of a new job (None: no limit)."""
+
+    daily_jobs_per_member: int | None = None
+    concurrent_jobs_per_guild: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: GuildSettings) -> JobLimits:
+        return cls(settings.daily_jobs_per_member, settings.concurrent_jobs_per_guild)
 
 
 @dataclass(frozen=True)

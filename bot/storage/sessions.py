@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.db import Database
+from bot.storage.masks import replace_masks
 from bot.storage.models import (
     MAX_MARKED_FRAMES,
     MAX_POINTS_PER_FRAME,
@@ -78,30 +78,6 @@ async def _require_active(conn: aiosqlite.Connection, session_id: int) -> None:
         raise SessionNotActiveError(f"session {session_id} is not active")
 
 
-async def _replace_masks(
-    conn: aiosqlite.Connection,
-    session_id: int,
-    frame_index: int,
-    masks: Sequence[Any] | None,
-    now: float,
-) -> None:
-    """Store Kling's latest rle_mask_list for one frame; an empty list removes the row."""
-    if masks is None:
-        return
-    if not masks:
-        await conn.execute(
-            "DELETE FROM frame_masks WHERE session_id = ? AND frame_index = ?",
-            (session_id, frame_index),
-        )
-        return
-    await conn.execute(
-        "INSERT INTO frame_masks (session_id, frame_index, masks_json, updated_at)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (session_id, frame_index)"
-        " DO UPDATE SET masks_json = excluded.masks_json, updated_at = excluded.updated_at",
-        (session_id, frame_index, json.dumps(list(masks), separators=(",", ":")), now),
-    )
-
-
 class SessionQueries(Database):
     # -- sessions --------------------------------------------------------------------------
 
@@ -163,6 +139,14 @@ class SessionQueries(Database):
         row = await self._fetchone(
             "SELECT * FROM sessions WHERE guild_id = ? AND channel_id = ? AND status = ?",
             (guild_id, channel_id, _ACTIVE),
+        )
+        return _session(row) if row else None
+
+    async def get_session_by_board(self, board_message_id: int) -> Session | None:
+        """The session whose board is this message (buttons on old boards carry only that)."""
+        row = await self._fetchone(
+            "SELECT * FROM sessions WHERE board_message_id = ? ORDER BY id DESC LIMIT 1",
+            (board_message_id,),
         )
         return _session(row) if row else None
 
@@ -265,7 +249,7 @@ class SessionQueries(Database):
                     for i, (x, y) in enumerate(points)
                 ],
             )
-            await _replace_masks(conn, session_id, frame_index, masks, now)
+            await replace_masks(conn, session_id, frame_index, masks, now)
             async with conn.execute(
                 "SELECT * FROM points WHERE session_id = ? AND ordinal >= ? ORDER BY ordinal",
                 (session_id, first),
@@ -336,7 +320,7 @@ class SessionQueries(Database):
                 return None
             point = _point(row)
             await conn.execute("DELETE FROM points WHERE id = ?", (point_id,))
-            await _replace_masks(conn, session_id, point.frame_index, masks, now)
+            await replace_masks(conn, session_id, point.frame_index, masks, now)
             return point
 
         return await self._write(body)
@@ -351,34 +335,6 @@ class SessionQueries(Database):
             return cursor.rowcount
 
         return await self._write(body)
-
-    # -- masks -----------------------------------------------------------------------------
-
-    async def set_frame_masks(
-        self, session_id: int, frame_index: int, masks: Sequence[Any]
-    ) -> None:
-        """Replace one frame's masks with Kling's latest answer (empty list: none left)."""
-        now = self.now()
-
-        async def body(conn: aiosqlite.Connection) -> None:
-            await _replace_masks(conn, session_id, frame_index, masks, now)
-
-        await self._write(body)
-
-    async def get_frame_masks(self, session_id: int, frame_index: int) -> list[Any]:
-        row = await self._fetchone(
-            "SELECT masks_json FROM frame_masks WHERE session_id = ? AND frame_index = ?",
-            (session_id, frame_index),
-        )
-        return json.loads(row["masks_json"]) if row else []
-
-    async def list_frame_masks(self, session_id: int) -> dict[int, list[Any]]:
-        rows = await self._fetchall(
-            "SELECT frame_index, masks_json FROM frame_masks WHERE session_id = ?"
-            " ORDER BY frame_index",
-            (session_id,),
-        )
-        return {int(r["frame_index"]): json.loads(r["masks_json"]) for r in rows}
 
 
 def _check_capacity(on_frame: int, frame_marked: int | bool, frames: int, adding: int) -> None:

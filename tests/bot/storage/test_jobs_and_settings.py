@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import GuildSettings, JobKind, JobState, NewJob, Store, UsageCounts
+from bot.storage import (
+    GuildSettings,
+    JobKind,
+    JobLimits,
+    JobState,
+    NewJob,
+    QuotaExceededError,
+    Store,
+    UsageCounts,
+)
 from tests.bot.storage.conftest import ALICE, BOB, CHANNEL, GUILD, ManualClock, new_session
 
 REQUEST = {"edit_mode": "removal", "prompt": "Delete the red car from <<<video_1>>>", "mode": "std"}
@@ -210,3 +219,61 @@ async def test_settings_defaults_and_updates(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.update_settings(GUILD, favourite_colour="red")
     assert await store.get_settings(GUILD) == final  # refused updates changed nothing
+
+
+async def test_limits_are_checked_atomically_with_the_insert(
+    store: Store, clock: ManualClock
+) -> None:
+    clock.now = datetime(2026, 3, 15, 23, 0, tzinfo=UTC).timestamp()
+    limits = JobLimits(daily_jobs_per_member=3, concurrent_jobs_per_guild=None)
+    results = await asyncio.gather(
+        *(store.create_job(new_job(ALICE), limits=limits) for _ in range(8)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, QuotaExceededError)]
+    assert len(refused) == 5 and len(results) - len(refused) == 3
+    error = refused[0]
+    assert (error.limit, error.current, error.maximum) == ("daily_jobs_per_member", 3, 3)
+    assert error.resets_at == datetime(2026, 3, 16, tzinfo=UTC).timestamp()
+    # Another member is not affected; a job Kling refused gives its slot back.
+    await store.create_job(new_job(BOB), limits=limits)
+    [first, *_] = await store.queued_jobs(GUILD)
+    await store.transition_job(first.id, from_states=[JobState.QUEUED], to=JobState.FAILED)
+    await store.create_job(new_job(ALICE), limits=limits)
+    # Tomorrow the count starts over.
+    clock.now += 3600
+    await store.create_job(new_job(ALICE), limits=limits)
+
+
+async def test_concurrent_jobs_per_server_limit(store: Store, clock: ManualClock) -> None:
+    limits = JobLimits.from_settings(
+        GuildSettings(guild_id=GUILD, daily_jobs_per_member=None, concurrent_jobs_per_guild=2)
+    )
+    one = await store.create_job(new_job(ALICE), limits=limits)
+    await store.create_job(new_job(BOB), limits=limits)
+    with pytest.raises(QuotaExceededError) as error:
+        await store.create_job(new_job(BOB), limits=limits)
+    assert error.value.limit == "concurrent_jobs_per_guild" and error.value.resets_at is None
+    await accept(store, one.id, clock, "task-one")
+    await store.transition_job(one.id, from_states=[JobState.SUBMITTED], to=JobState.SUCCEEDED)
+    await store.create_job(new_job(BOB), limits=limits)  # a finished job frees its place
+
+
+async def test_lookups_by_message_and_old_results(store: Store, clock: ManualClock) -> None:
+    session = await store.start_session(new_session())
+    await store.set_board_message(session.id, 4242)
+    found = await store.get_session_by_board(4242)
+    assert found is not None and found.id == session.id
+    assert await store.get_session_by_board(1) is None
+
+    job = await store.create_job(new_job())
+    await accept(store, job.id, clock, "task-old")
+    await store.transition_job(
+        job.id,
+        from_states=[JobState.SUBMITTED],
+        to=JobState.FAILED,
+        result_path="/media/results/x.mp4",
+        finished_at=clock.now,
+    )
+    assert [j.id for j in await store.results_older_than(clock.now + 1)] == [job.id]
+    assert await store.results_older_than(clock.now - 1) == []
