@@ -31,6 +31,7 @@ __all__ = [
     "ImageFormat",
     "display_size",
     "mask_colour",
+    "paint_masks",
     "render_board",
 ]
 
@@ -158,9 +159,13 @@ def _paint_halo(image: Image.Image, selected: np.ndarray, box: tuple[int, int, i
         reached = grown
 
 
-def _paint_masks(
-    image: Image.Image, masks: Sequence[tuple[int, MaskInput]], size: tuple[int, int]
-) -> None:
+def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
+    """Draw each object's mask onto ``image`` in place: translucent fill, outline, halo.
+
+    ``masks`` pairs an ``object_id`` with an ``rle_mask`` mapping or a decoded (h, w) mask of
+    any size; masks are scaled to the image.
+    """
+    size = image.size
     fill_alpha = round(255 * MASK_FILL_ALPHA)
     for object_id, mask in masks:
         selected = _scale_mask(mask, size)
@@ -286,7 +291,7 @@ def render_board(
     board = _shrink_frame(frame, size)
     if board is frame:
         board = board.copy()  # never draw on the caller's image
-    _paint_masks(board, masks, size)
+    paint_masks(board, masks)
     # An "RGBA" draw on an RGB image blends translucent fills straight into it, with no
     # overlay image to allocate and composite.
     draw = ImageDraw.Draw(board, "RGBA")

@@ -14,13 +14,14 @@ from bot.kling import CreateEditTask, KlingClient, NotFoundError
 from bot.kling.emulator import KlingEmulator
 from bot.masks import decode_png_mask, decode_rle
 from bot.media import probe_video
+from bot.render.board import mask_colour
 
 from .conftest import (
+    BACKGROUND,
     FPS,
     FRAMES,
     GREEN_BOX,
     HEIGHT,
-    RED,
     WIDTH,
     Clips,
     box_mask,
@@ -135,11 +136,17 @@ async def test_preview_serves_overlay_video_cover_and_tracking(
 
     async with http.get(preview.video_cover) as response:
         cover = Image.open(io.BytesIO(await response.read())).convert("RGB")
-    # The red square is tinted with the overlay colour, so it is no longer pure red.
+    # The clicked square is drawn with the board's colour and a light ring around its edge;
+    # the background far from it is left as it was.
     scale = cover.width / WIDTH
-    cx, cy = centre(red_box(0))
-    tinted = cover.getpixel((int(cx * WIDTH * scale), int(cy * HEIGHT * scale)))
-    assert abs(tinted[1] - RED[1]) > 40
+    top, left, _bottom, right = red_box(0)
+    cx = int((left + right) / 2 * scale)
+    inside_edge = [cover.getpixel((cx, int(top * scale) + d)) for d in range(0, 3)]
+    assert any(np.abs(np.subtract(p, mask_colour(0))).max() < 12 for p in inside_edge)
+    above_edge = [cover.getpixel((cx, int(top * scale) - d)) for d in range(1, 4)]
+    assert any(min(pixel) > 200 for pixel in above_edge), above_edge
+    far = cover.getpixel((5, cover.height - 5))
+    assert np.abs(np.subtract(far, BACKGROUND)).max() < 20
 
     async with http.get(preview.tracking_output) as response:
         tracking = json.loads(await response.read())
