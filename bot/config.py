@@ -175,22 +175,19 @@ class _Reader:
         return value.rstrip("/") if value else None
 
     def number(self, key: str, default: float, *, low: float, high: float) -> float:
+        return self._ranged(key, default, low, high, (int, float), "a number")
+
+    def integer(self, key: str, default: int, *, low: int, high: int) -> int:
+        return self._ranged(key, default, low, high, (int,), "a whole number")
+
+    def _ranged(self, key: str, default: Any, low: float, high: float,
+                types: tuple[type, ...], what: str) -> Any:
         value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problems.append(f"{self._where(key)} must be a number")
+        if isinstance(value, bool) or not isinstance(value, types):
+            self.problems.append(f"{self._where(key)} must be {what}")
             return default
         if not low <= value <= high:
             self.problems.append(f"{self._where(key)} must be between {low:g} and {high:g}")
-            return default
-        return value
-
-    def integer(self, key: str, default: int, *, low: int, high: int) -> int:
-        value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problems.append(f"{self._where(key)} must be a whole number")
-            return default
-        if not low <= value <= high:
-            self.problems.append(f"{self._where(key)} must be between {low} and {high}")
             return default
         return value
 
