@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,6 +17,13 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.config import Config
+from bot.editing import EditingService
+from bot.jobs import JobRunner
+from bot.kling import KlingClient
+from bot.storage import Session, Store
+from cogs.delivery import DiscordDeliverer, EditResultButton
+from cogs.job_cards import JobCards
+from cogs.runtime import Services, close_services, open_services
 from cogs.tree import KlingTree
 
 log = logging.getLogger(__name__)
@@ -28,6 +37,18 @@ def use_api_base(api_base: str | None) -> None:
 
 
 class KlingBot(commands.Bot):
+    """Owns the shared resources; cogs reach them as attributes.
+
+    After `setup_hook`: `http_session`, `store` (SQLite), `kling` (KlingClient), `runner`
+    (JobRunner, started once the gateway is ready), `editing` (EditingService), `deliverer`
+    and `job_cards` (what the runner calls back into Discord with).
+    """
+
+    store: Store
+    kling: KlingClient
+    runner: JobRunner
+    editing: EditingService | None
+
     def __init__(self, config: Config) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -38,6 +59,14 @@ class KlingBot(commands.Bot):
         )
         self.config = config
         self.http_session: aiohttp.ClientSession | None = None
+        self.services: Services | None = None
+        self.deliverer = DiscordDeliverer(self, retention_days=config.storage.retention_days)
+        self.job_cards = JobCards(
+            self,
+            store=lambda: self.services.store if self.services else None,
+            runner=lambda: self.services.runner if self.services else None,
+        )
+        self._runner_start: asyncio.Task[None] | None = None
         use_api_base(config.discord.api_base)
 
     async def setup_hook(self) -> None:
@@ -46,15 +75,67 @@ class KlingBot(commands.Bot):
             # gateway must come from that server, also for reconnects after a lost session.
             _shards, url, _limits = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-        self.http_session = aiohttp.ClientSession()
+        await self.open_services()
+        self.add_dynamic_items(EditResultButton)
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_if_changed()
+        self._runner_start = asyncio.create_task(self._start_runner_when_ready())
+
+    async def open_services(self) -> None:
+        services = await open_services(
+            self.config,
+            deliverer=self.deliverer,
+            observer=self.job_cards,
+            fresh_video_url=self.fresh_video_url,
+        )
+        self.services = services
+        self.http_session = services.http
+        self.store = services.store
+        self.kling = services.kling
+        self.runner = services.runner
+        self.editing = services.editing
+
+    async def _start_runner_when_ready(self) -> None:
+        # Deliveries and card edits need the gateway's view of the servers (upload limits).
+        await self.wait_until_ready()
+        if self.services is not None:
+            await self.services.runner.start()
+            log.info("job runner started (%d jobs in flight)", self.services.runner.in_flight)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        self.deliverer.remember_upload_limit(interaction)
+
+    async def fresh_video_url(self, session: Session) -> str:
+        """The session video's current Discord URL (attachment URLs expire; messages renew them)."""
+        message_id = session.board_message_id or session.source_message_id
+        if message_id is not None:
+            channel = self.get_partial_messageable(session.channel_id, guild_id=session.guild_id)
+            try:
+                message = await channel.fetch_message(message_id)
+            except discord.HTTPException as error:
+                log.info("session %s: its message is gone (%s)", session.id, error)
+            else:
+                wanted = session.source_attachment_id
+                videos = [a for a in message.attachments
+                          if (a.content_type or "").startswith("video/") or a.id == wanted]
+                chosen = next((a for a in videos if a.id == wanted), videos[0] if videos else None)
+                if chosen is not None:
+                    return chosen.url
+        if session.source_url:
+            return session.source_url
+        raise LookupError(f"session {session.id} has no video message or URL")
 
     async def close(self) -> None:
+        if self._runner_start is not None:
+            self._runner_start.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner_start
+        await self.job_cards.close()
+        if self.services is not None:
+            await close_services(self.services)
+            self.services = None
         await super().close()
-        if self.http_session is not None:
-            await self.http_session.close()
 
     def command_schema(self) -> list[dict]:
         return sorted(

@@ -1,8 +1,16 @@
-"""The command tree: one place that turns every error into a short message for the user."""
+"""One place that turns every error into a short message for the user.
+
+Slash commands reach it through :class:`KlingTree`; views, modals and persistent (dynamic) buttons
+through :class:`RoutedView`, :class:`RoutedModal` and :func:`routed_callback`, so a failure looks
+the same wherever it happens and an unexpected one is logged with an id the user can quote.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -12,8 +20,11 @@ from cogs.replies import send_reply
 
 log = logging.getLogger(__name__)
 
+# Discord answers that only mean "the thing is gone": nothing useful to tell anyone.
+QUIET_DISCORD_CODES = frozenset({10062, 40060, 10008, 50027})
 
-def describe_app_command_error(error: app_commands.AppCommandError) -> str | None:
+
+def describe_app_command_error(error: BaseException) -> str | None:
     """A user message for the errors discord.py raises itself, or None if unexpected."""
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down: try again in {error.retry_after:.0f} s."
@@ -28,18 +39,73 @@ def describe_app_command_error(error: app_commands.AppCommandError) -> str | Non
         return f"`{error.value}` is not a valid value for this option."
     if isinstance(error, app_commands.CheckFailure):
         return str(error) or "You cannot use this command here."
+    if isinstance(error, discord.Forbidden):
+        return "I am missing a permission in this channel to do that."
     return None
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    if isinstance(error, app_commands.CommandInvokeError):
+        return error.original
+    return error
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException, *,
+                       where: str) -> str | None:
+    """Tell the user what went wrong (or an error id); returns the id for unexpected errors."""
+    cause = _unwrap(error)
+    if isinstance(cause, discord.HTTPException) and cause.code in QUIET_DISCORD_CODES:
+        log.info("%s: Discord said %s (%s); nothing to answer", where, cause.code, cause.text)
+        return None
+    message = user_message_for(cause) or describe_app_command_error(cause)
+    error_id: str | None = None
+    if message is None:
+        error_id = new_error_id()
+        log.error("unexpected error %s in %s", error_id, where, exc_info=cause)
+        message = f"Something went wrong on our side (error id `{error_id}`)."
+    await send_reply(interaction, message)
+    return error_id
 
 
 class KlingTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        message = user_message_for(cause) or describe_app_command_error(error)
-        if message is None:
-            error_id = new_error_id()
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("unexpected error %s in /%s", error_id, command, exc_info=cause)
-            message = f"Something went wrong on our side (error id `{error_id}`)."
-        await send_reply(interaction, message)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        await report_error(interaction, error, where=f"/{command}")
+
+
+class RoutedView(discord.ui.View):
+    """A View whose item errors go to :func:`report_error`."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        label = getattr(item, "label", None) or getattr(item, "custom_id", None) or "?"
+        await report_error(interaction, error, where=f"button {label}")
+
+
+class RoutedModal(discord.ui.Modal):
+    """A Modal whose submit errors go to :func:`report_error`."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error, where=f"modal {self.title}")
+
+
+Callback = TypeVar("Callback", bound=Callable[..., Awaitable[None]])
+
+
+def routed_callback(where: str) -> Callable[[Callback], Callback]:
+    """Wrap a DynamicItem callback: discord.py only logs their errors, users would see nothing."""
+
+    def wrap(func: Callback) -> Callback:
+        @functools.wraps(func)
+        async def wrapper(self: Any, interaction: discord.Interaction, *args: Any) -> None:
+            try:
+                await func(self, interaction, *args)
+            except Exception as error:
+                await report_error(interaction, error, where=where)
+
+        return wrapper  # type: ignore[return-value]
+
+    return wrap

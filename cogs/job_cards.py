@@ -1,0 +1,285 @@
+"""Job cards: one message per job in its channel, edited in place as the job moves (SPEC §5).
+
+:class:`JobCards` implements ``bot.jobs.protocols.JobObserver``. It never waits on Discord inside
+a runner callback: each event only records the newest snapshot of the job, and a per-job flusher
+edits the card through the bot token, at most once per ``interval`` (10 s), so a burst of state
+changes becomes one edit. The submit flow posts the first card with :func:`post_job_card`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import discord
+
+from bot.storage import Job, JobKind, JobState, Store
+
+log = logging.getLogger(__name__)
+
+CARD_EDIT_INTERVAL = 10.0
+UNKNOWN_MESSAGE = 10008
+NO_MENTIONS = discord.AllowedMentions.none()
+
+KIND_NAMES = {
+    JobKind.EDIT_REMOVAL: "Remove",
+    JobKind.EDIT_SWAP: "Swap",
+    JobKind.EDIT_ADDITION: "Add",
+    JobKind.ANIMATE: "Animate",
+}
+_PROMPT_PREVIEW = 120
+
+
+class RunnerView(Protocol):
+    """What the cards read from the job runner."""
+
+    def queue_position(self, job_id: str) -> int | None: ...
+
+    def estimate(self, kind: JobKind) -> float | None: ...
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def job_summary(job: Job) -> str:
+    """`Remove · std · 5 s · "the red car"` from the stored request."""
+    request = job.request
+    parts = [KIND_NAMES.get(job.kind, job.kind.value), str(request.get("mode", "std"))]
+    if request.get("duration"):
+        parts.append(f"{request['duration']} s")
+    prompt = " ".join(str(request.get("prompt") or "").split())
+    if len(prompt) > _PROMPT_PREVIEW:
+        prompt = prompt[: _PROMPT_PREVIEW - 1] + "…"
+    if prompt:
+        parts.append(f"“{discord.utils.escape_markdown(prompt)}”")
+    return " · ".join(parts)
+
+
+def units_text(job: Job) -> str:
+    """What Kling charged, said honestly (including when it is not known)."""
+    if job.units is not None:
+        return f"Kling charged {job.units:g} units."
+    if job.state.accepted_by_kling or (job.state is JobState.FAILED and job.kling_task_id):
+        return "Kling has not reported the units charged."
+    return "Nothing was charged."
+
+
+def _elapsed(job: Job, now: float) -> float:
+    end = job.finished_at if job.state.is_terminal and job.finished_at else now
+    return end - job.created_at
+
+
+def render_card(
+    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None
+) -> str:
+    """The card's text for `job` as of wall-clock time `now`."""
+    lines = [f"**Kling job** · {job_summary(job)}"]
+    state = job.state
+    if state is JobState.QUEUED:
+        place = f" ({ordinal(queue_position)} in line)" if queue_position else ""
+        status = f"⏳ Queued{place}: waiting for a free slot at Kling."
+    elif state is JobState.SUBMITTING:
+        status = "📤 Sending to Kling…"
+    elif state is JobState.SUBMITTED:
+        status = "📨 Submitted: Kling accepted the job."
+    elif state is JobState.PROCESSING:
+        status = "⚙️ Processing at Kling…"
+    elif state in (JobState.SUCCEEDED, JobState.DELIVERING):
+        status = "📥 Finished at Kling; posting the video…"
+    elif state is JobState.DELIVERED:
+        status = "✅ Done: the result is posted below."
+    elif state is JobState.FAILED:
+        status = f"❌ Failed: {job.status_msg or 'Kling did not say why.'}"
+    else:
+        status = f"🚫 Cancelled: {job.status_msg or 'the job was not sent.'}"
+    lines.append(status)
+    timing = f"Elapsed {duration_text(_elapsed(job, now))}"
+    if not state.is_terminal and estimate:
+        timing += f" · jobs like this usually take about {duration_text(estimate)}"
+    lines.append(timing)
+    if state in (JobState.DELIVERED, JobState.FAILED):
+        lines.append(units_text(job))
+    lines.append(f"Requested by <@{job.requester_id}> · job `{job.id[:8]}`")
+    return "\n".join(lines)
+
+
+class _Card:
+    __slots__ = ("flusher", "job", "last_edit", "message_id")
+
+    def __init__(self, job: Job, message_id: int | None) -> None:
+        self.job = job
+        self.message_id = message_id
+        self.last_edit: float | None = None
+        self.flusher: asyncio.Task[None] | None = None
+
+
+class JobCards:
+    """The runner's observer: keeps every job's card up to date, edit-throttled per card."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        store: Callable[[], Store | None],
+        runner: Callable[[], RunnerView | None],
+        interval: float = CARD_EDIT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self._store = store
+        self._runner = runner
+        self.interval = interval
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._cards: dict[str, _Card] = {}
+        self.edits = 0
+
+    # -- the submit flow -------------------------------------------------------------------
+
+    async def post(self, channel_id: int, job: Job) -> int:
+        """Post the first card of `job` and remember (and store) its message id."""
+        card = self._cards.get(job.id)
+        if card is not None and card.job.updated_at > job.updated_at:
+            job = card.job  # the runner already moved it on
+        channel = self.client.get_partial_messageable(channel_id, guild_id=job.guild_id)
+        message = await channel.send(self._render(job), allowed_mentions=NO_MENTIONS)
+        if card is None:
+            card = self._cards[job.id] = _Card(job, message.id)
+        card.message_id = message.id
+        card.last_edit = self._clock()
+        store = self._store()
+        if store is not None:
+            await store.set_card_message(job.id, message.id)
+        if card.job.updated_at > job.updated_at:
+            self._schedule(card)  # something happened while the card was being posted
+        return message.id
+
+    # -- JobObserver -----------------------------------------------------------------------
+
+    async def on_state_change(self, job: Job) -> None:
+        self._update(job)
+
+    async def on_progress(self, job: Job, elapsed: float, estimate: float | None) -> None:
+        self._update(job)
+
+    async def on_finished(self, job: Job) -> None:
+        self._update(job)
+        if job.state is JobState.FAILED:
+            await self._tell_requester_it_failed(job)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _render(self, job: Job) -> str:
+        runner = self._runner()
+        place = runner.queue_position(job.id) if runner is not None else None
+        estimate = runner.estimate(job.kind) if runner is not None else None
+        return render_card(job, now=self._wall_clock(), queue_position=place, estimate=estimate)
+
+    def _update(self, job: Job) -> None:
+        card = self._cards.get(job.id)
+        if card is None:
+            card = self._cards[job.id] = _Card(job, job.card_message_id)
+        elif job.updated_at >= card.job.updated_at:
+            card.job = job
+        if card.message_id is None:
+            card.message_id = job.card_message_id
+        if card.message_id is not None:
+            self._schedule(card)
+
+    def _schedule(self, card: _Card) -> None:
+        if card.flusher is None or card.flusher.done():
+            card.flusher = asyncio.create_task(self._flush(card), name=f"job-card-{card.job.id}")
+
+    async def _flush(self, card: _Card) -> None:
+        if card.last_edit is not None:
+            wait = card.last_edit + self.interval - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+        job = card.job
+        card.last_edit = self._clock()
+        await self._edit(card, job)
+        if card.job is not job:
+            card.flusher = None
+            self._schedule(card)  # a newer snapshot arrived during the edit
+        elif job.state.is_terminal:
+            self._cards.pop(job.id, None)
+
+    async def _edit(self, card: _Card, job: Job) -> None:
+        if card.message_id is None:
+            return
+        channel = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        try:
+            await channel.get_partial_message(card.message_id).edit(
+                content=self._render(job), allowed_mentions=NO_MENTIONS
+            )
+            self.edits += 1
+        except discord.NotFound:
+            log.info("job %s: its card was deleted; not editing it any more", job.id)
+            card.message_id = None
+        except discord.HTTPException as error:
+            log.warning("job %s: could not edit its card (%s)", job.id, error)
+
+    async def _tell_requester_it_failed(self, job: Job) -> None:
+        """Edits do not notify anyone: a short reply pings the requester with the reason."""
+        channel = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        card_id = self._card_id(job)
+        reference = (
+            discord.MessageReference(
+                message_id=card_id, channel_id=job.channel_id, fail_if_not_exists=False
+            )
+            if card_id
+            else None
+        )
+        text = (
+            f"<@{job.requester_id}> your {job_summary(job)} job failed: "
+            f"{job.status_msg or 'Kling did not say why.'} {units_text(job)}"
+        )
+        with contextlib.suppress(discord.HTTPException):
+            await channel.send(
+                text[:2000],
+                reference=reference,  # type: ignore[arg-type]
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(job.requester_id)], everyone=False, roles=False
+                ),
+            )
+
+    def _card_id(self, job: Job) -> int | None:
+        card = self._cards.get(job.id)
+        if card is not None and card.message_id is not None:
+            return card.message_id
+        return job.card_message_id
+
+    async def close(self) -> None:
+        """Cancel pending edits (the next start renders cards from the database again)."""
+        flushers = [c.flusher for c in self._cards.values() if c.flusher is not None]
+        for task in flushers:
+            task.cancel()
+        await asyncio.gather(*flushers, return_exceptions=True)
+
+
+async def post_job_card(bot: discord.Client, channel_id: int, job: Job) -> int:
+    """Post `job`'s card in `channel_id`; returns the card message id (also stored on the job)."""
+    cards = getattr(bot, "job_cards", None)
+    if not isinstance(cards, JobCards):
+        raise RuntimeError("the bot has no job cards (KlingBot.setup_hook did not run)")
+    return await cards.post(channel_id, job)
