@@ -1,0 +1,228 @@
+"""Drawing the board message (SPEC §3) from a `BoardView`, and editing it in place.
+
+The board is one channel message in Discord's layout components: a container with the rendered
+frame (a media gallery showing `attachment://board.jpg`), a text block (frame, time, marked frames,
+who marked what, expiry) and three rows of buttons, followed by the source video itself. The
+message carries the video so Discord re-hosts it: a fresh attachment URL can always be had by
+re-reading the message (`fresh_video_url`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import ui
+
+from bot.editing import BoardView
+
+if TYPE_CHECKING:
+    from bot.storage import Session
+
+log = logging.getLogger(__name__)
+
+BOARD_IMAGE_NAME = "board"
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# User-facing text (kept together so translations can replace it later).
+TITLE = "## Kling editing board"
+FRAME_LINE = "**Frame {frame} / {last}** · {time:.2f} s · grid {grid}"
+MARKED_NONE = "No points yet: click **Add points** or use `/kling mark` (e.g. `C4` or `0.42,0.61`)."
+MARKED_LINE = "**Marked frames ({count}/{max_frames}):** {frames}"
+MARKED_ITEM = "{frame} ({points} pt)"
+ON_FRAME_LINE = "**On this frame:** {points}"
+ON_FRAME_ITEM = "#{number} by <@{user}>"
+CONTRIBUTORS_LINE = "**Marked by:** {people}"
+EXPIRES_LINE = "Kling session renews itself; current one expires <t:{at}:R>."
+OPENING_TEXT = "## Kling editing board\nOpening the editing session…"
+ENDED_TEXT = (
+    "## Kling editing board\n"
+    "This editing session has ended. Start a new one with `/kling edit`."
+)
+REPLACED_TEXT = (
+    "## Kling editing board\nThis editing session was replaced by a newer one in this channel."
+)
+SOURCE_LABEL = "-# Source video (re-hosted here so Kling can always fetch it)"
+
+# Buttons: (action, label, style, row)
+NAV_BUTTONS = (("f-10", "◀◀ -10"), ("f-1", "◀ -1"), ("f+1", "▶ +1"), ("f+10", "▶▶ +10"))
+ACTION_LABELS = {
+    "mark": "Add points", "undo": "Undo", "clear": "Clear", "preview": "Preview",
+    "remove": "Remove", "swap": "Swap", "add": "Add",
+}
+
+
+def board_image_filename(board: BoardView) -> str:
+    ext = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp"}.get(
+        board.image_format.lower(), "jpg")
+    return f"{BOARD_IMAGE_NAME}.{ext}"
+
+
+def board_file(board: BoardView) -> discord.File:
+    return discord.File(io.BytesIO(board.image), filename=board_image_filename(board),
+                        description=f"Frame {board.frame_index} of the editing board")
+
+
+def board_text(board: BoardView) -> str:
+    lines = [TITLE, FRAME_LINE.format(frame=board.frame_index, last=board.total_frames - 1,
+                                      time=board.time_s, grid=board.grid)]
+    if board.marked_frames:
+        frames = " · ".join(
+            ("**" + MARKED_ITEM.format(frame=f, points=n) + "**") if f == board.frame_index
+            else MARKED_ITEM.format(frame=f, points=n)
+            for f, n in board.marked_frames)
+        lines.append(MARKED_LINE.format(count=len(board.marked_frames),
+                                        max_frames=board.max_frames, frames=frames))
+    else:
+        lines.append(MARKED_NONE)
+    if board.points_on_frame:
+        items = ", ".join(ON_FRAME_ITEM.format(number=p.number, user=p.added_by)
+                          for p in board.points_on_frame)
+        lines.append(ON_FRAME_LINE.format(points=items))
+    if board.contributors:
+        people = ", ".join(f"<@{user}> ({count})" for user, count in board.contributors)
+        lines.append(CONTRIBUTORS_LINE.format(people=people))
+    if board.expires_at is not None:
+        lines.append(EXPIRES_LINE.format(at=int(board.expires_at)))
+    return "\n".join(lines)
+
+
+def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
+            style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> ui.Item[Any]:
+    from cogs.board_buttons import BoardButton
+
+    return BoardButton(session_id, action, label=label, style=style, disabled=disabled)
+
+
+def board_layout(board: BoardView, *, video_filename: str | None) -> ui.LayoutView:
+    sid = board.session_id
+    first, last = board.frame_index <= 0, board.frame_index >= board.total_frames - 1
+    has_points = board.total_points > 0
+    nav = ui.ActionRow()
+    for action, label in NAV_BUTTONS:
+        nav.add_item(_button(sid, action, label, disabled=first if "-" in action else last))
+    nav.add_item(_button(sid, "mark", ACTION_LABELS["mark"], style=discord.ButtonStyle.primary))
+    tools = ui.ActionRow()
+    for action in ("undo", "clear", "preview"):
+        tools.add_item(_button(sid, action, ACTION_LABELS[action], disabled=not has_points))
+    edits = ui.ActionRow()
+    for action in ("remove", "swap", "add"):
+        edits.add_item(_button(sid, action, ACTION_LABELS[action], disabled=not has_points,
+                               style=discord.ButtonStyle.success))
+    container = ui.Container(accent_colour=discord.Colour.blurple())
+    container.add_item(ui.MediaGallery(
+        discord.MediaGalleryItem(f"attachment://{board_image_filename(board)}",
+                                 description=f"Frame {board.frame_index}")))
+    container.add_item(ui.TextDisplay(board_text(board)))
+    container.add_item(nav)
+    container.add_item(tools)
+    container.add_item(edits)
+    view = ui.LayoutView(timeout=None)
+    view.add_item(container)
+    _add_source(view, video_filename)
+    return view
+
+
+def notice_layout(text: str, *, video_filename: str | None) -> ui.LayoutView:
+    """A board without buttons: while opening, or after the session ended."""
+    view = ui.LayoutView(timeout=None)
+    view.add_item(ui.Container(ui.TextDisplay(text), accent_colour=discord.Colour.dark_grey()))
+    _add_source(view, video_filename)
+    return view
+
+
+def _add_source(view: ui.LayoutView, video_filename: str | None) -> None:
+    if video_filename:
+        view.add_item(ui.TextDisplay(SOURCE_LABEL))
+        view.add_item(ui.File(f"attachment://{video_filename}"))
+
+
+def source_attachment(message: discord.Message) -> discord.Attachment | None:
+    """The video the board message carries (anything that is not the board image)."""
+    return next((a for a in message.attachments
+                 if not a.filename.startswith(BOARD_IMAGE_NAME + ".")), None)
+
+
+# One lock per session: an edit always shows the state after the operation it follows, so two
+# members acting at once never leave an older board on top of a newer one.
+_board_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
+def board_lock(session_id: int) -> asyncio.Lock:
+    return _board_locks[session_id]
+
+
+async def fetch_board_message(client: discord.Client, session: Session) -> discord.Message | None:
+    if session.board_message_id is None:
+        return None
+    channel = client.get_channel(session.channel_id)
+    if channel is None:
+        try:
+            channel = await client.fetch_channel(session.channel_id)
+        except discord.HTTPException:
+            return None
+    if not isinstance(channel, discord.abc.Messageable):
+        return None
+    try:
+        return await channel.fetch_message(session.board_message_id)
+    except discord.NotFound:
+        return None
+
+
+async def show_board(message: discord.Message, board: BoardView) -> discord.Message:
+    """Edit the board message in place: one edit, the new image replacing the old one."""
+    video = source_attachment(message)
+    keep: list[discord.Attachment | discord.File] = [video] if video else []
+    return await message.edit(
+        view=board_layout(board, video_filename=video.filename if video else None),
+        attachments=[*keep, board_file(board)],
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+async def show_notice(message: discord.Message, text: str) -> None:
+    """Turn a board into a notice (ended or replaced): buttons gone, video kept."""
+    video = source_attachment(message)
+    try:
+        await message.edit(view=notice_layout(text, video_filename=video.filename if video
+                                              else None),
+                           attachments=[video] if video else [], allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException as exc:
+        log.warning("could not retire board %s: %s", message.id, exc)
+
+
+async def retire_board(client: discord.Client, session: Session, text: str = ENDED_TEXT) -> None:
+    message = await fetch_board_message(client, session)
+    if message is not None:
+        await show_notice(message, text)
+
+
+async def update_board(client: discord.Client, session: Session, board: BoardView,
+                       message: discord.Message | None = None) -> discord.Message | None:
+    """Show `board` on the session's board message (fetched unless the caller has it)."""
+    target = message if message is not None and message.id == session.board_message_id \
+        else await fetch_board_message(client, session)
+    if target is None:
+        return None
+    return await show_board(target, board)
+
+
+async def fresh_video_url(client: discord.Client, session: Session) -> str:
+    """A URL Kling can fetch the session's source video from now (Discord refreshes the
+    signed attachment URL whenever the message is read). For `EditingService(fresh_video_url=)`.
+    """
+    message = await fetch_board_message(client, session)
+    if message is not None:
+        for attachment in message.attachments:
+            if attachment.id == session.source_attachment_id:
+                return attachment.url
+        video = source_attachment(message)
+        if video is not None:
+            return video.url
+    if session.source_url:
+        return session.source_url
+    raise LookupError(f"session {session.id} has no reachable source video")

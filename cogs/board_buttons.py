@@ -1,0 +1,109 @@
+"""The board's buttons: one `DynamicItem` whose custom id carries the session and the action.
+
+`kling:b:<session id>:<action>` is all a click needs: the state comes from the database, so the
+buttons of a board keep working after the bot restarts. A click on the board of a session that
+ended (or was replaced) says so and retires that board.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+from discord import ui
+
+from bot.storage import Session
+from cogs.board import ENDED_TEXT, board_lock, show_notice, update_board
+from cogs.kling_group import editing_service, store_of
+from cogs.replies import report_error, send_reply
+
+log = logging.getLogger(__name__)
+
+CUSTOM_ID = "kling:b:{session}:{action}"
+TEMPLATE = r"kling:b:(?P<session>[0-9]+):(?P<action>[a-z0-9+-]+)"
+FRAME_DELTAS = {"f-10": -10, "f-1": -1, "f+1": 1, "f+10": 10}
+MODAL_ACTIONS = ("mark", "remove", "swap", "add")
+
+SESSION_ENDED = "This editing session has ended. Start a new one with `/kling edit`."
+OTHER_CHANNEL = "This board belongs to another channel's editing session."
+UNKNOWN_ACTION = "This button is from an older version of the bot; use the slash commands."
+
+
+class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
+    def __init__(self, session_id: int, action: str, *, label: str = "",
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+                 disabled: bool = False) -> None:
+        super().__init__(ui.Button(
+            label=label or action, style=style, disabled=disabled,
+            custom_id=CUSTOM_ID.format(session=session_id, action=action)))
+        self.session_id = session_id
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any],
+                             match: re.Match[str], /) -> BoardButton:
+        # No I/O here: the 3-second clock is running.
+        button = item if isinstance(item, ui.Button) else None
+        return cls(int(match["session"]), match["action"],
+                   label=(button.label or "") if button else "",
+                   style=button.style if button else discord.ButtonStyle.secondary)
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        try:
+            await handle_board_action(interaction, self.session_id, self.action)
+        except Exception as exc:  # every failure becomes one short message for the clicker
+            await report_error(interaction, exc)
+
+
+async def usable_session(interaction: discord.Interaction, session_id: int) -> Session | None:
+    """The session behind a board control, or None after telling the user why not (the
+    interaction must already be acknowledged)."""
+    session = await store_of(interaction.client).get_session(session_id)
+    if session is None or not session.is_active:
+        message = interaction.message
+        if message is not None and session is not None and session.board_message_id == message.id:
+            await show_notice(message, ENDED_TEXT)
+        await send_reply(interaction, SESSION_ENDED)
+        return None
+    if session.channel_id != interaction.channel_id or session.guild_id != interaction.guild_id:
+        await send_reply(interaction, OTHER_CHANNEL)
+        return None
+    return session
+
+
+async def handle_board_action(interaction: discord.Interaction, session_id: int,
+                              action: str) -> None:
+    if action in MODAL_ACTIONS:
+        from cogs.modals import AddPointsModal, EditModal
+
+        modal: ui.Modal = (AddPointsModal(session_id) if action == "mark"
+                           else EditModal(session_id, action))
+        await interaction.response.send_modal(modal)  # a modal must be the first response
+        return
+    if action == "preview":
+        await interaction.response.defer(thinking=True)
+        session = await usable_session(interaction, session_id)
+        if session is not None:
+            from cogs.marking import send_preview
+
+            await send_preview(interaction, session)
+        return
+    await interaction.response.defer()
+    session = await usable_session(interaction, session_id)
+    if session is None:
+        return
+    service = editing_service(interaction.client)
+    user_id = interaction.user.id
+    async with board_lock(session_id):
+        if action in FRAME_DELTAS:
+            board = await service.goto_frame(session_id, delta=FRAME_DELTAS[action])
+        elif action == "undo":
+            board = await service.undo(session_id, user_id=user_id)
+        elif action == "clear":
+            board = await service.clear(session_id, user_id=user_id)
+        else:
+            await send_reply(interaction, UNKNOWN_ACTION)
+            return
+        await update_board(interaction.client, session, board, interaction.message)

@@ -1,0 +1,166 @@
+"""Before a paid job: the plan, the confirmation card (SPEC §5), and the submit itself.
+
+The card is ephemeral, so only the submitter sees it, and its buttons refuse anyone else anyway.
+It shows the mode, the duration, the prompt exactly as it will be sent, thumbnails of the
+reference images and the frames marked. Servers can turn the card off (`confirm_submits`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import ui
+
+from bot.editing import SubmitPlan
+from bot.errors import UserFacingError
+from bot.storage import Job
+from cogs.kling_group import editing_service, store_of
+from cogs.replies import report_error, send_reply
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_BYTES = 25 * 1024 * 1024
+CONFIRM_TIMEOUT_S = 10 * 60
+
+# User-facing text.
+KIND_NAMES = {"edit_removal": "Remove", "edit_swap": "Swap", "edit_addition": "Add",
+              "animate": "Animate"}
+CARD_TITLE = "### Submit this {kind} job?"
+CARD_LINES = ("**Mode:** {mode} · **Duration:** {duration} s",
+              "**Prompt sent to Kling:**\n>>> {prompt}")
+NEGATIVE_LINE = "**Negative prompt:** {negative}"
+FRAMES_LINE = "**Marked frames:** {frames}"
+REFS_LINE = "**Reference images:** {count}"
+NOTE_LINE = "-# {note}"
+SUBMIT_LABEL, CANCEL_LABEL = "Submit", "Cancel"
+NOT_YOURS = "Only the member who asked for this job can submit or cancel it."
+CANCELLED = "Cancelled: nothing was sent to Kling."
+SUBMITTED = "Submitted job `{job}` ({kind}). Its progress card is in the channel: {link}"
+SUBMITTED_NO_CARD = "Submitted job `{job}` ({kind}). The result will be posted in this channel."
+IMAGE_TOO_LARGE = "`{name}` is {size:.1f} MB; reference images can be at most {cap} MB."
+
+
+async def read_images(attachments: list[discord.Attachment]) -> list[tuple[str, bytes]]:
+    images = []
+    for attachment in attachments:
+        if attachment.size > MAX_IMAGE_BYTES:
+            raise UserFacingError(IMAGE_TOO_LARGE.format(
+                name=attachment.filename, size=attachment.size / 1e6,
+                cap=MAX_IMAGE_BYTES // (1024 * 1024)))
+        images.append((attachment.filename, await attachment.read()))
+    return images
+
+
+def card_text(plan: SubmitPlan) -> str:
+    kind = KIND_NAMES.get(str(plan.kind), str(plan.kind))
+    lines = [CARD_TITLE.format(kind=kind.lower())]
+    lines.append(CARD_LINES[0].format(mode=plan.mode, duration=plan.duration))
+    if plan.marked_frames:
+        frames = ", ".join(f"{f} ({n} pt)" for f, n in plan.marked_frames)
+        lines.append(FRAMES_LINE.format(frames=frames))
+    if plan.image_paths:
+        lines.append(REFS_LINE.format(count=len(plan.image_paths)))
+    if plan.negative_prompt:
+        lines.append(NEGATIVE_LINE.format(negative=plan.negative_prompt))
+    lines.extend(NOTE_LINE.format(note=note) for note in plan.notes)
+    lines.append(CARD_LINES[1].format(prompt=plan.prompt))
+    return "\n".join(lines)
+
+
+def reference_files(plan: SubmitPlan) -> list[discord.File]:
+    return [discord.File(path, filename=f"reference{i}{path.suffix or '.jpg'}")
+            for i, path in enumerate(plan.image_paths, start=1)]
+
+
+class ConfirmSubmitView(ui.LayoutView):
+    def __init__(self, plan: SubmitPlan,
+                 on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]]) -> None:
+        super().__init__(timeout=CONFIRM_TIMEOUT_S)
+        self.plan = plan
+        self._on_submit = on_submit
+        container = ui.Container(ui.TextDisplay(card_text(plan)),
+                                 accent_colour=discord.Colour.gold())
+        if plan.image_paths:
+            container.add_item(ui.MediaGallery(*[
+                discord.MediaGalleryItem(f"attachment://{f.filename}")
+                for f in reference_files(plan)]))
+        submit = ui.Button(label=SUBMIT_LABEL, style=discord.ButtonStyle.success)
+        cancel = ui.Button(label=CANCEL_LABEL, style=discord.ButtonStyle.secondary)
+        submit.callback = self._submit  # type: ignore[method-assign]
+        cancel.callback = self._cancel  # type: ignore[method-assign]
+        container.add_item(ui.ActionRow(submit, cancel))
+        self.add_item(container)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.user.id != self.plan.requester_id:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return False
+        return True
+
+    async def _finish(self, interaction: discord.Interaction, text: str) -> None:
+        self.stop()
+        done = ui.LayoutView()
+        done.add_item(ui.Container(ui.TextDisplay(text)))
+        await interaction.edit_original_response(view=done, attachments=[])
+
+    async def _submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        try:
+            await self._on_submit(interaction, self.plan)
+        except Exception as exc:
+            await report_error(interaction, exc)
+
+    async def _cancel(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        await self._finish(interaction, CANCELLED)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception,
+                       item: ui.Item[Any], /) -> None:
+        await report_error(interaction, error)
+
+
+async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tuple[Job, str]:
+    """Send the job and post its progress card; returns the job and a note for the submitter."""
+    job = await editing_service(interaction.client).submit(plan)
+    kind = KIND_NAMES.get(str(plan.kind), str(plan.kind))
+    try:
+        from cogs.job_cards import post_job_card  # built alongside; absent in older trees
+    except ImportError:
+        return job, SUBMITTED_NO_CARD.format(job=job.id, kind=kind)
+    try:
+        card_id = await post_job_card(interaction.client, plan.channel_id, job)
+    except discord.HTTPException as exc:
+        # The job is in the runner either way; the card is a convenience.
+        log.warning("could not post the card of job %s: %s", job.id, exc)
+        return job, SUBMITTED_NO_CARD.format(job=job.id, kind=kind)
+    guild = plan.guild_id
+    link = f"https://discord.com/channels/{guild}/{plan.channel_id}/{card_id}"
+    return job, SUBMITTED.format(job=job.id, kind=kind, link=link)
+
+
+async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int, kind: str,
+                           prompt: str, attachments: list[discord.Attachment],
+                           negative_prompt: str | None, mode: str | None) -> None:
+    """Plan an edit (spends nothing), then confirm with the submitter or submit straight away.
+
+    The interaction must be acknowledged already (ephemeral, so the card is the submitter's).
+    """
+    images = await read_images(attachments)
+    plan = await editing_service(interaction.client).plan_edit(
+        session_id, kind=str(kind), prompt=prompt, user_id=interaction.user.id, images=images,
+        negative_prompt=negative_prompt, mode=mode)
+    settings = await store_of(interaction.client).get_settings(plan.guild_id)
+    if not settings.confirm_submits:
+        _job, note = await submit_plan(interaction, plan)
+        await send_reply(interaction, note)
+        return
+
+    async def confirmed(inner: discord.Interaction, confirmed_plan: SubmitPlan) -> None:
+        _job, note = await submit_plan(inner, confirmed_plan)
+        await view._finish(inner, note)
+
+    view = ConfirmSubmitView(plan, confirmed)
+    await interaction.followup.send(view=view, files=reference_files(plan), ephemeral=True)

@@ -1,0 +1,144 @@
+"""`/kling mark | undo | clear | frame | preview`: the board's actions as slash commands.
+
+Each updates the channel's board in place and answers the member privately with the new board
+image and a link to the board, so whoever typed the command sees the result at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import discord
+from discord import app_commands
+
+from bot.editing import BoardView
+from bot.storage import Session
+from cogs.board import board_file, board_lock, update_board
+from cogs.kling_group import KLING, editing_service
+
+# User-facing text.
+MARKED = "Marked frame {frame}: {count} point(s) there now."
+UNDONE = "Removed the point. Frame {frame} has {count} point(s)."
+CLEARED = "Cleared every point."
+MOVED = "The board shows frame {frame} ({time:.2f} s)."
+BOARD_LINK = "[Open the board]({link})"
+PREVIEW_TEXT = "Preview of the tracked selection, requested by {user}."
+PREVIEW_LINK = "The preview video is too large to upload here: {url}"
+PREVIEW_MISSING = "Kling returned no preview video."
+FRAME_OR_TIME = "Give a `frame` or a `time`, not both."
+NO_FRAME = "Give a `frame` (e.g. 12) or a `time` (e.g. 1.5s)."
+
+
+def _link(session: Session) -> str:
+    return (f"https://discord.com/channels/{session.guild_id}/{session.channel_id}/"
+            f"{session.board_message_id}")
+
+
+async def run_board_change(interaction: discord.Interaction,
+                           change: Callable[[Session], Awaitable[BoardView]],
+                           describe: Callable[[BoardView], str]) -> None:
+    """Acknowledge, apply `change` to the channel's session, refresh the board, reply."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    service = editing_service(interaction.client)
+    session = await service.require_session(interaction.guild_id, interaction.channel_id)
+    async with board_lock(session.id):
+        board = await change(session)
+        await update_board(interaction.client, session, board)
+    text = describe(board)
+    if session.board_message_id:
+        text += "\n" + BOARD_LINK.format(link=_link(session))
+    await interaction.followup.send(text, file=board_file(board), ephemeral=True)
+
+
+def _count_on(board: BoardView) -> int:
+    return len(board.points_on_frame)
+
+
+async def send_preview(interaction: discord.Interaction, session: Session) -> None:
+    """Ask Kling for the tracked preview; post the video (or its link) and the cover."""
+    preview = await editing_service(interaction.client).preview(session.id)
+    limit = interaction.filesize_limit
+    files: list[discord.File] = []
+    lines = [PREVIEW_TEXT.format(user=interaction.user.mention)]
+    if preview.video is not None and preview.video.stat().st_size <= limit:
+        files.append(discord.File(preview.video, filename="preview" + preview.video.suffix))
+    elif preview.video_url:
+        lines.append(PREVIEW_LINK.format(url=preview.video_url))
+    else:
+        lines.append(PREVIEW_MISSING)
+    if preview.cover is not None and preview.cover.stat().st_size <= limit:
+        files.append(discord.File(preview.cover, filename="preview-cover" + preview.cover.suffix))
+    await interaction.followup.send("\n".join(lines), files=files,
+                                    allowed_mentions=discord.AllowedMentions.none())
+
+
+class MarkingCommands:
+    """Mixed into cogs.status.KlingCog."""
+
+    @KLING.command(name="mark", description="Mark points on a frame of this channel's video")
+    @app_commands.describe(points="Cells (C4), 0.42,0.61, 42%,61% or 640,360px; space-separated",
+                           frame="Frame number (default: the board's frame)",
+                           time="Or a time such as 1.5s")
+    async def mark(self, interaction: discord.Interaction, points: str,
+                   frame: app_commands.Range[int, 0] | None = None,
+                   time: str | None = None) -> None:
+        if frame is not None and time is not None:
+            await interaction.response.send_message(FRAME_OR_TIME, ephemeral=True)
+            return
+        service = editing_service(interaction.client)
+        await run_board_change(
+            interaction,
+            lambda s: service.mark(s.id, points=points, user_id=interaction.user.id,
+                                   frame=frame, time_text=time),
+            lambda b: MARKED.format(frame=b.frame_index, count=_count_on(b)))
+
+    @KLING.command(name="undo", description="Remove one point (default: the last one added)")
+    @app_commands.describe(point="The point to remove")
+    async def undo(self, interaction: discord.Interaction, point: int | None = None) -> None:
+        service = editing_service(interaction.client)
+        await run_board_change(
+            interaction,
+            lambda s: service.undo(s.id, user_id=interaction.user.id, point_id=point),
+            lambda b: UNDONE.format(frame=b.frame_index, count=_count_on(b)))
+
+    @undo.autocomplete("point")
+    async def undo_point_choices(self, interaction: discord.Interaction,
+                                 current: str) -> list[app_commands.Choice[int]]:
+        service = editing_service(interaction.client)
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        session = await service.active_session(interaction.guild_id, interaction.channel_id)
+        if session is None:
+            return []
+        choices = await service.point_choices(session.id, current)
+        return [app_commands.Choice(name=label[:100], value=pid) for label, pid in choices[:25]]
+
+    @KLING.command(name="clear", description="Remove every point of this channel's session")
+    async def clear(self, interaction: discord.Interaction) -> None:
+        service = editing_service(interaction.client)
+        await run_board_change(
+            interaction, lambda s: service.clear(s.id, user_id=interaction.user.id),
+            lambda _b: CLEARED)
+
+    @KLING.command(name="frame", description="Move the board to a frame")
+    @app_commands.describe(frame="Frame number", time="Or a time such as 1.5s")
+    async def frame(self, interaction: discord.Interaction,
+                    frame: app_commands.Range[int, 0] | None = None,
+                    time: str | None = None) -> None:
+        if (frame is None) == (time is None):
+            message = FRAME_OR_TIME if frame is not None else NO_FRAME
+            await interaction.response.send_message(message, ephemeral=True)
+            return
+        service = editing_service(interaction.client)
+        await run_board_change(
+            interaction, lambda s: service.goto_frame(s.id, frame=frame, time_text=time),
+            lambda b: MOVED.format(frame=b.frame_index, time=b.time_s))
+
+    @KLING.command(name="preview", description="Preview the tracked selection across the video")
+    async def preview(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        session = await editing_service(interaction.client).require_session(
+            interaction.guild_id, interaction.channel_id)
+        await send_preview(interaction, session)
+

@@ -1,0 +1,120 @@
+"""The board's modals: **Add points**, and **Remove / Swap / Add** (prompt, mode, reference images).
+
+A modal can only be the first answer to a click, so the session is looked up when the modal is
+submitted (after acknowledging), never before showing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import ui
+
+from bot.storage import JobKind
+from cogs.board import board_lock, update_board
+from cogs.board_buttons import usable_session
+from cogs.kling_group import editing_service
+from cogs.replies import report_error
+
+# User-facing text.
+ADD_POINTS_TITLE = "Add points"
+POINTS_LABEL = "Points"
+POINTS_HELP = "Grid cells (C4), 0.42,0.61, 42%,61% or 640,360px; separate with spaces"
+FRAME_LABEL = "Frame or time (optional)"
+FRAME_HELP = "A frame number such as 12, or a time such as 1.5s; empty: the board's frame"
+PROMPT_LABEL = "Prompt"
+NEGATIVE_LABEL = "Negative prompt (optional)"
+MODE_LABEL = "Mode (optional)"
+MODE_HELP = "Empty: the server's default mode"
+IMAGES_LABEL = {"swap": "Reference image", "add": "Reference images (1 or 2)"}
+IMAGES_HELP = {"swap": "What the object becomes (jpg or png, at least 300 px)",
+               "add": "What to add to the video (jpg or png, at least 300 px)"}
+EDIT_TITLES = {"remove": "Remove the marked object", "swap": "Swap the marked object",
+               "add": "Add an element"}
+PROMPT_PLACEHOLDER = {"remove": "the red car", "swap": "the car with the one in the image",
+                      "add": "the dog from the image, walking on the left"}
+MODE_OPTIONS = (("std", "Standard"), ("pro", "Professional (more credits)"))
+KIND_BY_ACTION = {"remove": JobKind.EDIT_REMOVAL, "swap": JobKind.EDIT_SWAP,
+                  "add": JobKind.EDIT_ADDITION}
+IMAGE_LIMITS = {"swap": (1, 1), "add": (1, 2)}
+
+
+def frame_or_time(text: str) -> tuple[int | None, str | None]:
+    """`12` is a frame, anything else (`1.5s`) is a time the service parses."""
+    text = text.strip()
+    if not text:
+        return None, None
+    if text.isdigit():
+        return int(text), None
+    return None, text
+
+
+class AddPointsModal(ui.Modal):
+    def __init__(self, session_id: int) -> None:
+        super().__init__(title=ADD_POINTS_TITLE, custom_id=f"kling:m:{session_id}:mark")
+        self.session_id = session_id
+        self.points: ui.TextInput[Any] = ui.TextInput(custom_id="points", max_length=400,
+                                                      placeholder="C4 0.42,0.61")
+        self.frame: ui.TextInput[Any] = ui.TextInput(custom_id="frame", required=False,
+                                                     max_length=20)
+        self.add_item(ui.Label(text=POINTS_LABEL, description=POINTS_HELP, component=self.points))
+        self.add_item(ui.Label(text=FRAME_LABEL, description=FRAME_HELP, component=self.frame))
+
+    async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        await interaction.response.defer()
+        session = await usable_session(interaction, self.session_id)
+        if session is None:
+            return
+        frame, time_text = frame_or_time(self.frame.value)
+        async with board_lock(session.id):
+            board = await editing_service(interaction.client).mark(
+                session.id, points=self.points.value, user_id=interaction.user.id,
+                frame=frame, time_text=time_text)
+            await update_board(interaction.client, session, board, interaction.message)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)
+
+
+class EditModal(ui.Modal):
+    """Remove, swap or add: the prompt, the mode and (swap/add) the reference image upload."""
+
+    def __init__(self, session_id: int, action: str) -> None:
+        super().__init__(title=EDIT_TITLES[action], custom_id=f"kling:m:{session_id}:{action}")
+        self.session_id = session_id
+        self.action = action
+        self.prompt: ui.TextInput[Any] = ui.TextInput(
+            custom_id="prompt", style=discord.TextStyle.paragraph, max_length=2500,
+            placeholder=PROMPT_PLACEHOLDER[action])
+        self.negative: ui.TextInput[Any] = ui.TextInput(
+            custom_id="negative_prompt", required=False, max_length=2500)
+        self.mode: ui.Select[Any] = ui.Select(
+            custom_id="mode", required=False, min_values=0, max_values=1,
+            options=[discord.SelectOption(label=label, value=value)
+                     for value, label in MODE_OPTIONS])
+        self.add_item(ui.Label(text=PROMPT_LABEL, component=self.prompt))
+        self.images: ui.FileUpload[Any] | None = None
+        if action in IMAGE_LIMITS:
+            low, high = IMAGE_LIMITS[action]
+            self.images = ui.FileUpload(custom_id="images", min_values=low, max_values=high)
+            self.add_item(ui.Label(text=IMAGES_LABEL[action], description=IMAGES_HELP[action],
+                                   component=self.images))
+        self.add_item(ui.Label(text=NEGATIVE_LABEL, component=self.negative))
+        self.add_item(ui.Label(text=MODE_LABEL, description=MODE_HELP, component=self.mode))
+
+    async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        from cogs.confirm import plan_and_confirm
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        session = await usable_session(interaction, self.session_id)
+        if session is None:
+            return
+        await plan_and_confirm(
+            interaction, session_id=session.id, kind=KIND_BY_ACTION[self.action],
+            prompt=self.prompt.value, attachments=list(self.images.values) if self.images else [],
+            negative_prompt=self.negative.value or None,
+            mode=self.mode.values[0] if self.mode.values else None)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)

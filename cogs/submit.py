@@ -1,0 +1,57 @@
+"""`/kling remove | swap | add`: paid edits of the channel's session, confirmed first (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+from bot.storage import JobKind
+from cogs.confirm import plan_and_confirm
+from cogs.kling_group import KLING, editing_service
+
+Mode = Literal["std", "pro"]
+
+PROMPT_HELP = "What to do, in plain words (e.g. the red car)"
+NEGATIVE_HELP = "What the result must not show"
+MODE_HELP = "std or pro (default: the server's setting)"
+
+
+async def _plan(interaction: discord.Interaction, kind: JobKind, prompt: str,
+                images: list[discord.Attachment], negative_prompt: str | None,
+                mode: str | None) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    session = await editing_service(interaction.client).require_session(
+        interaction.guild_id, interaction.channel_id)
+    await plan_and_confirm(interaction, session_id=session.id, kind=kind, prompt=prompt,
+                           attachments=images, negative_prompt=negative_prompt, mode=mode)
+
+
+class SubmitCommands:
+    """Mixed into cogs.status.KlingCog."""
+
+    @KLING.command(name="remove", description="Remove the marked object from the video")
+    @app_commands.describe(prompt=PROMPT_HELP, negative_prompt=NEGATIVE_HELP, mode=MODE_HELP)
+    async def remove(self, interaction: discord.Interaction, prompt: str,
+                     negative_prompt: str | None = None, mode: Mode | None = None) -> None:
+        await _plan(interaction, JobKind.EDIT_REMOVAL, prompt, [], negative_prompt, mode)
+
+    @KLING.command(name="swap", description="Swap the marked object for the one in an image")
+    @app_commands.describe(prompt=PROMPT_HELP, image="The reference image",
+                           negative_prompt=NEGATIVE_HELP, mode=MODE_HELP)
+    async def swap(self, interaction: discord.Interaction, prompt: str,
+                   image: discord.Attachment, negative_prompt: str | None = None,
+                   mode: Mode | None = None) -> None:
+        await _plan(interaction, JobKind.EDIT_SWAP, prompt, [image], negative_prompt, mode)
+
+    @KLING.command(name="add", description="Add an element from one or two images")
+    @app_commands.describe(prompt=PROMPT_HELP, image="A reference image",
+                           image2="A second reference image (optional)",
+                           negative_prompt=NEGATIVE_HELP, mode=MODE_HELP)
+    async def add(self, interaction: discord.Interaction, prompt: str,
+                  image: discord.Attachment, image2: discord.Attachment | None = None,
+                  negative_prompt: str | None = None, mode: Mode | None = None) -> None:
+        images = [image] + ([image2] if image2 is not None else [])
+        await _plan(interaction, JobKind.EDIT_ADDITION, prompt, images, negative_prompt, mode)
