@@ -11,21 +11,55 @@ parallel, fit):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 
+from bot.editing import media_steps, planning
+from bot.editing.boards import build_board, clamp_frame, grid_for, session_dir
+from bot.editing.locks import SessionLocks
+from bot.editing.renewal import SelectionKeeper, masks_of
 from bot.editing.views import BoardView, PreviewFiles, SubmitPlan, VideoCheck
+from bot.errors import UserFacingError
+from bot.jobs.kling_backend import edit_request
 from bot.jobs.runner import JobRunner
 from bot.kling import KlingClient
 from bot.media.fix import FixReport
-from bot.storage import Job, Session, Store
+from bot.points import FrameRefError, PointsError, parse_frame_ref, parse_points
+from bot.storage import (
+    Job,
+    JobKind,
+    JobLimits,
+    NewJob,
+    NewSession,
+    Session,
+    SessionConflictError,
+    Store,
+)
+from bot.storage import VideoInfo as StoredVideoInfo
+
+log = logging.getLogger(__name__)
 
 # Given a session, return a URL Kling can fetch its source video from right now (the Discord
 # layer re-reads the board message, whose attachment URL is refreshed by Discord).
 FreshVideoUrl = Callable[[Session], Awaitable[str]]
+
+NO_SESSION = "There is no editing session in this channel. Start one with `/kling edit`."
+SESSION_ENDED = "This editing session has ended; start a new one with `/kling edit`."
+MAX_AUTOCOMPLETE = 25
+
+
+def _user_error(error: PointsError | FrameRefError) -> UserFacingError:
+    text = str(error)
+    wrapped = UserFacingError(text[:1].upper() + text[1:] if text else "That input is not valid.")
+    wrapped.__cause__ = error
+    return wrapped
 
 
 class EditingService:
@@ -40,7 +74,14 @@ class EditingService:
         fresh_video_url: FreshVideoUrl | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        raise NotImplementedError
+        self.store = store
+        self.client = client
+        self.runner = runner
+        self.http = http
+        self.media_dir = Path(media_dir)
+        self.clock = clock
+        self.locks = SessionLocks()
+        self.selections = SelectionKeeper(store, client, clock, fresh_video_url)
 
     # ----- videos -----
 
@@ -48,15 +89,17 @@ class EditingService:
         """Stream `url` into media_dir with a byte cap and a time limit. When `user_supplied`,
         apply SPEC §6 URL rules (http(s) only; no private, loopback or link-local address after
         DNS resolution and on every redirect). Raises UserFacingError naming the problem."""
-        raise NotImplementedError
+        return await media_steps.download_video(
+            self.http, url, self.media_dir, public_only=user_supplied
+        )
 
     async def check_video(self, path: Path) -> VideoCheck:
         """Probe and check against Kling's rules (in a worker thread)."""
-        raise NotImplementedError
+        return await media_steps.check_video(path)
 
     async def fix_video(self, path: Path) -> FixReport:
         """Trim / rescale / re-encode into a file that passes; raises UserFacingError if not."""
-        raise NotImplementedError
+        return await media_steps.fix_video(path, self.media_dir)
 
     # ----- sessions -----
 
@@ -75,32 +118,77 @@ class EditingService:
         """Start this channel's session: init-selection on `video_url` (the re-hosted copy),
         store it, and return the first board (frame 0). Raises SessionConflictError (with the
         existing session) when one is active and not `replace`."""
-        raise NotImplementedError
+        if not replace:
+            existing = await self.store.get_active_session(guild_id, channel_id)
+            if existing is not None:
+                raise SessionConflictError(existing)  # before spending a Kling call
+        info = await media_steps.probe(video)
+        local = await media_steps.keep_copy(video, self.media_dir)
+        selection = await self.client.init_selection(video_url=video_url)
+        stored = StoredVideoInfo(
+            fps=selection.fps or info.fps,
+            width=info.width,
+            height=info.height,
+            total_frame=selection.total_frame or info.frame_count,
+            duration=(selection.original_duration / 1000.0)
+            if selection.original_duration else info.duration_s,
+        )
+        session = await self.store.start_session(
+            NewSession(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                created_by=user_id,
+                video=stored,
+                source_message_id=source_message_id,
+                source_url=video_url,
+                source_attachment_id=source_attachment_id,
+                local_path=str(local),
+                kling_session_id=selection.session_id,
+                kling_expires_at=self.selections.expires_at(),
+                normalized_video=selection.normalized_video,
+            ),
+            replace=replace,
+        )
+        return await build_board(self.store, session, self.media_dir)
 
     async def active_session(self, guild_id: int, channel_id: int) -> Session | None:
-        raise NotImplementedError
+        return await self.store.get_active_session(guild_id, channel_id)
 
     async def require_session(self, guild_id: int, channel_id: int) -> Session:
         """The active session, or UserFacingError("There is no editing session in this
         channel. Start one with `/kling edit`.")."""
-        raise NotImplementedError
+        session = await self.store.get_active_session(guild_id, channel_id)
+        if session is None:
+            raise UserFacingError(NO_SESSION)
+        return session
 
     async def set_board_message(self, session_id: int, message_id: int) -> None:
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            await self._active(session_id)
+            await self.store.set_board_message(session_id, message_id)
 
     async def end_session(self, session_id: int) -> None:
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            await self.store.end_session(session_id)
 
     async def board(self, session_id: int) -> BoardView:
         """The board of the session's current frame (masks as last returned by Kling)."""
-        raise NotImplementedError
+        session = await self._session(session_id)
+        return await build_board(self.store, session, self.media_dir)
 
     async def goto_frame(
         self, session_id: int, *, frame: int | None = None, time_text: str | None = None,
         delta: int | None = None,
     ) -> BoardView:
         """Move the board (absolute frame, a time such as "1.5s", or ±delta, clamped)."""
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            session = await self._active(session_id)
+            if delta is not None and frame is None and not time_text:
+                target = clamp_frame(session, session.current_frame + delta)
+            else:
+                target = self._frame_ref(session, frame, time_text, default=None)
+            await self.store.set_current_frame(session_id, target)
+            return await self._board(session_id)
 
     async def mark(
         self, session_id: int, *, points: str, user_id: int, frame: int | None = None,
@@ -109,25 +197,115 @@ class EditingService:
         """Parse SPEC §4 points on one frame (default: the board's frame), check the limits,
         call add-selection with the exact floats, store points and returned masks, move the
         board to that frame. Nothing changes when anything fails."""
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            session = await self._active(session_id)
+            target = self._frame_ref(session, frame, time_text, default=session.current_frame)
+            on_frame = await self.store.list_points(session_id, target)
+            try:
+                parsed = parse_points(
+                    points, grid_for(session), video_width=session.video.width,
+                    video_height=session.video.height, existing_count=len(on_frame),
+                )
+            except PointsError as error:
+                raise _user_error(error) from error
+            await self.store.check_point_capacity(session_id, target, len(parsed))
+            session, result = await self.selections.call(
+                session, lambda kling_id: self.client.add_selection(kling_id, target, parsed)
+            )
+            try:
+                await self.store.add_points(
+                    session_id, target, parsed, added_by=user_id, masks=masks_of(result)
+                )
+            except BaseException:
+                # Keep Kling in step with the database: take back the clicks it now has.
+                await self._take_back(session, target, parsed)
+                raise
+            await self.store.set_current_frame(session_id, target)
+            return await self._board(session_id)
 
     async def undo(
         self, session_id: int, *, user_id: int, point_id: int | None = None
     ) -> BoardView:
         """delete-selection with the stored floats of `point_id` (default: the last added)."""
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            session = await self._active(session_id)
+            if point_id is None:
+                point = await self.store.last_point(session_id)
+                if point is None:
+                    raise UserFacingError("There are no points to undo on this session.")
+            else:
+                point = await self.store.get_point(point_id)
+                if point is None or point.session_id != session_id:
+                    raise UserFacingError("That point is not on this session's board any more.")
+            exact = [(point.x, point.y)]
+            session, result = await self.selections.call(
+                session,
+                lambda kling_id: self.client.delete_selection(kling_id, point.frame_index, exact),
+            )
+            await self.store.delete_point(session_id, point.id, masks=masks_of(result))
+            log.info("session %s: user %s undid point %s", session_id, user_id, point.id)
+            await self.store.set_current_frame(session_id, point.frame_index)
+            return await self._board(session_id)
 
     async def clear(self, session_id: int, *, user_id: int) -> BoardView:
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            session = await self._active(session_id)
+            # An expired Kling session is replaced by an empty one: nothing to replay or clear.
+            if self.selections.looks_expired(session):
+                await self.selections.renew(session, replay=False)
+            else:
+                await self.selections.call(
+                    session, self.client.clear_selection, replay=False
+                )
+            removed = await self.store.clear_points(session_id)
+            log.info("session %s: user %s cleared %d point(s)", session_id, user_id, removed)
+            return await self._board(session_id)
 
     async def point_choices(self, session_id: int, typed: str) -> list[tuple[str, int]]:
         """Autocomplete for /kling undo: (label such as "#3 on frame 12 at C4 by <name id>",
         point id), at most 25, filtered by `typed`."""
-        raise NotImplementedError
+        session = await self.store.get_session(session_id)
+        if session is None:
+            return []
+        grid = grid_for(session)
+        points = await self.store.list_points(session_id)
+        numbers: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for point in points:
+            counts[point.frame_index] = counts.get(point.frame_index, 0) + 1
+            numbers[point.id] = counts[point.frame_index]
+        wanted = typed.strip().lower().lstrip("#")
+        choices: list[tuple[str, int]] = []
+        for point in reversed(points):  # the latest first: what people usually undo
+            cell = grid.cell_name(grid.cell_at(point.x, point.y))
+            label = (
+                f"#{numbers[point.id]} on frame {point.frame_index} at {cell} "
+                f"({point.x:.3f}, {point.y:.3f}) by user {point.added_by}"
+            )
+            if wanted and wanted not in label.lower():
+                continue
+            choices.append((label[:100], point.id))
+            if len(choices) >= MAX_AUTOCOMPLETE:
+                break
+        return choices
 
     async def preview(self, session_id: int) -> PreviewFiles:
         """preview-selection; the video and cover downloaded into media_dir."""
-        raise NotImplementedError
+        async with self.locks.for_session(session_id):
+            session = await self._active(session_id)
+            if await self.store.last_point(session_id) is None:
+                raise UserFacingError("Mark an object first; the preview shows what Kling tracks.")
+            session, result = await self.selections.call(
+                session, self.client.preview_selection
+            )
+        folder = session_dir(self.media_dir, session_id) / f"preview-{uuid.uuid4().hex[:12]}"
+        video = await media_steps.fetch_result(self.http, result.video, folder / "preview.mp4")
+        cover = await media_steps.fetch_result(
+            self.http, result.video_cover, folder / ("cover" + media_steps.suffix_of(
+                result.video_cover, ".png"))
+        )
+        return PreviewFiles(video=video, cover=cover, video_url=result.video,
+                            cover_url=result.video_cover)
 
     # ----- paid jobs -----
 
@@ -146,9 +324,110 @@ class EditingService:
         the mode's template unless the user wrote <<<video_1>>> tokens; image count per mode;
         reference images normalised (SPEC §6) and saved; duration from the video length; mode
         defaulted from the server settings. Raises UserFacingError; spends nothing."""
-        raise NotImplementedError
+        session = await self._active(session_id)
+        job_kind = planning.edit_kind(kind)
+        points = await self.store.list_points(session_id)
+        if not points:
+            raise UserFacingError(
+                "Mark the object first (`/kling mark` or **Add points**), then submit the edit."
+            )
+        planning.check_image_count(job_kind, len(images))
+        built_prompt = planning.build_prompt(job_kind, prompt, image_count=len(images))
+        negative = planning.clean_negative(negative_prompt)
+        settings = await self.store.get_settings(session.guild_id)
+        chosen_mode = planning.choose_mode(mode, settings)
+        duration = await media_steps.edit_duration(session)
+        folder = self.media_dir / "jobs" / uuid.uuid4().hex
+        image_paths, notes = await media_steps.save_reference_images(images, folder)
+        return SubmitPlan(
+            session_id=session_id,
+            guild_id=session.guild_id,
+            channel_id=session.channel_id,
+            requester_id=user_id,
+            kind=job_kind.value,
+            prompt=built_prompt,
+            negative_prompt=negative,
+            mode=chosen_mode,
+            duration=duration,
+            image_paths=tuple(image_paths),
+            marked_frames=tuple(sorted(
+                (frame, sum(1 for p in points if p.frame_index == frame))
+                for frame in {p.frame_index for p in points}
+            )),
+            notes=tuple(notes),
+        )
 
     async def submit(self, plan: SubmitPlan) -> Job:
         """Create the job (quotas checked atomically) and hand it to the runner; the job id is
         sent as Kling's external_task_id."""
-        raise NotImplementedError
+        settings = await self.store.get_settings(plan.guild_id)
+        limits = JobLimits.from_settings(settings)
+        if plan.session_id is None:
+            return await self.runner.submit(planning.animate_job(plan), limits=limits)
+        async with self.locks.for_session(plan.session_id):
+            session = await self._active(plan.session_id)
+            if await self.store.last_point(session.id) is None:
+                raise UserFacingError(
+                    "The marks were cleared since this edit was prepared; mark the object again."
+                )
+            session = await self.selections.live(session)
+            assert session.kling_session_id is not None
+            kind = JobKind(plan.kind)
+            request = edit_request(
+                kling_session_id=session.kling_session_id,
+                kind=kind,
+                prompt=plan.prompt,
+                negative_prompt=plan.negative_prompt,
+                mode=plan.mode,
+                duration=plan.duration,
+                image_paths=plan.image_paths,
+            )
+            return await self.runner.submit(
+                NewJob(
+                    kind=kind,
+                    guild_id=plan.guild_id,
+                    channel_id=plan.channel_id,
+                    requester_id=plan.requester_id,
+                    request=request,
+                    session_id=session.id,
+                ),
+                limits=limits,
+            )
+
+    # ----- internals -----
+
+    async def _session(self, session_id: int) -> Session:
+        session = await self.store.get_session(session_id)
+        if session is None:
+            raise UserFacingError(SESSION_ENDED)
+        return session
+
+    async def _active(self, session_id: int) -> Session:
+        session = await self._session(session_id)
+        if not session.is_active:
+            raise UserFacingError(SESSION_ENDED)
+        return session
+
+    async def _board(self, session_id: int) -> BoardView:
+        return await build_board(self.store, await self._session(session_id), self.media_dir)
+
+    @staticmethod
+    def _frame_ref(
+        session: Session, frame: int | None, time_text: str | None, *, default: int | None
+    ) -> int:
+        try:
+            return parse_frame_ref(
+                frame, time_text, session.video.fps, session.video.total_frame, default=default
+            )
+        except FrameRefError as error:
+            raise _user_error(error) from error
+
+    async def _take_back(
+        self, session: Session, frame_index: int, points: list[tuple[float, float]]
+    ) -> None:
+        if not session.kling_session_id:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.shield(
+                self.client.delete_selection(session.kling_session_id, frame_index, points)
+            )

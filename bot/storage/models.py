@@ -24,11 +24,17 @@ class SessionConflictError(StorageError):
 
     def __init__(self, existing: Session) -> None:
         self.existing = existing
+        self.user_message = (
+            "This channel already has an editing session. End it with `/kling end`, or confirm"
+            " that you want to replace it."
+        )
         super().__init__(f"channel {existing.channel_id} already has active session {existing.id}")
 
 
 class SessionNotActiveError(StorageError):
     """The session was ended (or never existed); nothing was changed."""
+
+    user_message = "This editing session has ended; start a new one with `/kling edit`."
 
 
 class PointLimitError(StorageError):
@@ -42,6 +48,16 @@ class PointLimitError(StorageError):
         self.current = current
         self.maximum = maximum
         self.adding = adding
+        if limit == "marked_frames":
+            self.user_message = (
+                f"Kling allows at most {maximum} marked frames and {current} are marked already;"
+                " mark a frame that already has points, or undo the points of another frame."
+            )
+        else:
+            self.user_message = (
+                f"Kling allows at most {maximum} points per frame; this frame has {current}, so"
+                f" {adding} more will not fit. Undo a point first."
+            )
         super().__init__(f"{limit}: {current} stored + {adding} new > {maximum}")
 
 
@@ -58,6 +74,16 @@ class QuotaExceededError(StorageError):
         self.current = current
         self.maximum = maximum
         self.resets_at = resets_at
+        if limit == "daily_jobs_per_member":
+            when = f" The count starts over <t:{int(resets_at)}:R>." if resets_at else ""
+            self.user_message = (
+                f"You have used all {maximum} of your jobs for today on this server.{when}"
+            )
+        else:
+            self.user_message = (
+                f"This server is already running {current} of its {maximum} jobs at once;"
+                " try again when one of them has finished."
+            )
         super().__init__(f"{limit}: {current} of {maximum}")
 
 

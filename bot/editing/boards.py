@@ -1,0 +1,120 @@
+"""Building the board (SPEC §3) of a session from what is stored: frame, masks, points."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.editing.views import BoardView, PointView
+from bot.errors import UserFacingError
+from bot.grid import BoardGrid
+from bot.media import FrameExtractor, MediaError
+from bot.render.board import render_board
+from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session, Store
+
+BOARD_FORMAT = "jpeg"
+
+
+def grid_for(session: Session) -> BoardGrid:
+    return BoardGrid.for_frame(session.video.width, session.video.height)
+
+
+def session_dir(media_dir: Path, session_id: int) -> Path:
+    return media_dir / "sessions" / str(session_id)
+
+
+def frame_caption(frame_index: int, fps: float) -> str:
+    seconds = frame_index / fps if fps > 0 else 0.0
+    return f"frame {frame_index} · {seconds:.2f} s"
+
+
+def clamp_frame(session: Session, frame_index: int) -> int:
+    return max(0, min(frame_index, max(session.video.total_frame - 1, 0)))
+
+
+def point_views(points: Sequence[Point], frame_index: int) -> tuple[PointView, ...]:
+    on_frame = [p for p in points if p.frame_index == frame_index]
+    return tuple(
+        PointView(id=p.id, number=n, frame_index=p.frame_index, x=p.x, y=p.y,
+                  added_by=p.added_by)
+        for n, p in enumerate(on_frame, start=1)
+    )
+
+
+def marked_frames(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
+    counts = Counter(p.frame_index for p in points)
+    return tuple(sorted(counts.items()))
+
+
+def contributors(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
+    counts = Counter(p.added_by for p in points)
+    # Most points first; among equals, whoever marked first.
+    first_seen = {p.added_by: p.ordinal for p in reversed(points)}
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], first_seen[item[0]])))
+
+
+def _frame_image(video: Path, cache_dir: Path, index: int) -> Any:
+    extractor = FrameExtractor(video, cache_dir)
+    try:
+        return extractor.get(index)
+    except MediaError:
+        # Kling's frame count comes from its normalised copy and may exceed ours by a frame or
+        # two; show the nearest frame we do have rather than failing the whole board.
+        for earlier in range(index - 1, max(index - 4, -1), -1):
+            try:
+                return extractor.get(earlier)
+            except MediaError:
+                continue
+        raise
+
+
+def _render(
+    video: Path, cache_dir: Path, index: int, masks: list[Any],
+    numbered: list[tuple[int, float, float]], grid: BoardGrid, caption: str,
+) -> bytes:
+    frame = _frame_image(video, cache_dir, index)
+    mask_inputs = [
+        (int(m.get("object_id", 0)), m["rle_mask"])
+        for m in masks
+        if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
+    ]
+    return render_board(frame, mask_inputs, numbered, grid, caption, image_format=BOARD_FORMAT)
+
+
+async def build_board(store: Store, session: Session, media_dir: Path) -> BoardView:
+    """Render the session's current frame with that frame's stored masks and points."""
+    if not session.local_path:
+        raise UserFacingError("This session's video is not on the bot's disk any more.")
+    frame_index = clamp_frame(session, session.current_frame)
+    points = await store.list_points(session.id)
+    masks = await store.get_frame_masks(session.id, frame_index)
+    on_frame = point_views(points, frame_index)
+    grid = grid_for(session)
+    caption = frame_caption(frame_index, session.video.fps)
+    numbered = [(p.number, p.x, p.y) for p in on_frame]
+    try:
+        image = await asyncio.to_thread(
+            _render, Path(session.local_path), session_dir(media_dir, session.id) / "frames",
+            frame_index, masks, numbered, grid, caption,
+        )
+    except MediaError as error:
+        raise UserFacingError(f"The board could not be drawn: {error}") from error
+    return BoardView(
+        session_id=session.id,
+        image=image,
+        image_format=BOARD_FORMAT,
+        frame_index=frame_index,
+        total_frames=session.video.total_frame,
+        fps=session.video.fps,
+        time_s=frame_index / session.video.fps if session.video.fps > 0 else 0.0,
+        points_on_frame=on_frame,
+        marked_frames=marked_frames(points),
+        contributors=contributors(points),
+        expires_at=session.kling_expires_at,
+        grid=grid.describe(),
+        max_frames=MAX_MARKED_FRAMES,
+        max_points_per_frame=MAX_POINTS_PER_FRAME,
+    )

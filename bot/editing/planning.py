@@ -1,0 +1,170 @@
+"""Turning what a member typed into the exact request Kling will get (SPEC §2, reference §2.7).
+
+Templates follow Kling's recommended prompts. The member types plain language naming the object
+("the red car"); a leading verb that repeats the mode ("remove the red car") is dropped so the
+template does not say it twice. A prompt that already contains ``<<<video_1>>>`` is the member's
+own full prompt and is sent as written (after cleaning).
+
+- removal: ``Delete {x} from <<<video_1>>>``
+- swap:    ``swap {new} from <<<image_1>>> for {x} from <<<video_1>>>``; ``{x}`` is what the member
+           typed (the marked object), ``{new}`` is "the subject" unless they wrote
+           "{x} with {new}" / "{x} for {new}" / "{x} -> {new}", in which case both are used.
+- addition: ``Using the context of <<<video_1>>>, seamlessly add {x} from <<<image_1>>>``
+           (``... from <<<image_1>>> and <<<image_2>>>`` with two images).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.editing.views import SubmitPlan
+from bot.errors import UserFacingError
+from bot.jobs.kling_backend import animate_request
+from bot.storage import GuildSettings, JobKind, NewJob
+
+MAX_PROMPT_CHARS = 2500
+MODES = ("std", "pro")
+
+_KIND_NAMES = {
+    "removal": JobKind.EDIT_REMOVAL, "remove": JobKind.EDIT_REMOVAL,
+    "swap": JobKind.EDIT_SWAP,
+    "addition": JobKind.EDIT_ADDITION, "add": JobKind.EDIT_ADDITION,
+}
+_IMAGE_COUNTS = {
+    JobKind.EDIT_REMOVAL: (0, 0),
+    JobKind.EDIT_SWAP: (1, 1),
+    JobKind.EDIT_ADDITION: (1, 2),
+}
+_LEADING_VERB = {
+    JobKind.EDIT_REMOVAL: re.compile(r"^(?:please\s+)?(?:delete|remove|erase|get rid of)\s+", re.I),
+    JobKind.EDIT_SWAP: re.compile(r"^(?:please\s+)?(?:swap|replace|change|exchange)\s+", re.I),
+    JobKind.EDIT_ADDITION: re.compile(r"^(?:please\s+)?(?:add|insert|put|place)\s+", re.I),
+}
+_SWAP_SPLIT = re.compile(r"\s+(?:with|for|->|→|=>|by)\s+", re.I)
+VIDEO_REF = "<<<video_1>>>"
+IMAGE_REF = re.compile(r"<<<image_(\d+)>>>")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def edit_kind(kind: str) -> JobKind:
+    """``removal``/``swap``/``addition`` (or the JobKind values) as a JobKind."""
+    text = str(kind).strip().lower()
+    if text in _KIND_NAMES:
+        return _KIND_NAMES[text]
+    try:
+        job_kind = JobKind(text)
+    except ValueError:
+        job_kind = None
+    if job_kind is None or job_kind not in _IMAGE_COUNTS:
+        raise UserFacingError(f"`{kind}` is not an edit; use removal, swap or addition.")
+    return job_kind
+
+
+def check_image_count(kind: JobKind, count: int) -> None:
+    low, high = _IMAGE_COUNTS[kind]
+    if kind is JobKind.EDIT_REMOVAL and count:
+        raise UserFacingError("A removal takes no reference image; leave the image out.")
+    if kind is JobKind.EDIT_SWAP and count != 1:
+        raise UserFacingError(
+            "A swap needs exactly one reference image: the thing to put in place of the marked"
+            f" object (you gave {count})."
+        )
+    if not low <= count <= high:
+        raise UserFacingError(
+            f"An addition needs one or two reference images of what to add (you gave {count})."
+        )
+
+
+def clean_text(text: str | None) -> str:
+    """Control and format characters removed, tabs and line breaks made spaces, trimmed."""
+    if not text:
+        return ""
+    kept = []
+    for char in unicodedata.normalize("NFC", text):
+        if char in "\t\r\n":
+            kept.append(" ")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
+            continue
+        else:
+            kept.append(char)
+    return _SPACES.sub(" ", "".join(kept)).strip()
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_PROMPT_CHARS:
+        raise UserFacingError(
+            f"The {what} is {len(text)} characters long; Kling accepts at most {MAX_PROMPT_CHARS}."
+        )
+
+
+def _subject(kind: JobKind, text: str) -> str:
+    subject = _LEADING_VERB[kind].sub("", text).strip().rstrip(".!")
+    return subject or text
+
+
+def build_prompt(kind: JobKind, prompt: str, *, image_count: int) -> str:
+    """The prompt exactly as it will be sent to Kling."""
+    text = clean_text(prompt)
+    if not text:
+        raise UserFacingError(
+            "The prompt is empty; describe the marked object, e.g. `the red car`."
+        )
+    if VIDEO_REF in text:
+        referenced = [int(n) for n in IMAGE_REF.findall(text)]
+        beyond = [n for n in referenced if n < 1 or n > image_count]
+        if beyond:
+            raise UserFacingError(
+                f"The prompt mentions <<<image_{beyond[0]}>>> but the edit has "
+                f"{image_count} reference image(s)."
+            )
+        _check_length(text, "prompt")
+        return text
+    subject = _subject(kind, text)
+    if kind is JobKind.EDIT_REMOVAL:
+        built = f"Delete {subject} from {VIDEO_REF}"
+    elif kind is JobKind.EDIT_SWAP:
+        parts = _SWAP_SPLIT.split(subject, maxsplit=1)
+        old, new = (parts[0], parts[1]) if len(parts) == 2 and all(parts) else (
+            subject, "the subject")
+        built = f"swap {new} from <<<image_1>>> for {old} from {VIDEO_REF}"
+    else:
+        images = " and ".join(f"<<<image_{n}>>>" for n in range(1, max(image_count, 1) + 1))
+        built = f"Using the context of {VIDEO_REF}, seamlessly add {subject} from {images}"
+    _check_length(built, "prompt")
+    return built
+
+
+def clean_negative(negative_prompt: str | None) -> str | None:
+    text = clean_text(negative_prompt)
+    if not text:
+        return None
+    _check_length(text, "negative prompt")
+    return text
+
+
+def choose_mode(mode: str | None, settings: GuildSettings) -> str:
+    chosen = (mode or settings.default_mode or "std").strip().lower()
+    if chosen not in MODES:
+        raise UserFacingError(f"`{mode}` is not a mode; use std or pro.")
+    if chosen == "pro" and not settings.pro_allowed:
+        raise UserFacingError("This server does not allow pro mode; use std.")
+    return chosen
+
+
+def animate_job(plan: SubmitPlan) -> NewJob:
+    """The job of an animate plan (multi-image2video; no editing session)."""
+    return NewJob(
+        kind=JobKind.ANIMATE,
+        guild_id=plan.guild_id,
+        channel_id=plan.channel_id,
+        requester_id=plan.requester_id,
+        request=animate_request(
+            prompt=plan.prompt,
+            image_paths=plan.image_paths,
+            negative_prompt=plan.negative_prompt,
+            mode=plan.mode,
+            duration=plan.duration,
+            aspect_ratio=plan.aspect_ratio or "16:9",
+        ),
+    )

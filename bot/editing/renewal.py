@@ -1,0 +1,144 @@
+"""Keeping a session's Kling selection alive: Kling forgets a selection session after 24 h.
+
+Expiry is detected two ways: our own record (``kling_expires_at``, set to init time + 24 h,
+renewed a little early so a session cannot lapse between our check and Kling's), and Kling's
+answer 1203 ("does not exist / has expired") to any selection call, which covers clock skew and
+sessions Kling dropped early. Either way a new Kling session is started on a fresh URL of the
+source video, the stored points are replayed with the exact floats in their original order, the
+new masks are stored, and the caller's action is then performed on the new session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from bot.errors import UserFacingError
+from bot.kling import KlingClient, NotFoundError, SelectionResult
+from bot.storage import Point, Session, Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+KLING_SESSION_TTL = 24 * 3600.0
+# Renew this long before the recorded expiry: a mark must not start on a session that lapses
+# while the request is on its way.
+RENEW_MARGIN = 120.0
+EXPIRED_CODE = 1203
+
+FreshUrl = Callable[[Session], Awaitable[str]]
+
+
+def masks_of(result: SelectionResult) -> list[dict[str, Any]]:
+    """The stored form of Kling's rle_mask_list (the PNG copies are dropped: RLE says it all)."""
+    return [{"object_id": m.object_id, "rle_mask": m.rle_mask} for m in result.masks]
+
+
+def replay_runs(points: Sequence[Point]) -> list[tuple[int, list[tuple[float, float]]]]:
+    """Points in their original order, grouped into runs of consecutive points on one frame.
+
+    One add-selection per run keeps the order of every click (Kling assigns objects in click
+    order) while sending points added together in one call together again.
+    """
+    runs: list[tuple[int, list[tuple[float, float]]]] = []
+    for point in sorted(points, key=lambda p: p.ordinal):
+        if runs and runs[-1][0] == point.frame_index:
+            runs[-1][1].append((point.x, point.y))
+        else:
+            runs.append((point.frame_index, [(point.x, point.y)]))
+    return runs
+
+
+def is_expiry(error: BaseException) -> bool:
+    return isinstance(error, NotFoundError) and error.code == EXPIRED_CODE
+
+
+class SelectionKeeper:
+    """Runs selection calls on a session's Kling session, renewing it when it has expired."""
+
+    def __init__(
+        self, store: Store, client: KlingClient, clock: Callable[[], float],
+        fresh_video_url: FreshUrl | None,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._clock = clock
+        self._fresh_video_url = fresh_video_url
+        self.renewals = 0
+
+    def expires_at(self) -> float:
+        return self._clock() + KLING_SESSION_TTL
+
+    def looks_expired(self, session: Session) -> bool:
+        if not session.kling_session_id or session.kling_expires_at is None:
+            return True
+        return self._clock() >= session.kling_expires_at - RENEW_MARGIN
+
+    async def live(self, session: Session, *, replay: bool = True) -> Session:
+        """The session with a Kling session that has not expired by our own record."""
+        if self.looks_expired(session):
+            return await self.renew(session, replay=replay)
+        return session
+
+    async def call(
+        self, session: Session, action: Callable[[str], Awaitable[T]], *, replay: bool = True
+    ) -> tuple[Session, T]:
+        """Run ``action(kling_session_id)``; on expiry renew (replaying points) and run it again."""
+        session = await self.live(session, replay=replay)
+        assert session.kling_session_id is not None
+        try:
+            return session, await action(session.kling_session_id)
+        except NotFoundError as error:
+            if not is_expiry(error):
+                raise
+            log.info("session %s: Kling session expired early (1203); renewing", session.id)
+        session = await self.renew(session, replay=replay)
+        assert session.kling_session_id is not None
+        return session, await action(session.kling_session_id)
+
+    async def renew(self, session: Session, *, replay: bool = True) -> Session:
+        """Start a new Kling session on the source video and replay the stored points.
+
+        Nothing is stored until the replay has fully succeeded, so a failure leaves the old
+        record as it was (and the next action tries again).
+        """
+        url = await self._video_url(session)
+        selection = await self._client.init_selection(video_url=url)
+        masks_by_frame: dict[int, list[dict[str, Any]]] = {}
+        if replay:
+            for frame_index, points in replay_runs(await self._store.list_points(session.id)):
+                result = await self._client.add_selection(
+                    selection.session_id, frame_index, points
+                )
+                masks_by_frame[frame_index] = masks_of(result)
+        await self._store.set_kling_session(
+            session.id,
+            kling_session_id=selection.session_id,
+            expires_at=self.expires_at(),
+            normalized_video=selection.normalized_video,
+        )
+        for frame_index, masks in masks_by_frame.items():
+            await self._store.set_frame_masks(session.id, frame_index, masks)
+        self.renewals += 1
+        log.info(
+            "session %s: new Kling session, %d frame(s) replayed", session.id, len(masks_by_frame)
+        )
+        renewed = await self._store.get_session(session.id)
+        assert renewed is not None
+        return renewed
+
+    async def _video_url(self, session: Session) -> str:
+        if self._fresh_video_url is not None:
+            try:
+                return await self._fresh_video_url(session)
+            except Exception:  # any failure: fall back to the stored link
+                log.warning("session %s: no fresh video URL; using the stored one", session.id,
+                            exc_info=True)
+        if session.source_url:
+            return session.source_url
+        raise UserFacingError(
+            "Kling's 24-hour editing session ended and the video's link is gone; "
+            "start again with `/kling edit`."
+        )
