@@ -33,7 +33,7 @@ from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild, TwinMessage,
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 24, 2.5
 BACKGROUND = (40, 60, 110)
-SQUARE_COLOUR = (230, 40, 40)
+SQUARE_COLOUR = (50, 190, 70)  # green: the first mask colour (red) shows clearly on it
 # The square covers cells E3..F4 of the 10x6 board grid; E3's centre (576, 300) is inside it.
 SQUARE = (520, 250, 760, 490)  # x0, y0, x1, y1 in video pixels
 
@@ -112,6 +112,11 @@ class KlingWorld:
         finally:
             self.current = None
             use_api_base(None)
+
+    async def bot_settings(self, **changes: Any) -> None:
+        """Change this server's settings (SPEC §8) in the running bot's database."""
+        assert self.current is not None, "start the bot first"
+        await self.current.store.update_settings(self.guild.id, **changes)
 
     async def board(self, channel: TwinChannel | None = None,
                     predicate: Callable[[TwinMessage], bool] | None = None,
