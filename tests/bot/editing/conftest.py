@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.editing import EditingService
 from bot.jobs import JobRunner, KlingTaskBackend, RunnerConfig
@@ -109,6 +111,24 @@ async def file_server(tmp_path: Path) -> AsyncIterator[FileServer]:
 
 
 @dataclass
+class CallLog:
+    """Every API request the emulator served: (path, started, finished) on a monotonic clock."""
+
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            self.spans.append((request.path, started, time.perf_counter()))
+
+    def selection_spans(self) -> list[tuple[str, float, float]]:
+        return sorted(s for s in self.spans if "selection" in s[0])
+
+
+@dataclass
 class Rig:
     service: EditingService
     store: Store
@@ -117,6 +137,7 @@ class Rig:
     deliverer: RecordingDeliverer
     runner: JobRunner
     files: FileServer
+    call_log: CallLog
     media_dir: Path
     video: Path
     video_url: str
@@ -144,10 +165,10 @@ async def rig(
     media_dir = tmp_path / "media"
     store = await Store.open(tmp_path / "bot.db", clock=clock.now)
     deliverer = RecordingDeliverer()
-    async with (
-        KlingEmulator(seconds_per_stage=0, clock=clock, work_dir=tmp_path / "emu") as emulator,
-        aiohttp.ClientSession() as http,
-    ):
+    call_log = CallLog()
+    emulator = KlingEmulator(seconds_per_stage=0, clock=clock, work_dir=tmp_path / "emu")
+    emulator.app.middlewares.append(call_log.middleware)
+    async with emulator, aiohttp.ClientSession() as http:
         client = KlingClient(http, make_provider("emulator", base_url=emulator.base_url))
         runner = JobRunner(
             store, KlingTaskBackend(client), deliverer, media_dir=media_dir, http=http,
@@ -166,7 +187,7 @@ async def rig(
         await runner.start()
         try:
             yield Rig(service, store, emulator, clock, deliverer, runner, file_server,
-                      media_dir, video, file_server.url_for(video), fresh_calls)
+                      call_log, media_dir, video, file_server.url_for(video), fresh_calls)
         finally:
             await runner.stop()
             await store.close()
