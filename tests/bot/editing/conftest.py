@@ -170,9 +170,11 @@ async def rig(
     emulator.app.middlewares.append(call_log.middleware)
     async with emulator, aiohttp.ClientSession() as http:
         client = KlingClient(http, make_provider("emulator", base_url=emulator.base_url))
+        # The runner schedules polls on real time; the store and Kling share the manual clock
+        # (session expiry, daily quotas), which only moves when a test advances it.
         runner = JobRunner(
             store, KlingTaskBackend(client), deliverer, media_dir=media_dir, http=http,
-            config=RunnerConfig(poll_first=0.05, poll_max=0.2), clock=clock.now,
+            config=RunnerConfig(poll_first=0.05, poll_max=0.2),
         )
         fresh_calls: list[int] = []
 
