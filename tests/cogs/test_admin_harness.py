@@ -15,7 +15,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.storage import Store
+from bot.storage import Job, JobKind, JobState, NewJob, Store
 from cogs.tree import KlingTree
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, TwinRole, bot_running
 from tests.discord_twin.actors import MESSAGE_COMPONENT, InteractionHandle, TwinActor
@@ -129,3 +129,49 @@ async def pick(actor: TwinActor, message: TwinMessage, custom_id: str,
         data["resolved"] = resolved
     return await actor._interact(MESSAGE_COMPONENT, data, twin.channels[message.channel_id],
                                  message=message, wait=True)
+
+
+async def seed_job(
+    store: Store,
+    clock: Clock,
+    *,
+    user: int,
+    guild: int,
+    channel: int,
+    at: float,
+    kind: JobKind = JobKind.EDIT_REMOVAL,
+    outcome: JobState = JobState.DELIVERED,
+    units: float | None = None,
+    result_message_id: int = 0,
+    reason: str | None = None,
+) -> Job:
+    """A job created at `at` and driven through the store to `outcome` as the runner would."""
+    saved = clock.now
+    clock.now = at
+    try:
+        job = await store.create_job(NewJob(kind, guild, channel, user, {}))
+        if outcome is JobState.CANCELLED:
+            return await store.cancel_job(job.id, reason) or job
+        if outcome is JobState.QUEUED:
+            return job
+        await store.transition_job(job.id, from_states=[JobState.QUEUED], to=JobState.SUBMITTING)
+        await store.transition_job(job.id, from_states=[JobState.SUBMITTING],
+                                   to=JobState.SUBMITTED, submitted_at=at,
+                                   kling_task_id=f"task-{job.id}")
+        if outcome is JobState.FAILED:
+            return await store.transition_job(
+                job.id, from_states=[JobState.SUBMITTED], to=JobState.FAILED, units=units,
+                status_msg=reason, finished_at=at + 60) or job
+        await store.transition_job(job.id, from_states=[JobState.SUBMITTED],
+                                   to=JobState.PROCESSING)
+        if outcome is JobState.PROCESSING:
+            return job
+        await store.transition_job(job.id, from_states=[JobState.PROCESSING],
+                                   to=JobState.SUCCEEDED, units=units, finished_at=at + 60,
+                                   result_url="https://kling.example/result.mp4")
+        await store.claim_delivery(job.id)
+        delivered = await store.mark_delivered(job.id, result_message_id)
+        assert delivered is not None
+        return delivered
+    finally:
+        clock.now = saved
