@@ -4,7 +4,7 @@ The board is one channel message in Discord's layout components: a container wit
 frame (a media gallery showing `attachment://board.jpg`), a text block (frame, time, marked frames,
 who marked what, expiry) and three rows of buttons, followed by the source video itself. The
 message carries the video so Discord re-hosts it: a fresh attachment URL can always be had by
-re-reading the message (`fresh_video_url`).
+re-reading the message (`KlingBot.fresh_video_url`).
 """
 
 from __future__ import annotations
@@ -209,20 +209,3 @@ async def update_board(client: discord.Client, session: Session, board: BoardVie
     if target is None:
         return None
     return await show_board(target, board)
-
-
-async def fresh_video_url(client: discord.Client, session: Session) -> str:
-    """A URL Kling can fetch the session's source video from now (Discord refreshes the
-    signed attachment URL whenever the message is read). For `EditingService(fresh_video_url=)`.
-    """
-    message = await fetch_board_message(client, session)
-    if message is not None:
-        for attachment in message.attachments:
-            if attachment.id == session.source_attachment_id:
-                return attachment.url
-        video = source_attachment(message)
-        if video is not None:
-            return video.url
-    if session.source_url:
-        return session.source_url
-    raise LookupError(f"session {session.id} has no reachable source video")

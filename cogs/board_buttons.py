@@ -17,7 +17,8 @@ from discord import ui
 from bot.storage import Session
 from cogs.board import ENDED_TEXT, board_lock, show_notice, update_board
 from cogs.kling_group import editing_service, store_of
-from cogs.replies import report_error, send_reply
+from cogs.replies import send_reply
+from cogs.tree import report_error
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ MODAL_ACTIONS = ("mark", "remove", "swap", "add")
 SESSION_ENDED = "This editing session has ended. Start a new one with `/kling edit`."
 OTHER_CHANNEL = "This board belongs to another channel's editing session."
 UNKNOWN_ACTION = "This button is from an older version of the bot; use the slash commands."
+
+WHERE = "board button"
 
 
 class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
@@ -54,7 +57,7 @@ class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
         try:
             await handle_board_action(interaction, self.session_id, self.action)
         except Exception as exc:  # every failure becomes one short message for the clicker
-            await report_error(interaction, exc)
+            await report_error(interaction, exc, where=WHERE)
 
 
 async def usable_session(interaction: discord.Interaction, session_id: int) -> Session | None:

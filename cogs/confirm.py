@@ -18,7 +18,8 @@ from bot.editing import SubmitPlan
 from bot.errors import UserFacingError
 from bot.storage import Job
 from cogs.kling_group import editing_service, store_of
-from cogs.replies import report_error, send_reply
+from cogs.replies import send_reply
+from cogs.tree import report_error
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ CANCELLED = "Cancelled: nothing was sent to Kling."
 SUBMITTED = "Submitted job `{job}` ({kind}). Its progress card is in the channel: {link}"
 SUBMITTED_NO_CARD = "Submitted job `{job}` ({kind}). The result will be posted in this channel."
 IMAGE_TOO_LARGE = "`{name}` is {size:.1f} MB; reference images can be at most {cap} MB."
+
+WHERE = "submit confirmation"
 
 
 async def read_images(attachments: list[discord.Attachment]) -> list[tuple[str, bytes]]:
@@ -111,7 +114,7 @@ class ConfirmSubmitView(ui.LayoutView):
         try:
             await self._on_submit(interaction, self.plan)
         except Exception as exc:
-            await report_error(interaction, exc)
+            await report_error(interaction, exc, where=WHERE)
 
     async def _cancel(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
@@ -119,7 +122,7 @@ class ConfirmSubmitView(ui.LayoutView):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: ui.Item[Any], /) -> None:
-        await report_error(interaction, error)
+        await report_error(interaction, error, where=WHERE)
 
 
 async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tuple[Job, str]:

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import ui
 
-from cogs.replies import report_error
+from cogs.tree import report_error
 
 CHOICE_TIMEOUT_S = 10 * 60
 
@@ -26,6 +26,8 @@ KEPT = "Kept the current session; nothing changed."
 NOT_YOURS = "This choice belongs to the member who started it."
 
 Continuation = Callable[[discord.Interaction], Awaitable[None]]
+
+WHERE = "session start choice"
 
 
 class OwnedChoiceView(ui.View):
@@ -50,11 +52,11 @@ class OwnedChoiceView(ui.View):
         try:
             await then(interaction)
         except Exception as exc:
-            await report_error(interaction, exc)
+            await report_error(interaction, exc, where=WHERE)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: ui.Item[Any], /) -> None:
-        await report_error(interaction, error)
+        await report_error(interaction, error, where=WHERE)
 
 
 class FixVideoView(OwnedChoiceView):

@@ -15,7 +15,7 @@ from bot.storage import JobKind
 from cogs.board import board_lock, update_board
 from cogs.board_buttons import usable_session
 from cogs.kling_group import editing_service
-from cogs.replies import report_error
+from cogs.tree import report_error
 
 # User-facing text.
 ADD_POINTS_TITLE = "Add points"
@@ -38,6 +38,8 @@ MODE_OPTIONS = (("std", "Standard"), ("pro", "Professional (more credits)"))
 KIND_BY_ACTION = {"remove": JobKind.EDIT_REMOVAL, "swap": JobKind.EDIT_SWAP,
                   "add": JobKind.EDIT_ADDITION}
 IMAGE_LIMITS = {"swap": (1, 1), "add": (1, 2)}
+
+WHERE = "board modal"
 
 
 def frame_or_time(text: str) -> tuple[int | None, str | None]:
@@ -74,7 +76,7 @@ class AddPointsModal(ui.Modal):
             await update_board(interaction.client, session, board, interaction.message)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
-        await report_error(interaction, error)
+        await report_error(interaction, error, where=WHERE)
 
 
 class EditModal(ui.Modal):
@@ -117,4 +119,4 @@ class EditModal(ui.Modal):
             mode=self.mode.values[0] if self.mode.values else None)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
-        await report_error(interaction, error)
+        await report_error(interaction, error, where=WHERE)

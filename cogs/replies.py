@@ -26,20 +26,3 @@ async def send_reply(interaction: discord.Interaction, content: str, *,
     except discord.HTTPException as exc:
         # 10062 / 40060 / 50027: the interaction is gone; nothing more can be said through it.
         log.warning("could not reply to interaction %s: %s", interaction.id, exc)
-
-
-async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """Tell the user what went wrong in a button, select or modal, as the command tree does.
-
-    Errors written for users (bot.errors.user_message_for) are shown as they are; anything else
-    is logged with a short id that the user sees.
-    """
-    from bot.errors import new_error_id, user_message_for
-
-    message = user_message_for(error)
-    if message is None:
-        error_id = new_error_id()
-        custom_id = (interaction.data or {}).get("custom_id", "?")
-        log.error("unexpected error %s in component %s", error_id, custom_id, exc_info=error)
-        message = f"Something went wrong on our side (error id `{error_id}`)."
-    await send_reply(interaction, message)
