@@ -34,6 +34,7 @@ RESULT_BUTTON_TEMPLATE = r"kling:result:(?P<job_id>[0-9A-Za-z_-]{1,64})"
 ENTITY_TOO_LARGE = 40005
 # Multipart framing and the JSON part travel with the file; aim a little under the limit.
 _UPLOAD_HEADROOM = 0.98
+_AFTER_413 = 0.25
 # How far back (before the job finished at Kling) to look for an earlier post, and how many.
 _HISTORY_SLACK = dt.timedelta(minutes=10)
 _HISTORY_LIMIT = 500
@@ -143,9 +144,10 @@ class DiscordDeliverer:
             except discord.HTTPException as error:
                 if upload is None or error.status != 413:
                     raise
-                # Discord knows a smaller limit than we did: learn it and try smaller.
+                # Discord knows a smaller limit than we did (no interaction has told us this
+                # server's yet): learn from it and try much smaller, so few tries are refused.
                 size = upload.stat().st_size
-                limit = int(size * 0.8)
+                limit = int(size * _AFTER_413)
                 self.upload_limits[job.guild_id] = limit
                 log.info("job %s: %d bytes were too large here; trying %d", job.id, size, limit)
                 assert video is not None

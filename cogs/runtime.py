@@ -138,10 +138,10 @@ def _editing_service(
         return None
 
 
-async def close_services(services: Services, *, grace: float = STOP_GRACE_SECONDS) -> None:
+async def close_services(services: Services, *, grace: float | None = None) -> None:
     """Stop the runner (running steps get `grace` seconds), then the emulator, store and HTTP."""
     with contextlib.suppress(Exception):
-        await services.runner.stop(grace=grace)
+        await services.runner.stop(grace=STOP_GRACE_SECONDS if grace is None else grace)
     if services.emulator is not None:
         with contextlib.suppress(Exception):
             await services.emulator.close()

@@ -1,0 +1,165 @@
+"""Shared pieces of the delivery, restart and job-card tests: a real KlingBot (in-process or as
+`kling-bot run`) against the Discord stand-in and a Kling emulator, with jobs seeded in SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cogs.runtime
+from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
+from bot.jobs import RunnerConfig, animate_request
+from bot.kling.emulator import KlingEmulator
+from bot.storage import Job, JobKind, NewJob, Store
+from cogs.app import KlingBot
+from cogs.delivery import result_custom_id
+from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, bot_running
+from tests.discord_twin.model import walk_components
+
+REPO = Path(__file__).resolve().parents[2]
+FAST_RUNNER = RunnerConfig(
+    poll_first=0.2, poll_max=0.5, poll_growth=1.0, resume_spread=0.0,
+    delivery_retry_first=0.2, queue_retry_first=0.2,
+)  # fmt: skip
+
+
+def write_images(folder: Path, *, noisy: bool) -> list[Path]:
+    """Two reference PNGs; noise makes the emulator's clip large (megabytes), gradients tiny."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    paths = []
+    for index in range(2):
+        if noisy:
+            pixels = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
+        else:
+            ramp = np.linspace(0, 255, 640, dtype=np.uint8)
+            pixels = np.stack([np.tile(ramp, (360, 1))] * 3, axis=-1)
+            pixels[..., index] = 200
+        path = folder / f"ref{index}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+async def seed_animate_job(
+    db_path: Path, channel: TwinChannel, requester_id: int, images: list[Path],
+    prompt: str = "a slow pan over the two pictures",
+) -> Job:
+    """A queued animate job, stored the way the submit flow stores one."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(db_path)
+    try:
+        return await store.create_job(
+            NewJob(
+                kind=JobKind.ANIMATE,
+                guild_id=channel.guild_id,
+                channel_id=channel.id,
+                requester_id=requester_id,
+                request=animate_request(prompt=prompt, image_paths=images, duration="5"),
+            )
+        )
+    finally:
+        await store.close()
+
+
+def bot_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Config:
+    return Config(
+        discord=DiscordConfig(token=Secret(twin.token), api_base=twin.api_base),
+        kling=KlingConfig(provider="emulator", base_url=emulator.base_url),
+        storage=StorageConfig(path=tmp_path / "data" / "bot.sqlite3",
+                              media_dir=tmp_path / "data" / "media"),
+    )
+
+
+@pytest.fixture
+def fast_runner(monkeypatch: pytest.MonkeyPatch) -> RunnerConfig:
+    """Poll every fraction of a second instead of every 5-30 s (the in-process bot only)."""
+    monkeypatch.setattr(cogs.runtime, "runner_config",
+                        lambda config: replace(FAST_RUNNER, poll_timeout=600.0))
+    return FAST_RUNNER
+
+
+@asynccontextmanager
+async def kling_bot(config: Config, twin: DiscordTwin) -> AsyncIterator[KlingBot]:
+    bot = KlingBot(config)
+    async with bot_running(bot, twin):
+        yield bot
+
+
+def result_messages(channel: TwinChannel, job_id: str) -> list[TwinMessage]:
+    """Messages in `channel` carrying the Edit-this-result button of `job_id`."""
+    wanted = result_custom_id(job_id)
+    return [
+        m for m in channel.visible_messages()
+        if any(c.get("custom_id") == wanted for c in walk_components(m.components))
+    ]
+
+
+def job_row(db_path: Path, job_id: str) -> dict[str, object]:
+    """Read the job straight from the SQLite file (as an operator would), not through the bot."""
+    with sqlite3.connect(db_path, timeout=5) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return dict(row) if row else {}
+
+
+async def wait_for_state(db_path: Path, job_id: str, states: set[str],
+                         timeout: float = 20.0) -> dict[str, object]:  # noqa: ASYNC109
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        row = await asyncio.to_thread(job_row, db_path, job_id)
+        if row.get("state") in states:
+            return row
+        if loop.time() > deadline:
+            raise TimeoutError(f"job {job_id} stayed {row.get('state')}, wanted {states}")
+        await asyncio.sleep(0.05)
+
+
+def write_run_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[discord]\napi_base = "{twin.api_base}"\n'
+        f'[kling]\nprovider = "emulator"\nbase_url = "{emulator.base_url}"\n'
+        f'[storage]\npath = "{tmp_path / "data" / "bot.sqlite3"}"\n'
+        f'media_dir = "{tmp_path / "data" / "media"}"\n'
+    )
+    return path
+
+
+async def start_bot_process(config: Path, twin: DiscordTwin) -> asyncio.subprocess.Process:
+    """`kling-bot run` as an operator starts it; returns once it has identified on the gateway."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
+    env["DISCORD_TOKEN"] = twin.token
+    identified = len(twin.gateway.identify_payloads)
+    # The bot's log goes next to its config: the first place to look when a test fails.
+    with (config.parent / "bot.log").open("ab") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "--config", str(config),
+            cwd=REPO, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        )
+    await twin.wait_until(
+        lambda: len(twin.gateway.identify_payloads) > identified and twin.gateway.connected, 30
+    )
+    return proc
+
+
+async def stop_bot_process(proc: asyncio.subprocess.Process, *, kill: bool = False) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()

@@ -1,0 +1,109 @@
+"""A job in flight survives the bot being killed, and its video is posted exactly once (SPEC §5)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import cogs.runtime
+from bot.kling.emulator import KlingEmulator, ManualClock
+from tests.cogs.delivery_support import (
+    bot_config,
+    fast_runner,
+    job_row,
+    kling_bot,
+    result_messages,
+    seed_animate_job,
+    start_bot_process,
+    stop_bot_process,
+    wait_for_state,
+    write_images,
+    write_run_config,
+)
+from tests.discord_twin import DiscordTwin, TwinGuild
+
+__all__ = ["fast_runner"]
+
+
+async def finish_task(emulator: KlingEmulator, job_id: str) -> None:
+    """Move the emulator's clock until the job's task has succeeded (it renders meanwhile)."""
+    task_id = emulator.store.external_ids[job_id]
+    for _ in range(200):
+        if emulator.store.tasks[task_id].status == "succeed":
+            return
+        emulator.advance(1.0)
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"task {task_id} did not finish")
+
+
+async def test_sigkill_while_processing_then_restart_posts_the_result_once(
+    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild
+) -> None:
+    channel = twin_guild.channel("general")
+    alice = discord_twin.member(twin_guild, "alice")
+    images = write_images(tmp_path / "refs", noisy=False)
+    clock = ManualClock()
+    async with KlingEmulator(clock=clock, image2video_long_side=320) as emulator:
+        config = write_run_config(tmp_path, discord_twin, emulator)
+        db = tmp_path / "data" / "bot.sqlite3"
+        job = await seed_animate_job(db, channel, alice.id, images)
+
+        first = await start_bot_process(config, discord_twin)
+        try:
+            await wait_for_state(db, job.id, {"submitted"})
+            emulator.advance(1.0)  # Kling starts working on it
+            await wait_for_state(db, job.id, {"processing"})  # the bot's next poll saw that
+        finally:
+            await stop_bot_process(first, kill=True)
+        assert first.returncode == -9
+        assert result_messages(channel, job.id) == []
+
+        await finish_task(emulator, job.id)  # Kling finishes while the bot is down
+        second = await start_bot_process(config, discord_twin)
+        try:
+            row = await wait_for_state(db, job.id, {"delivered"})
+        finally:
+            await stop_bot_process(second)
+        tasks_for_job = [t for t in emulator.store.tasks.values() if t.external_task_id == job.id]
+
+    [posted] = result_messages(channel, job.id)
+    assert row["result_message_id"] == posted.id
+    assert posted.content.startswith(f"<@{alice.id}>") and len(posted.files) == 1
+    assert len(tasks_for_job) == 1  # the restart did not create the job at Kling again
+    assert job_row(db, job.id)["delivery_attempts"] == 1
+
+
+async def test_crash_after_posting_before_recording_does_not_post_twice(
+    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The hung step would otherwise get the full shutdown grace before it is cut off.
+    monkeypatch.setattr(cogs.runtime, "STOP_GRACE_SECONDS", 0.2)
+    channel = twin_guild.channel("general")
+    alice = discord_twin.member(twin_guild, "alice")
+    images = write_images(tmp_path / "refs", noisy=False)
+    async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=320) as emulator:
+        config = bot_config(tmp_path, discord_twin, emulator)
+        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+
+        async with kling_bot(config, discord_twin) as bot:
+            posted = asyncio.Event()
+
+            async def die_before_recording(job_id: str, message_id: int) -> None:
+                posted.set()
+                await asyncio.Event().wait()  # the process "dies" here: nothing is recorded
+
+            bot.store.mark_delivered = die_before_recording  # type: ignore[method-assign]
+            await asyncio.wait_for(posted.wait(), 20)
+        # Stopping cancelled the step: the post exists, the database still says delivering.
+        assert job_row(config.storage.path, job.id)["state"] == "delivering"
+        assert len(result_messages(channel, job.id)) == 1
+
+        async with kling_bot(config, discord_twin):
+            row = await wait_for_state(config.storage.path, job.id, {"delivered"})
+
+    [message] = result_messages(channel, job.id)
+    assert row["result_message_id"] == message.id  # found by its key, not posted again
+    assert row["delivery_attempts"] == 2
