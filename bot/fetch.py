@@ -34,6 +34,7 @@ MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 AddressPolicy = Callable[[IPAddress], bool]
 
@@ -98,11 +99,12 @@ def parse_ip_literal(host: str) -> IPAddress | None:
 def is_public_address(address: IPAddress) -> bool:
     """True only for globally routable unicast addresses (embedded IPv4 checked too)."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is None and address in ipaddress.IPv6Network("64:ff9b::/96"):
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        # IPv4-mapped and NAT64 addresses reach exactly their IPv4 address: judge that one.
+        if address.ipv4_mapped is not None:
+            return is_public_address(address.ipv4_mapped)
+        if address in _NAT64:
+            return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        embedded = address.sixtofour or (address.teredo[1] if address.teredo else None)
         if embedded is not None and not is_public_address(embedded):
             return False
     return not (
