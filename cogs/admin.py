@@ -14,7 +14,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.storage import GuildUsage, Store, UsageCounts
-from cogs.admin_panel import NOT_AN_ADMIN, SettingsPanel, can_manage_server
+from cogs.access import NOT_AN_ADMIN, can_manage_server
+from cogs.admin_panel import SettingsPanel
 from cogs.replies import send_reply
 
 TOP_MEMBERS = 10
@@ -32,10 +33,12 @@ def format_units(units: float) -> str:
 
 
 def usage_line(usage: UsageCounts, period: str) -> str:
-    jobs = "job" if (usage.jobs_today if period == "today" else usage.jobs_month) == 1 else "jobs"
+    """"3 jobs · 12.5 units" for ``period`` "today" or "month"."""
     if period == "today":
-        return f"{usage.jobs_today} {jobs} · {format_units(usage.units_today)} units"
-    return f"{usage.jobs_month} {jobs} · {format_units(usage.units_month)} units"
+        jobs, units = usage.jobs_today, usage.units_today
+    else:
+        jobs, units = usage.jobs_month, usage.units_month
+    return f"{jobs} {'job' if jobs == 1 else 'jobs'} · {format_units(units)} units"
 
 
 def usage_embed(usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS) -> discord.Embed:

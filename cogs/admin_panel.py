@@ -14,6 +14,7 @@ from typing import Any
 import discord
 
 from bot.storage import GuildSettings, Store
+from cogs.access import NOT_AN_ADMIN, can_manage_server
 from cogs.replies import send_reply
 from cogs.tree import report_error
 
@@ -27,23 +28,6 @@ UNLIMITED = "unlimited"
 CHANNEL_TYPES = [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum,
                  discord.ChannelType.voice]
 ACCENT = discord.Colour.blurple()
-
-
-def can_manage_server(interaction: discord.Interaction) -> bool:
-    """Manage Server or Administrator, as Discord reports it for this interaction.
-
-    Checked in code on purpose: a server can override the commands' default permissions in its
-    integration settings, and then Discord lets anyone run them.
-    """
-    if interaction.guild_id is None:
-        return False
-    perms = interaction.permissions
-    if isinstance(interaction.user, discord.Member):
-        perms = perms | interaction.user.guild_permissions
-    return perms.manage_guild or perms.administrator
-
-
-NOT_AN_ADMIN = "Only members with the Manage Server permission can use `/kling-admin`."
 
 
 def limit_text(value: int | None, unit: str) -> str:

@@ -10,8 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.policy import PolicyError, check_channel_enabled
+from bot.policy import PolicyError
 from bot.storage import Job, JobKind, JobState, Store
+from cogs.access import ensure_channel_enabled
+from cogs.admin import format_units
 
 RECENT_JOBS = 15
 KIND_NAMES = {
@@ -41,8 +43,7 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
 def _units(units: float | None) -> str | None:
     if units is None:
         return None
-    text = f"{units:.0f}" if float(units).is_integer() else f"{units:.2f}".rstrip("0")
-    return f"{text} {'unit' if units == 1 else 'units'}"
+    return f"{format_units(units)} {'unit' if units == 1 else 'units'}"
 
 
 def job_line(job: Job) -> str:
@@ -96,11 +97,8 @@ async def jobs_command(interaction: discord.Interaction,
     store: Store | None = getattr(interaction.client, "store", None)
     if store is None:
         raise RuntimeError("the database is not open")
-    settings = await store.get_settings(interaction.guild_id)
-    channel = interaction.channel
-    parent = channel.parent_id if isinstance(channel, discord.Thread) else None
     try:
-        check_channel_enabled(settings, interaction.channel_id or 0, parent_channel_id=parent)
+        await ensure_channel_enabled(interaction, store)
     except PolicyError as refusal:
         await interaction.edit_original_response(content=refusal.user_message)
         return

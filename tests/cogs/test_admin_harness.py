@@ -15,7 +15,9 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
+from bot.policy import PolicyError
 from bot.storage import Job, JobKind, JobState, NewJob, Store
+from cogs.access import ensure_channel_enabled, ensure_member_can_submit
 from cogs.tree import KlingTree
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, TwinRole, bot_running
 from tests.discord_twin.actors import MESSAGE_COMPONENT, InteractionHandle, TwinActor
@@ -47,6 +49,30 @@ class StandInKlingCog(commands.Cog):
         await interaction.response.send_message("no session", ephemeral=True)
 
 
+class SubmitProbeCog(commands.Cog):
+    """Stands in for a paid submit and a free step, to test the policy with real interactions."""
+
+    @app_commands.command(name="probe-submit", description="Would a paid submit be allowed?")
+    async def probe_submit(self, interaction: discord.Interaction, mode: str = "std") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await ensure_member_can_submit(interaction, interaction.client.store, mode=mode)
+        except PolicyError as refusal:
+            await interaction.edit_original_response(content=refusal.user_message)
+        else:
+            await interaction.edit_original_response(content="allowed")
+
+    @app_commands.command(name="probe-free", description="Would a free step be allowed?")
+    async def probe_free(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await ensure_channel_enabled(interaction, interaction.client.store)
+        except PolicyError as refusal:
+            await interaction.edit_original_response(content=refusal.user_message)
+        else:
+            await interaction.edit_original_response(content="allowed")
+
+
 class AdminTestBot(commands.Bot):
     store: Store
 
@@ -62,6 +88,7 @@ class AdminTestBot(commands.Bot):
         await use_gateway_from_rest(self)
         self.store = await Store.open(self.db_path, clock=self.clock)
         await self.add_cog(StandInKlingCog())
+        await self.add_cog(SubmitProbeCog())
         for name in self.extension_names:
             await self.load_extension(name)
         await self.tree.sync()

@@ -1,0 +1,71 @@
+"""The Discord facts that `bot.policy` decides on, read from an interaction.
+
+The submit commands call :func:`ensure_member_can_submit` after acknowledging the interaction and
+before any paid call; free steps (marking, previews) call :func:`ensure_channel_enabled`. Both
+raise `bot.policy.PolicyError`, whose `user_message` the command tree shows as it is.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.policy import check_channel_enabled, check_member_can_submit
+from bot.storage import GuildSettings, Store
+
+NOT_AN_ADMIN = "Only members with the Manage Server permission can use `/kling-admin`."
+
+
+def can_manage_server(interaction: discord.Interaction) -> bool:
+    """Manage Server or Administrator, as Discord reports it for this interaction.
+
+    Checked in code on purpose: a server can override the commands' default permissions in its
+    integration settings, and then Discord lets anyone run them.
+    """
+    if interaction.guild_id is None:
+        return False
+    perms = interaction.permissions
+    if isinstance(interaction.user, discord.Member):
+        perms = perms | interaction.user.guild_permissions
+    return perms.manage_guild or perms.administrator
+
+
+def member_role_ids(interaction: discord.Interaction) -> set[int]:
+    user = interaction.user
+    if not isinstance(user, discord.Member):
+        return set()
+    # @everyone counts as a role every member holds.
+    return {role.id for role in user.roles} | {interaction.guild_id or 0}
+
+
+def parent_channel_id(interaction: discord.Interaction) -> int | None:
+    channel = interaction.channel
+    return channel.parent_id if isinstance(channel, discord.Thread) else None
+
+
+async def ensure_channel_enabled(interaction: discord.Interaction,
+                                 store: Store) -> GuildSettings:
+    """The server's settings, or PolicyError when the bot is disabled in this channel."""
+    assert interaction.guild_id is not None
+    settings = await store.get_settings(interaction.guild_id)
+    check_channel_enabled(settings, interaction.channel_id or 0,
+                          parent_channel_id=parent_channel_id(interaction))
+    return settings
+
+
+async def ensure_member_can_submit(interaction: discord.Interaction, store: Store, *,
+                                   mode: str) -> GuildSettings:
+    """Raise PolicyError unless this member may submit a paid job of `mode` here and now.
+
+    Returns the settings; create the job with `limits=JobLimits.from_settings(settings)`.
+    """
+    assert interaction.guild_id is not None
+    return await check_member_can_submit(
+        store,
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id,
+        member_role_ids=member_role_ids(interaction),
+        channel_id=interaction.channel_id or 0,
+        is_admin=can_manage_server(interaction),
+        mode=mode,
+        parent_channel_id=parent_channel_id(interaction),
+    )
