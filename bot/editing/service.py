@@ -12,7 +12,6 @@ parallel, fit):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -40,6 +39,7 @@ from bot.storage import (
     NewSession,
     Session,
     SessionConflictError,
+    SessionNotActiveError,
     Store,
 )
 from bot.storage import VideoInfo as StoredVideoInfo
@@ -216,9 +216,11 @@ class EditingService:
                 await self.store.add_points(
                     session_id, target, parsed, added_by=user_id, masks=masks_of(result)
                 )
-            except BaseException:
+            except BaseException as error:
                 # Keep Kling in step with the database: take back the clicks it now has.
                 await self._take_back(session, target, parsed)
+                if isinstance(error, SessionNotActiveError):
+                    raise UserFacingError(SESSION_ENDED) from error
                 raise
             await self.store.set_current_frame(session_id, target)
             return await self._board(session_id)
@@ -427,7 +429,10 @@ class EditingService:
     ) -> None:
         if not session.kling_session_id:
             return
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.shield(
                 self.client.delete_selection(session.kling_session_id, frame_index, points)
             )
+        except Exception:  # the original error matters more; Kling's copy expires anyway
+            log.warning("session %s: could not take back unstored clicks", session.id,
+                        exc_info=True)

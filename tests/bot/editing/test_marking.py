@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ from PIL import Image
 
 from bot.editing import BoardView
 from bot.errors import UserFacingError
+from bot.kling import KlingError
+from bot.media import write_mp4
 from bot.render.board import MASK_FILL_ALPHA, mask_colour
 from bot.storage import SessionConflictError
 from tests.bot.editing.conftest import (
@@ -191,3 +195,58 @@ async def test_session_conflict_and_replace(rig: Rig) -> None:
     assert await rig.service.active_session(GUILD, CHANNEL) is None
     with pytest.raises(UserFacingError, match="no editing session in this channel"):
         await rig.service.require_session(GUILD, CHANNEL)
+
+
+async def test_kling_failure_leaves_everything_as_it_was(rig: Rig) -> None:
+    sid = await rig.open()
+    await rig.service.mark(sid, points="C4", user_id=ALICE, frame=2)
+    before_points = await rig.store.list_points(sid)
+    before_masks = await rig.store.list_frame_masks(sid)
+    rig.emulator.faults.fail("add-selection", 5000)
+    with pytest.raises(KlingError) as error:
+        await rig.service.mark(sid, points="0.72,0.35", user_id=BOB, frame=7)
+    assert error.value.user_message
+    rig.emulator.faults.fail("delete-selection", 1301)
+    with pytest.raises(KlingError) as error:
+        await rig.service.undo(sid, user_id=BOB)
+    assert "content policy" in error.value.user_message
+    assert await rig.store.list_points(sid) == before_points
+    assert await rig.store.list_frame_masks(sid) == before_masks
+    assert (await rig.service.board(sid)).frame_index == 2
+    # Kling still has exactly the stored click: undo with the stored floats works.
+    board = await rig.service.undo(sid, user_id=BOB)
+    assert board.total_points == 0
+
+
+async def test_session_ended_while_marking_takes_back_the_click(rig: Rig) -> None:
+    sid = await rig.open()
+    session = await rig.store.get_session(sid)
+    assert session is not None and session.kling_session_id
+    # The session ends between Kling's answer and the database write (another process).
+    rig.emulator.faults.latency(0.2, endpoint="add-selection", times=1)
+    mark = asyncio.create_task(rig.service.mark(sid, points="C4", user_id=ALICE))
+    await asyncio.sleep(0.1)
+    assert await rig.store.end_session(sid)
+    with pytest.raises(UserFacingError, match="session has ended"):
+        await mark
+    clicks = rig.emulator.store.sessions[session.kling_session_id].clicks
+    assert not any(clicks.values())  # the click Kling took was taken back
+
+
+async def test_check_and_fix_a_small_video(rig: Rig, tmp_path: Path) -> None:
+    small = tmp_path / "small.mp4"
+    frames = (np.full((360, 640, 3), 90, np.uint8) for _ in range(72))
+    await asyncio.to_thread(write_mp4, frames, small, 24)
+    check = await rig.service.check_video(small)
+    assert not check.ok and check.fixable
+    assert [v.rule for v in check.violations] == ["dimensions"]
+    report = await rig.service.fix_video(small)
+    assert report.path.is_relative_to(rig.media_dir)
+    fixed = await rig.service.check_video(report.path)
+    assert fixed.ok and fixed.info is not None and min(fixed.info.width, fixed.info.height) >= 720
+    junk = tmp_path / "junk.mp4"
+    await asyncio.to_thread(junk.write_bytes, b"not a video at all")
+    unreadable = await rig.service.check_video(junk)
+    assert unreadable.info is None and unreadable.unreadable_reason and not unreadable.fixable
+    with pytest.raises(UserFacingError):
+        await rig.service.fix_video(junk)
