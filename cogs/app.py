@@ -67,6 +67,7 @@ class KlingBot(commands.Bot):
             runner=lambda: self.services.runner if self.services else None,
         )
         self._runner_start: asyncio.Task[None] | None = None
+        self.runner_started = asyncio.Event()
         use_api_base(config.discord.api_base)
 
     async def setup_hook(self) -> None:
@@ -101,6 +102,7 @@ class KlingBot(commands.Bot):
         await self.wait_until_ready()
         if self.services is not None:
             await self.services.runner.start()
+            self.runner_started.set()
             log.info("job runner started (%d jobs in flight)", self.services.runner.in_flight)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:

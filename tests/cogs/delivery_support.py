@@ -94,6 +94,7 @@ def fast_runner(monkeypatch: pytest.MonkeyPatch) -> RunnerConfig:
 async def kling_bot(config: Config, twin: DiscordTwin) -> AsyncIterator[KlingBot]:
     bot = KlingBot(config)
     async with bot_running(bot, twin):
+        await asyncio.wait_for(bot.runner_started.wait(), 10)
         yield bot
 
 
