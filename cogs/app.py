@@ -28,7 +28,7 @@ from cogs.tree import KlingTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.status",)
+EXTENSIONS = ("cogs.status", "cogs.admin", "cogs.jobs_list")
 
 
 def use_api_base(api_base: str | None) -> None:

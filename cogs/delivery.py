@@ -73,7 +73,8 @@ class EditResultButton(
 
     @routed_callback("button Edit this result")
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
+        # The "session is open" answer is for the presser; the board itself is public.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         video_url, filename = await self._result_video(interaction)
         from cogs.edit import open_session_from_video  # the editing cog; loaded after this one
 

@@ -107,3 +107,27 @@ async def test_crash_after_posting_before_recording_does_not_post_twice(
     [message] = result_messages(channel, job.id)
     assert row["result_message_id"] == message.id  # found by its key, not posted again
     assert row["delivery_attempts"] == 2
+
+
+async def test_edit_this_result_still_works_after_a_restart(
+    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object
+) -> None:
+    channel = twin_guild.channel("general")
+    alice = discord_twin.member(twin_guild, "alice")
+    images = write_images(tmp_path / "refs", noisy=False)
+    async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=1280) as emulator:
+        config = bot_config(tmp_path, discord_twin, emulator)
+        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+        async with kling_bot(config, discord_twin):
+            await wait_for_state(config.storage.path, job.id, {"delivered"}, timeout=30)
+        [posted] = result_messages(channel, job.id)
+
+        async with kling_bot(config, discord_twin) as bot:  # a new process: no view in memory
+            handle = await alice.click(posted, "Edit this result")
+            reply = await handle.response(timeout=30)
+            session = await bot.store.get_active_session(twin_guild.id, channel.id)
+    assert "Your editing session is open" in reply.content
+    assert session is not None and session.created_by == alice.id
+    assert session.video.duration > 4  # the 5 s result is what is being edited now
+    board = channel.messages[session.board_message_id or 0]
+    assert board.components and board.files  # the new session's board, with its buttons
