@@ -152,6 +152,27 @@ def choose_mode(mode: str | None, settings: GuildSettings) -> str:
     return chosen
 
 
+ANIMATE_DURATIONS = ("5", "10")
+ANIMATE_ASPECTS = ("16:9", "9:16", "1:1")
+
+
+def check_animate(image_count: int, duration: str, aspect_ratio: str) -> None:
+    if not 2 <= image_count <= 4:
+        raise UserFacingError(f"Animate needs 2 to 4 images (you gave {image_count}).")
+    if duration not in ANIMATE_DURATIONS:
+        raise UserFacingError(f"`{duration}` is not a duration; use 5 or 10 seconds.")
+    if aspect_ratio not in ANIMATE_ASPECTS:
+        raise UserFacingError(f"`{aspect_ratio}` is not an aspect ratio; use 16:9, 9:16 or 1:1.")
+
+
+def animate_prompt(prompt: str) -> str:
+    text = clean_text(prompt)
+    if not text:
+        raise UserFacingError("The prompt is empty; describe what should happen in the video.")
+    _check_length(text, "prompt")
+    return text
+
+
 def animate_job(plan: SubmitPlan) -> NewJob:
     """The job of an animate plan (multi-image2video; no editing session)."""
     return NewJob(

@@ -6,7 +6,9 @@ never interleave Kling calls; every user mistake raises an error carrying a `use
 
 CONTRACT (the lead wrote these signatures; the implementer fills them in and may add private
 helpers and modules under bot/editing/, but keeps these names and meanings so the cogs, built in
-parallel, fit):
+parallel, fit). plan_edit, plan_animate (added) and submit live in bot/editing/submitting.py
+(a mixin of this class, to keep modules short); board drawing in boards.py, Kling session
+renewal in renewal.py, prompt templates in planning.py, file work in media_steps.py.
 """
 
 from __future__ import annotations
@@ -20,22 +22,18 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.editing import media_steps, planning
+from bot.editing import media_steps
 from bot.editing.boards import build_board, clamp_frame, grid_for, session_dir
 from bot.editing.locks import SessionLocks
 from bot.editing.renewal import SelectionKeeper, masks_of
-from bot.editing.views import BoardView, PreviewFiles, SubmitPlan, VideoCheck
+from bot.editing.submitting import SESSION_ENDED, PaidJobs
+from bot.editing.views import BoardView, PreviewFiles, VideoCheck
 from bot.errors import UserFacingError
-from bot.jobs.kling_backend import edit_request
 from bot.jobs.runner import JobRunner
 from bot.kling import KlingClient
 from bot.media.fix import FixReport
 from bot.points import FrameRefError, PointsError, parse_frame_ref, parse_points
 from bot.storage import (
-    Job,
-    JobKind,
-    JobLimits,
-    NewJob,
     NewSession,
     Session,
     SessionConflictError,
@@ -51,7 +49,6 @@ log = logging.getLogger(__name__)
 FreshVideoUrl = Callable[[Session], Awaitable[str]]
 
 NO_SESSION = "There is no editing session in this channel. Start one with `/kling edit`."
-SESSION_ENDED = "This editing session has ended; start a new one with `/kling edit`."
 MAX_AUTOCOMPLETE = 25
 
 
@@ -62,7 +59,7 @@ def _user_error(error: PointsError | FrameRefError) -> UserFacingError:
     return wrapped
 
 
-class EditingService:
+class EditingService(PaidJobs):
     def __init__(
         self,
         store: Store,
@@ -308,93 +305,6 @@ class EditingService:
         )
         return PreviewFiles(video=video, cover=cover, video_url=result.video,
                             cover_url=result.video_cover)
-
-    # ----- paid jobs -----
-
-    async def plan_edit(
-        self,
-        session_id: int,
-        *,
-        kind: str,
-        prompt: str,
-        user_id: int,
-        images: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
-        negative_prompt: str | None = None,
-        mode: str | None = None,
-    ) -> SubmitPlan:
-        """Validate everything that can be checked locally and build the plan: the prompt from
-        the mode's template unless the user wrote <<<video_1>>> tokens; image count per mode;
-        reference images normalised (SPEC §6) and saved; duration from the video length; mode
-        defaulted from the server settings. Raises UserFacingError; spends nothing."""
-        session = await self._active(session_id)
-        job_kind = planning.edit_kind(kind)
-        points = await self.store.list_points(session_id)
-        if not points:
-            raise UserFacingError(
-                "Mark the object first (`/kling mark` or **Add points**), then submit the edit."
-            )
-        planning.check_image_count(job_kind, len(images))
-        built_prompt = planning.build_prompt(job_kind, prompt, image_count=len(images))
-        negative = planning.clean_negative(negative_prompt)
-        settings = await self.store.get_settings(session.guild_id)
-        chosen_mode = planning.choose_mode(mode, settings)
-        duration = await media_steps.edit_duration(session)
-        folder = self.media_dir / "jobs" / uuid.uuid4().hex
-        image_paths, notes = await media_steps.save_reference_images(images, folder)
-        return SubmitPlan(
-            session_id=session_id,
-            guild_id=session.guild_id,
-            channel_id=session.channel_id,
-            requester_id=user_id,
-            kind=job_kind.value,
-            prompt=built_prompt,
-            negative_prompt=negative,
-            mode=chosen_mode,
-            duration=duration,
-            image_paths=tuple(image_paths),
-            marked_frames=tuple(sorted(
-                (frame, sum(1 for p in points if p.frame_index == frame))
-                for frame in {p.frame_index for p in points}
-            )),
-            notes=tuple(notes),
-        )
-
-    async def submit(self, plan: SubmitPlan) -> Job:
-        """Create the job (quotas checked atomically) and hand it to the runner; the job id is
-        sent as Kling's external_task_id."""
-        settings = await self.store.get_settings(plan.guild_id)
-        limits = JobLimits.from_settings(settings)
-        if plan.session_id is None:
-            return await self.runner.submit(planning.animate_job(plan), limits=limits)
-        async with self.locks.for_session(plan.session_id):
-            session = await self._active(plan.session_id)
-            if await self.store.last_point(session.id) is None:
-                raise UserFacingError(
-                    "The marks were cleared since this edit was prepared; mark the object again."
-                )
-            session = await self.selections.live(session)
-            assert session.kling_session_id is not None
-            kind = JobKind(plan.kind)
-            request = edit_request(
-                kling_session_id=session.kling_session_id,
-                kind=kind,
-                prompt=plan.prompt,
-                negative_prompt=plan.negative_prompt,
-                mode=plan.mode,
-                duration=plan.duration,
-                image_paths=plan.image_paths,
-            )
-            return await self.runner.submit(
-                NewJob(
-                    kind=kind,
-                    guild_id=plan.guild_id,
-                    channel_id=plan.channel_id,
-                    requester_id=plan.requester_id,
-                    request=request,
-                    session_id=session.id,
-                ),
-                limits=limits,
-            )
 
     # ----- internals -----
 

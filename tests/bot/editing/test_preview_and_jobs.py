@@ -207,3 +207,23 @@ async def test_jobs_folder_is_per_plan(rig: Rig) -> None:
         sid, kind="swap", prompt="ball", user_id=ALICE, images=[("a.png", png(700, 500))])
     assert first.image_paths[0].parent != second.image_paths[0].parent
     assert first.image_paths[0].read_bytes() != second.image_paths[0].read_bytes()
+
+
+async def test_plan_and_submit_animate(rig: Rig) -> None:
+    images = [("a.png", png()), ("b.webp", webp())]
+    with pytest.raises(UserFacingError, match="2 to 4 images"):
+        await rig.service.plan_animate(
+            guild_id=GUILD, channel_id=1, user_id=ALICE, prompt="x", images=images[:1])
+    with pytest.raises(UserFacingError, match="not an aspect ratio"):
+        await rig.service.plan_animate(
+            guild_id=GUILD, channel_id=1, user_id=ALICE, prompt="x", images=images,
+            aspect_ratio="4:3")
+    plan = await rig.service.plan_animate(
+        guild_id=GUILD, channel_id=1, user_id=ALICE, prompt=" a cat\nwalks ", images=images,
+        duration="10", aspect_ratio="1:1")
+    assert (plan.session_id, plan.kind, plan.prompt) == (None, "animate", "a cat walks")
+    assert len(plan.image_paths) == 2 and plan.aspect_ratio == "1:1"
+    await rig.runner.stop()
+    job = await rig.service.submit(plan)
+    assert job.request["aspect_ratio"] == "1:1" and job.request["duration"] == "10"
+    assert job.request["image_paths"] == [str(p) for p in plan.image_paths]
