@@ -37,7 +37,7 @@ _NORMALISED = re.compile(rf"({_NUMBER}),({_NUMBER})")
 _PERCENT = re.compile(rf"({_NUMBER})%,({_NUMBER})%")
 _PIXELS = re.compile(rf"({_NUMBER})(?:px)?,({_NUMBER})px", re.IGNORECASE)
 _HALF_PERCENT = re.compile(rf"{_NUMBER}%?,{_NUMBER}%?")
-_NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|inf(?:inity)?)(?:%|px)?", re.IGNORECASE)
 # Spaces typed around the comma or before "px" belong to one token, not two.
 _SPACED_COMMA = re.compile(r"\s*,\s*")
 _SPACED_PX = re.compile(r"\s+(?=px\b)", re.IGNORECASE)
@@ -150,7 +150,7 @@ def _parse_token(
                 f"`{token}` is outside the frame (x and y go from 0 to 1){hint}", token
             )
         return x, y
-    if _NOT_FINITE.search(body):
+    if any(_NOT_FINITE.fullmatch(part.strip()) for part in body.split(",")):
         raise PointsError(f"`{token}` is not a finite number", token)
     if _HALF_PERCENT.fullmatch(body):
         raise PointsError(f"`{token}` mixes forms: write both as percent, like `42%,61%`", token)

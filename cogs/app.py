@@ -47,7 +47,7 @@ class KlingBot(commands.Bot):
     store: Store
     kling: KlingClient
     runner: JobRunner
-    editing: EditingService | None
+    editing: EditingService
 
     def __init__(self, config: Config) -> None:
         super().__init__(

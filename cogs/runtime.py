@@ -33,7 +33,7 @@ class Services:
     store: Store
     kling: KlingClient
     runner: JobRunner
-    editing: EditingService | None
+    editing: EditingService
     emulator: KlingEmulator | None = None
 
 
@@ -121,21 +121,10 @@ def _editing_service(
     http: aiohttp.ClientSession,
     media_dir: Path,
     fresh_video_url: FreshVideoUrl | None,
-) -> EditingService | None:
-    try:
-        return EditingService(
-            store,
-            kling,
-            runner,
-            http=http,
-            media_dir=media_dir,
-            fresh_video_url=fresh_video_url,
-        )
-    except NotImplementedError:
-        # The editing service is a contract still being filled in; jobs and delivery work
-        # without it, so the bot starts and resumes jobs anyway.
-        log.warning("the editing service is not available in this build")
-        return None
+) -> EditingService:
+    return EditingService(
+        store, kling, runner, http=http, media_dir=media_dir, fresh_video_url=fresh_video_url
+    )
 
 
 async def close_services(services: Services, *, grace: float | None = None) -> None:

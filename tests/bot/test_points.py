@@ -227,3 +227,18 @@ def test_format_time() -> None:
     assert format_time(1.5) == "0:01.50"
     assert format_time(83.25) == "1:23.25"
     assert format_time(-1) == "0:00.00"
+
+
+@pytest.mark.parametrize("token", ["banana", "info,0.5", "0.5,nano"])
+def test_words_containing_nan_or_inf_are_not_called_numbers(token: str) -> None:
+    grid = BoardGrid.for_frame(1280, 720)
+    with pytest.raises(PointsError) as err:
+        parse_points(token, grid)
+    assert "is not a point" in str(err.value)
+
+
+@pytest.mark.parametrize("token", ["nan,0.5", "0.5,-inf", "Infinity%,3%", "1,NaNpx"])
+def test_real_non_finite_values_are_named(token: str) -> None:
+    grid = BoardGrid.for_frame(1280, 720)
+    with pytest.raises(PointsError, match="not a finite number"):
+        parse_points(token, grid)
