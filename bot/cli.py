@@ -53,6 +53,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return asyncio.run(sync_commands(config))
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the running bot's heartbeat is fresh and it is connected (Docker HEALTHCHECK)."""
+    from bot.health import check_heartbeat, heartbeat_path
+
+    config = load_config(_config_path(args.config))
+    health = check_heartbeat(heartbeat_path(config.storage.path))
+    print(("healthy: " if health.healthy else "unhealthy: ") + health.reason)
+    return 0 if health.healthy else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     from bot.demo import run_demo
@@ -107,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
                "sync_guild_ids.")
     sync.add_argument("--config", metavar="PATH",
                       help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+
+    health = add("health", cmd_health, "check that the running bot is connected",
+                 "Exit 0 when the running bot (same config) wrote a fresh heartbeat and is "
+                 "connected to Discord, 1 otherwise. Used by the Docker HEALTHCHECK.")
+    health.add_argument("--config", metavar="PATH",
+                        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
     return parser
 
 

@@ -12,6 +12,15 @@ import sys
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
+# Attributes every LogRecord has; anything else came from `extra=` and is a structured field.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName",
+}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The `extra=` fields of a record (e.g. job_id, guild_id), for structured output."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
 
 
 class SecretScrubber(logging.Filter):
@@ -32,6 +41,9 @@ class SecretScrubber(logging.Filter):
         if self._secrets:
             message = self.scrub(record.getMessage())
             record.msg, record.args = message, None
+            for key, value in extra_fields(record).items():
+                if isinstance(value, str):
+                    setattr(record, key, self.scrub(value))
             if record.exc_info and record.exc_info[1] is not None:
                 record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
@@ -46,6 +58,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key, value in extra_fields(record).items():
+            entry.setdefault(key, value if isinstance(value, int | float | bool) else str(value))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import signal
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,7 @@ from discord.http import Route
 
 from bot.config import Config
 from bot.editing import EditingService
+from bot.health import HEARTBEAT_SECONDS, heartbeat_path, write_heartbeat
 from bot.jobs import JobRunner
 from bot.kling import KlingClient
 from bot.storage import Session, Store
@@ -67,6 +69,8 @@ class KlingBot(commands.Bot):
             runner=lambda: self.services.runner if self.services else None,
         )
         self._runner_start: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.connected = False
         self.runner_started = asyncio.Event()
         use_api_base(config.discord.api_base)
 
@@ -82,6 +86,35 @@ class KlingBot(commands.Bot):
             await self.load_extension(name)
         await self.sync_if_changed()
         self._runner_start = asyncio.create_task(self._start_runner_when_ready())
+        self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
+
+    @property
+    def heartbeat_file(self) -> Path:
+        return heartbeat_path(self.config.storage.path)
+
+    def write_heartbeat(self) -> None:
+        try:
+            write_heartbeat(self.heartbeat_file, connected=self.connected and not self.is_closed(),
+                            servers=len(self.guilds))
+        except OSError as error:
+            log.warning("could not write the heartbeat file: %s", error)
+
+    async def _beat(self) -> None:
+        while True:
+            self.write_heartbeat()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            log.info("gateway %s", "connected" if connected else "disconnected")
+        self.connected = connected
+        self.write_heartbeat()
+
+    async def on_resumed(self) -> None:
+        self._set_connected(True)
+
+    async def on_disconnect(self) -> None:
+        self._set_connected(False)
 
     async def open_services(self) -> None:
         services = await open_services(
@@ -129,10 +162,14 @@ class KlingBot(commands.Bot):
         raise LookupError(f"session {session.id} has no video message or URL")
 
     async def close(self) -> None:
-        if self._runner_start is not None:
-            self._runner_start.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner_start
+        for task in (self._runner_start, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._runner_start = self._heartbeat = None
+        if self.connected:
+            self._set_connected(False)
         await self.job_cards.close()
         if self.services is not None:
             await close_services(self.services)
@@ -179,12 +216,35 @@ class KlingBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        self._set_connected(True)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 async def run_bot(config: Config) -> int:
+    """Run until closed; SIGTERM/SIGINT close the bot gracefully (runner steps finish their
+    writes within the grace period, then the store is closed) and the exit code is 0."""
     assert config.discord.token is not None
+    loop = asyncio.get_running_loop()
     async with KlingBot(config) as bot:
-        await bot.start(config.discord.token.reveal())
+        closing: list[asyncio.Task[None]] = []
+
+        def stop(name: str) -> None:
+            if not closing:
+                log.info("%s received: shutting down", name)
+                closing.append(asyncio.create_task(bot.close()))
+
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop, sig.name)
+        try:
+            await bot.start(config.discord.token.reveal())
+        finally:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+            if closing:
+                await closing[0]
+    log.info("stopped")
     return 0
 
 

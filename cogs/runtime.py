@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from bot.callbacks import CallbackServer, callback_url
 from bot.config import Config
 from bot.editing import EditingService, FreshVideoUrl
 from bot.jobs import Deliverer, JobObserver, JobRunner, KlingTaskBackend, RunnerConfig
 from bot.kling import KlingClient, make_provider
 from bot.kling.emulator import KlingEmulator
-from bot.storage import Store
+from bot.storage import Job, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class Services:
     runner: JobRunner
     editing: EditingService
     emulator: KlingEmulator | None = None
+    callbacks: CallbackServer | None = None
 
 
 def _secret(value: object) -> str | None:
@@ -48,6 +51,32 @@ async def start_local_emulator(config: Config) -> KlingEmulator:
     await emulator.start()
     log.info("Kling emulator (no key, no cost) listening on %s", emulator.base_url)
     return emulator
+
+
+def job_callback_url(config: Config) -> Callable[[Job], str] | None:
+    """Each job's callback URL under `[kling] callback_base_url`, or None when not configured."""
+    base = config.kling.callback_base_url
+    if base is None:
+        return None
+    return lambda job: callback_url(base, job.id)
+
+
+async def start_callback_server(config: Config, runner: JobRunner) -> CallbackServer | None:
+    """Serve Kling's callback route on `[kling] callback_port` when a callback base URL is set.
+
+    A callback only makes the runner poll that job now; polling stays on either way.
+    """
+    if config.kling.callback_base_url is None:
+        return None
+    server = CallbackServer(
+        runner.poll_soon,
+        port=config.kling.callback_port,
+        secret=_secret(config.kling.webhook_secret),
+    )
+    await server.start()
+    if config.kling.webhook_secret is None:
+        log.warning("Kling callbacks are not signed: set KLING_WEBHOOK_SECRET to verify them")
+    return server
 
 
 def runner_config(config: Config) -> RunnerConfig:
@@ -70,6 +99,7 @@ async def open_services(
     http = http or aiohttp.ClientSession()
     emulator: KlingEmulator | None = None
     store: Store | None = None
+    callbacks: CallbackServer | None = None
     try:
         kling_config = config.kling
         base_url = kling_config.base_url
@@ -95,7 +125,7 @@ async def open_services(
         store = await Store.open(storage.path)
         runner = JobRunner(
             store,
-            KlingTaskBackend(kling),
+            KlingTaskBackend(kling, callback_url=job_callback_url(config)),
             deliverer,
             # The runner keeps results under media_dir/"results" itself.
             media_dir=storage.media_dir,
@@ -104,6 +134,7 @@ async def open_services(
             config=runner_config(config),
         )
         editing = _editing_service(store, kling, runner, http, storage.media_dir, fresh_video_url)
+        callbacks = await start_callback_server(config, runner)
     except BaseException:
         if store is not None:
             await store.close()
@@ -111,7 +142,7 @@ async def open_services(
             await emulator.close()
         await http.close()
         raise
-    return Services(http, store, kling, runner, editing, emulator)
+    return Services(http, store, kling, runner, editing, emulator, callbacks)
 
 
 def _editing_service(
@@ -128,7 +159,10 @@ def _editing_service(
 
 
 async def close_services(services: Services, *, grace: float | None = None) -> None:
-    """Stop the runner (running steps get `grace` seconds), then the emulator, store and HTTP."""
+    """Stop callbacks, the runner (running steps get `grace` seconds), emulator, store, HTTP."""
+    if services.callbacks is not None:
+        with contextlib.suppress(Exception):
+            await services.callbacks.close()
     with contextlib.suppress(Exception):
         await services.runner.stop(grace=STOP_GRACE_SECONDS if grace is None else grace)
     if services.emulator is not None:

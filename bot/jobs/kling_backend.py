@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +94,21 @@ async def _images(request: dict[str, Any]) -> list[str]:
 class KlingTaskBackend:
     """Implements :class:`bot.jobs.protocols.TaskBackend` with the real client."""
 
-    def __init__(self, client: KlingClient, *, callback_url: str | None = None) -> None:
+    def __init__(
+        self, client: KlingClient, *, callback_url: str | Callable[[Job], str] | None = None
+    ) -> None:
+        """``callback_url``: one URL for every job, or a function giving each job its own."""
         self._client = client
         self._callback_url = callback_url
 
+    def _callback_for(self, job: Job) -> str | None:
+        if callable(self._callback_url):
+            return self._callback_url(job)
+        return self._callback_url
+
     async def create(self, job: Job) -> Task:
         request = job.request
+        callback_url = self._callback_for(job)
         images = await _images(request)
         try:
             if job.kind is JobKind.ANIMATE:
@@ -111,7 +120,7 @@ class KlingTaskBackend:
                     duration=request.get("duration", "5"),
                     aspect_ratio=request.get("aspect_ratio", "16:9"),
                     external_task_id=job.id,
-                    callback_url=self._callback_url,
+                    callback_url=callback_url,
                 )
                 return await self._client.create_multi_image_task(animate)
             edit = CreateEditTask(
@@ -123,7 +132,7 @@ class KlingTaskBackend:
                 mode=request.get("mode", "std"),
                 duration=request.get("duration", "5"),
                 external_task_id=job.id,
-                callback_url=self._callback_url,
+                callback_url=callback_url,
             )
         except (KeyError, ValueError) as error:
             raise InvalidInputError(
