@@ -11,6 +11,8 @@ import re
 import string
 from dataclasses import dataclass
 
+from bot.i18n import Msg
+
 __all__ = ["DEFAULT_LONG_SIDE_CELLS", "BoardGrid", "CellRef"]
 
 # Ten cells along the long side keeps cells about 128 px wide on a 1280 px board: big enough to
@@ -80,10 +82,10 @@ class BoardGrid:
     def cell_name(self, cell: CellRef) -> str:
         return self.column_label(cell.column) + self.row_label(cell.row)
 
-    def describe(self) -> str:
+    def describe(self) -> Msg:
         """Human summary used in error messages, e.g. ``columns A–J, rows 1–6``."""
         last_column = string.ascii_uppercase[self.columns - 1]
-        return f"columns A–{last_column}, rows 1–{self.rows}"
+        return Msg("columns A–{last}, rows 1–{rows}", last=last_column, rows=self.rows)
 
     def parse_cell(self, name: str) -> CellRef | None:
         """``"C4"`` (any case) -> ``CellRef(2, 3)``; ``None`` if it is not a cell of this grid.

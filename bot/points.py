@@ -19,6 +19,7 @@ import re
 import unicodedata
 
 from bot.grid import BoardGrid
+from bot.i18n import Msg
 
 __all__ = [
     "MAX_POINTS_PER_FRAME",
@@ -60,6 +61,19 @@ class FrameRefError(ValueError):
     """A frame number or time that does not name a frame of the video."""
 
 
+NO_POINTS = Msg("no points given: try a cell like `C4` or coordinates like `0.42,0.61`")
+
+
+def _too_many(token: str, existing: int, parsed: int, max_points: int) -> Msg:
+    number = existing + parsed + 1
+    if existing:
+        return Msg("`{token}` would be point {number} on this frame; at most {max} points per"
+                   " frame (it already has {existing})",
+                   token=token, number=number, max=max_points, existing=existing)
+    return Msg("`{token}` would be point {number} on this frame; at most {max} points per frame",
+               token=token, number=number, max=max_points)
+
+
 def _normalise_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
 
@@ -83,7 +97,7 @@ def _has_foreign_digits(token: str) -> bool:
 def _finite(value: str, token: str) -> float:
     number = float(value)
     if not math.isfinite(number):
-        raise PointsError(f"`{token}` is not a finite number", token)
+        raise PointsError(Msg("`{token}` is not a finite number", token=token), token)
     return number
 
 
@@ -103,19 +117,14 @@ def parse_points(
     Raises :class:`PointsError` naming the first offending token; nothing is returned partially.
     """
     if not isinstance(text, str) or not text.strip():
-        raise PointsError("no points given: try a cell like `C4` or coordinates like `0.42,0.61`")
+        raise PointsError(NO_POINTS)
     tokens = _split_tokens(_normalise_text(text))
     if not tokens:
-        raise PointsError("no points given: try a cell like `C4` or coordinates like `0.42,0.61`")
+        raise PointsError(NO_POINTS)
     points: list[tuple[float, float]] = []
     for token in tokens:
         if existing_count + len(points) >= max_points:
-            raise PointsError(
-                f"`{token}` would be point {existing_count + len(points) + 1} on this frame; "
-                f"at most {max_points} points per frame"
-                + (f" (it already has {existing_count})" if existing_count else ""),
-                token,
-            )
+            raise PointsError(_too_many(token, existing_count, len(points), max_points), token)
         points.append(_parse_token(token, grid, video_width, video_height))
     return points
 
@@ -124,20 +133,25 @@ def _parse_token(
     token: str, grid: BoardGrid, video_width: int | None, video_height: int | None
 ) -> tuple[float, float]:
     if _has_foreign_digits(token):
-        raise PointsError(f"`{token}` uses digits other than 0-9; please type them as 0-9", token)
+        raise PointsError(
+            Msg("`{token}` uses digits other than 0-9; please type them as 0-9", token=token), token
+        )
     body = _strip_brackets(token)
     if grid.looks_like_cell(body):
         cell = grid.parse_cell(body)
         if cell is None:
             raise PointsError(
-                f"`{token}` is not a cell on this board ({grid.describe()})", token
+                Msg("`{token}` is not a cell on this board ({grid})", token=token,
+                    grid=grid.describe()),
+                token,
             )
         return grid.cell_centre(cell)
     if match := _PERCENT.fullmatch(body):
         x, y = (_finite(v, token) for v in match.groups())
         if not (0.0 <= x <= 100.0 and 0.0 <= y <= 100.0):
             raise PointsError(
-                f"`{token}` is outside the frame (percentages go from 0% to 100%)", token
+                Msg("`{token}` is outside the frame (percentages go from 0% to 100%)", token=token),
+                token,
             )
         return x / 100.0, y / 100.0
     if match := _PIXELS.fullmatch(body):
@@ -145,17 +159,23 @@ def _parse_token(
     if match := _NORMALISED.fullmatch(body):
         x, y = (_finite(v, token) for v in match.groups())
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            hint = " (did you mean pixels, like `640,360px`, or percent?)" if max(x, y) > 1 else ""
-            raise PointsError(
-                f"`{token}` is outside the frame (x and y go from 0 to 1){hint}", token
+            message = (
+                Msg("`{token}` is outside the frame (x and y go from 0 to 1) (did you mean"
+                    " pixels, like `640,360px`, or percent?)", token=token)
+                if max(x, y) > 1
+                else Msg("`{token}` is outside the frame (x and y go from 0 to 1)", token=token)
             )
+            raise PointsError(message, token)
         return x, y
     if any(_NOT_FINITE.fullmatch(part.strip()) for part in body.split(",")):
-        raise PointsError(f"`{token}` is not a finite number", token)
+        raise PointsError(Msg("`{token}` is not a finite number", token=token), token)
     if _HALF_PERCENT.fullmatch(body):
-        raise PointsError(f"`{token}` mixes forms: write both as percent, like `42%,61%`", token)
+        raise PointsError(
+            Msg("`{token}` mixes forms: write both as percent, like `42%,61%`", token=token), token
+        )
     raise PointsError(
-        f"`{token}` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
+        Msg("`{token}` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
+            token=token),
         token,
     )
 
@@ -164,12 +184,15 @@ def _pixel_point(
     token: str, match: re.Match[str], video_width: int | None, video_height: int | None
 ) -> tuple[float, float]:
     if not video_width or not video_height:
-        raise PointsError(f"`{token}` is in pixels but the video size is not known yet", token)
+        raise PointsError(
+            Msg("`{token}` is in pixels but the video size is not known yet", token=token), token
+        )
     x, y = (_finite(v, token) for v in match.groups())
     # Pixel columns run 0..width-1; the right/bottom edge itself (= width) is still in frame.
     if not (0.0 <= x <= video_width and 0.0 <= y <= video_height):
         raise PointsError(
-            f"`{token}` is outside the frame (the video is {video_width}x{video_height} px)",
+            Msg("`{token}` is outside the frame (the video is {width}x{height} px)",
+                token=token, width=video_width, height=video_height),
             token,
         )
     return x / video_width, y / video_height
@@ -186,16 +209,22 @@ def parse_time(text: str) -> float:
     raw = text
     text = _normalise_text(text).strip()
     if _has_foreign_digits(text):
-        raise FrameRefError(f"`{raw}` uses digits other than 0-9; please type them as 0-9")
+        raise FrameRefError(
+            Msg("`{token}` uses digits other than 0-9; please type them as 0-9", token=raw)
+        )
     if match := _TIME_SECONDS.fullmatch(text):
         seconds = float(match.group(1))
         return seconds / 1000.0 if (match.group(2) or "").lower() == "ms" else seconds
     if match := _TIME_CLOCK.fullmatch(text):
         hours, minutes, seconds = match.groups()
         if int(minutes) >= 60 or float(seconds) >= 60:
-            raise FrameRefError(f"`{raw}` is not a valid time (minutes and seconds go up to 59)")
+            raise FrameRefError(
+                Msg("`{time}` is not a valid time (minutes and seconds go up to 59)", time=raw)
+            )
         return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    raise FrameRefError(f"`{raw}` is not a time: use seconds like `1.5s` or `00:01.5`")
+    raise FrameRefError(
+        Msg("`{time}` is not a time: use seconds like `1.5s` or `00:01.5`", time=raw)
+    )
 
 
 def format_time(seconds: float) -> str:
@@ -218,28 +247,30 @@ def parse_frame_ref(
     guessing which one the user meant.
     """
     if total_frame <= 0:
-        raise FrameRefError("the video has no frames")
+        raise FrameRefError(Msg("the video has no frames"))
     last = total_frame - 1
     if frame is not None and time is not None and str(time).strip():
-        raise FrameRefError("give either a frame number or a time, not both")
+        raise FrameRefError(Msg("give either a frame number or a time, not both"))
     if frame is not None:
         if isinstance(frame, bool) or not isinstance(frame, int):
-            raise FrameRefError(f"frame must be a whole number, got `{frame}`")
+            raise FrameRefError(Msg("frame must be a whole number, got `{frame}`", frame=frame))
         if not 0 <= frame <= last:
-            raise FrameRefError(f"frame {frame} is outside this video (frames 0–{last})")
+            raise FrameRefError(
+                Msg("frame {frame} is outside this video (frames 0–{last})", frame=frame, last=last)
+            )
         return frame
     if time is None or not str(time).strip():
         if default is not None:
             return default
-        raise FrameRefError("give a frame number or a time")
+        raise FrameRefError(Msg("give a frame number or a time"))
     if not (fps > 0 and math.isfinite(fps)):
-        raise FrameRefError("the video's frame rate is unknown, so times cannot be used")
+        raise FrameRefError(Msg("the video's frame rate is unknown, so times cannot be used"))
     seconds = parse_time(time)
     # A tiny epsilon keeps 0.7 s at 30 fps on frame 21 despite 0.7 * 30 = 20.999...
     index = math.floor(seconds * fps + 1e-6)
     if index > last:
         raise FrameRefError(
-            f"`{time}` is after the end of the video (the last frame, {last}, "
-            f"is at {format_time(last / fps)})"
+            Msg("`{time}` is after the end of the video (the last frame, {last}, is at {at})",
+                time=time, last=last, at=format_time(last / fps))
         )
     return index
