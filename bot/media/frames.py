@@ -17,6 +17,7 @@ import av
 import av.error
 from PIL import Image
 
+from bot.i18n import Msg
 from bot.media.errors import MediaError
 
 _TRANSPOSE_FOR_ROTATION = {
@@ -31,7 +32,7 @@ _PNG_COMPRESS_LEVEL = 1
 def frame_time(index: int, fps: float) -> float:
     """Seconds from the start of the video at which frame `index` is shown."""
     if fps <= 0:
-        raise MediaError(f"A frame rate must be positive, not {fps}.")
+        raise MediaError(Msg("A frame rate must be positive, not {fps}.", fps=fps))
     return index / fps
 
 
@@ -61,7 +62,9 @@ class FrameExtractor:
     def get(self, index: int) -> Image.Image:
         """Frame `index` as an RGB image in display orientation."""
         if index < 0:
-            raise MediaError(f"Frame {index} does not exist; frames are numbered from 0.")
+            raise MediaError(
+                Msg("Frame {index} does not exist; frames are numbered from 0.", index=index)
+            )
         cached = self.cache_path(index)
         if cached is not None and cached.is_file():
             with Image.open(cached) as image:
@@ -87,20 +90,21 @@ class FrameExtractor:
         try:
             container = av.open(str(self.path), mode="r")
         except (av.error.FFmpegError, OSError) as exc:
-            raise MediaError("The video cannot be opened to read a frame.") from exc
+            raise MediaError(Msg("The video cannot be opened to read a frame.")) from exc
         with container:
             if not container.streams.video:
-                raise MediaError("The file has no video in it.")
+                raise MediaError(Msg("The file has no video in it."))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             total = stream.frames
             if total and index >= total:
                 raise MediaError(
-                    f"Frame {index} does not exist; the video has {total} frames (0–{total - 1})."
+                    Msg("Frame {index} does not exist; the video has {total} frames (0–{last}).",
+                        index=index, total=total, last=total - 1)
                 )
             rate = stream.average_rate or stream.guessed_rate
             if not rate or not stream.time_base:
-                raise MediaError("The video does not say how many frames per second it has.")
+                raise MediaError(Msg("The video does not say how many frames per second it has."))
             ticks_per_frame = 1 / (Fraction(rate) * stream.time_base)
             start = stream.start_time or 0
             target = start + index * ticks_per_frame
@@ -114,9 +118,13 @@ class FrameExtractor:
                     # The seek landed past the target (sparse index): decode from the start.
                     frame = self._seek_and_find(container, stream, start, earliest, ticks_per_frame)
             except av.error.FFmpegError as exc:
-                raise MediaError("The video's frames cannot be decoded; it looks damaged.") from exc
+                raise MediaError(
+                    Msg("The video's frames cannot be decoded; it looks damaged.")
+                ) from exc
             if frame is None:
-                raise MediaError(f"Frame {index} does not exist; the video ends before it.")
+                raise MediaError(
+                    Msg("Frame {index} does not exist; the video ends before it.", index=index)
+                )
             return apply_rotation(frame.to_image(), round(frame.rotation))
 
     @staticmethod

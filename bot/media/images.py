@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bot.i18n import Msg
 from bot.media.errors import MediaError
 
 MAX_BYTES = 10_000_000
@@ -58,16 +59,17 @@ def _open(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=formats)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaError("The image is far too large in pixels to process safely.") from exc
+        raise MediaError(Msg("The image is far too large in pixels to process safely.")) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise MediaError(
-            "The image cannot be read; send a JPG, PNG, WEBP, GIF, BMP or TIFF file."
+            Msg("The image cannot be read; send a JPG, PNG, WEBP, GIF, BMP or TIFF file.")
         ) from exc
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise MediaError(
-            f"The image is {width}x{height} px, too many pixels to process safely "
-            f"(limit {MAX_PIXELS // 1_000_000} megapixels)."
+            Msg("The image is {width}x{height} px, too many pixels to process safely"
+                " (limit {limit} megapixels).",
+                width=width, height=height, limit=MAX_PIXELS // 1_000_000)
         )
     return image
 
@@ -75,18 +77,20 @@ def _open(data: bytes) -> Image.Image:
 def _check_shape(width: int, height: int) -> None:
     if min(width, height) < MIN_SIDE:
         raise MediaError(
-            f"The image is {width}x{height} px; Kling needs at least {MIN_SIDE} px on each side."
+            Msg("The image is {width}x{height} px; Kling needs at least {min} px on each side.",
+                width=width, height=height, min=MIN_SIDE)
         )
     aspect = max(width, height) / min(width, height)
     if aspect > MAX_ASPECT + 1e-9:
         shape = f"{aspect:.2f}:1" if width >= height else f"1:{aspect:.2f}"
         raise MediaError(
-            f"The image is {width}x{height} px ({shape}); Kling accepts aspect ratios "
-            "from 1:2.5 to 2.5:1. Crop it and try again."
+            Msg("The image is {width}x{height} px ({shape}); Kling accepts aspect ratios"
+                " from 1:2.5 to 2.5:1. Crop it and try again.",
+                width=width, height=height, shape=shape)
         )
 
 
-def _eight_bit(image: Image.Image, changes: list[str]) -> Image.Image:
+def _eight_bit(image: Image.Image, changes: list[Msg]) -> Image.Image:
     """Any mode → RGB or RGBA, 8 bits per channel, keeping transparency."""
     mode = image.mode
     if mode in ("RGB", "RGBA"):
@@ -95,10 +99,10 @@ def _eight_bit(image: Image.Image, changes: list[str]) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
         gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        changes.append("Converted the 16-bit image to 8 bits per channel.")
+        changes.append(Msg("Converted the 16-bit image to 8 bits per channel."))
         return Image.fromarray(gray).convert("RGB")
     if mode == "CMYK":
-        changes.append("Converted CMYK colours to RGB.")
+        changes.append(Msg("Converted CMYK colours to RGB."))
         return image.convert("RGB")
     has_alpha = mode in ("LA", "PA", "La") or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")
@@ -127,16 +131,16 @@ def normalise_reference_image(data: bytes, *, filename: str | None = None) -> Re
     """
     label = f" {filename!r}" if filename else ""
     if not data:
-        raise MediaError(f"The image{label} is empty (0 bytes).")
+        raise MediaError(Msg("The image{label} is empty (0 bytes).", label=label))
     image = _open(data)
     source_format = image.format or "?"
-    changes: list[str] = []
+    changes: list[Msg] = []
     try:
         if getattr(image, "is_animated", False):
             image.seek(0)
             # An MPO (phone JPEG with a depth/preview picture) is not an animation to the user.
             if source_format != "MPO":
-                changes.append("Used the first frame of the animated image.")
+                changes.append(Msg("Used the first frame of the animated image."))
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
         width, height = image.size
         # Orientations 5-8 swap the sides; word messages the way the user sees the image.
@@ -159,20 +163,22 @@ def normalise_reference_image(data: bytes, *, filename: str | None = None) -> Re
     except MediaError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:
-        raise MediaError(f"The image{label} is damaged and cannot be read.") from exc
+        raise MediaError(
+            Msg("The image{label} is damaged and cannot be read.", label=label)
+        ) from exc
     finally:
         image.close()
 
     if orientation not in (1, None):
         frame = ImageOps.exif_transpose(frame)
-        changes.append("Turned the image upright using its EXIF orientation.")
+        changes.append(Msg("Turned the image upright using its EXIF orientation."))
     if frame.mode == "RGBA" and frame.getextrema()[3][0] == 255:
         frame = frame.convert("RGB")  # a palette image whose alpha is fully opaque
     frame = _eight_bit(frame, changes)
     return _finish(frame, source_format, changes)
 
 
-def _finish(frame: Image.Image, source_format: str, changes: list[str]) -> ReferenceImage:
+def _finish(frame: Image.Image, source_format: str, changes: list[Msg]) -> ReferenceImage:
     fmt: Literal["jpeg", "png"] = (
         "png" if frame.mode == "RGBA" or source_format not in _LOSSY_SOURCES else "jpeg"
     )
@@ -186,14 +192,18 @@ def _finish(frame: Image.Image, source_format: str, changes: list[str]) -> Refer
         next_side = int(max(frame.size) * 0.8)
         if min(frame.size) * 0.8 < MIN_SIDE:
             raise MediaError(
-                "The image cannot be brought under 10 MB without going below 300 px a side."
+                Msg("The image cannot be brought under 10 MB without going below 300 px a side.")
             )
         frame = _scaled_to_fit(frame, next_side)
         encoded = _encode(frame, fmt)
     if source_format not in _PASS_THROUGH:
-        changes.append(f"Converted from {source_format} to {fmt.upper()}.")
+        changes.append(
+            Msg("Converted from {source} to {target}.", source=source_format, target=fmt.upper())
+        )
     if frame.size != original:
         changes.append(
-            f"Downscaled from {original[0]}x{original[1]} to {frame.size[0]}x{frame.size[1]} px."
+            Msg("Downscaled from {width}x{height} to {new_width}x{new_height} px.",
+                width=original[0], height=original[1], new_width=frame.size[0],
+                new_height=frame.size[1])
         )
     return ReferenceImage(encoded, fmt, frame.size[0], frame.size[1], changes)

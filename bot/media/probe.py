@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import av.error
 
+from bot.i18n import Msg
 from bot.media.errors import MediaError
 
 # MP4 and MOV share one FFmpeg demuxer; the major brand tells them apart.
@@ -90,7 +91,7 @@ def _frame_rate(stream: av.video.stream.VideoStream, duration_s: float, frames: 
             return float(rate)
     if duration_s > 0 and frames > 0:
         return frames / duration_s
-    raise MediaError("The video does not say how many frames per second it has.")
+    raise MediaError(Msg("The video does not say how many frames per second it has."))
 
 
 def _is_variable_rate(timestamps: Sequence[int]) -> bool:
@@ -112,8 +113,10 @@ def _first_frame_rotation(container: av.container.InputContainer, stream_index: 
         for frame in container.decode(stream):
             return round(frame.rotation) % 360
     except av.error.FFmpegError as exc:
-        raise MediaError("The video's frames cannot be decoded; the file looks damaged.") from exc
-    raise MediaError("The video has no frames that can be decoded; the file looks damaged.")
+        raise MediaError(
+            Msg("The video's frames cannot be decoded; the file looks damaged.")
+        ) from exc
+    raise MediaError(Msg("The video has no frames that can be decoded; the file looks damaged."))
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -122,20 +125,22 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise MediaError(f"The video file {path.name!r} cannot be opened.") from exc
+        raise MediaError(
+            Msg("The video file {name} cannot be opened.", name=repr(path.name))
+        ) from exc
     if size == 0:
-        raise MediaError("The video file is empty (0 bytes).")
+        raise MediaError(Msg("The video file is empty (0 bytes)."))
     try:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(
-            "The file is not a video that can be read (it may be damaged, cut short, "
-            "or a different kind of file)."
+            Msg("The file is not a video that can be read (it may be damaged, cut short, "
+                "or a different kind of file).")
         ) from exc
     with container:
         fmt_name = container.format.name
         if _is_still_image_format(fmt_name) or not container.streams.video:
-            raise MediaError("The file has no video in it.")
+            raise MediaError(Msg("The file has no video in it."))
         stream = container.streams.video[0]
         time_base = stream.time_base or Fraction(1, 1)
         duration_s = 0.0
@@ -149,7 +154,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         if entries is not None and indexed:
             end_of_data = max(e.pos + e.size for e in entries)
             if end_of_data > size:
-                raise MediaError("The video file is cut short (truncated); please upload it again.")
+                raise MediaError(
+                    Msg("The video file is cut short (truncated); please upload it again.")
+                )
         frame_count = stream.frames or indexed
         frame_count_exact = frame_count > 0
         fps = _frame_rate(stream, duration_s, frame_count)
@@ -158,7 +165,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         if duration_s <= 0 and frame_count_exact:
             duration_s = frame_count / fps
         if duration_s <= 0:
-            raise MediaError("The video's length cannot be read; the file looks damaged.")
+            raise MediaError(Msg("The video's length cannot be read; the file looks damaged."))
         variable = (
             _is_variable_rate(sorted(e.timestamp for e in entries))
             if entries is not None and indexed
@@ -167,7 +174,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         codec = stream.codec_context.name
         coded_w, coded_h = stream.codec_context.width, stream.codec_context.height
         if not coded_w or not coded_h:
-            raise MediaError("The video's picture size cannot be read; the file looks damaged.")
+            raise MediaError(
+                Msg("The video's picture size cannot be read; the file looks damaged.")
+            )
         rotation = _first_frame_rotation(container, 0)
         rotation = (round(rotation / 90) * 90) % 360
         quarter_turn = rotation in (90, 270)

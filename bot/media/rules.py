@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.i18n import Msg
 from bot.media.errors import MediaError
 from bot.media.probe import VideoInfo
 
@@ -35,7 +36,7 @@ class RuleViolation:
     """One broken rule: `rule` is a stable key, `message` is for the user."""
 
     rule: Literal["container", "duration", "dimensions", "fps"]
-    message: str
+    message: Msg
     fixable: bool
 
 
@@ -97,6 +98,11 @@ def fitted_size(width: int, height: int) -> tuple[int, int] | None:
     return even(width * scale), even(height * scale)
 
 
+def too_long_or_short(duration_s: float) -> Msg:
+    return Msg("The video is {seconds} s long; Kling accepts 2–5 s or 7–10 s.",
+               seconds=format_seconds(duration_s))
+
+
 def check_video(info: VideoInfo) -> list[RuleViolation]:
     """Every Kling rule `info` breaks, one violation per rule, in a stable order."""
     violations: list[RuleViolation] = []
@@ -104,7 +110,8 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "container",
-                f"The video is a {info.container.upper()} file; Kling accepts MP4 or MOV.",
+                Msg("The video is a {container} file; Kling accepts MP4 or MOV.",
+                    container=info.container.upper()),
                 fixable=True,
             )
         )
@@ -112,8 +119,7 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "duration",
-                f"The video is {format_seconds(info.duration_s)} s long; "
-                "Kling accepts 2–5 s or 7–10 s.",
+                too_long_or_short(info.duration_s),
                 fixable=info.duration_s > DURATION_WINDOWS[0][1],
             )
         )
@@ -121,8 +127,8 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "dimensions",
-                f"The video is {info.width}x{info.height} px; "
-                f"Kling needs each side between {MIN_SIDE} and {MAX_SIDE} px.",
+                Msg("The video is {width}x{height} px; Kling needs each side between {min} and"
+                    " {max} px.", width=info.width, height=info.height, min=MIN_SIDE, max=MAX_SIDE),
                 fixable=fitted_size(info.width, info.height) is not None,
             )
         )
@@ -130,7 +136,8 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "fps",
-                f"The video runs at {format_fps(info.fps)} fps; Kling accepts 24, 30 or 60 fps.",
+                Msg("The video runs at {fps} fps; Kling accepts 24, 30 or 60 fps.",
+                    fps=format_fps(info.fps)),
                 fixable=True,
             )
         )
@@ -141,7 +148,5 @@ def edit_duration_for(info: VideoInfo) -> Literal["5", "10"]:
     """Kling's `duration` for an edit of this video: "5" for 2–5 s input, "10" for 7–10 s."""
     window = duration_window(info.duration_s)
     if window is None:
-        raise MediaError(
-            f"The video is {format_seconds(info.duration_s)} s long; Kling accepts 2–5 s or 7–10 s."
-        )
+        raise MediaError(too_long_or_short(info.duration_s))
     return "5" if window == DURATION_WINDOWS[0] else "10"

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import av.error
 
+from bot.i18n import Msg
 from bot.media.errors import MediaError
 
 # A hair of slack so an input frame exactly on an output tick counts as "on screen" there.
@@ -101,11 +102,11 @@ class _Upright:
 def transcode(src: Path, dst: Path, plan: EncodePlan) -> int:
     """Encode `plan.frame_count` frames of `src` into `dst`; returns the frames written."""
     if plan.frame_count <= 0:
-        raise MediaError("There is nothing left of the video to encode.")
+        raise MediaError(Msg("There is nothing left of the video to encode."))
     try:
         source = av.open(str(src), mode="r")
     except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError("The video cannot be opened for re-encoding.") from exc
+        raise MediaError(Msg("The video cannot be opened for re-encoding.")) from exc
     dst.parent.mkdir(parents=True, exist_ok=True)
     output = av.open(str(dst), mode="w", format="mp4", options={"movflags": "+faststart"})
     try:
@@ -114,7 +115,7 @@ def transcode(src: Path, dst: Path, plan: EncodePlan) -> int:
     except av.error.FFmpegError as exc:
         output.close()
         dst.unlink(missing_ok=True)
-        raise MediaError("The video could not be re-encoded; the file looks damaged.") from exc
+        raise MediaError(Msg("The video could not be re-encoded; the file looks damaged.")) from exc
     except BaseException:
         output.close()
         dst.unlink(missing_ok=True)
@@ -163,7 +164,7 @@ def _encode_frames(
             break
         current, converted = frame, None
     if current is None:
-        raise MediaError("The video has no frames that can be decoded.")
+        raise MediaError(Msg("The video has no frames that can be decoded."))
     while written < plan.frame_count:
         converted = converted or upright(current)
         emit(converted)
