@@ -1,8 +1,11 @@
 """The Discord facts that `bot.policy` decides on, read from an interaction.
 
-The submit commands call :func:`ensure_member_can_submit` after acknowledging the interaction and
-before any paid call; free steps (marking, previews) call :func:`ensure_channel_enabled`. Both
-raise `bot.policy.PolicyError`, whose `user_message` the command tree shows as it is.
+Every paid path checks twice: :func:`ensure_submit_allowed` right after acknowledging (before any
+image is downloaded or planned), and :func:`ensure_member_can_submit` again in
+`cogs.confirm.submit_plan` just before the service's submit (a confirmation card can stay open
+while settings and usage change). Free steps (starting a session, marking, frames, previews,
+status) call :func:`ensure_channel_enabled`. All raise `bot.policy.PolicyError`, whose
+`user_message` the error routing shows as it is.
 """
 
 from __future__ import annotations
@@ -69,3 +72,12 @@ async def ensure_member_can_submit(interaction: discord.Interaction, store: Stor
         mode=mode,
         parent_channel_id=parent_channel_id(interaction),
     )
+
+
+async def ensure_submit_allowed(interaction: discord.Interaction, store: Store, *,
+                                mode: str | None) -> GuildSettings:
+    """The early check of a paid command; `mode` None means the server's default mode."""
+    if mode is None:
+        assert interaction.guild_id is not None
+        mode = (await store.get_settings(interaction.guild_id)).default_mode or "std"
+    return await ensure_member_can_submit(interaction, store, mode=mode.strip().lower())

@@ -3,6 +3,10 @@
 `kling:b:<session id>:<action>` is all a click needs: the state comes from the database, so the
 buttons of a board keep working after the bot restarts. A click on the board of a session that
 ended (or was replaced) says so and retires that board.
+
+Undo, Clear and Preview call Kling and have a per-member cooldown (checked before acknowledging,
+so the refusal is private); frame navigation does not. Every click is refused in a channel where
+the bot is disabled; the paid buttons open modals, whose submits check the member's policy.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import discord
 from discord import ui
 
 from bot.storage import Session
+from cogs.access import ensure_channel_enabled
 from cogs.board import ENDED_TEXT, board_lock, show_notice, update_board
+from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service, store_of
 from cogs.replies import send_reply
 from cogs.tree import report_error
@@ -62,8 +68,10 @@ class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
 
 async def usable_session(interaction: discord.Interaction, session_id: int) -> Session | None:
     """The session behind a board control, or None after telling the user why not (the
-    interaction must already be acknowledged)."""
-    session = await store_of(interaction.client).get_session(session_id)
+    interaction must already be acknowledged). Raises PolicyError in a disabled channel."""
+    store = store_of(interaction.client)
+    await ensure_channel_enabled(interaction, store)
+    session = await store.get_session(session_id)
     if session is None or not session.is_active:
         message = interaction.message
         if message is not None and session is not None and session.board_message_id == message.id:
@@ -86,13 +94,12 @@ async def handle_board_action(interaction: discord.Interaction, session_id: int,
         await interaction.response.send_modal(modal)  # a modal must be the first response
         return
     if action == "preview":
-        await interaction.response.defer(thinking=True)
-        session = await usable_session(interaction, session_id)
-        if session is not None:
-            from cogs.marking import send_preview
+        from cogs.marking import run_preview
 
-            await send_preview(interaction, session)
+        await run_preview(interaction, session_id)
         return
+    if action in ("undo", "clear"):
+        enforce_cooldown(interaction, SELECTION)
     await interaction.response.defer()
     session = await usable_session(interaction, session_id)
     if session is None:

@@ -17,6 +17,8 @@ from discord import ui
 from bot.editing import SubmitPlan
 from bot.errors import UserFacingError
 from bot.storage import Job
+from cogs.access import ensure_member_can_submit, ensure_submit_allowed
+from cogs.cooldowns import SUBMIT, enforce_cooldown
 from cogs.kling_group import editing_service, store_of
 from cogs.replies import send_reply
 from cogs.tree import report_error
@@ -35,6 +37,8 @@ CARD_LINES = ("**Mode:** {mode} · **Duration:** {duration} s",
 NEGATIVE_LINE = "**Negative prompt:** {negative}"
 FRAMES_LINE = "**Marked frames:** {frames}"
 REFS_LINE = "**Reference images:** {count}"
+ANIMATE_IMAGES_LINE = "**Images:** {count}"
+ASPECT_LINE = "**Aspect ratio:** {aspect}"
 NOTE_LINE = "-# {note}"
 SUBMIT_LABEL, CANCEL_LABEL = "Submit", "Cancel"
 NOT_YOURS = "Only the member who asked for this job can submit or cancel it."
@@ -64,8 +68,11 @@ def card_text(plan: SubmitPlan) -> str:
     if plan.marked_frames:
         frames = ", ".join(f"{f} ({n} pt)" for f, n in plan.marked_frames)
         lines.append(FRAMES_LINE.format(frames=frames))
+    if plan.aspect_ratio:
+        lines.append(ASPECT_LINE.format(aspect=plan.aspect_ratio))
     if plan.image_paths:
-        lines.append(REFS_LINE.format(count=len(plan.image_paths)))
+        images_line = ANIMATE_IMAGES_LINE if plan.session_id is None else REFS_LINE
+        lines.append(images_line.format(count=len(plan.image_paths)))
     if plan.negative_prompt:
         lines.append(NEGATIVE_LINE.format(negative=plan.negative_prompt))
     lines.extend(NOTE_LINE.format(note=note) for note in plan.notes)
@@ -126,7 +133,11 @@ class ConfirmSubmitView(ui.LayoutView):
 
 
 async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tuple[Job, str]:
-    """Send the job and post its progress card; returns the job and a note for the submitter."""
+    """The one way to a paid call: check the member again (settings and usage may have changed
+    since the plan was made), the submit cooldown, then send the job and post its progress card.
+    Returns the job and a note for the submitter."""
+    await ensure_member_can_submit(interaction, store_of(interaction.client), mode=plan.mode)
+    enforce_cooldown(interaction, SUBMIT)
     job = await editing_service(interaction.client).submit(plan)
     kind = KIND_NAMES.get(str(plan.kind), str(plan.kind))
     try:
@@ -144,17 +155,30 @@ async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tup
     return job, SUBMITTED.format(job=job.id, kind=kind, link=link)
 
 
-async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int, kind: str,
-                           prompt: str, attachments: list[discord.Attachment],
+async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int | None,
+                           kind: str, prompt: str, attachments: list[discord.Attachment],
                            negative_prompt: str | None, mode: str | None) -> None:
     """Plan an edit (spends nothing), then confirm with the submitter or submit straight away.
 
     The interaction must be acknowledged already (ephemeral, so the card is the submitter's).
+    A member who may not submit hears so before anything else is looked at or downloaded.
+    `session_id` None means this channel's session.
     """
+    await ensure_submit_allowed(interaction, store_of(interaction.client), mode=mode)
+    service = editing_service(interaction.client)
+    if session_id is None:
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        session_id = (await service.require_session(interaction.guild_id,
+                                                    interaction.channel_id)).id
     images = await read_images(attachments)
-    plan = await editing_service(interaction.client).plan_edit(
+    plan = await service.plan_edit(
         session_id, kind=str(kind), prompt=prompt, user_id=interaction.user.id, images=images,
         negative_prompt=negative_prompt, mode=mode)
+    await confirm_or_submit(interaction, plan)
+
+
+async def confirm_or_submit(interaction: discord.Interaction, plan: SubmitPlan) -> None:
+    """Show the confirmation card, or submit at once when the server turned the card off."""
     settings = await store_of(interaction.client).get_settings(plan.guild_id)
     if not settings.confirm_submits:
         _job, note = await submit_plan(interaction, plan)

@@ -21,6 +21,7 @@ from discord import app_commands
 from bot.editing import VideoCheck
 from bot.errors import UserFacingError
 from bot.storage import SessionConflictError
+from cogs.access import ensure_channel_enabled
 from cogs.board import (
     NO_MENTIONS,
     OPENING_TEXT,
@@ -91,7 +92,8 @@ async def start_session(interaction: discord.Interaction, source: VideoSource, *
     """The whole /kling edit flow after the acknowledgement (see the module docstring)."""
     assert interaction.guild is not None and interaction.channel is not None
     service = editing_service(interaction.client)
-    settings = await store_of(interaction.client).get_settings(interaction.guild.id)
+    settings = await ensure_channel_enabled(interaction, store_of(interaction.client))
+    # The server's `sessions_in_threads` decides unless the member chose with `thread`.
     in_thread = (settings.sessions_in_threads if thread is None else thread) and not isinstance(
         interaction.channel, discord.Thread)
     if not in_thread and not replace_existing:

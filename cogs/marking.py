@@ -1,7 +1,9 @@
 """`/kling mark | undo | clear | frame | preview`: the board's actions as slash commands.
 
 Each updates the channel's board in place and answers the member privately with the new board
-image and a link to the board, so whoever typed the command sees the result at once.
+image and a link to the board, so whoever typed the command sees the result at once. Those that
+call Kling (mark, undo, clear, preview) have a per-member cooldown, checked before acknowledging
+so a refusal is private; all of them are refused in a channel where the bot is disabled.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from discord import app_commands
 
 from bot.editing import BoardView
 from bot.storage import Session
+from cogs.access import ensure_channel_enabled
 from cogs.board import board_file, board_lock, update_board
-from cogs.kling_group import KLING, editing_service
+from cogs.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
+from cogs.kling_group import KLING, editing_service, store_of
 
 # User-facing text.
 MARKED = "Marked frame {frame}: {count} point(s) there now."
@@ -23,6 +27,7 @@ CLEARED = "Cleared every point."
 MOVED = "The board shows frame {frame} ({time:.2f} s)."
 BOARD_LINK = "[Open the board]({link})"
 PREVIEW_TEXT = "Preview of the tracked selection, requested by {user}."
+PREVIEW_POSTED = "The preview is in the channel: {link}"
 PREVIEW_LINK = "The preview video is too large to upload here: {url}"
 PREVIEW_MISSING = "Kling returned no preview video."
 FRAME_OR_TIME = "Give a `frame` or a `time`, not both."
@@ -36,10 +41,14 @@ def _link(session: Session) -> str:
 
 async def run_board_change(interaction: discord.Interaction,
                            change: Callable[[Session], Awaitable[BoardView]],
-                           describe: Callable[[BoardView], str]) -> None:
+                           describe: Callable[[BoardView], str], *,
+                           cooldown: CooldownRule | None) -> None:
     """Acknowledge, apply `change` to the channel's session, refresh the board, reply."""
+    if cooldown is not None:
+        enforce_cooldown(interaction, cooldown)
     await interaction.response.defer(ephemeral=True, thinking=True)
     assert interaction.guild_id is not None and interaction.channel_id is not None
+    await ensure_channel_enabled(interaction, store_of(interaction.client))
     service = editing_service(interaction.client)
     session = await service.require_session(interaction.guild_id, interaction.channel_id)
     async with board_lock(session.id):
@@ -56,7 +65,8 @@ def _count_on(board: BoardView) -> int:
 
 
 async def send_preview(interaction: discord.Interaction, session: Session) -> None:
-    """Ask Kling for the tracked preview; post the video (or its link) and the cover."""
+    """Ask Kling for the tracked preview; post the video (or its link) and the cover in the
+    channel, and tell the member (whose interaction is acknowledged ephemerally) where."""
     preview = await editing_service(interaction.client).preview(session.id)
     limit = interaction.filesize_limit
     files: list[discord.File] = []
@@ -69,8 +79,30 @@ async def send_preview(interaction: discord.Interaction, session: Session) -> No
         lines.append(PREVIEW_MISSING)
     if preview.cover is not None and preview.cover.stat().st_size <= limit:
         files.append(discord.File(preview.cover, filename="preview-cover" + preview.cover.suffix))
-    await interaction.followup.send("\n".join(lines), files=files,
-                                    allowed_mentions=discord.AllowedMentions.none())
+    channel = interaction.channel
+    assert isinstance(channel, discord.abc.Messageable)
+    posted = await channel.send("\n".join(lines), files=files,
+                                allowed_mentions=discord.AllowedMentions.none())
+    await interaction.followup.send(PREVIEW_POSTED.format(link=posted.jump_url), ephemeral=True)
+
+
+async def run_preview(interaction: discord.Interaction, session_id: int | None) -> None:
+    """The preview of a session (the channel's when `session_id` is None), cooldown first."""
+    enforce_cooldown(interaction, PREVIEW)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    if session_id is None:
+        await ensure_channel_enabled(interaction, store_of(interaction.client))
+        session = await editing_service(interaction.client).require_session(
+            interaction.guild_id, interaction.channel_id)
+    else:
+        from cogs.board_buttons import usable_session  # checks the channel too
+
+        found = await usable_session(interaction, session_id)
+        if found is None:
+            return
+        session = found
+    await send_preview(interaction, session)
 
 
 class MarkingCommands:
@@ -91,7 +123,8 @@ class MarkingCommands:
             interaction,
             lambda s: service.mark(s.id, points=points, user_id=interaction.user.id,
                                    frame=frame, time_text=time),
-            lambda b: MARKED.format(frame=b.frame_index, count=_count_on(b)))
+            lambda b: MARKED.format(frame=b.frame_index, count=_count_on(b)),
+            cooldown=SELECTION)
 
     @KLING.command(name="undo", description="Remove one point (default: the last one added)")
     @app_commands.describe(point="The point to remove")
@@ -100,7 +133,8 @@ class MarkingCommands:
         await run_board_change(
             interaction,
             lambda s: service.undo(s.id, user_id=interaction.user.id, point_id=point),
-            lambda b: UNDONE.format(frame=b.frame_index, count=_count_on(b)))
+            lambda b: UNDONE.format(frame=b.frame_index, count=_count_on(b)),
+            cooldown=SELECTION)
 
     @undo.autocomplete("point")
     async def undo_point_choices(self, interaction: discord.Interaction,
@@ -118,7 +152,7 @@ class MarkingCommands:
         service = editing_service(interaction.client)
         await run_board_change(
             interaction, lambda s: service.clear(s.id, user_id=interaction.user.id),
-            lambda _b: CLEARED)
+            lambda _b: CLEARED, cooldown=SELECTION)
 
     @KLING.command(name="frame", description="Move the board to a frame")
     @app_commands.describe(frame="Frame number", time="Or a time such as 1.5s")
@@ -132,13 +166,8 @@ class MarkingCommands:
         service = editing_service(interaction.client)
         await run_board_change(
             interaction, lambda s: service.goto_frame(s.id, frame=frame, time_text=time),
-            lambda b: MOVED.format(frame=b.frame_index, time=b.time_s))
+            lambda b: MOVED.format(frame=b.frame_index, time=b.time_s), cooldown=None)
 
     @KLING.command(name="preview", description="Preview the tracked selection across the video")
     async def preview(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
-        assert interaction.guild_id is not None and interaction.channel_id is not None
-        session = await editing_service(interaction.client).require_session(
-            interaction.guild_id, interaction.channel_id)
-        await send_preview(interaction, session)
-
+        await run_preview(interaction, None)

@@ -1,7 +1,9 @@
 """The board's modals: **Add points**, and **Remove / Swap / Add** (prompt, mode, reference images).
 
 A modal can only be the first answer to a click, so the session is looked up when the modal is
-submitted (after acknowledging), never before showing it.
+submitted (after acknowledging), never before showing it; so are the server's settings: the
+channel check (`usable_session`) and, for Remove / Swap / Add, the member's submit policy
+(`cogs.confirm.plan_and_confirm`). Add points has the marking cooldown.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from discord import ui
 from bot.storage import JobKind
 from cogs.board import board_lock, update_board
 from cogs.board_buttons import usable_session
+from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service
 from cogs.tree import report_error
 
@@ -26,7 +29,7 @@ FRAME_HELP = "A frame number such as 12, or a time such as 1.5s; empty: the boar
 PROMPT_LABEL = "Prompt"
 NEGATIVE_LABEL = "Negative prompt (optional)"
 MODE_LABEL = "Mode (optional)"
-MODE_HELP = "Empty: the server's default mode"
+MODE_HELP = "Empty: the server's default mode (pro costs more; a server may turn it off)"
 IMAGES_LABEL = {"swap": "Reference image", "add": "Reference images (1 or 2)"}
 IMAGES_HELP = {"swap": "What the object becomes (jpg or png, at least 300 px)",
                "add": "What to add to the video (jpg or png, at least 300 px)"}
@@ -64,6 +67,7 @@ class AddPointsModal(ui.Modal):
         self.add_item(ui.Label(text=FRAME_LABEL, description=FRAME_HELP, component=self.frame))
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        enforce_cooldown(interaction, SELECTION)
         await interaction.response.defer()
         session = await usable_session(interaction, self.session_id)
         if session is None:

@@ -7,6 +7,7 @@ from collections import Counter
 import discord
 
 from bot.storage import Job, Point, Session
+from cogs.access import ensure_channel_enabled
 from cogs.board import retire_board
 from cogs.kling_group import KLING, editing_service, store_of
 from cogs.replies import send_reply
@@ -61,6 +62,7 @@ class SessionCommands:
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None and interaction.channel_id is not None
+        await ensure_channel_enabled(interaction, store_of(interaction.client))
         service = editing_service(interaction.client)
         session = await service.active_session(interaction.guild_id, interaction.channel_id)
         if session is None:
@@ -76,6 +78,7 @@ class SessionCommands:
     async def end(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None and interaction.channel_id is not None
+        await ensure_channel_enabled(interaction, store_of(interaction.client))
         service = editing_service(interaction.client)
         session = await service.require_session(interaction.guild_id, interaction.channel_id)
         await service.end_session(session.id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.animate import AnimateCommands
 from cogs.board_buttons import BoardButton
 from cogs.edit import EditCommands, edit_video_context_menu, open_session_from_video
 from cogs.kling_group import KLING
@@ -22,7 +23,8 @@ from cogs.submit import SubmitCommands
 CONTEXT_MENU_NAME = "Edit video with Kling"
 
 
-class KlingCog(EditCommands, MarkingCommands, SubmitCommands, SessionCommands, commands.Cog):
+class KlingCog(EditCommands, MarkingCommands, SubmitCommands, AnimateCommands, SessionCommands,
+               commands.Cog):
     kling = KLING
 
     def __init__(self, bot: commands.Bot) -> None:

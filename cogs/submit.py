@@ -1,4 +1,8 @@
-"""`/kling remove | swap | add`: paid edits of the channel's session, confirmed first (SPEC §5)."""
+"""`/kling remove | swap | add`: paid edits of the channel's session, confirmed first (SPEC §5).
+
+Policy (role, pro mode, daily and concurrent limits, disabled channels) is checked by
+`cogs.confirm` right after acknowledging and again just before the job is sent.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from discord import app_commands
 
 from bot.storage import JobKind
 from cogs.confirm import plan_and_confirm
-from cogs.kling_group import KLING, editing_service
+from cogs.kling_group import KLING
 
 Mode = Literal["std", "pro"]
 
@@ -22,10 +26,8 @@ async def _plan(interaction: discord.Interaction, kind: JobKind, prompt: str,
                 images: list[discord.Attachment], negative_prompt: str | None,
                 mode: str | None) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    assert interaction.guild_id is not None and interaction.channel_id is not None
-    session = await editing_service(interaction.client).require_session(
-        interaction.guild_id, interaction.channel_id)
-    await plan_and_confirm(interaction, session_id=session.id, kind=kind, prompt=prompt,
+    # The member's policy is checked first, then this channel's session is looked up.
+    await plan_and_confirm(interaction, session_id=None, kind=kind, prompt=prompt,
                            attachments=images, negative_prompt=negative_prompt, mode=mode)
 
 
