@@ -28,6 +28,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 
 CHUNK = 256 * 1024
 MAX_REDIRECTS = 5
@@ -38,10 +39,10 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 AddressPolicy = Callable[[IPAddress], bool]
 
-PRIVATE_ADDRESS = (
+PRIVATE_ADDRESS = Msg(
     "That link points to a private network address; I only fetch public http(s) links."
 )
-NOT_HTTP = "That is not an http(s) link; I only fetch public http(s) links."
+NOT_HTTP = Msg("That is not an http(s) link; I only fetch public http(s) links.")
 
 
 class DownloadError(UserFacingError):
@@ -49,11 +50,11 @@ class DownloadError(UserFacingError):
     may carry a signed query string), so it is safe to log and to show."""
 
 
-def _size_text(max_bytes: int) -> str:
+def _size_text(max_bytes: int) -> Msg:
     mib = 1024 * 1024
     if max_bytes >= mib:
-        return f"{max_bytes / mib:g} MB"
-    return f"{max_bytes:,} bytes"
+        return Msg("{size} MB", size=f"{max_bytes / mib:g}")
+    return Msg("{size} bytes", size=f"{max_bytes:,}")
 
 
 # ----- address checks -------------------------------------------------------------------------
@@ -132,7 +133,7 @@ async def checked_addresses(
         raise DownloadError(NOT_HTTP)
     host = url.raw_host
     if not host:
-        raise DownloadError("That link has no host name in it.")
+        raise DownloadError(Msg("That link has no host name in it."))
     port = url.port or (443 if url.scheme == "https" else 80)
     literal = parse_ip_literal(host)
     if literal is not None:
@@ -141,9 +142,9 @@ async def checked_addresses(
         try:
             addresses = await resolver(host, port)
         except (OSError, UnicodeError) as error:
-            raise DownloadError("I could not find the server of that link.") from error
+            raise DownloadError(Msg("I could not find the server of that link.")) from error
         if not addresses:
-            raise DownloadError("I could not find the server of that link.")
+            raise DownloadError(Msg("I could not find the server of that link."))
     for text in addresses:
         parsed = parse_ip_literal(text)
         if parsed is None or not allowed(parsed):
@@ -200,7 +201,7 @@ async def download_to_file(
     try:
         start = URL(url)
     except (ValueError, TypeError) as error:
-        raise DownloadError("That is not a valid link.") from error
+        raise DownloadError(Msg("That is not a valid link.")) from error
     if start.scheme not in ("http", "https"):
         raise DownloadError(NOT_HTTP)
     partial = dest.with_name(dest.name + ".part")
@@ -224,12 +225,13 @@ async def download_to_file(
     except TimeoutError as error:
         await _discard(partial)
         raise DownloadError(
-            f"The download took longer than {time_limit:g} s; try a smaller file or another link."
+            Msg("The download took longer than {seconds} s; try a smaller file or another link.",
+                seconds=f"{time_limit:g}")
         ) from error
     except (aiohttp.ClientError, OSError, ValueError) as error:
         await _discard(partial)
         raise DownloadError(
-            f"I could not download that link ({type(error).__name__})."
+            Msg("I could not download that link ({reason}).", reason=type(error).__name__)
         ) from error
     except BaseException:
         await _discard(partial)
@@ -257,21 +259,23 @@ async def _follow(
             if response.status in _REDIRECTS:
                 location = response.headers.get("Location")
                 if not location:
-                    raise DownloadError("The link redirects nowhere.")
+                    raise DownloadError(Msg("The link redirects nowhere."))
                 url = response.url.join(URL(location))
                 continue
             if response.status != 200:
                 raise DownloadError(
-                    f"The link answered with HTTP {response.status}; "
-                    "it must be a direct, public link to the file."
+                    Msg("The link answered with HTTP {status}; it must be a direct, public link"
+                        " to the file.", status=response.status)
                 )
             await _stream(response, partial, max_bytes)
             return
-    raise DownloadError(f"The link redirects too many times (more than {MAX_REDIRECTS}).")
+    raise DownloadError(
+        Msg("The link redirects too many times (more than {max}).", max=MAX_REDIRECTS)
+    )
 
 
 async def _stream(response: aiohttp.ClientResponse, partial: Path, max_bytes: int) -> None:
-    too_large = f"The file is larger than the {_size_text(max_bytes)} cap."
+    too_large = Msg("The file is larger than the {size} cap.", size=_size_text(max_bytes))
     declared = response.content_length
     if declared is not None and declared > max_bytes:
         raise DownloadError(too_large)
@@ -286,7 +290,7 @@ async def _stream(response: aiohttp.ClientResponse, partial: Path, max_bytes: in
     finally:
         await asyncio.to_thread(handle.close)
     if written == 0:
-        raise DownloadError("The link returned an empty file.")
+        raise DownloadError(Msg("The link returned an empty file."))
 
 
 async def _discard(path: Path) -> None:

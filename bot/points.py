@@ -18,8 +18,9 @@ import math
 import re
 import unicodedata
 
+from bot.errors import as_text
 from bot.grid import BoardGrid
-from bot.i18n import Msg
+from bot.i18n import Msg, Text
 
 __all__ = [
     "MAX_POINTS_PER_FRAME",
@@ -51,7 +52,7 @@ _LOOKALIKES = str.maketrans({"−": "-", "–": "-", "‚": ",", "、": ",", "٫
 class PointsError(ValueError):
     """A points string that cannot be used; ``token`` is the offending part, if one is."""
 
-    def __init__(self, message: str, token: str | None = None) -> None:
+    def __init__(self, message: Text, token: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.token = token
@@ -59,6 +60,11 @@ class PointsError(ValueError):
 
 class FrameRefError(ValueError):
     """A frame number or time that does not name a frame of the video."""
+
+    @property
+    def message(self) -> Text:
+        """The message as a translatable :class:`~bot.i18n.Text`."""
+        return as_text(self.args[0] if self.args else "")
 
 
 NO_POINTS = Msg("no points given: try a cell like `C4` or coordinates like `0.42,0.61`")

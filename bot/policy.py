@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.storage.models import GuildSettings, UsageCounts
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def next_daily_reset(now: float | datetime) -> float:
 
 def describe_reset(resets_at: float) -> str:
     """"<t:…:R> (00:00 UTC)": Discord shows the relative time in the reader's own clock."""
-    return f"<t:{int(resets_at)}:R> (00:00 UTC)"
+    return f"<t:{int(resets_at)}:R> (00:00 UTC)"  # the same in every language
 
 
 def check_channel_enabled(settings: GuildSettings, channel_id: int, *,
@@ -73,8 +74,8 @@ def check_channel_enabled(settings: GuildSettings, channel_id: int, *,
     if channel_id in disabled or (parent_channel_id is not None and parent_channel_id in disabled):
         raise PolicyError(
             Refusal.CHANNEL_DISABLED,
-            "The bot is disabled in this channel; a server admin can turn it back on with"
-            " `/kling-admin settings`, or use another channel.",
+            Msg("The bot is disabled in this channel; a server admin can turn it back on with"
+                " `/kling-admin settings`, or use another channel."),
         )
 
 
@@ -109,15 +110,18 @@ def check_can_submit(
     if not may_submit(settings, member_role_ids=member_role_ids, is_admin=is_admin):
         raise PolicyError(
             Refusal.MISSING_ROLE,
-            f"Only members with the <@&{settings.submit_role_id}> role can submit paid jobs on"
-            " this server. Marking points and previews are free and open to everyone.",
+            Msg("Only members with the <@&{role_id}> role can submit paid jobs on this server."
+                " Marking points and previews are free and open to everyone.",
+                role_id=settings.submit_role_id),
         )
     if mode not in MODES:
-        raise PolicyError(Refusal.UNKNOWN_MODE, f"`{mode}` is not a mode; use std or pro.")
+        raise PolicyError(
+            Refusal.UNKNOWN_MODE, Msg("`{mode}` is not a mode; use std or pro.", mode=mode)
+        )
     if mode == "pro" and not settings.pro_allowed:
         raise PolicyError(
             Refusal.PRO_NOT_ALLOWED,
-            "Pro mode is turned off on this server; submit with mode std.",
+            Msg("Pro mode is turned off on this server; submit with mode std."),
         )
     _check_daily(settings.daily_jobs_per_member, usage, now)
     _check_concurrent(settings.concurrent_jobs_per_guild, active_jobs)
@@ -129,10 +133,14 @@ def _check_daily(limit: int | None, usage: UsageCounts, now: float | datetime) -
     resets_at = next_daily_reset(now)
     when = describe_reset(resets_at)
     if limit == 0:
-        message = f"This server allows no paid jobs per member today; the limit resets {when}."
+        message = Msg("This server allows no paid jobs per member today; the limit resets {when}.",
+                      when=when)
+    elif limit == 1:
+        message = Msg("You have used your {limit} job for today; the limit resets {when}.",
+                      limit=limit, when=when)
     else:
-        jobs = "job" if limit == 1 else "jobs"
-        message = f"You have used your {limit} {jobs} for today; the limit resets {when}."
+        message = Msg("You have used your {limit} jobs for today; the limit resets {when}.",
+                      limit=limit, when=when)
     raise PolicyError(Refusal.DAILY_LIMIT, message, resets_at=resets_at)
 
 
@@ -140,13 +148,13 @@ def _check_concurrent(limit: int | None, active_jobs: int) -> None:
     if limit is None or active_jobs < limit:
         return
     if limit == 0:
-        message = "Paid jobs are paused on this server (0 jobs may run at once)."
+        message = Msg("Paid jobs are paused on this server (0 jobs may run at once).")
+    elif active_jobs == 1:
+        message = Msg("This server already has {active} job running (its limit is {limit}); try"
+                      " again when one finishes.", active=active_jobs, limit=limit)
     else:
-        verb = "job running" if active_jobs == 1 else "jobs running"
-        message = (
-            f"This server already has {active_jobs} {verb} (its limit is {limit});"
-            " try again when one finishes."
-        )
+        message = Msg("This server already has {active} jobs running (its limit is {limit}); try"
+                      " again when one finishes.", active=active_jobs, limit=limit)
     raise PolicyError(Refusal.CONCURRENT_LIMIT, message)
 
 

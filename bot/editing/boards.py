@@ -11,6 +11,7 @@ from typing import Any
 from bot.editing.views import BoardView, PointView
 from bot.errors import UserFacingError
 from bot.grid import BoardGrid
+from bot.i18n import Msg
 from bot.media import FrameExtractor, MediaError
 from bot.render.board import render_board
 from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session, Store
@@ -26,9 +27,10 @@ def session_dir(media_dir: Path, session_id: int) -> Path:
     return media_dir / "sessions" / str(session_id)
 
 
-def frame_caption(frame_index: int, fps: float) -> str:
+def frame_caption(frame_index: int, fps: float) -> Msg:
+    """The caption drawn on the board image: ``frame 12 · 0.40 s``."""
     seconds = frame_index / fps if fps > 0 else 0.0
-    return f"frame {frame_index} · {seconds:.2f} s"
+    return Msg("frame {frame} · {seconds:.2f} s", frame=frame_index, seconds=seconds)
 
 
 def clamp_frame(session: Session, frame_index: int) -> int:
@@ -84,16 +86,19 @@ def _render(
     return render_board(frame, mask_inputs, numbered, grid, caption, image_format=BOARD_FORMAT)
 
 
-async def build_board(store: Store, session: Session, media_dir: Path) -> BoardView:
-    """Render the session's current frame with that frame's stored masks and points."""
+async def build_board(
+    store: Store, session: Session, media_dir: Path, *, locale: object = None
+) -> BoardView:
+    """Render the session's current frame with that frame's stored masks and points; the
+    caption drawn on the image is in ``locale`` (English when None)."""
     if not session.local_path:
-        raise UserFacingError("This session's video is not on the bot's disk any more.")
+        raise UserFacingError(Msg("This session's video is not on the bot's disk any more."))
     frame_index = clamp_frame(session, session.current_frame)
     points = await store.list_points(session.id)
     masks = await store.get_frame_masks(session.id, frame_index)
     on_frame = point_views(points, frame_index)
     grid = grid_for(session)
-    caption = frame_caption(frame_index, session.video.fps)
+    caption = frame_caption(frame_index, session.video.fps).render(locale)
     numbered = [(p.number, p.x, p.y) for p in on_frame]
     try:
         image = await asyncio.to_thread(
@@ -101,7 +106,9 @@ async def build_board(store: Store, session: Session, media_dir: Path) -> BoardV
             frame_index, masks, numbered, grid, caption,
         )
     except MediaError as error:
-        raise UserFacingError(f"The board could not be drawn: {error}") from error
+        raise UserFacingError(
+            Msg("The board could not be drawn: {reason}", reason=error.message)
+        ) from error
     return BoardView(
         session_id=session.id,
         image=image,

@@ -15,6 +15,7 @@ from yarl import URL
 from bot.editing.views import VideoCheck
 from bot.errors import UserFacingError
 from bot.fetch import DownloadError, download_to_file
+from bot.i18n import Msg
 from bot.media import MediaError, VideoInfo, normalise_reference_image, probe_video
 from bot.media import check_video as rules_check
 from bot.media import fix_video as media_fix
@@ -57,14 +58,14 @@ async def probe(path: Path) -> VideoInfo:
     try:
         return await asyncio.to_thread(probe_video, path)
     except MediaError as error:
-        raise UserFacingError(str(error)) from error
+        raise UserFacingError(error.message) from error
 
 
 async def check_video(path: Path) -> VideoCheck:
     try:
         info = await asyncio.to_thread(probe_video, path)
     except MediaError as error:
-        return VideoCheck(path=path, info=None, unreadable_reason=str(error))
+        return VideoCheck(path=path, info=None, unreadable_reason=error.message)
     return VideoCheck(path=path, info=info, violations=tuple(rules_check(info)))
 
 
@@ -76,7 +77,7 @@ async def fix_video(path: Path, media_dir: Path) -> FixReport:
         return await asyncio.to_thread(media_fix, path, dest, info)
     except MediaError as error:
         await asyncio.to_thread(dest.unlink, True)
-        raise UserFacingError(str(error)) from error
+        raise UserFacingError(error.message) from error
 
 
 def _copy_unless_inside(video: Path, media_dir: Path) -> Path:
@@ -118,20 +119,23 @@ async def edit_duration(session: Session) -> str:
     window = duration_window(session.video.duration)
     if window is None:
         raise UserFacingError(
-            f"The video is {session.video.duration:.2f} s long; Kling edits 2–5 s or 7–10 s videos."
+            Msg("The video is {seconds:.2f} s long; Kling edits 2–5 s or 7–10 s videos.",
+                seconds=session.video.duration)
         )
     return "5" if window == DURATION_WINDOWS[0] else "10"
 
 
 def _save_images(images: Sequence[tuple[str, bytes]], folder: Path) -> tuple[list[Path], list[str]]:
     paths: list[Path] = []
-    notes: list[str] = []
+    notes: list[str] = []  # bot.i18n.Text, each
     prepared = []
     for name, data in images:
         reference = normalise_reference_image(data, filename=name or None)
         prepared.append(reference)
-        label = f"{name}: " if name else ""
-        notes.extend(f"{label}{change}" for change in reference.changes)
+        notes.extend(
+            Msg("{name}: {change}", name=name, change=change) if name else change
+            for change in reference.changes
+        )
     folder.mkdir(parents=True, exist_ok=True)
     for number, reference in enumerate(prepared, start=1):
         suffix = ".jpg" if reference.format == "jpeg" else ".png"
@@ -150,4 +154,4 @@ async def save_reference_images(
     try:
         return await asyncio.to_thread(_save_images, images, folder)
     except MediaError as error:
-        raise UserFacingError(str(error)) from error
+        raise UserFacingError(error.message) from error

@@ -20,6 +20,7 @@ import unicodedata
 
 from bot.editing.views import SubmitPlan
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.jobs.kling_backend import animate_request
 from bot.storage import GuildSettings, JobKind, NewJob
 
@@ -45,6 +46,7 @@ _SWAP_SPLIT = re.compile(r"\s+(?:with|for|->|→|=>|by)\s+", re.I)
 VIDEO_REF = "<<<video_1>>>"
 IMAGE_REF = re.compile(r"<<<image_(\d+)>>>")
 _SPACES = re.compile(r"[ \t]+")
+PROMPT = Msg("prompt")
 
 
 def edit_kind(kind: str) -> JobKind:
@@ -57,22 +59,25 @@ def edit_kind(kind: str) -> JobKind:
     except ValueError:
         job_kind = None
     if job_kind is None or job_kind not in _IMAGE_COUNTS:
-        raise UserFacingError(f"`{kind}` is not an edit; use removal, swap or addition.")
+        raise UserFacingError(
+            Msg("`{kind}` is not an edit; use removal, swap or addition.", kind=kind)
+        )
     return job_kind
 
 
 def check_image_count(kind: JobKind, count: int) -> None:
     low, high = _IMAGE_COUNTS[kind]
     if kind is JobKind.EDIT_REMOVAL and count:
-        raise UserFacingError("A removal takes no reference image; leave the image out.")
+        raise UserFacingError(Msg("A removal takes no reference image; leave the image out."))
     if kind is JobKind.EDIT_SWAP and count != 1:
         raise UserFacingError(
-            "A swap needs exactly one reference image: the thing to put in place of the marked"
-            f" object (you gave {count})."
+            Msg("A swap needs exactly one reference image: the thing to put in place of the"
+                " marked object (you gave {count}).", count=count)
         )
     if not low <= count <= high:
         raise UserFacingError(
-            f"An addition needs one or two reference images of what to add (you gave {count})."
+            Msg("An addition needs one or two reference images of what to add (you gave"
+                " {count}).", count=count)
         )
 
 
@@ -91,10 +96,11 @@ def clean_text(text: str | None) -> str:
     return _SPACES.sub(" ", "".join(kept)).strip()
 
 
-def _check_length(text: str, what: str) -> None:
+def _check_length(text: str, what: Msg) -> None:
     if len(text) > MAX_PROMPT_CHARS:
         raise UserFacingError(
-            f"The {what} is {len(text)} characters long; Kling accepts at most {MAX_PROMPT_CHARS}."
+            Msg("The {what} is {length} characters long; Kling accepts at most {max}.",
+                what=what, length=len(text), max=MAX_PROMPT_CHARS)
         )
 
 
@@ -108,17 +114,17 @@ def build_prompt(kind: JobKind, prompt: str, *, image_count: int) -> str:
     text = clean_text(prompt)
     if not text:
         raise UserFacingError(
-            "The prompt is empty; describe the marked object, e.g. `the red car`."
+            Msg("The prompt is empty; describe the marked object, e.g. `the red car`.")
         )
     if VIDEO_REF in text:
         referenced = [int(n) for n in IMAGE_REF.findall(text)]
         beyond = [n for n in referenced if n < 1 or n > image_count]
         if beyond:
             raise UserFacingError(
-                f"The prompt mentions <<<image_{beyond[0]}>>> but the edit has "
-                f"{image_count} reference image(s)."
+                Msg("The prompt mentions <<<image_{number}>>> but the edit has {count} reference"
+                    " image(s).", number=beyond[0], count=image_count)
             )
-        _check_length(text, "prompt")
+        _check_length(text, PROMPT)
         return text
     subject = _subject(kind, text)
     if kind is JobKind.EDIT_REMOVAL:
@@ -131,7 +137,7 @@ def build_prompt(kind: JobKind, prompt: str, *, image_count: int) -> str:
     else:
         images = " and ".join(f"<<<image_{n}>>>" for n in range(1, max(image_count, 1) + 1))
         built = f"Using the context of {VIDEO_REF}, seamlessly add {subject} from {images}"
-    _check_length(built, "prompt")
+    _check_length(built, PROMPT)
     return built
 
 
@@ -139,16 +145,16 @@ def clean_negative(negative_prompt: str | None) -> str | None:
     text = clean_text(negative_prompt)
     if not text:
         return None
-    _check_length(text, "negative prompt")
+    _check_length(text, Msg("negative prompt"))
     return text
 
 
 def choose_mode(mode: str | None, settings: GuildSettings) -> str:
     chosen = (mode or settings.default_mode or "std").strip().lower()
     if chosen not in MODES:
-        raise UserFacingError(f"`{mode}` is not a mode; use std or pro.")
+        raise UserFacingError(Msg("`{mode}` is not a mode; use std or pro.", mode=mode))
     if chosen == "pro" and not settings.pro_allowed:
-        raise UserFacingError("This server does not allow pro mode; use std.")
+        raise UserFacingError(Msg("This server does not allow pro mode; use std."))
     return chosen
 
 
@@ -158,18 +164,24 @@ ANIMATE_ASPECTS = ("16:9", "9:16", "1:1")
 
 def check_animate(image_count: int, duration: str, aspect_ratio: str) -> None:
     if not 2 <= image_count <= 4:
-        raise UserFacingError(f"Animate needs 2 to 4 images (you gave {image_count}).")
+        raise UserFacingError(
+            Msg("Animate needs 2 to 4 images (you gave {count}).", count=image_count)
+        )
     if duration not in ANIMATE_DURATIONS:
-        raise UserFacingError(f"`{duration}` is not a duration; use 5 or 10 seconds.")
+        raise UserFacingError(
+            Msg("`{duration}` is not a duration; use 5 or 10 seconds.", duration=duration)
+        )
     if aspect_ratio not in ANIMATE_ASPECTS:
-        raise UserFacingError(f"`{aspect_ratio}` is not an aspect ratio; use 16:9, 9:16 or 1:1.")
+        raise UserFacingError(
+            Msg("`{ratio}` is not an aspect ratio; use 16:9, 9:16 or 1:1.", ratio=aspect_ratio)
+        )
 
 
 def animate_prompt(prompt: str) -> str:
     text = clean_text(prompt)
     if not text:
-        raise UserFacingError("The prompt is empty; describe what should happen in the video.")
-    _check_length(text, "prompt")
+        raise UserFacingError(Msg("The prompt is empty; describe what should happen in the video."))
+    _check_length(text, PROMPT)
     return text
 
 

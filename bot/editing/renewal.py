@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.kling import KlingClient, NotFoundError, SelectionResult
 from bot.storage import Point, Session, Store
 
@@ -139,6 +140,6 @@ class SelectionKeeper:
         if session.source_url:
             return session.source_url
         raise UserFacingError(
-            "Kling's 24-hour editing session ended and the video's link is gone; "
-            "start again with `/kling edit`."
+            Msg("Kling's 24-hour editing session ended and the video's link is gone; "
+                "start again with `/kling edit`.")
         )

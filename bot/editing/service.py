@@ -29,6 +29,7 @@ from bot.editing.renewal import SelectionKeeper, masks_of
 from bot.editing.submitting import SESSION_ENDED, PaidJobs
 from bot.editing.views import BoardView, PreviewFiles, VideoCheck
 from bot.errors import UserFacingError
+from bot.i18n import Capitalised, Msg
 from bot.jobs.runner import JobRunner
 from bot.kling import KlingClient
 from bot.media.fix import FixReport
@@ -48,13 +49,17 @@ log = logging.getLogger(__name__)
 # layer re-reads the board message, whose attachment URL is refreshed by Discord).
 FreshVideoUrl = Callable[[Session], Awaitable[str]]
 
-NO_SESSION = "There is no editing session in this channel. Start one with `/kling edit`."
+NO_SESSION = Msg("There is no editing session in this channel. Start one with `/kling edit`.")
+# The language of a session's board image, from the session (its server's locale).
+BoardLocale = Callable[[Session], object]
 MAX_AUTOCOMPLETE = 25
 
 
 def _user_error(error: PointsError | FrameRefError) -> UserFacingError:
-    text = str(error)
-    wrapped = UserFacingError(text[:1].upper() + text[1:] if text else "That input is not valid.")
+    # The parsers word their messages as clauses ("`Z9` is not a cell ..."); shown alone they
+    # start a sentence, in whichever language they are rendered.
+    text = error.message
+    wrapped = UserFacingError(Capitalised(text) if text else Msg("That input is not valid."))
     wrapped.__cause__ = error
     return wrapped
 
@@ -70,7 +75,10 @@ class EditingService(PaidJobs):
         media_dir: Path,
         fresh_video_url: FreshVideoUrl | None = None,
         clock: Callable[[], float] = time.time,
+        board_locale: BoardLocale | None = None,
     ) -> None:
+        """``board_locale`` gives the language of a session's board image (its caption): the
+        board is a channel message, so the server's locale; English when not given."""
         self.store = store
         self.client = client
         self.runner = runner
@@ -79,6 +87,11 @@ class EditingService(PaidJobs):
         self.clock = clock
         self.locks = SessionLocks()
         self.selections = SelectionKeeper(store, client, clock, fresh_video_url)
+        self.board_locale = board_locale
+
+    async def _build_board(self, session: Session) -> BoardView:
+        locale = self.board_locale(session) if self.board_locale is not None else None
+        return await build_board(self.store, session, self.media_dir, locale=locale)
 
     # ----- videos -----
 
@@ -146,7 +159,7 @@ class EditingService(PaidJobs):
             ),
             replace=replace,
         )
-        return await build_board(self.store, session, self.media_dir)
+        return await self._build_board(session)
 
     async def active_session(self, guild_id: int, channel_id: int) -> Session | None:
         return await self.store.get_active_session(guild_id, channel_id)
@@ -171,7 +184,7 @@ class EditingService(PaidJobs):
     async def board(self, session_id: int) -> BoardView:
         """The board of the session's current frame (masks as last returned by Kling)."""
         session = await self._session(session_id)
-        return await build_board(self.store, session, self.media_dir)
+        return await self._build_board(session)
 
     async def goto_frame(
         self, session_id: int, *, frame: int | None = None, time_text: str | None = None,
@@ -231,11 +244,13 @@ class EditingService(PaidJobs):
             if point_id is None:
                 point = await self.store.last_point(session_id)
                 if point is None:
-                    raise UserFacingError("There are no points to undo on this session.")
+                    raise UserFacingError(Msg("There are no points to undo on this session."))
             else:
                 point = await self.store.get_point(point_id)
                 if point is None or point.session_id != session_id:
-                    raise UserFacingError("That point is not on this session's board any more.")
+                    raise UserFacingError(
+                        Msg("That point is not on this session's board any more.")
+                    )
             exact = [(point.x, point.y)]
             session, result = await self.selections.call(
                 session,
@@ -260,9 +275,11 @@ class EditingService(PaidJobs):
             log.info("session %s: user %s cleared %d point(s)", session_id, user_id, removed)
             return await self._board(session_id)
 
-    async def point_choices(self, session_id: int, typed: str) -> list[tuple[str, int]]:
+    async def point_choices(
+        self, session_id: int, typed: str, *, locale: object = None
+    ) -> list[tuple[str, int]]:
         """Autocomplete for /kling undo: (label such as "#3 on frame 12 at C4 by <name id>",
-        point id), at most 25, filtered by `typed`."""
+        point id), at most 25, filtered by `typed`; labels in ``locale`` (the member's)."""
         session = await self.store.get_session(session_id)
         if session is None:
             return []
@@ -277,10 +294,11 @@ class EditingService(PaidJobs):
         choices: list[tuple[str, int]] = []
         for point in reversed(points):  # the latest first: what people usually undo
             cell = grid.cell_name(grid.cell_at(point.x, point.y))
-            label = (
-                f"#{numbers[point.id]} on frame {point.frame_index} at {cell} "
-                f"({point.x:.3f}, {point.y:.3f}) by user {point.added_by}"
-            )
+            label = Msg(
+                "#{number} on frame {frame} at {cell} ({x:.3f}, {y:.3f}) by user {user}",
+                number=numbers[point.id], frame=point.frame_index, cell=cell, x=point.x,
+                y=point.y, user=point.added_by,
+            ).render(locale)
             if wanted and wanted not in label.lower():
                 continue
             choices.append((label[:100], point.id))
@@ -293,7 +311,9 @@ class EditingService(PaidJobs):
         async with self.locks.for_session(session_id):
             session = await self._active(session_id)
             if await self.store.last_point(session_id) is None:
-                raise UserFacingError("Mark an object first; the preview shows what Kling tracks.")
+                raise UserFacingError(
+                    Msg("Mark an object first; the preview shows what Kling tracks.")
+                )
             session, result = await self.selections.call(
                 session, self.client.preview_selection
             )
@@ -321,7 +341,7 @@ class EditingService(PaidJobs):
         return session
 
     async def _board(self, session_id: int) -> BoardView:
-        return await build_board(self.store, await self._session(session_id), self.media_dir)
+        return await self._build_board(await self._session(session_id))
 
     @staticmethod
     def _frame_ref(

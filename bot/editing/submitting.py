@@ -14,11 +14,12 @@ from bot.editing.locks import SessionLocks
 from bot.editing.renewal import SelectionKeeper
 from bot.editing.views import SubmitPlan
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.jobs.kling_backend import edit_request
 from bot.jobs.runner import JobRunner
 from bot.storage import Job, JobKind, JobLimits, NewJob, Session, Store
 
-SESSION_ENDED = "This editing session has ended; start a new one with `/kling edit`."
+SESSION_ENDED = Msg("This editing session has ended; start a new one with `/kling edit`.")
 
 
 class PaidJobs:
@@ -51,7 +52,8 @@ class PaidJobs:
         points = await self.store.list_points(session_id)
         if not points:
             raise UserFacingError(
-                "Mark the object first (`/kling mark` or **Add points**), then submit the edit."
+                Msg("Mark the object first (`/kling mark` or **Add points**), then submit the"
+                    " edit.")
             )
         planning.check_image_count(job_kind, len(images))
         built_prompt = planning.build_prompt(job_kind, prompt, image_count=len(images))
@@ -119,7 +121,8 @@ class PaidJobs:
             session = await self._active(plan.session_id)
             if await self.store.last_point(session.id) is None:
                 raise UserFacingError(
-                    "The marks were cleared since this edit was prepared; mark the object again."
+                    Msg("The marks were cleared since this edit was prepared; mark the object"
+                        " again.")
                 )
             session = await self.selections.live(session)
             assert session.kling_session_id is not None

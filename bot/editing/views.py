@@ -34,7 +34,7 @@ class BoardView:
     marked_frames: tuple[tuple[int, int], ...]  # (frame_index, point count), by frame
     contributors: tuple[tuple[int, int], ...]  # (user id, points added), most first
     expires_at: float | None  # unix time the Kling session expires (None before it exists)
-    grid: str  # e.g. "columns A–J, rows 1–6"
+    grid: str  # e.g. "columns A–J, rows 1–6" (a bot.i18n.Msg: render it in the reader's locale)
     max_frames: int = 10
     max_points_per_frame: int = 10
 
@@ -50,7 +50,7 @@ class VideoCheck:
     path: Path
     info: VideoInfo | None  # None when the file is not a readable video
     violations: tuple[RuleViolation, ...] = ()
-    unreadable_reason: str | None = None
+    unreadable_reason: str | None = None  # a bot.i18n.Text where it came from this project
 
     @property
     def ok(self) -> bool:
@@ -86,4 +86,5 @@ class SubmitPlan:
     image_paths: tuple[Path, ...]  # normalised reference images, saved under media_dir
     marked_frames: tuple[tuple[int, int], ...] = ()
     aspect_ratio: str | None = None  # animate only
-    notes: tuple[str, ...] = field(default=())  # e.g. "the image was converted from WEBP"
+    # e.g. "image.webp: Converted from WEBP to PNG." (bot.i18n.Text: render in the reader's locale)
+    notes: tuple[str, ...] = field(default=())

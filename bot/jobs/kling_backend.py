@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.i18n import Msg
 from bot.kling.client import EDIT_PATH, MULTI_IMAGE_PATH, KlingClient
 from bot.kling.errors import InvalidInputError
 from bot.kling.models import Task
@@ -87,7 +88,7 @@ async def _images(request: dict[str, Any]) -> list[str]:
     except OSError as error:
         raise InvalidInputError(
             f"reference image unreadable: {type(error).__name__}",
-            user_message="A reference image of this job is missing on the bot's disk.",
+            user_message=Msg("A reference image of this job is missing on the bot's disk."),
         ) from error
 
 
@@ -137,7 +138,7 @@ class KlingTaskBackend:
         except (KeyError, ValueError) as error:
             raise InvalidInputError(
                 f"stored request is not valid: {error}",
-                user_message="This job's stored request is not valid; please submit it again.",
+                user_message=Msg("This job's stored request is not valid; please submit it again."),
             ) from error
         return await self._client.create_edit_task(edit)
 

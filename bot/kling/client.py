@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bot.i18n import Msg
 from bot.kling.auth import Provider
 from bot.kling.errors import (
     CreateOutcomeUnknownError,
@@ -65,7 +66,7 @@ MAX_POINTS_PER_FRAME = 10
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
-_INIT_REJECTED = (
+_INIT_REJECTED = Msg(
     "Kling could not use this video; it needs 2-5 s or 7-10 s, 720-2160 px sides, 24/30/60 fps."
 )
 

@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bot.errors import as_text
+from bot.i18n import Msg, Text
+
 # Kling messages are shown to users and logged; keep them short.
 _MAX_KLING_MESSAGE = 300
 
@@ -22,7 +25,7 @@ _MAX_KLING_MESSAGE = 300
 class KlingError(Exception):
     """Base class: any failure of a Kling API call."""
 
-    default_user_message = "Kling returned an unexpected error; please try again later."
+    default_user_message = Msg("Kling returned an unexpected error; please try again later.")
     default_retryable = False
 
     def __init__(
@@ -45,6 +48,11 @@ class KlingError(Exception):
         self.renew_credentials = renew_credentials
         super().__init__(self._summary())
 
+    @property
+    def message(self) -> Text:
+        """``user_message`` as a translatable :class:`~bot.i18n.Text`."""
+        return as_text(self.user_message)
+
     def _summary(self) -> str:
         parts = [type(self).__name__]
         if self.http_status is not None:
@@ -66,42 +74,48 @@ class KlingError(Exception):
 
 
 class AuthError(KlingError):
-    default_user_message = "The bot's Kling credentials were rejected; ask a server admin."
+    default_user_message = Msg("The bot's Kling credentials were rejected; ask a server admin.")
 
 
 class AccessDeniedError(AuthError):
     """1103 (no permission for this API/model) and 1304 (IP allow-list)."""
 
-    default_user_message = "The bot's Kling account may not use this feature; ask a server admin."
+    default_user_message = (
+        Msg("The bot's Kling account may not use this feature; ask a server admin.")
+    )
 
 
 class BillingError(KlingError):
-    default_user_message = "Kling's account is out of credits; ask a server admin."
+    default_user_message = Msg("Kling's account is out of credits; ask a server admin.")
 
 
 class InvalidInputError(KlingError):
-    default_user_message = "Kling rejected the request as invalid."
+    default_user_message = Msg("Kling rejected the request as invalid.")
 
 
 class NotFoundError(KlingError):
-    default_user_message = "Kling could not find that task or session."
+    default_user_message = Msg("Kling could not find that task or session.")
 
 
 class ContentPolicyError(KlingError):
-    default_user_message = "Kling rejected the content under its content policy; try other inputs."
+    default_user_message = (
+        Msg("Kling rejected the content under its content policy; try other inputs.")
+    )
 
 
 class RateLimitError(KlingError):
-    default_user_message = "Kling is busy right now; the bot will try again shortly."
+    default_user_message = Msg("Kling is busy right now; the bot will try again shortly.")
     default_retryable = True
 
 
 class ConcurrencyFullError(RateLimitError):
-    default_user_message = "Kling's account is running its maximum number of jobs; yours is queued."
+    default_user_message = (
+        Msg("Kling's account is running its maximum number of jobs; yours is queued.")
+    )
 
 
 class ServerError(KlingError):
-    default_user_message = "Kling is having trouble right now; please try again later."
+    default_user_message = Msg("Kling is having trouble right now; please try again later.")
     default_retryable = True
 
 
@@ -112,7 +126,7 @@ class NetworkError(KlingError):
     acted on the request; otherwise the outcome is unknown.
     """
 
-    default_user_message = "The bot could not reach Kling; please try again later."
+    default_user_message = Msg("The bot could not reach Kling; please try again later.")
     default_retryable = True
 
     def __init__(
@@ -125,13 +139,15 @@ class NetworkError(KlingError):
 class MalformedResponseError(KlingError):
     """Kling (or a proxy in front of it) answered with something that is not its JSON envelope."""
 
-    default_user_message = "Kling sent an unreadable answer; please try again later."
+    default_user_message = Msg("Kling sent an unreadable answer; please try again later.")
 
 
 class SelectionRejectedError(KlingError):
     """A selection call succeeded at the envelope level but ``data.status`` was non-zero."""
 
-    default_user_message = "Kling could not use that selection; try marking the object differently."
+    default_user_message = (
+        Msg("Kling could not use that selection; try marking the object differently.")
+    )
 
     def __init__(self, kling_message: str = "", *, selection_status: int, **kwargs: Any) -> None:
         self.selection_status = selection_status
@@ -144,7 +160,9 @@ class CreateOutcomeUnknownError(KlingError):
     The task may or may not exist; look it up later by ``external_task_id`` before sending again.
     """
 
-    default_user_message = "The bot lost contact with Kling while submitting; it will check back."
+    default_user_message = (
+        Msg("The bot lost contact with Kling while submitting; it will check back.")
+    )
     default_retryable = True
 
     def __init__(self, kling_message: str = "", *, external_task_id: str, **kwargs: Any) -> None:
@@ -153,28 +171,34 @@ class CreateOutcomeUnknownError(KlingError):
 
 
 # code -> (class, retryable, user message or None for the class default)
-_CODE_TABLE: dict[int, tuple[type[KlingError], bool, str | None]] = {
+_CODE_TABLE: dict[int, tuple[type[KlingError], bool, Msg | None]] = {
     1000: (AuthError, False, None),
-    1001: (AuthError, False, "The bot sent no Kling credentials; ask a server admin."),
+    1001: (AuthError, False, Msg("The bot sent no Kling credentials; ask a server admin.")),
     1002: (AuthError, False, None),
-    1003: (AuthError, False, "The bot's Kling token is not valid yet; check the server clock."),
-    1004: (AuthError, False, "The bot's Kling token has expired; ask a server admin."),
-    1100: (BillingError, False, "Kling flagged the bot's account; ask a server admin."),
-    1101: (BillingError, False, "Kling's account has unpaid bills; ask a server admin."),
+    1003: (
+        AuthError, False,
+        Msg("The bot's Kling token is not valid yet; check the server clock."),
+    ),
+    1004: (AuthError, False, Msg("The bot's Kling token has expired; ask a server admin.")),
+    1100: (BillingError, False, Msg("Kling flagged the bot's account; ask a server admin.")),
+    1101: (BillingError, False, Msg("Kling's account has unpaid bills; ask a server admin.")),
     1102: (BillingError, False, None),
     1103: (AccessDeniedError, False, None),
     1200: (InvalidInputError, False, None),
     1201: (InvalidInputError, False, None),
-    1202: (NotFoundError, False, "The bot called a Kling endpoint that does not exist."),
+    1202: (NotFoundError, False, Msg("The bot called a Kling endpoint that does not exist.")),
     1203: (NotFoundError, False, None),
-    1300: (ContentPolicyError, False, "Kling refused the request under its platform policy."),
+    1300: (ContentPolicyError, False, Msg("Kling refused the request under its platform policy.")),
     1301: (ContentPolicyError, False, None),
     1302: (RateLimitError, True, None),
     1303: (ConcurrencyFullError, True, None),
-    1304: (AccessDeniedError, False, "Kling refused the bot's IP address; ask a server admin."),
+    1304: (
+        AccessDeniedError, False,
+        Msg("Kling refused the bot's IP address; ask a server admin."),
+    ),
     5000: (ServerError, True, None),
-    5001: (ServerError, True, "Kling is under maintenance; please try again later."),
-    5002: (ServerError, True, "Kling timed out internally; please try again later."),
+    5001: (ServerError, True, Msg("Kling is under maintenance; please try again later.")),
+    5002: (ServerError, True, Msg("Kling timed out internally; please try again later.")),
 }
 
 # Codes after which a fresh JWT may help: 1000 ("regenerate once"), 1003 (skew), 1004 (expiry).

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.errors import as_text
+from bot.i18n import Msg, Text
+
 # Kling's selection limits (reference §2.3): enforced by the store so no path can exceed them.
 MAX_POINTS_PER_FRAME = 10
 MAX_MARKED_FRAMES = 10
@@ -18,13 +21,20 @@ MAX_MARKED_FRAMES = 10
 class StorageError(Exception):
     """Base class of the errors a caller is expected to handle and explain to a user."""
 
+    user_message: str
+
+    @property
+    def message(self) -> Text:
+        """``user_message`` as a translatable :class:`~bot.i18n.Text`."""
+        return as_text(self.user_message)
+
 
 class SessionConflictError(StorageError):
     """The channel already has an active session; ``existing`` is it (ask before replacing)."""
 
     def __init__(self, existing: Session) -> None:
         self.existing = existing
-        self.user_message = (
+        self.user_message = Msg(
             "This channel already has an editing session. End it with `/kling end`, or confirm"
             " that you want to replace it."
         )
@@ -34,7 +44,7 @@ class SessionConflictError(StorageError):
 class SessionNotActiveError(StorageError):
     """The session was ended (or never existed); nothing was changed."""
 
-    user_message = "This editing session has ended; start a new one with `/kling edit`."
+    user_message = Msg("This editing session has ended; start a new one with `/kling edit`.")
 
 
 class PointLimitError(StorageError):
@@ -49,14 +59,16 @@ class PointLimitError(StorageError):
         self.maximum = maximum
         self.adding = adding
         if limit == "marked_frames":
-            self.user_message = (
-                f"Kling allows at most {maximum} marked frames and {current} are marked already;"
-                " mark a frame that already has points, or undo the points of another frame."
+            self.user_message = Msg(
+                "Kling allows at most {max} marked frames and {current} are marked already;"
+                " mark a frame that already has points, or undo the points of another frame.",
+                max=maximum, current=current,
             )
         else:
-            self.user_message = (
-                f"Kling allows at most {maximum} points per frame; this frame has {current}, so"
-                f" {adding} more will not fit. Undo a point first."
+            self.user_message = Msg(
+                "Kling allows at most {max} points per frame; this frame has {current}, so"
+                " {adding} more will not fit. Undo a point first.",
+                max=maximum, current=current, adding=adding,
             )
         super().__init__(f"{limit}: {current} stored + {adding} new > {maximum}")
 
@@ -75,14 +87,18 @@ class QuotaExceededError(StorageError):
         self.maximum = maximum
         self.resets_at = resets_at
         if limit == "daily_jobs_per_member":
-            when = f" The count starts over <t:{int(resets_at)}:R>." if resets_at else ""
             self.user_message = (
-                f"You have used all {maximum} of your jobs for today on this server.{when}"
+                Msg("You have used all {max} of your jobs for today on this server. The count"
+                    " starts over <t:{resets_at}:R>.", max=maximum, resets_at=int(resets_at))
+                if resets_at
+                else Msg("You have used all {max} of your jobs for today on this server.",
+                         max=maximum)
             )
         else:
-            self.user_message = (
-                f"This server is already running {current} of its {maximum} jobs at once;"
-                " try again when one of them has finished."
+            self.user_message = Msg(
+                "This server is already running {current} of its {max} jobs at once;"
+                " try again when one of them has finished.",
+                current=current, max=maximum,
             )
         super().__init__(f"{limit}: {current} of {maximum}")
 
