@@ -24,10 +24,11 @@ unchanged. To show it to a person, render it in their locale::
 ``render`` takes a ``discord.Locale``, a Discord locale string (``"pt-BR"``) or a catalogue name
 (``"pt_BR"``); anything without a catalogue, and any message a catalogue lacks, is English.
 ``translate(locale, "Cancel")`` renders at once when the text is used right there. Parameters
-that are messages render in the same locale (``Msg("The {what} is too long.", what=Msg("prompt"))``);
-:class:`Joined` strings several messages together, :class:`Capitalised` upper-cases the first
-letter of whatever language it ends up in. ``msgctxt="..."`` tells apart two messages with the same
-English but different translations (``Msg("Add", msgctxt="button")``).
+that are messages render in the same locale
+(``Msg("The {what} is too long.", what=Msg("prompt"))``); :class:`Joined` strings several
+messages together, :class:`Capitalised` upper-cases the first letter of whatever language it
+ends up in. ``msgctxt="..."`` tells apart two messages with the same English but different
+translations (``Msg("Add", msgctxt="button")``).
 
 Keep the text literal (``Msg(f"...")`` or ``Msg(variable)`` cannot be extracted, and the tests
 report it) and keep markdown, backticks, mentions and ``<t:...:R>`` timestamps inside the message

@@ -34,10 +34,12 @@ class Extraction:
 
 
 def _callee(node: ast.Call) -> str | None:
+    """``Msg``/``translate`` called by name or as ``i18n.Msg`` (not ``str.translate``)."""
     if isinstance(node.func, ast.Name):
         return node.func.id
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
+    func = node.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return func.attr if func.value.id == "i18n" else None
     return None
 
 

@@ -53,13 +53,16 @@ def _write(path: Path, catalog: Catalog) -> None:
 
 def update_catalogues(messages: Iterable[SourceMessage], folder: Path | None = None) -> None:
     folder = folder or locales_path()
-    template = template_for(messages)
-    _write(folder / f"{DOMAIN}.pot", template)
+    messages = list(messages)
+    _write(folder / f"{DOMAIN}.pot", template_for(messages))
     for locale in LOCALES:
         path = folder / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
         catalog = _read(path, locale)
         # No fuzzy matching: a guessed translation of a changed message is worse than none.
-        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+        # A fresh template each time: Babel adopts the template's own entries for new messages.
+        catalog.update(
+            template_for(messages), no_fuzzy_matching=True, update_header_comment=False
+        )
         if locale == DEFAULT_LOCALE:
             for entry in catalog:
                 if entry.id:
