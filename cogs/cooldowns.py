@@ -87,6 +87,11 @@ def cooldowns_of(client: discord.Client) -> Cooldowns:
     return found
 
 
+def use_cooldowns(client: discord.Client, cooldowns: Cooldowns) -> None:
+    """Give this bot its cooldowns (tests pass ones with their own clock)."""
+    _per_client[client] = cooldowns
+
+
 def enforce_cooldown(interaction: discord.Interaction, rule: CooldownRule) -> None:
     """Raise CooldownError ("Slow down: try again in N s.") when this member is too quick."""
     wait = cooldowns_of(interaction.client).take(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from bot.jobs import RunnerConfig
 from bot.kling.emulator import KlingEmulator
 from bot.media import write_mp4
 from cogs.app import KlingBot, use_api_base
+from cogs.cooldowns import Cooldowns, use_cooldowns
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild, TwinMessage, bot_running
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 24, 2.5
@@ -82,6 +84,11 @@ class KlingWorld:
     config: Config
     current: KlingBot | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    cooldown_skew: float = 0.0  # seconds added to the bot's cooldown clock
+
+    def pass_cooldowns(self, seconds: float = 60.0) -> None:
+        """Let `seconds` go by for the members' cooldowns (not for anything else)."""
+        self.cooldown_skew += seconds
 
     @property
     def channel(self) -> TwinChannel:
@@ -105,6 +112,7 @@ class KlingWorld:
     async def bot(self) -> AsyncIterator[KlingBot]:
         """The real bot, logged in to the stand-in; leaving the block shuts it down."""
         bot = KlingBot(self.config)
+        use_cooldowns(bot, Cooldowns(clock=lambda: time.monotonic() + self.cooldown_skew))
         self.current = bot
         try:
             async with bot_running(bot, self.twin):
@@ -125,6 +133,21 @@ class KlingWorld:
             return is_board(message) and (predicate is None or predicate(message))
 
         return await (channel or self.channel).wait_for_message(check, timeout)
+
+    async def reply(self, handle: Any, clicked: TwinMessage | None = None,
+                    timeout: float = 15.0) -> TwinMessage:  # noqa: ASYNC109
+        """What the bot said back to one interaction: its own response message or, after a
+        deferred button click (whose "original" is the clicked message), its first followup."""
+        def check() -> TwinMessage | None:
+            followups = handle.followups
+            if followups:
+                return followups[0]
+            message = self.twin.find_message(handle.record.original_message_id or 0)
+            if message is None or message.loading or message.deleted:
+                return None
+            return None if clicked is not None and message.id == clicked.id else message
+
+        return await self.twin.wait_until(check, timeout)
 
     async def open_board(self, actor: Any = None, video: Path | None = None,
                          channel: TwinChannel | None = None) -> TwinMessage:
