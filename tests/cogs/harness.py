@@ -85,6 +85,15 @@ class KlingWorld:
     current: KlingBot | None = None
     timings: dict[str, float] = field(default_factory=dict)
     cooldown_skew: float = 0.0  # seconds added to the bot's cooldown clock
+    cooldown_frozen_at: float | None = None
+
+    def cooldown_clock(self) -> float:
+        frozen = self.cooldown_frozen_at
+        return (time.monotonic() if frozen is None else frozen) + self.cooldown_skew
+
+    def freeze_cooldowns(self) -> None:
+        """Stop the cooldowns' clock, so only `pass_cooldowns` moves it (exact waits)."""
+        self.cooldown_frozen_at = time.monotonic()
 
     def pass_cooldowns(self, seconds: float = 60.0) -> None:
         """Let `seconds` go by for the members' cooldowns (not for anything else)."""
@@ -112,7 +121,7 @@ class KlingWorld:
     async def bot(self) -> AsyncIterator[KlingBot]:
         """The real bot, logged in to the stand-in; leaving the block shuts it down."""
         bot = KlingBot(self.config)
-        use_cooldowns(bot, Cooldowns(clock=lambda: time.monotonic() + self.cooldown_skew))
+        use_cooldowns(bot, Cooldowns(clock=self.cooldown_clock))
         self.current = bot
         try:
             async with bot_running(bot, self.twin):
