@@ -3,10 +3,13 @@ session, the message context menu and sessions in a new thread."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from bot.media import probe_video
-from tests.cogs.harness import KlingWorld, board_image, is_board, kling_world
+import numpy as np
+import pytest
+
+from bot.media import check_video, probe_video
+from tests.cogs.harness import KlingWorld, board_image, is_board, kling_world, make_video
 
 __all__ = ["kling_world"]
 
@@ -97,3 +100,44 @@ async def test_context_menu_and_thread_sessions(kling_world: KlingWorld) -> None
         await world.alice.click(in_thread, "▶ +1")
         await world.board(channel=thread, predicate=lambda m: "Frame 1 /" in m.text)
         assert "Frame 0 /" in world.twin.find_message(board.id).text
+
+
+# (file name, width, height, fps, seconds, what the notice names, what the fixed clip must be)
+BROKEN_VIDEOS = {
+    "too long": ("long.mp4", 720, 720, 24, 12.0, ("12.0 s",), {"duration": 10.0}),
+    "wrong fps": ("pal.mp4", 720, 720, 25, 2.5, ("25 fps",), {"fps": 24}),
+    "too small": ("small.mp4", 640, 360, 24, 2.5, ("640x360",), {"size": (1280, 720)}),
+    "mkv container": ("clip.mkv", 720, 720, 24, 2.5, ("MKV",), {"container": "mp4"}),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_VIDEOS))
+async def test_a_video_that_breaks_a_rule_is_fixed_through_fix_and_continue(
+        kling_world: KlingWorld, case: str) -> None:
+    name, width, height, fps, seconds, named, expect = BROKEN_VIDEOS[case]
+    world = kling_world
+    bad = make_video(world.tmp / name, width=width, height=height, fps=fps, seconds=seconds)
+    async with world.bot():
+        notice = await (await world.alice.slash("kling edit", video=bad)).response(timeout=20)
+        assert notice.ephemeral and all(text in notice.content for text in named), notice.content
+        assert notice.button_labels == ["Fix and continue"]
+
+        await world.alice.click(notice, "Fix and continue")
+        board = await world.board(timeout=60)
+        fixed = next(f for f in board.files if f.filename.endswith(".mp4"))
+        assert fixed.filename == Path(name).stem + "-fixed.mp4"
+        info = probe_video(fixed.save(world.tmp))
+        assert check_video(info) == [], check_video(info)
+        if "duration" in expect:
+            assert info.duration_s == pytest.approx(expect["duration"], abs=0.05)
+        if "fps" in expect:
+            assert round(info.fps) == expect["fps"]
+        if "size" in expect:
+            assert (info.width, info.height) == expect["size"]
+        if "container" in expect:
+            assert info.container == expect["container"]
+
+        # The board works: marking the square reaches Kling and shows on the board.
+        reply = await (await world.alice.slash("kling mark", points="E3")).response(timeout=20)
+        assert "Marked frame 0: 1 point" in reply.content, reply.content
+        await world.board(predicate=lambda m: "#1 by" in m.text)
