@@ -31,7 +31,7 @@ from tests.faults.world import FAST_RETRY, FAST_RUNNER, TERMINAL, RecordingDeliv
 
 __all__ = ["file_server", "scene_video"]  # fixtures, imported for pytest
 
-TIMEOUT_S = 0.5
+TIMEOUT_S = 1.0
 # preview-selection renders a clip, which takes longer than the other calls' short time limit.
 PREVIEW_TIMEOUT_S = 2.5
 NETWORK = "The bot could not reach Kling; please try again later."
