@@ -44,6 +44,30 @@ Adding or changing a message
        translation with the same placeholders, and when a catalogue keeps a message the code no
        longer uses.
 
+Which locale
+    Ephemeral replies and anything one member reads: ``interaction.locale`` (the member's client
+    language). Channel messages everybody reads (the board, job cards, results): the server's
+    ``guild.preferred_locale`` (``interaction.guild_locale`` inside an interaction). The board
+    image's caption is drawn by ``bot.editing``: pass
+    ``EditingService(..., board_locale=lambda session: <the guild's preferred_locale>)``.
+    ``EditingService.point_choices(..., locale=interaction.locale)`` words the undo autocomplete.
+
+Converting the cogs' own strings (the pattern for a later pass)::
+
+    text = Msg("Job {job} is waiting in the queue (place {place}).", job=job.id, place=3)
+    await channel.send(text.render(channel.guild.preferred_locale))            # everybody reads
+    await interaction.followup.send(text.render(interaction.locale), ephemeral=True)  # one member
+
+i.e. wrap every literal in ``Msg`` at the place it is written (a module constant is fine; call
+it again with the parameters, or give the parameters right away), render at the moment it is
+sent, with the reader's locale. Button labels, select options, modal titles and placeholders
+are messages like any other (use ``msgctxt="button"`` etc. when a short word is ambiguous);
+``discord.ui`` items built per interaction can take ``translate(locale, "Submit")``.
+
+Checking
+    ``python -m bot.i18n.check`` lists missing, empty, stale or placeholder-mismatched entries
+    (the same check the tests run).
+
 Slash commands (names, descriptions, option descriptions, choices) are translated by
 ``cogs.translator.KlingTranslator`` from the same catalogues, under the msgctxt values in
 :data:`COMMAND_CONTEXTS`.
