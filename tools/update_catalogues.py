@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Config  # noqa: E402
-from bot.i18n import update  # noqa: E402
-from bot.i18n.extract import SourceMessage  # noqa: E402
-from cogs.app import EXTENSIONS, KlingBot, use_api_base  # noqa: E402
-from cogs.translator import command_messages  # noqa: E402
+from bot.config import Config
+from bot.i18n import update
+from bot.i18n.extract import SourceMessage
+from cogs.app import EXTENSIONS, KlingBot, use_api_base
+from cogs.translator import command_messages
 
 
 async def slash_command_strings() -> list[SourceMessage]:
