@@ -2,7 +2,9 @@
 
 The card is ephemeral, so only the submitter sees it, and its buttons refuse anyone else anyway.
 It shows the mode, the duration, the prompt exactly as it will be sent, thumbnails of the
-reference images and the frames marked. Servers can turn the card off (`confirm_submits`).
+reference images and the frames marked (and, for animate, the aspect ratio). Servers can turn the
+card off (`confirm_submits`). Every paid job, edit or animate, goes through :func:`submit_plan`,
+which checks the member's policy again and the submit cooldown right before the service sends it.
 """
 
 from __future__ import annotations

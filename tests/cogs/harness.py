@@ -34,6 +34,7 @@ from cogs.cooldowns import Cooldowns, use_cooldowns
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild, TwinMessage, bot_running
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 24, 2.5
+GUILD_READY_TIMEOUT_S = 0.2
 BACKGROUND = (40, 60, 110)
 SQUARE_COLOUR = (50, 190, 70)  # green: the first mask colour (red) shows clearly on it
 # The square covers cells E3..F4 of the 10x6 board grid; E3's centre (576, 300) is inside it.
@@ -122,6 +123,9 @@ class KlingWorld:
         """The real bot, logged in to the stand-in; leaving the block shuts it down."""
         bot = KlingBot(self.config)
         use_cooldowns(bot, Cooldowns(clock=self.cooldown_clock))
+        # discord.py waits this long after the last GUILD_CREATE before `ready` (2 s by
+        # default); the stand-in sends its guilds at once, so a short wait loses nothing.
+        bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT_S
         self.current = bot
         try:
             async with bot_running(bot, self.twin):
