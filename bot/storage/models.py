@@ -193,6 +193,9 @@ class Session:
     board_message_id: int | None
     created_at: float
     ended_at: float | None
+    # Kling's selection may hold clicks the points table lacks (or lack stored ones): a
+    # selection-changing call was sent and its outcome never recorded.
+    selection_unsure: bool = False
 
     @property
     def is_active(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiosqlite
@@ -51,6 +51,7 @@ def _session(row: aiosqlite.Row) -> Session:
         board_message_id=row["board_message_id"],
         created_at=row["created_at"],
         ended_at=row["ended_at"],
+        selection_unsure=bool(row["selection_unsure"]),
     )
 
 
@@ -76,6 +77,10 @@ async def _require_active(conn: aiosqlite.Connection, session_id: int) -> None:
     row = await _one(conn, "SELECT status FROM sessions WHERE id = ?", (session_id,))
     if row is None or row["status"] != _ACTIVE:
         raise SessionNotActiveError(f"session {session_id} is not active")
+
+
+async def _settle(conn: aiosqlite.Connection, session_id: int) -> None:
+    await conn.execute("UPDATE sessions SET selection_unsure = 0 WHERE id = ?", (session_id,))
 
 
 class SessionQueries(Database):
@@ -170,12 +175,47 @@ class SessionQueries(Database):
         kling_session_id: str,
         expires_at: float,
         normalized_video: str | None,
+        masks_by_frame: Mapping[int, Sequence[Any]] | None = None,
+        selection_unsure: bool | None = None,
     ) -> None:
-        """Record a (new) Kling selection session, e.g. after the 24 h one expired."""
-        await self._update_session(
-            session_id,
-            "kling_session_id = ?, kling_expires_at = ?, normalized_video = ?",
-            (kling_session_id, expires_at, normalized_video),
+        """Record a (new) Kling selection session, e.g. after the 24 h one expired.
+
+        In the same transaction: with ``masks_by_frame`` (what replaying the points returned)
+        every frame's masks are replaced by these; with ``selection_unsure`` the marker is set
+        to it (False once the new session holds exactly the stored points).
+        """
+        now = self.now()
+        unsure = None if selection_unsure is None else int(selection_unsure)
+
+        async def body(conn: aiosqlite.Connection) -> None:
+            cursor = await conn.execute(
+                "UPDATE sessions SET kling_session_id = ?, kling_expires_at = ?,"
+                " normalized_video = ?, selection_unsure = COALESCE(?, selection_unsure)"
+                " WHERE id = ? AND status = ?",
+                (kling_session_id, expires_at, normalized_video, unsure, session_id, _ACTIVE),
+            )
+            if cursor.rowcount != 1:
+                raise SessionNotActiveError(f"session {session_id} is not active")
+            if masks_by_frame is not None:
+                await conn.execute("DELETE FROM frame_masks WHERE session_id = ?", (session_id,))
+                for frame_index, masks in masks_by_frame.items():
+                    await replace_masks(conn, session_id, frame_index, masks, now)
+
+        await self._write(body)
+
+    async def mark_selection_unsure(self, session_id: int) -> None:
+        """Say, before a call that changes Kling's clicks, that its outcome is not recorded yet.
+
+        Raises :class:`SessionNotActiveError` (nothing should be sent to Kling then).
+        """
+        await self._update_session(session_id, "selection_unsure = 1", ())
+
+    async def settle_selection(self, session_id: int) -> None:
+        """Clear the marker: Kling's clicks are known to equal the stored points again (e.g. a
+        call that Kling certainly refused). Ended sessions are left alone."""
+        await self._write_statement(
+            "UPDATE sessions SET selection_unsure = 0 WHERE id = ? AND status = ?",
+            (session_id, _ACTIVE),
         )
 
     async def set_source_video(
@@ -222,11 +262,14 @@ class SessionQueries(Database):
         *,
         added_by: int,
         masks: Sequence[Any] | None = None,
+        settle_selection: bool = False,
     ) -> list[Point]:
         """Add points on one frame, all or none, checking Kling's limits in the same transaction.
 
         ``masks`` (Kling's rle_mask_list for that frame) replaces the stored masks atomically
-        with the insert. Raises :class:`PointLimitError` or :class:`SessionNotActiveError`.
+        with the insert; ``settle_selection`` clears the selection-unsure marker with it (the
+        insert records Kling's answer). Raises :class:`PointLimitError` or
+        :class:`SessionNotActiveError`.
         """
         if not points:
             raise ValueError("no points to add")
@@ -250,6 +293,8 @@ class SessionQueries(Database):
                 ],
             )
             await replace_masks(conn, session_id, frame_index, masks, now)
+            if settle_selection:
+                await _settle(conn, session_id)
             async with conn.execute(
                 "SELECT * FROM points WHERE session_id = ? AND ordinal >= ? ORDER BY ordinal",
                 (session_id, first),
@@ -304,9 +349,13 @@ class SessionQueries(Database):
         return _point(row) if row else None
 
     async def delete_point(
-        self, session_id: int, point_id: int, *, masks: Sequence[Any] | None = None
+        self, session_id: int, point_id: int, *, masks: Sequence[Any] | None = None,
+        settle_selection: bool = False,
     ) -> Point | None:
-        """Delete one point of the session (and replace its frame's masks); None if absent."""
+        """Delete one point of the session (and replace its frame's masks); None if absent.
+
+        ``settle_selection`` clears the selection-unsure marker in the same transaction.
+        """
         now = self.now()
 
         async def body(conn: aiosqlite.Connection) -> Point | None:
@@ -321,17 +370,24 @@ class SessionQueries(Database):
             point = _point(row)
             await conn.execute("DELETE FROM points WHERE id = ?", (point_id,))
             await replace_masks(conn, session_id, point.frame_index, masks, now)
+            if settle_selection:
+                await _settle(conn, session_id)
             return point
 
         return await self._write(body)
 
-    async def clear_points(self, session_id: int) -> int:
-        """Remove every point and mask of the session; returns how many points were removed."""
+    async def clear_points(self, session_id: int, *, settle_selection: bool = False) -> int:
+        """Remove every point and mask of the session; returns how many points were removed.
+
+        ``settle_selection`` clears the selection-unsure marker in the same transaction.
+        """
 
         async def body(conn: aiosqlite.Connection) -> int:
             await _require_active(conn, session_id)
             await conn.execute("DELETE FROM frame_masks WHERE session_id = ?", (session_id,))
             cursor = await conn.execute("DELETE FROM points WHERE session_id = ?", (session_id,))
+            if settle_selection:
+                await _settle(conn, session_id)
             return cursor.rowcount
 
         return await self._write(body)
