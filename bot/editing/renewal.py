@@ -1,4 +1,6 @@
-"""Keeping a session's Kling selection alive: Kling forgets a selection session after 24 h.
+"""Keeping a session's Kling selection alive and equal to its stored points.
+
+Kling forgets a selection session after 24 h.
 
 Expiry is detected two ways: our own record (``kling_expires_at``, set to init time + 24 h,
 renewed a little early so a session cannot lapse between our check and Kling's), and Kling's
@@ -6,6 +8,14 @@ answer 1203 ("does not exist / has expired") to any selection call, which covers
 sessions Kling dropped early. Either way a new Kling session is started on a fresh URL of the
 source video, the stored points are replayed with the exact floats in their original order, the
 new masks are stored, and the caller's action is then performed on the new session.
+
+The same renewal repairs a selection that may have drifted from the database. Before a call that
+changes Kling's clicks (add, delete, clear) the session is marked ``selection_unsure`` in the
+database; the transaction that stores the answer clears the mark. If the bot dies in between, or
+the answer is lost after Kling may have acted (timeout or drop after sending, 5xx, unreadable
+body), the mark stays, and the next action that calls Kling starts from a new session replaying
+the stored points, so Kling's clicks are the stored points again. A failure that proves Kling did
+not act (a business code, a rejected selection, a connection never made) clears the mark at once.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ from typing import Any, TypeVar
 
 from bot.errors import UserFacingError
 from bot.i18n import Msg
-from bot.kling import KlingClient, NotFoundError, SelectionResult
+from bot.kling import KlingClient, KlingError, NotFoundError, SelectionResult
+from bot.kling.retry import create_outcome_unknown
 from bot.storage import Point, Session, Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +67,19 @@ def is_expiry(error: BaseException) -> bool:
     return isinstance(error, NotFoundError) and error.code == EXPIRED_CODE
 
 
+def kling_may_have_acted(error: BaseException) -> bool:
+    """False only when the failed call certainly left Kling's selection unchanged.
+
+    The rule is the one for creates (a request that may have reached Kling and been processed
+    despite the error): sent-then-lost connections, 5xx and unreadable 2xx/5xx bodies are
+    unknown; business codes, rejected selections and connections never made are not. Anything
+    that is not a Kling error (a cancellation, a bug) is unknown too.
+    """
+    if isinstance(error, KlingError):
+        return create_outcome_unknown(error)
+    return True
+
+
 class SelectionKeeper:
     """Runs selection calls on a session's Kling session, renewing it when it has expired."""
 
@@ -77,17 +101,59 @@ class SelectionKeeper:
             return True
         return self._clock() >= session.kling_expires_at - RENEW_MARGIN
 
-    async def live(self, session: Session, *, replay: bool = True) -> Session:
+    async def live(
+        self, session: Session, *, replay: bool = True, keep_unsure: bool = False
+    ) -> Session:
         """The session with a Kling session that has not expired by our own record."""
         if self.looks_expired(session):
-            return await self.renew(session, replay=replay)
+            return await self.renew(session, replay=replay, keep_unsure=keep_unsure)
         return session
 
-    async def call(
+    async def in_step(self, session: Session) -> Session:
+        """The session with a live Kling selection holding exactly the stored points (for calls
+        that read the selection: preview, the final edit). A session marked unsure is renewed
+        and replayed first, which clears the mark."""
+        if session.selection_unsure:
+            log.info("session %s: selection unsure; renewing before reading it", session.id)
+            return await self.renew(session, replay=True)
+        return await self.live(session)
+
+    async def change(
         self, session: Session, action: Callable[[str], Awaitable[T]], *, replay: bool = True
     ) -> tuple[Session, T]:
+        """Run ``action(kling_session_id)``, a call that changes Kling's clicks, under the mark.
+
+        A session already marked unsure is first renewed and replayed; otherwise the mark is
+        written before the call. The caller clears it in the transaction that stores the
+        result (``settle_selection=True``). On a failure that proves Kling did not act the mark
+        is cleared here; on any other failure it stays for the next action to repair.
+        ``replay=False`` (clear) renews an expired session empty instead of replaying into it.
+        """
+        if session.selection_unsure:
+            log.info("session %s: selection unsure; renewing before changing it", session.id)
+            session = await self.renew(session, replay=replay, keep_unsure=True)
+        else:
+            await self._store.mark_selection_unsure(session.id)
+        renewals = self.renewals
+        try:
+            return await self.call(session, action, replay=replay, keep_unsure=True)
+        except Exception as error:
+            # An empty renewal (replay=False) left Kling without the stored points: not in step.
+            in_step = replay or self.renewals == renewals
+            if in_step and not kling_may_have_acted(error):
+                await self._store.settle_selection(session.id)
+            else:
+                log.warning("session %s: the selection call's outcome is unknown (%s); the "
+                            "next action renews the Kling session", session.id,
+                            type(error).__name__)
+            raise
+
+    async def call(
+        self, session: Session, action: Callable[[str], Awaitable[T]], *, replay: bool = True,
+        keep_unsure: bool = False,
+    ) -> tuple[Session, T]:
         """Run ``action(kling_session_id)``; on expiry renew (replaying points) and run it again."""
-        session = await self.live(session, replay=replay)
+        session = await self.live(session, replay=replay, keep_unsure=keep_unsure)
         assert session.kling_session_id is not None
         try:
             return session, await action(session.kling_session_id)
@@ -95,15 +161,20 @@ class SelectionKeeper:
             if not is_expiry(error):
                 raise
             log.info("session %s: Kling session expired early (1203); renewing", session.id)
-        session = await self.renew(session, replay=replay)
+        session = await self.renew(session, replay=replay, keep_unsure=keep_unsure)
         assert session.kling_session_id is not None
         return session, await action(session.kling_session_id)
 
-    async def renew(self, session: Session, *, replay: bool = True) -> Session:
+    async def renew(
+        self, session: Session, *, replay: bool = True, keep_unsure: bool = False
+    ) -> Session:
         """Start a new Kling session on the source video and replay the stored points.
 
         Nothing is stored until the replay has fully succeeded, so a failure leaves the old
-        record as it was (and the next action tries again).
+        record as it was (and the next action tries again). The new session, its masks and the
+        selection-unsure mark are stored in one transaction: the mark is cleared after a replay
+        (the new session holds exactly the stored points) unless ``keep_unsure`` (a changing
+        call follows), and set when nothing was replayed into it.
         """
         url = await self._video_url(session)
         selection = await self._client.init_selection(video_url=url)
@@ -119,9 +190,9 @@ class SelectionKeeper:
             kling_session_id=selection.session_id,
             expires_at=self.expires_at(),
             normalized_video=selection.normalized_video,
+            masks_by_frame=masks_by_frame if replay else None,
+            selection_unsure=keep_unsure or not replay,
         )
-        for frame_index, masks in masks_by_frame.items():
-            await self._store.set_frame_masks(session.id, frame_index, masks)
         self.renewals += 1
         log.info(
             "session %s: new Kling session, %d frame(s) replayed", session.id, len(masks_by_frame)

@@ -206,7 +206,8 @@ class EditingService(PaidJobs):
     ) -> BoardView:
         """Parse SPEC §4 points on one frame (default: the board's frame), check the limits,
         call add-selection with the exact floats, store points and returned masks, move the
-        board to that frame. Nothing changes when anything fails."""
+        board to that frame. No point is stored when anything fails; when Kling's answer was
+        lost the session stays marked unsure and the next action replays the stored points."""
         async with self.locks.for_session(session_id):
             session = await self._active(session_id)
             target = self._frame_ref(session, frame, time_text, default=session.current_frame)
@@ -219,15 +220,17 @@ class EditingService(PaidJobs):
             except PointsError as error:
                 raise _user_error(error) from error
             await self.store.check_point_capacity(session_id, target, len(parsed))
-            session, result = await self.selections.call(
+            session, result = await self.selections.change(
                 session, lambda kling_id: self.client.add_selection(kling_id, target, parsed)
             )
             try:
                 await self.store.add_points(
-                    session_id, target, parsed, added_by=user_id, masks=masks_of(result)
+                    session_id, target, parsed, added_by=user_id, masks=masks_of(result),
+                    settle_selection=True,
                 )
             except BaseException as error:
-                # Keep Kling in step with the database: take back the clicks it now has.
+                # The unsure mark stays, so a next action replays the stored points on a new
+                # Kling session; an ended session has no next action, so tidy Kling now.
                 await self._take_back(session, target, parsed)
                 if isinstance(error, SessionNotActiveError):
                     raise UserFacingError(SESSION_ENDED) from error
@@ -252,11 +255,13 @@ class EditingService(PaidJobs):
                         Msg("That point is not on this session's board any more.")
                     )
             exact = [(point.x, point.y)]
-            session, result = await self.selections.call(
+            session, result = await self.selections.change(
                 session,
                 lambda kling_id: self.client.delete_selection(kling_id, point.frame_index, exact),
             )
-            await self.store.delete_point(session_id, point.id, masks=masks_of(result))
+            await self.store.delete_point(
+                session_id, point.id, masks=masks_of(result), settle_selection=True
+            )
             log.info("session %s: user %s undid point %s", session_id, user_id, point.id)
             await self.store.set_current_frame(session_id, point.frame_index)
             return await self._board(session_id)
@@ -264,14 +269,15 @@ class EditingService(PaidJobs):
     async def clear(self, session_id: int, *, user_id: int) -> BoardView:
         async with self.locks.for_session(session_id):
             session = await self._active(session_id)
-            # An expired Kling session is replaced by an empty one: nothing to replay or clear.
-            if self.selections.looks_expired(session):
+            # An expired (or unsure) Kling session is replaced by an empty one: nothing to
+            # replay or clear. The renewal stores it marked unsure until the points are gone.
+            if session.selection_unsure or self.selections.looks_expired(session):
                 await self.selections.renew(session, replay=False)
             else:
-                await self.selections.call(
+                await self.selections.change(
                     session, self.client.clear_selection, replay=False
                 )
-            removed = await self.store.clear_points(session_id)
+            removed = await self.store.clear_points(session_id, settle_selection=True)
             log.info("session %s: user %s cleared %d point(s)", session_id, user_id, removed)
             return await self._board(session_id)
 
@@ -314,6 +320,8 @@ class EditingService(PaidJobs):
                 raise UserFacingError(
                     Msg("Mark an object first; the preview shows what Kling tracks.")
                 )
+            # Kling previews its own selection: make it the stored one first.
+            session = await self.selections.in_step(session)
             session, result = await self.selections.call(
                 session, self.client.preview_selection
             )
@@ -363,6 +371,6 @@ class EditingService(PaidJobs):
             await asyncio.shield(
                 self.client.delete_selection(session.kling_session_id, frame_index, points)
             )
-        except Exception:  # the original error matters more; Kling's copy expires anyway
+        except Exception:  # the original error matters more; the unsure mark covers the rest
             log.warning("session %s: could not take back unstored clicks", session.id,
                         exc_info=True)

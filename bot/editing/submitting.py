@@ -124,7 +124,8 @@ class PaidJobs:
                     Msg("The marks were cleared since this edit was prepared; mark the object"
                         " again.")
                 )
-            session = await self.selections.live(session)
+            # The edit uses Kling's selection: make sure it is the stored one.
+            session = await self.selections.in_step(session)
             assert session.kling_session_id is not None
             kind = JobKind(plan.kind)
             request = edit_request(
