@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import discord
 
+from bot.i18n import Msg
 from bot.policy import check_channel_enabled, check_member_can_submit
 from bot.storage import GuildSettings, Store
 
-NOT_AN_ADMIN = "Only members with the Manage Server permission can use `/kling-admin`."
+NOT_AN_ADMIN = Msg("Only members with the Manage Server permission can use `/kling-admin`.")
 
 
 def can_manage_server(interaction: discord.Interaction) -> bool:

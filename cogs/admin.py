@@ -10,12 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import discord
+from babel.dates import format_skeleton
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import Msg, locale_for, translate
 from bot.storage import GuildUsage, Store, UsageCounts
 from cogs.access import NOT_AN_ADMIN, can_manage_server
 from cogs.admin_panel import SettingsPanel
+from cogs.languages import member_locale
 from cogs.replies import send_reply
 
 TOP_MEMBERS = 10
@@ -32,51 +35,70 @@ def format_units(units: float) -> str:
     return f"{units:.0f}" if float(units).is_integer() else f"{units:.2f}".rstrip("0")
 
 
-def usage_line(usage: UsageCounts, period: str) -> str:
+def month_name(now: float, locale: object = None) -> str:
+    """"March 2026" (UTC), in `locale`'s own words ("Maret 2026", "março de 2026")."""
+    day = datetime.fromtimestamp(now, tz=UTC).date()
+    return format_skeleton("yMMMM", day, locale=locale_for(locale))
+
+
+def usage_line(usage: UsageCounts, period: str) -> Msg:
     """"3 jobs · 12.5 units" for ``period`` "today" or "month"."""
     if period == "today":
         jobs, units = usage.jobs_today, usage.units_today
     else:
         jobs, units = usage.jobs_month, usage.units_month
-    return f"{jobs} {'job' if jobs == 1 else 'jobs'} · {format_units(units)} units"
+    if jobs == 1:
+        return Msg("{jobs} job · {units} units", jobs=jobs, units=format_units(units))
+    return Msg("{jobs} jobs · {units} units", jobs=jobs, units=format_units(units))
 
 
-def usage_embed(usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS) -> discord.Embed:
-    """The server's totals and its busiest members, today and this month (UTC)."""
-    month = datetime.fromtimestamp(now, tz=UTC).strftime("%B %Y")
+def usage_embed(usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS,
+                locale: object = None) -> discord.Embed:
+    """The server's totals and its busiest members, today and this month (UTC), in `locale`
+    (the admin's language: the answer is ephemeral)."""
+    month = month_name(now, locale)
     embed = discord.Embed(
-        title="Kling usage on this server",
+        title=translate(locale, "Kling usage on this server"),
         colour=discord.Colour.blurple(),
-        description=(
-            "Jobs Kling accepted, and the units Kling reported for them (units appear once a"
-            " job finishes). Days and months are in UTC."
-        ),
+        description=translate(
+            locale, "Jobs Kling accepted, and the units Kling reported for them (units appear "
+            "once a job finishes). Days and months are in UTC."),
     )
-    embed.add_field(name="Today", value=usage_line(usage.total, "today"))
-    embed.add_field(name=f"This month ({month})", value=usage_line(usage.total, "month"))
+    embed.add_field(name=translate(locale, "Today"),
+                    value=usage_line(usage.total, "today").render(locale))
+    embed.add_field(name=translate(locale, "This month ({month})", month=month),
+                    value=usage_line(usage.total, "month").render(locale))
     if usage.members:
         lines = [
-            f"{rank}. <@{m.user_id}>: today {usage_line(m.usage, 'today')};"
-            f" month {usage_line(m.usage, 'month')}"
+            Msg("{rank}. <@{user}>: today {today}; month {month}", rank=rank, user=m.user_id,
+                today=usage_line(m.usage, "today"), month=usage_line(m.usage, "month"))
+            .render(locale)
             for rank, m in enumerate(usage.members[:top], start=1)
         ]
         more = len(usage.members) - top
-        if more > 0:
-            lines.append(f"…and {more} more {'member' if more == 1 else 'members'}.")
-        embed.add_field(name="Top members this month", value="\n".join(lines), inline=False)
+        if more == 1:
+            lines.append(translate(locale, "…and 1 more member."))
+        elif more > 1:
+            lines.append(translate(locale, "…and {count} more members.", count=more))
+        embed.add_field(name=translate(locale, "Top members this month"), value="\n".join(lines),
+                        inline=False)
     else:
-        embed.add_field(name="Members", value="No jobs yet this month.", inline=False)
+        embed.add_field(name=translate(locale, "Members"),
+                        value=translate(locale, "No jobs yet this month."), inline=False)
     return embed
 
 
 def member_usage_embed(user: discord.abc.User, usage: UsageCounts, *,
-                       now: float) -> discord.Embed:
-    month = datetime.fromtimestamp(now, tz=UTC).strftime("%B %Y")
-    embed = discord.Embed(title=f"Kling usage of {user.display_name}",
-                          colour=discord.Colour.blurple(),
-                          description="Jobs Kling accepted and the units it reported (UTC).")
-    embed.add_field(name="Today", value=usage_line(usage, "today"))
-    embed.add_field(name=f"This month ({month})", value=usage_line(usage, "month"))
+                       now: float, locale: object = None) -> discord.Embed:
+    month = month_name(now, locale)
+    embed = discord.Embed(
+        title=translate(locale, "Kling usage of {name}", name=user.display_name),
+        colour=discord.Colour.blurple(),
+        description=translate(locale, "Jobs Kling accepted and the units it reported (UTC)."))
+    embed.add_field(name=translate(locale, "Today"),
+                    value=usage_line(usage, "today").render(locale))
+    embed.add_field(name=translate(locale, "This month ({month})", month=month),
+                    value=usage_line(usage, "month").render(locale))
     return embed
 
 
@@ -100,7 +122,8 @@ class AdminCog(commands.Cog):
         assert interaction.guild_id is not None  # guild_only
         store = _store(interaction.client)
         current = await store.get_settings(interaction.guild_id)
-        panel = SettingsPanel(store, current, owner_id=interaction.user.id)
+        panel = SettingsPanel(store, current, owner_id=interaction.user.id,
+                              locale=member_locale(interaction))
         panel.last_interaction = interaction
         await interaction.edit_original_response(view=panel)
 
@@ -116,10 +139,11 @@ class AdminCog(commands.Cog):
         store = _store(interaction.client)
         now = store.now()
         if user is None:
-            embed = usage_embed(await store.guild_usage(interaction.guild_id, now=now), now=now)
+            embed = usage_embed(await store.guild_usage(interaction.guild_id, now=now), now=now,
+                                locale=member_locale(interaction))
         else:
             counts = await store.member_usage(interaction.guild_id, user.id, now=now)
-            embed = member_usage_embed(user, counts, now=now)
+            embed = member_usage_embed(user, counts, now=now, locale=member_locale(interaction))
         await interaction.edit_original_response(
             embed=embed, allowed_mentions=discord.AllowedMentions.none())
 

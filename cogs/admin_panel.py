@@ -13,6 +13,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import Msg
 from bot.storage import GuildSettings, Store
 from cogs.access import NOT_AN_ADMIN, can_manage_server
 from cogs.replies import send_reply
@@ -30,25 +31,27 @@ CHANNEL_TYPES = [discord.ChannelType.text, discord.ChannelType.news, discord.Cha
 ACCENT = discord.Colour.blurple()
 
 
-def limit_text(value: int | None, unit: str) -> str:
+def limit_text(value: int | None) -> Msg:
     if value is None:
-        return "no limit"
-    return f"{value} {unit}" if value == 1 else f"{value} {unit}s"
+        return Msg("no limit")
+    return Msg("{count} job", count=value) if value == 1 else Msg("{count} jobs", count=value)
 
 
-def on_off(flag: bool) -> str:
-    return "**on**" if flag else "**off**"
+def on_off(flag: bool) -> Msg:
+    return Msg("**on**", msgctxt="setting") if flag else Msg("**off**", msgctxt="setting")
 
 
 class SettingsPanel(discord.ui.LayoutView):
     """The panel for one admin; redrawn in place from the stored settings after every change."""
 
     def __init__(self, store: Store, settings: GuildSettings, *, owner_id: int,
-                 timeout: float | None = PANEL_TIMEOUT_SECONDS) -> None:
+                 timeout: float | None = PANEL_TIMEOUT_SECONDS, locale: object = None) -> None:
         super().__init__(timeout=timeout)
         self.store = store
         self.settings = settings
         self.owner_id = owner_id
+        # The panel is ephemeral: in the language of the admin who opened it.
+        self.locale = locale
         self.last_interaction: discord.Interaction | None = None
         self.show(settings)
 
@@ -60,63 +63,76 @@ class SettingsPanel(discord.ui.LayoutView):
 
     # -- layout ----------------------------------------------------------------------------
 
+    def _t(self, message: Msg) -> str:
+        return message.render(self.locale)
+
     def _container(self, s: GuildSettings) -> discord.ui.Container[Any]:
+        t = self._t
         box: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ACCENT)
-        box.add_item(discord.ui.TextDisplay(
-            "## Kling settings for this server\nChanges are saved as soon as you make them."))
+        box.add_item(discord.ui.TextDisplay(t(Msg(
+            "## Kling settings for this server\nChanges are saved as soon as you make them."))))
         box.add_item(discord.ui.Separator())
 
-        who = f"members with <@&{s.submit_role_id}>" if s.submit_role_id else "everyone"
-        everyone = self._button("Allow everyone", "role:everyone", self._on_everyone,
+        who = (Msg("members with <@&{role}>", role=s.submit_role_id) if s.submit_role_id
+               else Msg("everyone"))
+        everyone = self._button(t(Msg("Allow everyone")), "role:everyone", self._on_everyone,
                                 disabled=s.submit_role_id is None)
-        box.add_item(discord.ui.Section(
-            f"**Who may submit paid jobs:** {who}\n-# Marking points and previews stay free for"
-            " everyone.", accessory=everyone))
+        box.add_item(discord.ui.Section(t(Msg(
+            "**Who may submit paid jobs:** {who}\n-# Marking points and previews stay free for "
+            "everyone.", who=who)), accessory=everyone))
         role = discord.ui.RoleSelect(
-            custom_id="kling-admin:role", placeholder="Choose the role that may submit paid jobs",
+            custom_id="kling-admin:role",
+            placeholder=t(Msg("Choose the role that may submit paid jobs")),
             default_values=[discord.Object(s.submit_role_id)] if s.submit_role_id else [])
         role.callback = self._with_select(role, self._on_role)  # type: ignore[method-assign]
         box.add_item(discord.ui.ActionRow(role))
 
-        box.add_item(discord.ui.TextDisplay(
-            f"**Daily jobs per member:** {limit_text(s.daily_jobs_per_member, 'job')}"
-            " (counts start over at 00:00 UTC)"))
+        box.add_item(discord.ui.TextDisplay(t(Msg(
+            "**Daily jobs per member:** {limit} (counts start over at 00:00 UTC)",
+            limit=limit_text(s.daily_jobs_per_member)))))
         box.add_item(self._limit_select("daily", s.daily_jobs_per_member, DAILY_CHOICES,
-                                        "a day per member", self._on_daily))
-        box.add_item(discord.ui.TextDisplay(
-            "**Jobs running at once on this server:** "
-            + limit_text(s.concurrent_jobs_per_guild, "job")))
+                                        self._on_daily))
+        box.add_item(discord.ui.TextDisplay(t(Msg(
+            "**Jobs running at once on this server:** {limit}",
+            limit=limit_text(s.concurrent_jobs_per_guild)))))
         box.add_item(self._limit_select("concurrent", s.concurrent_jobs_per_guild,
-                                        CONCURRENT_CHOICES, "at once", self._on_concurrent))
+                                        CONCURRENT_CHOICES, self._on_concurrent))
 
-        box.add_item(discord.ui.TextDisplay(f"**Default mode:** {s.default_mode}"))
+        box.add_item(discord.ui.TextDisplay(t(Msg("**Default mode:** {mode}",
+                                                  mode=s.default_mode))))
         mode = discord.ui.Select(custom_id="kling-admin:mode", options=[
-            discord.SelectOption(label="std by default", value="std",
-                                 description="Standard mode: cheaper and faster",
+            discord.SelectOption(label=t(Msg("std by default")), value="std",
+                                 description=t(Msg("Standard mode: cheaper and faster")),
                                  default=s.default_mode == "std"),
-            discord.SelectOption(label="pro by default", value="pro",
-                                 description="Pro mode: higher quality, more credits",
+            discord.SelectOption(label=t(Msg("pro by default")), value="pro",
+                                 description=t(Msg("Pro mode: higher quality, more credits")),
                                  default=s.default_mode == "pro"),
         ])
         mode.callback = self._with_select(mode, self._on_mode)  # type: ignore[method-assign]
         box.add_item(discord.ui.ActionRow(mode))
 
-        box.add_item(self._toggle(f"**Pro mode:** {'allowed' if s.pro_allowed else 'not allowed'}",
-                                  "Turn pro off" if s.pro_allowed else "Allow pro",
+        pro = Msg("allowed", msgctxt="setting") if s.pro_allowed \
+            else Msg("not allowed", msgctxt="setting")
+        box.add_item(self._toggle(t(Msg("**Pro mode:** {state}", state=pro)),
+                                  t(Msg("Turn pro off") if s.pro_allowed else Msg("Allow pro")),
                                   "toggle:pro", not s.pro_allowed, self._on_pro))
         box.add_item(self._toggle(
-            f"**Confirm before submitting:** {on_off(s.confirm_submits)}",
-            "Stop asking" if s.confirm_submits else "Ask to confirm",
+            t(Msg("**Confirm before submitting:** {state}", state=on_off(s.confirm_submits))),
+            t(Msg("Stop asking") if s.confirm_submits else Msg("Ask to confirm")),
             "toggle:confirm", not s.confirm_submits, self._on_confirm))
         box.add_item(self._toggle(
-            f"**Sessions open in a new thread:** {on_off(s.sessions_in_threads)}",
-            "Keep in channel" if s.sessions_in_threads else "Use threads",
+            t(Msg("**Sessions open in a new thread:** {state}",
+                  state=on_off(s.sessions_in_threads))),
+            t(Msg("Keep in channel") if s.sessions_in_threads else Msg("Use threads")),
             "toggle:threads", not s.sessions_in_threads, self._on_threads))
 
-        channels = ", ".join(f"<#{c}>" for c in sorted(s.disabled_channels)) or "none"
-        box.add_item(discord.ui.TextDisplay(f"**Channels where the bot is disabled:** {channels}"))
+        listed = ", ".join(f"<#{c}>" for c in sorted(s.disabled_channels))
+        channels = listed or Msg("none", msgctxt="channels")
+        box.add_item(discord.ui.TextDisplay(t(Msg(
+            "**Channels where the bot is disabled:** {channels}", channels=channels))))
         picker = discord.ui.ChannelSelect(
-            custom_id="kling-admin:channels", placeholder="Choose channels to disable the bot in",
+            custom_id="kling-admin:channels",
+            placeholder=t(Msg("Choose channels to disable the bot in")),
             channel_types=CHANNEL_TYPES, min_values=0, max_values=25,
             default_values=[discord.Object(c) for c in sorted(s.disabled_channels)[:25]])
         picker.callback = self._with_select(picker, self._on_channels)  # type: ignore[method-assign]
@@ -137,20 +153,28 @@ class SettingsPanel(discord.ui.LayoutView):
         return discord.ui.Section(text, accessory=self._button(label, key, handler, style=style))
 
     def _limit_select(self, key: str, current: int | None, choices: tuple[int | None, ...],
-                      suffix: str, handler: Any) -> discord.ui.ActionRow[Any]:
+                      handler: Any) -> discord.ui.ActionRow[Any]:
         values: list[int | None] = list(choices)
         if current is not None and current not in choices:
             # A value set elsewhere (an older panel, the database) still shows as chosen.
             values = [*sorted({current, *(c for c in choices if c is not None)}), None]
         options = [
-            discord.SelectOption(
-                label=f"{limit_text(v, 'job')} {suffix}" if v is not None else "No limit",
-                value=str(v) if v is not None else UNLIMITED, default=v == current)
+            discord.SelectOption(label=self._t(self._limit_label(key, v)),
+                                 value=str(v) if v is not None else UNLIMITED,
+                                 default=v == current)
             for v in values
         ]
         select = discord.ui.Select(custom_id=f"kling-admin:{key}", options=options)
         select.callback = self._with_select(select, handler)  # type: ignore[method-assign]
         return discord.ui.ActionRow(select)
+
+    @staticmethod
+    def _limit_label(key: str, value: int | None) -> Msg:
+        if value is None:
+            return Msg("No limit")
+        if key == "daily":
+            return Msg("{limit} a day per member", limit=limit_text(value))
+        return Msg("{limit} at once", limit=limit_text(value))
 
     @staticmethod
     def _with_select(select: Any, handler: Any) -> Any:
@@ -163,8 +187,8 @@ class SettingsPanel(discord.ui.LayoutView):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner_id:
-            await send_reply(interaction, "This settings panel belongs to another admin; open"
-                             " your own with `/kling-admin settings`.")
+            await send_reply(interaction, Msg("This settings panel belongs to another admin; "
+                                              "open your own with `/kling-admin settings`."))
             return False
         if not can_manage_server(interaction):
             await send_reply(interaction, NOT_AN_ADMIN)
@@ -180,8 +204,8 @@ class SettingsPanel(discord.ui.LayoutView):
         if self.last_interaction is None or self.last_interaction.is_expired():
             return
         closed = discord.ui.LayoutView()
-        closed.add_item(discord.ui.TextDisplay(
-            "This settings panel has closed. Open it again with `/kling-admin settings`."))
+        closed.add_item(discord.ui.TextDisplay(self._t(Msg(
+            "This settings panel has closed. Open it again with `/kling-admin settings`."))))
         try:
             await self.last_interaction.edit_original_response(view=closed)
         except discord.HTTPException as error:

@@ -17,6 +17,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot import i18n
 from bot.config import Config
 from bot.editing import EditingService
 from bot.health import HEARTBEAT_SECONDS, heartbeat_path, write_heartbeat
@@ -25,7 +26,9 @@ from bot.kling import KlingClient
 from bot.storage import Session, Store
 from cogs.delivery import DiscordDeliverer, EditResultButton
 from cogs.job_cards import JobCards
+from cogs.languages import server_locale
 from cogs.runtime import Services, close_services, open_services
+from cogs.translator import KlingTranslator
 from cogs.tree import KlingTree
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,10 @@ class KlingBot(commands.Bot):
             # gateway must come from that server, also for reconnects after a lost session.
             _shards, url, _limits = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        # A malformed catalogue stops the start here rather than on some member's first click.
+        counts = i18n.load_all()
+        log.info("message catalogues: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+        await self.tree.set_translator(KlingTranslator())
         await self.open_services()
         self.add_dynamic_items(EditResultButton)
         for name in EXTENSIONS:
@@ -122,6 +129,8 @@ class KlingBot(commands.Bot):
             deliverer=self.deliverer,
             observer=self.job_cards,
             fresh_video_url=self.fresh_video_url,
+            # The board is a channel message: its caption is in the server's language.
+            board_locale=lambda session: server_locale(self, session.guild_id),
         )
         self.services = services
         self.http_session = services.http
@@ -177,10 +186,21 @@ class KlingBot(commands.Bot):
         await super().close()
 
     def command_schema(self) -> list[dict]:
+        """The commands as discord.py sends them without a translator (English only)."""
         return sorted(
             (cmd.to_dict(self.tree) for cmd in self.tree.get_commands()),
             key=lambda c: (c.get("type", 1), c["name"]),
         )
+
+    async def translated_schema(self) -> list[dict]:
+        """What ``tree.sync`` sends: with the translator set, every command's
+        ``name_localizations`` and ``description_localizations`` as well."""
+        translator = self.tree.translator
+        if translator is None:
+            return self.command_schema()
+        payload = [await cmd.get_translated_payload(self.tree, translator)
+                   for cmd in self.tree.get_commands()]
+        return sorted(payload, key=lambda c: (c.get("type", 1), c["name"]))
 
     @property
     def _sync_marker(self) -> Path:
@@ -196,19 +216,20 @@ class KlingBot(commands.Bot):
                 synced = await self.tree.sync(guild=guild)
         else:
             synced = await self.tree.sync()
-        digest = self._schema_digest()
+        digest = await self._schema_digest()
         self._sync_marker.parent.mkdir(parents=True, exist_ok=True)
         self._sync_marker.write_text(digest)
         return len(synced)
 
-    def _schema_digest(self) -> str:
+    async def _schema_digest(self) -> str:
+        # The translated payload: a changed translation must reach Discord like a new command.
         payload = {"guilds": list(self.config.discord.sync_guild_ids),
-                   "commands": self.command_schema()}
+                   "commands": await self.translated_schema()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_if_changed(self) -> None:
         marker = self._sync_marker
-        if marker.exists() and marker.read_text().strip() == self._schema_digest():
+        if marker.exists() and marker.read_text().strip() == await self._schema_digest():
             log.info("slash commands unchanged since the last registration")
             return
         count = await self.sync_commands()
@@ -252,6 +273,8 @@ async def sync_commands(config: Config) -> int:
     assert config.discord.token is not None
     async with KlingBot(config) as bot:
         await bot.login(config.discord.token.reveal())
+        i18n.load_all()
+        await bot.tree.set_translator(KlingTranslator())
         for name in EXTENSIONS:
             if name not in bot.extensions:
                 await bot.load_extension(name)

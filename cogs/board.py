@@ -19,6 +19,8 @@ import discord
 from discord import ui
 
 from bot.editing import BoardView
+from bot.i18n import Joined, Msg, render, translate
+from cogs.languages import server_locale
 
 if TYPE_CHECKING:
     from bot.storage import Session
@@ -28,31 +30,22 @@ log = logging.getLogger(__name__)
 BOARD_IMAGE_NAME = "board"
 NO_MENTIONS = discord.AllowedMentions.none()
 
-# User-facing text (kept together so translations can replace it later).
-TITLE = "## Kling editing board"
-FRAME_LINE = "**Frame {frame} / {last}** · {time:.2f} s · grid {grid}"
-MARKED_NONE = "No points yet: click **Add points** or use `/kling mark` (e.g. `C4` or `0.42,0.61`)."
-MARKED_LINE = "**Marked frames ({count}/{max_frames}):** {frames}"
-MARKED_ITEM = "{frame} ({points} pt)"
-ON_FRAME_LINE = "**On this frame:** {points}"
-ON_FRAME_ITEM = "#{number} by <@{user}>"
-CONTRIBUTORS_LINE = "**Marked by:** {people}"
-EXPIRES_LINE = "Kling session renews itself; current one expires <t:{at}:R>."
-OPENING_TEXT = "## Kling editing board\nOpening the editing session…"
-ENDED_TEXT = (
-    "## Kling editing board\n"
-    "This editing session has ended. Start a new one with `/kling edit`."
-)
-REPLACED_TEXT = (
-    "## Kling editing board\nThis editing session was replaced by a newer one in this channel."
-)
-SOURCE_LABEL = "-# Source video (re-hosted here so Kling can always fetch it)"
+# The board is a channel message everybody reads: its text and buttons are in the server's
+# language (`cogs.languages.server_locale`), worded each time the board is drawn.
+OPENING_TEXT = Msg("## Kling editing board\nOpening the editing session…")
+ENDED_TEXT = Msg("## Kling editing board\nThis editing session has ended. Start a new one with "
+                 "`/kling edit`.")
+REPLACED_TEXT = Msg("## Kling editing board\nThis editing session was replaced by a newer one "
+                    "in this channel.")
+SOURCE_LABEL = Msg("-# Source video (re-hosted here so Kling can always fetch it)")
 
-# Buttons: (action, label, style, row)
+# Buttons: (action, label); arrows need no words.
 NAV_BUTTONS = (("f-10", "◀◀ -10"), ("f-1", "◀ -1"), ("f+1", "▶ +1"), ("f+10", "▶▶ +10"))
 ACTION_LABELS = {
-    "mark": "Add points", "undo": "Undo", "clear": "Clear", "preview": "Preview",
-    "remove": "Remove", "swap": "Swap", "add": "Add",
+    "mark": Msg("Add points", msgctxt="button"), "undo": Msg("Undo", msgctxt="button"),
+    "clear": Msg("Clear", msgctxt="button"), "preview": Msg("Preview", msgctxt="button"),
+    "remove": Msg("Remove", msgctxt="button"), "swap": Msg("Swap", msgctxt="button"),
+    "add": Msg("Add", msgctxt="button"),
 }
 
 
@@ -62,33 +55,39 @@ def board_image_filename(board: BoardView) -> str:
     return f"{BOARD_IMAGE_NAME}.{ext}"
 
 
-def board_file(board: BoardView) -> discord.File:
+def board_file(board: BoardView, locale: object = None) -> discord.File:
     return discord.File(io.BytesIO(board.image), filename=board_image_filename(board),
-                        description=f"Frame {board.frame_index} of the editing board")
+                        description=translate(locale, "Frame {frame} of the editing board",
+                                              frame=board.frame_index))
 
 
-def board_text(board: BoardView) -> str:
-    lines = [TITLE, FRAME_LINE.format(frame=board.frame_index, last=board.total_frames - 1,
-                                      time=board.time_s, grid=board.grid)]
+def board_text(board: BoardView, locale: object = None) -> str:
+    lines: list[object] = [
+        Msg("## Kling editing board"),
+        Msg("**Frame {frame} / {last}** · {time} s · grid {grid}", frame=board.frame_index,
+            last=board.total_frames - 1, time=f"{board.time_s:.2f}", grid=board.grid)]
     if board.marked_frames:
-        frames = " · ".join(
-            ("**" + MARKED_ITEM.format(frame=f, points=n) + "**") if f == board.frame_index
-            else MARKED_ITEM.format(frame=f, points=n)
-            for f, n in board.marked_frames)
-        lines.append(MARKED_LINE.format(count=len(board.marked_frames),
-                                        max_frames=board.max_frames, frames=frames))
+        items = []
+        for f, n in board.marked_frames:
+            item = Msg("{frame} ({points} pt)", frame=f, points=n)
+            items.append(Joined(("**", item, "**"), "") if f == board.frame_index else item)
+        lines.append(Msg("**Marked frames ({count}/{max_frames}):** {frames}",
+                         count=len(board.marked_frames), max_frames=board.max_frames,
+                         frames=Joined(items, " · ")))
     else:
-        lines.append(MARKED_NONE)
+        lines.append(Msg("No points yet: click **Add points** or use `/kling mark` (e.g. `C4` or "
+                         "`0.42,0.61`)."))
     if board.points_on_frame:
-        items = ", ".join(ON_FRAME_ITEM.format(number=p.number, user=p.added_by)
-                          for p in board.points_on_frame)
-        lines.append(ON_FRAME_LINE.format(points=items))
+        items = Joined((Msg("#{number} by <@{user}>", number=p.number, user=p.added_by)
+                        for p in board.points_on_frame), ", ")
+        lines.append(Msg("**On this frame:** {points}", points=items))
     if board.contributors:
         people = ", ".join(f"<@{user}> ({count})" for user, count in board.contributors)
-        lines.append(CONTRIBUTORS_LINE.format(people=people))
+        lines.append(Msg("**Marked by:** {people}", people=people))
     if board.expires_at is not None:
-        lines.append(EXPIRES_LINE.format(at=int(board.expires_at)))
-    return "\n".join(lines)
+        lines.append(Msg("Kling session renews itself; current one expires <t:{at}:R>.",
+                         at=int(board.expires_at)))
+    return Joined(lines, "\n").render(locale)
 
 
 def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
@@ -98,46 +97,52 @@ def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
     return BoardButton(session_id, action, label=label, style=style, disabled=disabled)
 
 
-def board_layout(board: BoardView, *, video_filename: str | None) -> ui.LayoutView:
+def board_layout(board: BoardView, *, video_filename: str | None,
+                 locale: object = None) -> ui.LayoutView:
+    """The board message in `locale` (the server's language)."""
     sid = board.session_id
+    labels = {action: label.render(locale) for action, label in ACTION_LABELS.items()}
     first, last = board.frame_index <= 0, board.frame_index >= board.total_frames - 1
     has_points = board.total_points > 0
     nav = ui.ActionRow()
     for action, label in NAV_BUTTONS:
         nav.add_item(_button(sid, action, label, disabled=first if "-" in action else last))
-    nav.add_item(_button(sid, "mark", ACTION_LABELS["mark"], style=discord.ButtonStyle.primary))
+    nav.add_item(_button(sid, "mark", labels["mark"], style=discord.ButtonStyle.primary))
     tools = ui.ActionRow()
     for action in ("undo", "clear", "preview"):
-        tools.add_item(_button(sid, action, ACTION_LABELS[action], disabled=not has_points))
+        tools.add_item(_button(sid, action, labels[action], disabled=not has_points))
     edits = ui.ActionRow()
     for action in ("remove", "swap", "add"):
-        edits.add_item(_button(sid, action, ACTION_LABELS[action], disabled=not has_points,
+        edits.add_item(_button(sid, action, labels[action], disabled=not has_points,
                                style=discord.ButtonStyle.success))
     container = ui.Container(accent_colour=discord.Colour.blurple())
     container.add_item(ui.MediaGallery(
         discord.MediaGalleryItem(f"attachment://{board_image_filename(board)}",
-                                 description=f"Frame {board.frame_index}")))
-    container.add_item(ui.TextDisplay(board_text(board)))
+                                 description=translate(locale, "Frame {frame}",
+                                                       frame=board.frame_index))))
+    container.add_item(ui.TextDisplay(board_text(board, locale)))
     container.add_item(nav)
     container.add_item(tools)
     container.add_item(edits)
     view = ui.LayoutView(timeout=None)
     view.add_item(container)
-    _add_source(view, video_filename)
+    _add_source(view, video_filename, locale)
     return view
 
 
-def notice_layout(text: str, *, video_filename: str | None) -> ui.LayoutView:
+def notice_layout(text: str, *, video_filename: str | None,
+                  locale: object = None) -> ui.LayoutView:
     """A board without buttons: while opening, or after the session ended."""
     view = ui.LayoutView(timeout=None)
-    view.add_item(ui.Container(ui.TextDisplay(text), accent_colour=discord.Colour.dark_grey()))
-    _add_source(view, video_filename)
+    view.add_item(ui.Container(ui.TextDisplay(render(text, locale)),
+                               accent_colour=discord.Colour.dark_grey()))
+    _add_source(view, video_filename, locale)
     return view
 
 
-def _add_source(view: ui.LayoutView, video_filename: str | None) -> None:
+def _add_source(view: ui.LayoutView, video_filename: str | None, locale: object) -> None:
     if video_filename:
-        view.add_item(ui.TextDisplay(SOURCE_LABEL))
+        view.add_item(ui.TextDisplay(SOURCE_LABEL.render(locale)))
         view.add_item(ui.File(f"attachment://{video_filename}"))
 
 
@@ -173,23 +178,25 @@ async def fetch_board_message(client: discord.Client, session: Session) -> disco
         return None
 
 
-async def show_board(message: discord.Message, board: BoardView) -> discord.Message:
+async def show_board(message: discord.Message, board: BoardView,
+                     locale: object = None) -> discord.Message:
     """Edit the board message in place: one edit, the new image replacing the old one."""
     video = source_attachment(message)
     keep: list[discord.Attachment | discord.File] = [video] if video else []
     return await message.edit(
-        view=board_layout(board, video_filename=video.filename if video else None),
-        attachments=[*keep, board_file(board)],
+        view=board_layout(board, video_filename=video.filename if video else None,
+                          locale=locale),
+        attachments=[*keep, board_file(board, locale)],
         allowed_mentions=NO_MENTIONS,
     )
 
 
-async def show_notice(message: discord.Message, text: str) -> None:
+async def show_notice(message: discord.Message, text: str, locale: object = None) -> None:
     """Turn a board into a notice (ended or replaced): buttons gone, video kept."""
     video = source_attachment(message)
     try:
         await message.edit(view=notice_layout(text, video_filename=video.filename if video
-                                              else None),
+                                              else None, locale=locale),
                            attachments=[video] if video else [], allowed_mentions=NO_MENTIONS)
     except discord.HTTPException as exc:
         log.warning("could not retire board %s: %s", message.id, exc)
@@ -198,7 +205,7 @@ async def show_notice(message: discord.Message, text: str) -> None:
 async def retire_board(client: discord.Client, session: Session, text: str = ENDED_TEXT) -> None:
     message = await fetch_board_message(client, session)
     if message is not None:
-        await show_notice(message, text)
+        await show_notice(message, text, server_locale(client, session.guild_id))
 
 
 async def update_board(client: discord.Client, session: Session, board: BoardView,
@@ -208,4 +215,4 @@ async def update_board(client: discord.Client, session: Session, board: BoardVie
         else await fetch_board_message(client, session)
     if target is None:
         return None
-    return await show_board(target, board)
+    return await show_board(target, board, server_locale(client, session.guild_id))

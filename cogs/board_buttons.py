@@ -18,11 +18,13 @@ from typing import Any
 import discord
 from discord import ui
 
+from bot.i18n import Msg
 from bot.storage import Session
 from cogs.access import ensure_channel_enabled
 from cogs.board import ENDED_TEXT, board_lock, show_notice, update_board
 from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service, store_of
+from cogs.languages import channel_locale, member_locale
 from cogs.replies import send_reply
 from cogs.tree import report_error
 
@@ -33,9 +35,9 @@ TEMPLATE = r"kling:b:(?P<session>[0-9]+):(?P<action>[a-z0-9+-]+)"
 FRAME_DELTAS = {"f-10": -10, "f-1": -1, "f+1": 1, "f+10": 10}
 MODAL_ACTIONS = ("mark", "remove", "swap", "add")
 
-SESSION_ENDED = "This editing session has ended. Start a new one with `/kling edit`."
-OTHER_CHANNEL = "This board belongs to another channel's editing session."
-UNKNOWN_ACTION = "This button is from an older version of the bot; use the slash commands."
+SESSION_ENDED = Msg("This editing session has ended. Start a new one with `/kling edit`.")
+OTHER_CHANNEL = Msg("This board belongs to another channel's editing session.")
+UNKNOWN_ACTION = Msg("This button is from an older version of the bot; use the slash commands.")
 
 WHERE = "board button"
 
@@ -75,7 +77,7 @@ async def usable_session(interaction: discord.Interaction, session_id: int) -> S
     if session is None or not session.is_active:
         message = interaction.message
         if message is not None and session is not None and session.board_message_id == message.id:
-            await show_notice(message, ENDED_TEXT)
+            await show_notice(message, ENDED_TEXT, channel_locale(interaction))
         await send_reply(interaction, SESSION_ENDED)
         return None
     if session.channel_id != interaction.channel_id or session.guild_id != interaction.guild_id:
@@ -89,8 +91,9 @@ async def handle_board_action(interaction: discord.Interaction, session_id: int,
     if action in MODAL_ACTIONS:
         from cogs.modals import AddPointsModal, EditModal
 
-        modal: ui.Modal = (AddPointsModal(session_id) if action == "mark"
-                           else EditModal(session_id, action))
+        locale = member_locale(interaction)
+        modal: ui.Modal = (AddPointsModal(session_id, locale) if action == "mark"
+                           else EditModal(session_id, action, locale))
         await interaction.response.send_modal(modal)  # a modal must be the first response
         return
     if action == "preview":

@@ -18,10 +18,14 @@ from discord import ui
 
 from bot.editing import SubmitPlan
 from bot.errors import UserFacingError
+from bot.i18n import Joined, Msg, render, translate
 from bot.storage import Job
 from cogs.access import ensure_member_can_submit, ensure_submit_allowed
 from cogs.cooldowns import SUBMIT, enforce_cooldown
+from cogs.job_cards import post_job_card
+from cogs.job_words import kind_name, kind_title
 from cogs.kling_group import editing_service, store_of
+from cogs.languages import member_locale
 from cogs.replies import send_reply
 from cogs.tree import report_error
 
@@ -30,24 +34,9 @@ log = logging.getLogger(__name__)
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 CONFIRM_TIMEOUT_S = 10 * 60
 
-# User-facing text.
-KIND_NAMES = {"edit_removal": "Remove", "edit_swap": "Swap", "edit_addition": "Add",
-              "animate": "Animate"}
-CARD_TITLE = "### Submit this {kind} job?"
-CARD_LINES = ("**Mode:** {mode} · **Duration:** {duration} s",
-              "**Prompt sent to Kling:**\n>>> {prompt}")
-NEGATIVE_LINE = "**Negative prompt:** {negative}"
-FRAMES_LINE = "**Marked frames:** {frames}"
-REFS_LINE = "**Reference images:** {count}"
-ANIMATE_IMAGES_LINE = "**Images:** {count}"
-ASPECT_LINE = "**Aspect ratio:** {aspect}"
-NOTE_LINE = "-# {note}"
-SUBMIT_LABEL, CANCEL_LABEL = "Submit", "Cancel"
-NOT_YOURS = "Only the member who asked for this job can submit or cancel it."
-CANCELLED = "Cancelled: nothing was sent to Kling."
-SUBMITTED = "Submitted job `{job}` ({kind}). Its progress card is in the channel: {link}"
-SUBMITTED_NO_CARD = "Submitted job `{job}` ({kind}). The result will be posted in this channel."
-IMAGE_TOO_LARGE = "`{name}` is {size:.1f} MB; reference images can be at most {cap} MB."
+# The card and the answers are ephemeral: in the submitter's language.
+NOT_YOURS = Msg("Only the member who asked for this job can submit or cancel it.")
+CANCELLED = Msg("Cancelled: nothing was sent to Kling.")
 
 WHERE = "submit confirmation"
 
@@ -56,30 +45,35 @@ async def read_images(attachments: list[discord.Attachment]) -> list[tuple[str, 
     images = []
     for attachment in attachments:
         if attachment.size > MAX_IMAGE_BYTES:
-            raise UserFacingError(IMAGE_TOO_LARGE.format(
-                name=attachment.filename, size=attachment.size / 1e6,
+            raise UserFacingError(Msg(
+                "`{name}` is {size} MB; reference images can be at most {cap} MB.",
+                name=attachment.filename, size=f"{attachment.size / 1e6:.1f}",
                 cap=MAX_IMAGE_BYTES // (1024 * 1024)))
         images.append((attachment.filename, await attachment.read()))
     return images
 
 
-def card_text(plan: SubmitPlan) -> str:
-    kind = KIND_NAMES.get(str(plan.kind), str(plan.kind))
-    lines = [CARD_TITLE.format(kind=kind.lower())]
-    lines.append(CARD_LINES[0].format(mode=plan.mode, duration=plan.duration))
+def card_text(plan: SubmitPlan, locale: object = None) -> str:
+    lines: list[object] = [
+        Msg("### Submit this {kind} job?", kind=kind_name(plan.kind)),
+        Msg("**Mode:** {mode} · **Duration:** {duration} s", mode=plan.mode,
+            duration=plan.duration)]
     if plan.marked_frames:
-        frames = ", ".join(f"{f} ({n} pt)" for f, n in plan.marked_frames)
-        lines.append(FRAMES_LINE.format(frames=frames))
+        frames = Joined((Msg("{frame} ({count} pt)", frame=f, count=n)
+                         for f, n in plan.marked_frames), ", ")
+        lines.append(Msg("**Marked frames:** {frames}", frames=frames))
     if plan.aspect_ratio:
-        lines.append(ASPECT_LINE.format(aspect=plan.aspect_ratio))
+        lines.append(Msg("**Aspect ratio:** {aspect}", aspect=plan.aspect_ratio))
     if plan.image_paths:
-        images_line = ANIMATE_IMAGES_LINE if plan.session_id is None else REFS_LINE
-        lines.append(images_line.format(count=len(plan.image_paths)))
+        count = len(plan.image_paths)
+        lines.append(Msg("**Images:** {count}", count=count) if plan.session_id is None
+                     else Msg("**Reference images:** {count}", count=count))
     if plan.negative_prompt:
-        lines.append(NEGATIVE_LINE.format(negative=plan.negative_prompt))
-    lines.extend(NOTE_LINE.format(note=note) for note in plan.notes)
-    lines.append(CARD_LINES[1].format(prompt=plan.prompt))
-    return "\n".join(lines)
+        lines.append(Msg("**Negative prompt:** {negative}", negative=plan.negative_prompt))
+    # The service's notes (image conversions and the like) are translatable Text already.
+    lines.extend(Joined(("-# ", note), "") for note in plan.notes)
+    lines.append(Msg("**Prompt sent to Kling:**\n>>> {prompt}", prompt=plan.prompt))
+    return Joined(lines, "\n").render(locale)
 
 
 def reference_files(plan: SubmitPlan) -> list[discord.File]:
@@ -89,18 +83,21 @@ def reference_files(plan: SubmitPlan) -> list[discord.File]:
 
 class ConfirmSubmitView(ui.LayoutView):
     def __init__(self, plan: SubmitPlan,
-                 on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]]) -> None:
+                 on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]],
+                 locale: object = None) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT_S)
         self.plan = plan
         self._on_submit = on_submit
-        container = ui.Container(ui.TextDisplay(card_text(plan)),
+        container = ui.Container(ui.TextDisplay(card_text(plan, locale)),
                                  accent_colour=discord.Colour.gold())
         if plan.image_paths:
             container.add_item(ui.MediaGallery(*[
                 discord.MediaGalleryItem(f"attachment://{f.filename}")
                 for f in reference_files(plan)]))
-        submit = ui.Button(label=SUBMIT_LABEL, style=discord.ButtonStyle.success)
-        cancel = ui.Button(label=CANCEL_LABEL, style=discord.ButtonStyle.secondary)
+        submit = ui.Button(label=translate(locale, "Submit", msgctxt="button"),
+                           style=discord.ButtonStyle.success)
+        cancel = ui.Button(label=translate(locale, "Cancel", msgctxt="button"),
+                           style=discord.ButtonStyle.secondary)
         submit.callback = self._submit  # type: ignore[method-assign]
         cancel.callback = self._cancel  # type: ignore[method-assign]
         container.add_item(ui.ActionRow(submit, cancel))
@@ -108,14 +105,15 @@ class ConfirmSubmitView(ui.LayoutView):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.plan.requester_id:
-            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            await interaction.response.send_message(
+                NOT_YOURS.render(member_locale(interaction)), ephemeral=True)
             return False
         return True
 
     async def _finish(self, interaction: discord.Interaction, text: str) -> None:
         self.stop()
         done = ui.LayoutView()
-        done.add_item(ui.Container(ui.TextDisplay(text)))
+        done.add_item(ui.Container(ui.TextDisplay(render(text, member_locale(interaction)))))
         await interaction.edit_original_response(view=done, attachments=[])
 
     async def _submit(self, interaction: discord.Interaction) -> None:
@@ -134,27 +132,25 @@ class ConfirmSubmitView(ui.LayoutView):
         await report_error(interaction, error, where=WHERE)
 
 
-async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tuple[Job, str]:
+async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tuple[Job, Msg]:
     """The one way to a paid call: check the member again (settings and usage may have changed
     since the plan was made), the submit cooldown, then send the job and post its progress card.
     Returns the job and a note for the submitter."""
     await ensure_member_can_submit(interaction, store_of(interaction.client), mode=plan.mode)
     enforce_cooldown(interaction, SUBMIT)
     job = await editing_service(interaction.client).submit(plan)
-    kind = KIND_NAMES.get(str(plan.kind), str(plan.kind))
-    try:
-        from cogs.job_cards import post_job_card  # built alongside; absent in older trees
-    except ImportError:
-        return job, SUBMITTED_NO_CARD.format(job=job.id, kind=kind)
+    kind = kind_title(plan.kind)
     try:
         card_id = await post_job_card(interaction.client, plan.channel_id, job)
     except discord.HTTPException as exc:
         # The job is in the runner either way; the card is a convenience.
         log.warning("could not post the card of job %s: %s", job.id, exc)
-        return job, SUBMITTED_NO_CARD.format(job=job.id, kind=kind)
+        return job, Msg("Submitted job `{job}` ({kind}). The result will be posted in this "
+                        "channel.", job=job.id, kind=kind)
     guild = plan.guild_id
     link = f"https://discord.com/channels/{guild}/{plan.channel_id}/{card_id}"
-    return job, SUBMITTED.format(job=job.id, kind=kind, link=link)
+    return job, Msg("Submitted job `{job}` ({kind}). Its progress card is in the channel: "
+                    "{link}", job=job.id, kind=kind, link=link)
 
 
 async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int | None,
@@ -191,5 +187,5 @@ async def confirm_or_submit(interaction: discord.Interaction, plan: SubmitPlan) 
         _job, note = await submit_plan(inner, confirmed_plan)
         await view._finish(inner, note)
 
-    view = ConfirmSubmitView(plan, confirmed)
+    view = ConfirmSubmitView(plan, confirmed, member_locale(interaction))
     await interaction.followup.send(view=view, files=reference_files(plan), ephemeral=True)

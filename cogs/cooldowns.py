@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import discord
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 
-SLOW_DOWN = "Slow down: try again in {seconds} s."
 IDLE_FORGET_S = 600.0  # longer than any rule needs to refill
 
 
@@ -42,7 +42,8 @@ SUBMIT = CooldownRule("submit", burst=1, every_s=5.0)
 
 class CooldownError(UserFacingError):
     def __init__(self, retry_after: float) -> None:
-        super().__init__(SLOW_DOWN.format(seconds=max(1, math.ceil(retry_after))))
+        super().__init__(Msg("Slow down: try again in {seconds} s.",
+                             seconds=max(1, math.ceil(retry_after))))
         self.retry_after = retry_after
 
 

@@ -22,10 +22,12 @@ from typing import Any
 
 import discord
 
+from bot.i18n import Joined, Msg
 from bot.media.errors import MediaError
 from bot.media.shrink import shrink_video
 from bot.storage import Job
 from cogs.job_cards import job_summary, units_text
+from cogs.languages import server_locale
 from cogs.tree import routed_callback
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,12 @@ class EditResultButton(
 ):
     """**Edit this result**: a new editing session on the posted video; survives restarts."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, *, locale: object = None) -> None:
+        # The label is worded when the post is made, in the server's language; a click
+        # rebuilds the item from its custom id alone, which needs no label.
         super().__init__(
             discord.ui.Button(
-                label="Edit this result",
+                label=Msg("Edit this result", msgctxt="button").render(locale),
                 style=discord.ButtonStyle.primary,
                 emoji="✏️",
                 custom_id=result_custom_id(job_id),
@@ -93,7 +97,7 @@ class EditResultButton(
         if job is None or not job.result_url:
             from bot.errors import UserFacingError
 
-            raise UserFacingError("The video of this result is no longer available.")
+            raise UserFacingError(Msg("The video of this result is no longer available."))
         return job.result_url, result_filename(job)
 
 
@@ -195,11 +199,14 @@ class DiscordDeliverer:
         too_large: bool,
         reencoded: bool,
     ) -> discord.Message:
+        # Everybody in the channel reads the result post: the server's language.
+        locale = server_locale(self.client, job.guild_id)
         view = discord.ui.View(timeout=None)
-        view.add_item(EditResultButton(job.id))
-        text = [f"<@{job.requester_id}> your result is ready: {job_summary(job)}"]
+        view.add_item(EditResultButton(job.id, locale=locale))
+        text: list[object] = [Msg("<@{user}> your result is ready: {summary}",
+                                  user=job.requester_id, summary=job_summary(job))]
         if reencoded:
-            text.append("Re-encoded to fit this channel's upload limit.")
+            text.append(Msg("Re-encoded to fit this channel's upload limit."))
         if upload is None:
             self.linked += 1
             text.append(self._link_text(job, too_large=too_large))
@@ -207,7 +214,7 @@ class DiscordDeliverer:
         file = discord.File(upload, filename=result_filename(job)) if upload else None
         kwargs: dict[str, Any] = {"file": file} if file is not None else {}
         return await channel.send(
-            "\n".join(text)[:2000],
+            Joined(text, "\n").render(locale)[:2000],
             view=view,
             nonce=job.delivery_key,
             allowed_mentions=discord.AllowedMentions(
@@ -216,21 +223,18 @@ class DiscordDeliverer:
             **kwargs,
         )
 
-    def _link_text(self, job: Job, *, too_large: bool) -> str:
-        why = (
-            "The video is too large to attach in this channel"
-            if too_large
-            else "The video could not be downloaded for attaching"
-        )
+    def _link_text(self, job: Job, *, too_large: bool) -> Msg:
         if not job.result_url:
-            return f"{why}, and Kling gave no link."
-        copy = (
-            f"; the bot keeps its own copy for {self.retention_days} days" if too_large else ""
-        )
-        return (
-            f"{why}: {job.result_url}\n"
-            f"(Kling deletes its link after {KLING_LINK_DAYS} days{copy}.)"
-        )
+            if too_large:
+                return Msg("The video is too large to attach in this channel, and Kling gave "
+                           "no link.")
+            return Msg("The video could not be downloaded for attaching, and Kling gave no link.")
+        if too_large:
+            return Msg("The video is too large to attach in this channel: {url}\n(Kling deletes "
+                       "its link after {days} days; the bot keeps its own copy for {kept} days.)",
+                       url=job.result_url, days=KLING_LINK_DAYS, kept=self.retention_days)
+        return Msg("The video could not be downloaded for attaching: {url}\n(Kling deletes its "
+                   "link after {days} days.)", url=job.result_url, days=KLING_LINK_DAYS)
 
 
 def _carries_key(message: discord.Message, job: Job) -> bool:

@@ -20,6 +20,7 @@ from discord import app_commands
 
 from bot.editing import VideoCheck
 from bot.errors import UserFacingError
+from bot.i18n import Joined, Msg, Text, render, translate
 from bot.storage import SessionConflictError
 from cogs.access import ensure_channel_enabled
 from cogs.board import (
@@ -34,6 +35,7 @@ from cogs.board import (
 )
 from cogs.edit_views import FixVideoView, ReplaceSessionView
 from cogs.kling_group import KLING, editing_service, store_of
+from cogs.languages import channel_locale, member_locale
 from cogs.replies import send_reply
 
 log = logging.getLogger(__name__)
@@ -41,21 +43,9 @@ log = logging.getLogger(__name__)
 MAX_VIDEO_BYTES = 200 * 1024 * 1024
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 
-# User-facing text.
-EXACTLY_ONE_SOURCE = "Give either a `video` attachment or a `url`, not both and not neither."
-VIDEO_TOO_LARGE = "That video is {size:.0f} MB; I can take videos up to {cap} MB."
-NOT_A_VIDEO = "That message has no video attachment to edit."
-CHECK_FAILED = "**{name}** cannot be edited by Kling as it is:"
-CHECK_RULE = "- {message}"
-CHECK_FIXABLE = "I can fix this: **Fix and continue** trims, rescales or re-encodes a copy."
-CHECK_UNFIXABLE = "Please upload a video that meets these rules (mp4/mov, 2–5 s or 7–10 s, " \
-                  "720–2160 px per side, 24/30/60 fps)."
-UNREADABLE = "**{name}** is not a video I can read: {reason}"
-ALREADY_ACTIVE = ("This channel already has an editing session (started by <@{user}>, "
-                  "{points} point(s) marked). Replace it with this video?")
-SESSION_OPEN = "Your editing session is open: {link}"
-FIXED_NOTE = "Fixed: {changes}"
-THREAD_NAME = "Kling edit: {name}"
+# Replies to the member (ephemeral, their language) unless said otherwise.
+EXACTLY_ONE_SOURCE = Msg("Give either a `video` attachment or a `url`, not both and not neither.")
+NOT_A_VIDEO = Msg("That message has no video attachment to edit.")
 
 
 @dataclass(frozen=True)
@@ -65,7 +55,7 @@ class VideoSource:
     user_supplied: bool
     size: int | None = None
     local_path: Path | None = None  # set once downloaded (or fixed)
-    note: str | None = None
+    note: Text | None = None
 
 
 def _name_from_url(url: str) -> str:
@@ -103,8 +93,9 @@ async def start_session(interaction: discord.Interaction, source: VideoSource, *
             return
     if source.local_path is None:
         if source.size is not None and source.size > MAX_VIDEO_BYTES:
-            raise UserFacingError(VIDEO_TOO_LARGE.format(
-                size=source.size / 1e6, cap=MAX_VIDEO_BYTES // (1024 * 1024)))
+            raise UserFacingError(Msg(
+                "That video is {size} MB; I can take videos up to {cap} MB.",
+                size=f"{source.size / 1e6:.0f}", cap=MAX_VIDEO_BYTES // (1024 * 1024)))
         path = await service.download_video(source.url, user_supplied=source.user_supplied)
         source = replace(source, local_path=path)
         assert source.local_path is not None
@@ -122,37 +113,45 @@ async def ask_to_replace(interaction: discord.Interaction, source: VideoSource, 
     async def go(inner: discord.Interaction) -> None:
         await start_session(inner, source, thread=thread, replace_existing=True)
 
-    view = ReplaceSessionView(interaction.user.id, go)
-    await send_view(interaction, ALREADY_ACTIVE.format(user=existing.created_by,
-                                                       points=len(points)), view)
+    view = ReplaceSessionView(interaction.user.id, go, member_locale(interaction))
+    await send_view(interaction, Msg(
+        "This channel already has an editing session (started by <@{user}>, {points} point(s) "
+        "marked). Replace it with this video?", user=existing.created_by, points=len(points)),
+        view)
 
 
 async def report_check(interaction: discord.Interaction, source: VideoSource, check: VideoCheck,
                        *, thread: bool | None) -> None:
     if check.info is None:
-        raise UserFacingError(UNREADABLE.format(name=source.filename,
-                                                reason=check.unreadable_reason or "unknown format"))
-    lines = [CHECK_FAILED.format(name=source.filename)]
-    lines += [CHECK_RULE.format(message=v.message) for v in check.violations]
+        reason = check.unreadable_reason or Msg("unknown format")
+        raise UserFacingError(Msg("**{name}** is not a video I can read: {reason}",
+                                  name=source.filename, reason=reason))
+    lines: list[object] = [Msg("**{name}** cannot be edited by Kling as it is:",
+                               name=source.filename)]
+    lines += [Joined(("- ", v.message), "") for v in check.violations]
     if not check.fixable:
-        lines.append(CHECK_UNFIXABLE)
-        await send_reply(interaction, "\n".join(lines))
+        lines.append(Msg("Please upload a video that meets these rules (mp4/mov, 2–5 s or "
+                         "7–10 s, 720–2160 px per side, 24/30/60 fps)."))
+        await send_reply(interaction, Joined(lines, "\n"))
         return
-    lines.append(CHECK_FIXABLE)
+    lines.append(Msg("I can fix this: **Fix and continue** trims, rescales or re-encodes a "
+                     "copy."))
 
     async def fix_and_continue(inner: discord.Interaction) -> None:
         assert source.local_path is not None
         report = await editing_service(inner.client).fix_video(source.local_path)
         fixed = replace(source, local_path=report.path,
                         filename=Path(source.filename).stem + "-fixed" + report.path.suffix,
-                        note=FIXED_NOTE.format(changes="; ".join(report.changes)))
+                        note=Msg("Fixed: {changes}", changes=Joined(report.changes, "; ")))
         await start_session(inner, fixed, thread=thread)
 
-    await send_view(interaction, "\n".join(lines), FixVideoView(interaction.user.id,
-                                                                 fix_and_continue))
+    await send_view(interaction, Joined(lines, "\n"),
+                    FixVideoView(interaction.user.id, fix_and_continue, member_locale(interaction)))
 
 
 async def send_view(interaction: discord.Interaction, content: str, view: discord.ui.View) -> None:
+    """An ephemeral choice for the member, worded in their language."""
+    content = render(content, member_locale(interaction))
     if interaction.response.is_done():
         await interaction.followup.send(content, view=view, ephemeral=True)
     else:
@@ -165,14 +164,18 @@ async def post_board(interaction: discord.Interaction, source: VideoSource, *, i
     service = editing_service(interaction.client)
     channel: Any = interaction.channel
     if in_thread:
+        # A thread everybody sees: named in the server's language.
         channel = await channel.create_thread(
-            name=THREAD_NAME.format(name=Path(source.filename).stem)[:100],
+            name=translate(channel_locale(interaction), "Kling edit: {name}",
+                           name=Path(source.filename).stem)[:100],
             type=discord.ChannelType.public_thread)
     old = None if in_thread else await service.active_session(interaction.guild.id, channel.id)
     fits = source.local_path.stat().st_size <= interaction.filesize_limit
     files = [discord.File(source.local_path, filename=source.filename)] if fits else []
+    locale = channel_locale(interaction)
     message = await channel.send(
-        view=notice_layout(OPENING_TEXT, video_filename=source.filename if fits else None),
+        view=notice_layout(OPENING_TEXT, video_filename=source.filename if fits else None,
+                           locale=locale),
         files=files, allowed_mentions=NO_MENTIONS)
     video = source_attachment(message)
     try:
@@ -189,13 +192,15 @@ async def post_board(interaction: discord.Interaction, source: VideoSource, *, i
         await message.delete()
         raise
     await service.set_board_message(board.session_id, message.id)
-    await message.edit(view=board_layout(board, video_filename=video.filename if video else None),
-                       attachments=[*([video] if video else []), board_file(board)],
+    await message.edit(view=board_layout(board, video_filename=video.filename if video else None,
+                                         locale=locale),
+                       attachments=[*([video] if video else []), board_file(board, locale)],
                        allowed_mentions=NO_MENTIONS)
     if old is not None and old.board_message_id and old.board_message_id != message.id:
         await retire_board(interaction.client, old, REPLACED_TEXT)
-    note = SESSION_OPEN.format(link=_link(interaction.guild.id, channel.id, message.id))
-    await send_reply(interaction, f"{note}\n{source.note}" if source.note else note)
+    note = Msg("Your editing session is open: {link}",
+               link=_link(interaction.guild.id, channel.id, message.id))
+    await send_reply(interaction, Joined((note, source.note), "\n") if source.note else note)
 
 
 class EditCommands:
@@ -208,7 +213,8 @@ class EditCommands:
                    video: discord.Attachment | None = None, url: str | None = None,
                    thread: bool | None = None) -> None:
         if (video is None) == (url is None):
-            await interaction.response.send_message(EXACTLY_ONE_SOURCE, ephemeral=True)
+            await interaction.response.send_message(
+                EXACTLY_ONE_SOURCE.render(member_locale(interaction)), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         if video is not None:
@@ -226,7 +232,8 @@ async def edit_video_context_menu(interaction: discord.Interaction,
                   if (a.content_type or "").startswith("video/")
                   or a.filename.lower().endswith(VIDEO_SUFFIXES)), None)
     if video is None:
-        await interaction.response.send_message(NOT_A_VIDEO, ephemeral=True)
+        await interaction.response.send_message(NOT_A_VIDEO.render(member_locale(interaction)),
+                                                ephemeral=True)
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     await start_session(interaction, VideoSource(video.url, video.filename, user_supplied=False,

@@ -13,17 +13,19 @@ from typing import Any
 import discord
 from discord import ui
 
+from bot.i18n import Msg
 from cogs.tree import report_error
 
 CHOICE_TIMEOUT_S = 10 * 60
 
-# User-facing text.
-FIX_LABEL = "Fix and continue"
-REPLACE_LABEL, KEEP_LABEL = "Replace", "Keep"
-FIXING = "Fixing the video and opening the session…"
-REPLACING = "Replacing the session…"
-KEPT = "Kept the current session; nothing changed."
-NOT_YOURS = "This choice belongs to the member who started it."
+# The choices are ephemeral: worded in the language of the member they belong to.
+FIX_LABEL = Msg("Fix and continue", msgctxt="button")
+REPLACE_LABEL = Msg("Replace", msgctxt="button")
+KEEP_LABEL = Msg("Keep", msgctxt="button")
+FIXING = Msg("Fixing the video and opening the session…")
+REPLACING = Msg("Replacing the session…")
+KEPT = Msg("Kept the current session; nothing changed.")
+NOT_YOURS = Msg("This choice belongs to the member who started it.")
 
 Continuation = Callable[[discord.Interaction], Awaitable[None]]
 
@@ -33,20 +35,23 @@ WHERE = "session start choice"
 class OwnedChoiceView(ui.View):
     """Buttons only the member `owner_id` may press; each press runs at most once."""
 
-    def __init__(self, owner_id: int) -> None:
+    def __init__(self, owner_id: int, locale: object = None) -> None:
         super().__init__(timeout=CHOICE_TIMEOUT_S)
         self.owner_id = owner_id
+        self.locale = locale
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            await interaction.response.send_message(NOT_YOURS.render(interaction.locale),
+                                                    ephemeral=True)
             return False
         return True
 
-    async def run(self, interaction: discord.Interaction, working: str,
+    async def run(self, interaction: discord.Interaction, working: Msg,
                   then: Continuation | None) -> None:
         self.stop()
-        await interaction.response.edit_message(content=working, view=None)
+        await interaction.response.edit_message(content=working.render(interaction.locale),
+                                                view=None)
         if then is None:
             return
         try:
@@ -60,9 +65,11 @@ class OwnedChoiceView(ui.View):
 
 
 class FixVideoView(OwnedChoiceView):
-    def __init__(self, owner_id: int, fix_and_continue: Continuation) -> None:
-        super().__init__(owner_id)
+    def __init__(self, owner_id: int, fix_and_continue: Continuation,
+                 locale: object = None) -> None:
+        super().__init__(owner_id, locale)
         self._continue = fix_and_continue
+        self.fix.label = FIX_LABEL.render(locale)
 
     @ui.button(label=FIX_LABEL, style=discord.ButtonStyle.primary)
     async def fix(self, interaction: discord.Interaction, _button: ui.Button[Any]) -> None:
@@ -70,9 +77,11 @@ class FixVideoView(OwnedChoiceView):
 
 
 class ReplaceSessionView(OwnedChoiceView):
-    def __init__(self, owner_id: int, replace: Continuation) -> None:
-        super().__init__(owner_id)
+    def __init__(self, owner_id: int, replace: Continuation, locale: object = None) -> None:
+        super().__init__(owner_id, locale)
         self._replace = replace
+        self.replace.label = REPLACE_LABEL.render(locale)
+        self.keep.label = KEEP_LABEL.render(locale)
 
     @ui.button(label=REPLACE_LABEL, style=discord.ButtonStyle.danger)
     async def replace(self, interaction: discord.Interaction, _button: ui.Button[Any]) -> None:

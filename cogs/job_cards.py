@@ -17,7 +17,11 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, JobKind, JobState, Store
+from cogs.job_words import kind_title
+from cogs.languages import server_locale
+from cogs.reasons import stored_reason
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +29,6 @@ CARD_EDIT_INTERVAL = 10.0
 UNKNOWN_MESSAGE = 10008
 NO_MENTIONS = discord.AllowedMentions.none()
 
-KIND_NAMES = {
-    JobKind.EDIT_REMOVAL: "Remove",
-    JobKind.EDIT_SWAP: "Swap",
-    JobKind.EDIT_ADDITION: "Add",
-    JobKind.ANIMATE: "Animate",
-}
 _PROMPT_PREVIEW = 120
 
 
@@ -42,26 +40,32 @@ class RunnerView(Protocol):
     def estimate(self, kind: JobKind) -> float | None: ...
 
 
-def duration_text(seconds: float) -> str:
+def duration_text(seconds: float) -> Msg:
     seconds = max(0, round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return Msg("{seconds} s", seconds=seconds)
     minutes, rest = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
+        return Msg("{minutes} min {seconds} s", minutes=minutes, seconds=f"{rest:02d}")
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return Msg("{hours} h {minutes} min", hours=hours, minutes=f"{minutes:02d}")
 
 
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+def ordinal(n: int) -> Msg:
+    """1st, 2nd, 3rd, 4th... (each language words its ordinals its own way)."""
+    if 10 <= n % 100 <= 20 or n % 10 not in (1, 2, 3):
+        return Msg("{n}th", msgctxt="ordinal", n=n)
+    if n % 10 == 1:
+        return Msg("{n}st", msgctxt="ordinal", n=n)
+    if n % 10 == 2:
+        return Msg("{n}nd", msgctxt="ordinal", n=n)
+    return Msg("{n}rd", msgctxt="ordinal", n=n)
 
 
-def job_summary(job: Job) -> str:
+def job_summary(job: Job) -> Text:
     """`Remove · std · 5 s · "the red car"` from the stored request."""
     request = job.request
-    parts = [KIND_NAMES.get(job.kind, job.kind.value), str(request.get("mode", "std"))]
+    parts: list[object] = [kind_title(job.kind), str(request.get("mode", "std"))]
     if request.get("duration"):
         parts.append(f"{request['duration']} s")
     prompt = " ".join(str(request.get("prompt") or "").split())
@@ -69,16 +73,20 @@ def job_summary(job: Job) -> str:
         prompt = prompt[: _PROMPT_PREVIEW - 1] + "…"
     if prompt:
         parts.append(f"“{discord.utils.escape_markdown(prompt)}”")
-    return " · ".join(parts)
+    return Joined(parts, " · ")
 
 
-def units_text(job: Job) -> str:
+def units_text(job: Job) -> Msg:
     """What Kling charged, said honestly (including when it is not known)."""
     if job.units is not None:
-        return f"Kling charged {job.units:g} units."
+        return Msg("Kling charged {units} units.", units=f"{job.units:g}")
     if job.state.accepted_by_kling or (job.state is JobState.FAILED and job.kling_task_id):
-        return "Kling has not reported the units charged."
-    return "Nothing was charged."
+        return Msg("Kling has not reported the units charged.")
+    return Msg("Nothing was charged.")
+
+
+def failure_reason(job: Job) -> Text:
+    return stored_reason(job.status_msg) or Msg("Kling did not say why.")
 
 
 def _elapsed(job: Job, now: float) -> float:
@@ -86,38 +94,57 @@ def _elapsed(job: Job, now: float) -> float:
     return end - job.created_at
 
 
-def render_card(
-    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None
-) -> str:
-    """The card's text for `job` as of wall-clock time `now`."""
-    lines = [f"**Kling job** · {job_summary(job)}"]
+def _status(job: Job, queue_position: int | None) -> Text:
     state = job.state
     if state is JobState.QUEUED:
-        place = f" ({ordinal(queue_position)} in line)" if queue_position else ""
-        status = f"⏳ Queued{place}: waiting for a free slot at Kling."
-    elif state is JobState.SUBMITTING:
-        status = "📤 Sending to Kling…"
-    elif state is JobState.SUBMITTED:
-        status = "📨 Submitted: Kling accepted the job."
-    elif state is JobState.PROCESSING:
-        status = "⚙️ Processing at Kling…"
-    elif state in (JobState.SUCCEEDED, JobState.DELIVERING):
-        status = "📥 Finished at Kling; posting the video…"
-    elif state is JobState.DELIVERED:
-        status = "✅ Done: the result is posted below."
-    elif state is JobState.FAILED:
-        status = f"❌ Failed: {job.status_msg or 'Kling did not say why.'}"
-    else:
-        status = f"🚫 Cancelled: {job.status_msg or 'the job was not sent.'}"
-    lines.append(status)
-    timing = f"Elapsed {duration_text(_elapsed(job, now))}"
+        if queue_position:
+            return Msg("⏳ Queued ({place} in line): waiting for a free slot at Kling.",
+                       place=ordinal(queue_position))
+        return Msg("⏳ Queued: waiting for a free slot at Kling.")
+    if state is JobState.SUBMITTING:
+        return Msg("📤 Sending to Kling…")
+    if state is JobState.SUBMITTED:
+        return Msg("📨 Submitted: Kling accepted the job.")
+    if state is JobState.PROCESSING:
+        return Msg("⚙️ Processing at Kling…")
+    if state in (JobState.SUCCEEDED, JobState.DELIVERING):
+        return Msg("📥 Finished at Kling; posting the video…")
+    if state is JobState.DELIVERED:
+        return Msg("✅ Done: the result is posted below.")
+    if state is JobState.FAILED:
+        return Msg("❌ Failed: {reason}", reason=failure_reason(job))
+    reason = stored_reason(job.status_msg) or Msg("the job was not sent.")
+    return Msg("🚫 Cancelled: {reason}", reason=reason)
+
+
+def card_message(
+    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None
+) -> Text:
+    """The card of `job` as of wall-clock time `now`, as a message (render it in the server's
+    language: a card is a channel message)."""
+    state = job.state
+    lines: list[object] = [Msg("**Kling job** · {summary}", summary=job_summary(job)),
+                           _status(job, queue_position)]
+    elapsed = duration_text(_elapsed(job, now))
     if not state.is_terminal and estimate:
-        timing += f" · jobs like this usually take about {duration_text(estimate)}"
-    lines.append(timing)
+        lines.append(Msg("Elapsed {elapsed} · jobs like this usually take about {estimate}",
+                         elapsed=elapsed, estimate=duration_text(estimate)))
+    else:
+        lines.append(Msg("Elapsed {elapsed}", elapsed=elapsed))
     if state in (JobState.DELIVERED, JobState.FAILED):
         lines.append(units_text(job))
-    lines.append(f"Requested by <@{job.requester_id}> · job `{job.id[:8]}`")
-    return "\n".join(lines)
+    lines.append(Msg("Requested by <@{user}> · job `{job}`", user=job.requester_id,
+                     job=job.id[:8]))
+    return Joined(lines, "\n")
+
+
+def render_card(
+    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None,
+    locale: object = None,
+) -> str:
+    """The card's text for `job` as of wall-clock time `now`, in `locale` (English if None)."""
+    return card_message(job, now=now, queue_position=queue_position,
+                        estimate=estimate).render(locale)
 
 
 class _Card:
@@ -193,7 +220,8 @@ class JobCards:
         runner = self._runner()
         place = runner.queue_position(job.id) if runner is not None else None
         estimate = runner.estimate(job.kind) if runner is not None else None
-        return render_card(job, now=self._wall_clock(), queue_position=place, estimate=estimate)
+        return render_card(job, now=self._wall_clock(), queue_position=place, estimate=estimate,
+                           locale=server_locale(self.client, job.guild_id))
 
     def _update(self, job: Job) -> None:
         card = self._cards.get(job.id)
@@ -250,10 +278,10 @@ class JobCards:
             if card_id
             else None
         )
-        text = (
-            f"<@{job.requester_id}> your {job_summary(job)} job failed: "
-            f"{job.status_msg or 'Kling did not say why.'} {units_text(job)}"
-        )
+        text = Msg(
+            "<@{user}> your {summary} job failed: {reason} {units}", user=job.requester_id,
+            summary=job_summary(job), reason=failure_reason(job), units=units_text(job),
+        ).render(server_locale(self.client, job.guild_id))
         with contextlib.suppress(discord.HTTPException):
             await channel.send(
                 text[:2000],

@@ -10,28 +10,26 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import Joined, Msg, render
 from bot.policy import PolicyError
-from bot.storage import Job, JobKind, JobState, Store
+from bot.storage import Job, JobState, Store
 from cogs.access import ensure_channel_enabled
 from cogs.admin import format_units
+from cogs.job_words import kind_name, state_name
+from cogs.languages import member_locale
+from cogs.reasons import stored_reason
 
 RECENT_JOBS = 15
-KIND_NAMES = {
-    JobKind.EDIT_REMOVAL: "remove",
-    JobKind.EDIT_SWAP: "swap",
-    JobKind.EDIT_ADDITION: "add",
-    JobKind.ANIMATE: "animate",
-}
-STATE_LABELS = {
-    JobState.QUEUED: "⏳ queued",
-    JobState.SUBMITTING: "⏳ submitting",
-    JobState.SUBMITTED: "🔄 submitted",
-    JobState.PROCESSING: "🔄 processing",
-    JobState.SUCCEEDED: "📤 posting",
-    JobState.DELIVERING: "📤 posting",
-    JobState.DELIVERED: "✅ done",
-    JobState.FAILED: "❌ failed",
-    JobState.CANCELLED: "🚫 cancelled",
+STATE_EMOJI = {
+    JobState.QUEUED: "⏳",
+    JobState.SUBMITTING: "⏳",
+    JobState.SUBMITTED: "🔄",
+    JobState.PROCESSING: "🔄",
+    JobState.SUCCEEDED: "📤",
+    JobState.DELIVERING: "📤",
+    JobState.DELIVERED: "✅",
+    JobState.FAILED: "❌",
+    JobState.CANCELLED: "🚫",
 }
 REASON_CHARS = 80
 
@@ -40,51 +38,60 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def _units(units: float | None) -> str | None:
+def _units(units: float | None) -> Msg | None:
     if units is None:
         return None
-    return f"{format_units(units)} {'unit' if units == 1 else 'units'}"
+    if units == 1:
+        return Msg("{units} unit", units=format_units(units))
+    return Msg("{units} units", units=format_units(units))
 
 
-def job_line(job: Job) -> str:
+def job_line(job: Job, locale: object = None) -> str:
     """One line: status, kind, who, when, units, and a link to the result (or the job card)."""
-    parts = [STATE_LABELS.get(job.state, job.state.value), f"**{KIND_NAMES[job.kind]}**",
-             f"<@{job.requester_id}>", f"<t:{int(job.created_at)}:R>"]
+    state = Joined((STATE_EMOJI.get(job.state, "•"), state_name(job.state)), " ")
+    parts: list[object] = [state, Joined(("**", kind_name(job.kind), "**"), ""),
+                           f"<@{job.requester_id}>", f"<t:{int(job.created_at)}:R>"]
     if (units := _units(job.units)) is not None:
         parts.append(units)
     if job.state is JobState.DELIVERED and job.result_message_id:
         link = message_link(job.guild_id, job.channel_id, job.result_message_id)
-        parts.append(f"[result]({link})")
+        parts.append(Msg("[result]({link})", link=link))
     elif job.card_message_id:
         card = message_link(job.guild_id, job.channel_id, job.card_message_id)
-        parts.append(f"[job card]({card})")
-    line = " · ".join(parts)
-    if job.state is JobState.FAILED and job.status_msg:
-        reason = job.status_msg.strip()
-        if len(reason) > REASON_CHARS:
-            reason = reason[: REASON_CHARS - 1] + "…"
-        line += f"\n  ↳ {discord.utils.escape_markdown(reason)}"
+        parts.append(Msg("[job card]({link})", link=card))
+    line = Joined(parts, " · ").render(locale)
+    reason = stored_reason(job.status_msg) if job.state is JobState.FAILED else None
+    if reason is not None:
+        text = reason.render(locale).strip()
+        if len(text) > REASON_CHARS:
+            text = text[: REASON_CHARS - 1] + "…"
+        line += f"\n  ↳ {discord.utils.escape_markdown(text)}"
     return line
 
 
-def jobs_embed(jobs: list[Job], *, user: discord.abc.User | None) -> discord.Embed:
-    title = f"Recent Kling jobs of {user.display_name}" if user else "Recent Kling jobs"
-    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+def jobs_embed(jobs: list[Job], *, user: discord.abc.User | None,
+               locale: object = None) -> discord.Embed:
+    """The member's view of recent jobs (ephemeral: in `locale`, the member's language)."""
+    title = (Msg("Recent Kling jobs of {name}", name=user.display_name) if user
+             else Msg("Recent Kling jobs"))
+    embed = discord.Embed(title=title.render(locale), colour=discord.Colour.blurple())
     if not jobs:
-        whose = f"{user.mention} has" if user else "This server has"
-        embed.description = f"{whose} no Kling jobs yet."
+        none = (Msg("{user} has no Kling jobs yet.", user=user.mention) if user
+                else Msg("This server has no Kling jobs yet."))
+        embed.description = none.render(locale)
         return embed
     lines: list[str] = []
     size = 0
     for job in jobs:
-        line = job_line(job)
+        line = job_line(job, locale)
         # An embed description holds 4096 characters; stop before breaking it.
         if size + len(line) + 1 > 4000:
             break
         lines.append(line)
         size += len(line) + 1
     embed.description = "\n".join(lines)
-    embed.set_footer(text=f"Newest first · the last {len(lines)} jobs")
+    embed.set_footer(text=Msg("Newest first · the last {count} jobs",
+                              count=len(lines)).render(locale))
     return embed
 
 
@@ -100,12 +107,14 @@ async def jobs_command(interaction: discord.Interaction,
     try:
         await ensure_channel_enabled(interaction, store)
     except PolicyError as refusal:
-        await interaction.edit_original_response(content=refusal.user_message)
+        await interaction.edit_original_response(
+            content=render(refusal.message, member_locale(interaction)))
         return
     jobs = await store.recent_jobs(interaction.guild_id, user_id=user.id if user else None,
                                    limit=RECENT_JOBS)
     await interaction.edit_original_response(
-        embed=jobs_embed(jobs, user=user), allowed_mentions=discord.AllowedMentions.none())
+        embed=jobs_embed(jobs, user=user, locale=member_locale(interaction)),
+        allowed_mentions=discord.AllowedMentions.none())
 
 
 def kling_group(bot: commands.Bot) -> app_commands.Group:

@@ -14,24 +14,18 @@ import discord
 from discord import app_commands
 
 from bot.editing import BoardView
+from bot.i18n import Joined, Msg, Text, translate
 from bot.storage import Session
 from cogs.access import ensure_channel_enabled
 from cogs.board import board_file, board_lock, update_board
 from cogs.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
 from cogs.kling_group import KLING, editing_service, store_of
+from cogs.languages import channel_locale, member_locale
 
-# User-facing text.
-MARKED = "Marked frame {frame}: {count} point(s) there now."
-UNDONE = "Removed the point. Frame {frame} has {count} point(s)."
-CLEARED = "Cleared every point."
-MOVED = "The board shows frame {frame} ({time:.2f} s)."
-BOARD_LINK = "[Open the board]({link})"
-PREVIEW_TEXT = "Preview of the tracked selection, requested by {user}."
-PREVIEW_POSTED = "The preview is in the channel: {link}"
-PREVIEW_LINK = "The preview video is too large to upload here: {url}"
-PREVIEW_MISSING = "Kling returned no preview video."
-FRAME_OR_TIME = "Give a `frame` or a `time`, not both."
-NO_FRAME = "Give a `frame` (e.g. 12) or a `time` (e.g. 1.5s)."
+CLEARED = Msg("Cleared every point.")
+PREVIEW_MISSING = Msg("Kling returned no preview video.")
+FRAME_OR_TIME = Msg("Give a `frame` or a `time`, not both.")
+NO_FRAME = Msg("Give a `frame` (e.g. 12) or a `time` (e.g. 1.5s).")
 
 
 def _link(session: Session) -> str:
@@ -41,7 +35,7 @@ def _link(session: Session) -> str:
 
 async def run_board_change(interaction: discord.Interaction,
                            change: Callable[[Session], Awaitable[BoardView]],
-                           describe: Callable[[BoardView], str], *,
+                           describe: Callable[[BoardView], Text], *,
                            cooldown: CooldownRule | None) -> None:
     """Acknowledge, apply `change` to the channel's session, refresh the board, reply."""
     if cooldown is not None:
@@ -54,10 +48,12 @@ async def run_board_change(interaction: discord.Interaction,
     async with board_lock(session.id):
         board = await change(session)
         await update_board(interaction.client, session, board)
-    text = describe(board)
+    # The member who acted reads this answer: their language.
+    locale = member_locale(interaction)
+    text = describe(board).render(locale)
     if session.board_message_id:
-        text += "\n" + BOARD_LINK.format(link=_link(session))
-    await interaction.followup.send(text, file=board_file(board), ephemeral=True)
+        text += "\n" + translate(locale, "[Open the board]({link})", link=_link(session))
+    await interaction.followup.send(text, file=board_file(board, locale), ephemeral=True)
 
 
 def _count_on(board: BoardView) -> int:
@@ -70,20 +66,25 @@ async def send_preview(interaction: discord.Interaction, session: Session) -> No
     preview = await editing_service(interaction.client).preview(session.id)
     limit = interaction.filesize_limit
     files: list[discord.File] = []
-    lines = [PREVIEW_TEXT.format(user=interaction.user.mention)]
+    lines: list[object] = [Msg("Preview of the tracked selection, requested by {user}.",
+                               user=interaction.user.mention)]
     if preview.video is not None and preview.video.stat().st_size <= limit:
         files.append(discord.File(preview.video, filename="preview" + preview.video.suffix))
     elif preview.video_url:
-        lines.append(PREVIEW_LINK.format(url=preview.video_url))
+        lines.append(Msg("The preview video is too large to upload here: {url}",
+                         url=preview.video_url))
     else:
         lines.append(PREVIEW_MISSING)
     if preview.cover is not None and preview.cover.stat().st_size <= limit:
         files.append(discord.File(preview.cover, filename="preview-cover" + preview.cover.suffix))
     channel = interaction.channel
     assert isinstance(channel, discord.abc.Messageable)
-    posted = await channel.send("\n".join(lines), files=files,
-                                allowed_mentions=discord.AllowedMentions.none())
-    await interaction.followup.send(PREVIEW_POSTED.format(link=posted.jump_url), ephemeral=True)
+    # The post is for the channel (the server's language), the pointer to it for the member.
+    posted = await channel.send(Joined(lines, "\n").render(channel_locale(interaction)),
+                                files=files, allowed_mentions=discord.AllowedMentions.none())
+    await interaction.followup.send(
+        translate(member_locale(interaction), "The preview is in the channel: {link}",
+                  link=posted.jump_url), ephemeral=True)
 
 
 async def run_preview(interaction: discord.Interaction, session_id: int | None) -> None:
@@ -116,14 +117,16 @@ class MarkingCommands:
                    frame: app_commands.Range[int, 0] | None = None,
                    time: str | None = None) -> None:
         if frame is not None and time is not None:
-            await interaction.response.send_message(FRAME_OR_TIME, ephemeral=True)
+            await interaction.response.send_message(
+                FRAME_OR_TIME.render(member_locale(interaction)), ephemeral=True)
             return
         service = editing_service(interaction.client)
         await run_board_change(
             interaction,
             lambda s: service.mark(s.id, points=points, user_id=interaction.user.id,
                                    frame=frame, time_text=time),
-            lambda b: MARKED.format(frame=b.frame_index, count=_count_on(b)),
+            lambda b: Msg("Marked frame {frame}: {count} point(s) there now.",
+                          frame=b.frame_index, count=_count_on(b)),
             cooldown=SELECTION)
 
     @KLING.command(name="undo", description="Remove one point (default: the last one added)")
@@ -133,7 +136,8 @@ class MarkingCommands:
         await run_board_change(
             interaction,
             lambda s: service.undo(s.id, user_id=interaction.user.id, point_id=point),
-            lambda b: UNDONE.format(frame=b.frame_index, count=_count_on(b)),
+            lambda b: Msg("Removed the point. Frame {frame} has {count} point(s).",
+                          frame=b.frame_index, count=_count_on(b)),
             cooldown=SELECTION)
 
     @undo.autocomplete("point")
@@ -144,7 +148,8 @@ class MarkingCommands:
         session = await service.active_session(interaction.guild_id, interaction.channel_id)
         if session is None:
             return []
-        choices = await service.point_choices(session.id, current)
+        choices = await service.point_choices(session.id, current,
+                                              locale=member_locale(interaction))
         return [app_commands.Choice(name=label[:100], value=pid) for label, pid in choices[:25]]
 
     @KLING.command(name="clear", description="Remove every point of this channel's session")
@@ -161,12 +166,14 @@ class MarkingCommands:
                     time: str | None = None) -> None:
         if (frame is None) == (time is None):
             message = FRAME_OR_TIME if frame is not None else NO_FRAME
-            await interaction.response.send_message(message, ephemeral=True)
+            await interaction.response.send_message(
+                message.render(member_locale(interaction)), ephemeral=True)
             return
         service = editing_service(interaction.client)
         await run_board_change(
             interaction, lambda s: service.goto_frame(s.id, frame=frame, time_text=time),
-            lambda b: MOVED.format(frame=b.frame_index, time=b.time_s), cooldown=None)
+            lambda b: Msg("The board shows frame {frame} ({time} s).", frame=b.frame_index,
+                          time=f"{b.time_s:.2f}"), cooldown=None)
 
     @KLING.command(name="preview", description="Preview the tracked selection across the video")
     async def preview(self, interaction: discord.Interaction) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import discord
 from discord import ui
 
+from bot.i18n import Msg
 from bot.storage import JobKind
 from cogs.board import board_lock, update_board
 from cogs.board_buttons import usable_session
@@ -20,24 +21,26 @@ from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service
 from cogs.tree import report_error
 
-# User-facing text.
-ADD_POINTS_TITLE = "Add points"
-POINTS_LABEL = "Points"
-POINTS_HELP = "Grid cells (C4), 0.42,0.61, 42%,61% or 640,360px; separate with spaces"
-FRAME_LABEL = "Frame or time (optional)"
-FRAME_HELP = "A frame number such as 12, or a time such as 1.5s; empty: the board's frame"
-PROMPT_LABEL = "Prompt"
-NEGATIVE_LABEL = "Negative prompt (optional)"
-MODE_LABEL = "Mode (optional)"
-MODE_HELP = "Empty: the server's default mode (pro costs more; a server may turn it off)"
-IMAGES_LABEL = {"swap": "Reference image", "add": "Reference images (1 or 2)"}
-IMAGES_HELP = {"swap": "What the object becomes (jpg or png, at least 300 px)",
-               "add": "What to add to the video (jpg or png, at least 300 px)"}
-EDIT_TITLES = {"remove": "Remove the marked object", "swap": "Swap the marked object",
-               "add": "Add an element"}
-PROMPT_PLACEHOLDER = {"remove": "the red car", "swap": "the car with the one in the image",
-                      "add": "the dog from the image, walking on the left"}
-MODE_OPTIONS = (("std", "Standard"), ("pro", "Professional (more credits)"))
+# Modal titles and labels are at most 45 characters in every language (Discord's limit);
+# descriptions and placeholders at most 100. The modal is the member's: their language.
+ADD_POINTS_TITLE = Msg("Add points", msgctxt="modal")
+POINTS_LABEL = Msg("Points")
+POINTS_HELP = Msg("Grid cells (C4), 0.42,0.61, 42%,61% or 640,360px; separate with spaces")
+FRAME_LABEL = Msg("Frame or time (optional)")
+FRAME_HELP = Msg("A frame number such as 12, or a time such as 1.5s; empty: the board's frame")
+PROMPT_LABEL = Msg("Prompt")
+NEGATIVE_LABEL = Msg("Negative prompt (optional)")
+MODE_LABEL = Msg("Mode (optional)")
+MODE_HELP = Msg("Empty: the server's default mode (pro costs more; a server may turn it off)")
+IMAGES_LABEL = {"swap": Msg("Reference image"), "add": Msg("Reference images (1 or 2)")}
+IMAGES_HELP = {"swap": Msg("What the object becomes (jpg or png, at least 300 px)"),
+               "add": Msg("What to add to the video (jpg or png, at least 300 px)")}
+EDIT_TITLES = {"remove": Msg("Remove the marked object"), "swap": Msg("Swap the marked object"),
+               "add": Msg("Add an element")}
+PROMPT_PLACEHOLDER = {"remove": Msg("the red car"),
+                      "swap": Msg("the car with the one in the image"),
+                      "add": Msg("the dog from the image, walking on the left")}
+MODE_OPTIONS = (("std", Msg("Standard")), ("pro", Msg("Professional (more credits)")))
 KIND_BY_ACTION = {"remove": JobKind.EDIT_REMOVAL, "swap": JobKind.EDIT_SWAP,
                   "add": JobKind.EDIT_ADDITION}
 IMAGE_LIMITS = {"swap": (1, 1), "add": (1, 2)}
@@ -56,15 +59,18 @@ def frame_or_time(text: str) -> tuple[int | None, str | None]:
 
 
 class AddPointsModal(ui.Modal):
-    def __init__(self, session_id: int) -> None:
-        super().__init__(title=ADD_POINTS_TITLE, custom_id=f"kling:m:{session_id}:mark")
+    def __init__(self, session_id: int, locale: object = None) -> None:
+        super().__init__(title=ADD_POINTS_TITLE.render(locale),
+                         custom_id=f"kling:m:{session_id}:mark")
         self.session_id = session_id
         self.points: ui.TextInput[Any] = ui.TextInput(custom_id="points", max_length=400,
                                                       placeholder="C4 0.42,0.61")
         self.frame: ui.TextInput[Any] = ui.TextInput(custom_id="frame", required=False,
                                                      max_length=20)
-        self.add_item(ui.Label(text=POINTS_LABEL, description=POINTS_HELP, component=self.points))
-        self.add_item(ui.Label(text=FRAME_LABEL, description=FRAME_HELP, component=self.frame))
+        self.add_item(ui.Label(text=POINTS_LABEL.render(locale),
+                               description=POINTS_HELP.render(locale), component=self.points))
+        self.add_item(ui.Label(text=FRAME_LABEL.render(locale),
+                               description=FRAME_HELP.render(locale), component=self.frame))
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
         enforce_cooldown(interaction, SELECTION)
@@ -86,28 +92,31 @@ class AddPointsModal(ui.Modal):
 class EditModal(ui.Modal):
     """Remove, swap or add: the prompt, the mode and (swap/add) the reference image upload."""
 
-    def __init__(self, session_id: int, action: str) -> None:
-        super().__init__(title=EDIT_TITLES[action], custom_id=f"kling:m:{session_id}:{action}")
+    def __init__(self, session_id: int, action: str, locale: object = None) -> None:
+        super().__init__(title=EDIT_TITLES[action].render(locale),
+                         custom_id=f"kling:m:{session_id}:{action}")
         self.session_id = session_id
         self.action = action
         self.prompt: ui.TextInput[Any] = ui.TextInput(
             custom_id="prompt", style=discord.TextStyle.paragraph, max_length=2500,
-            placeholder=PROMPT_PLACEHOLDER[action])
+            placeholder=PROMPT_PLACEHOLDER[action].render(locale))
         self.negative: ui.TextInput[Any] = ui.TextInput(
             custom_id="negative_prompt", required=False, max_length=2500)
         self.mode: ui.Select[Any] = ui.Select(
             custom_id="mode", required=False, min_values=0, max_values=1,
-            options=[discord.SelectOption(label=label, value=value)
+            options=[discord.SelectOption(label=label.render(locale), value=value)
                      for value, label in MODE_OPTIONS])
-        self.add_item(ui.Label(text=PROMPT_LABEL, component=self.prompt))
+        self.add_item(ui.Label(text=PROMPT_LABEL.render(locale), component=self.prompt))
         self.images: ui.FileUpload[Any] | None = None
         if action in IMAGE_LIMITS:
             low, high = IMAGE_LIMITS[action]
             self.images = ui.FileUpload(custom_id="images", min_values=low, max_values=high)
-            self.add_item(ui.Label(text=IMAGES_LABEL[action], description=IMAGES_HELP[action],
+            self.add_item(ui.Label(text=IMAGES_LABEL[action].render(locale),
+                                   description=IMAGES_HELP[action].render(locale),
                                    component=self.images))
-        self.add_item(ui.Label(text=NEGATIVE_LABEL, component=self.negative))
-        self.add_item(ui.Label(text=MODE_LABEL, description=MODE_HELP, component=self.mode))
+        self.add_item(ui.Label(text=NEGATIVE_LABEL.render(locale), component=self.negative))
+        self.add_item(ui.Label(text=MODE_LABEL.render(locale),
+                               description=MODE_HELP.render(locale), component=self.mode))
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
         from cogs.confirm import plan_and_confirm

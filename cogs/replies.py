@@ -6,12 +6,17 @@ import logging
 
 import discord
 
+from bot.i18n import render
+
 log = logging.getLogger(__name__)
 
 
 async def send_reply(interaction: discord.Interaction, content: str, *,
                      ephemeral: bool = True) -> None:
-    """Answer with `content` as the first response, a followup, or (token dead) a channel post."""
+    """Answer with `content` as the first response, a followup, or (token dead) a channel post.
+
+    A :class:`~bot.i18n.Msg` is rendered in the member's language (they are the one reading)."""
+    content = render(content, interaction.locale)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(content, ephemeral=ephemeral)

@@ -17,6 +17,7 @@ import aiohttp
 from bot.callbacks import CallbackServer, callback_url
 from bot.config import Config
 from bot.editing import EditingService, FreshVideoUrl
+from bot.editing.service import BoardLocale
 from bot.jobs import Deliverer, JobObserver, JobRunner, KlingTaskBackend, RunnerConfig
 from bot.kling import KlingClient, make_provider
 from bot.kling.emulator import KlingEmulator
@@ -90,6 +91,7 @@ async def open_services(
     observer: JobObserver,
     fresh_video_url: FreshVideoUrl | None,
     http: aiohttp.ClientSession | None = None,
+    board_locale: BoardLocale | None = None,
 ) -> Services:
     """Open the HTTP session, the emulator (when asked for), the store, Kling and the runner.
 
@@ -133,7 +135,8 @@ async def open_services(
             observer=observer,
             config=runner_config(config),
         )
-        editing = _editing_service(store, kling, runner, http, storage.media_dir, fresh_video_url)
+        editing = _editing_service(store, kling, runner, http, storage.media_dir, fresh_video_url,
+                                   board_locale)
         callbacks = await start_callback_server(config, runner)
     except BaseException:
         if store is not None:
@@ -152,9 +155,11 @@ def _editing_service(
     http: aiohttp.ClientSession,
     media_dir: Path,
     fresh_video_url: FreshVideoUrl | None,
+    board_locale: BoardLocale | None = None,
 ) -> EditingService:
     return EditingService(
-        store, kling, runner, http=http, media_dir=media_dir, fresh_video_url=fresh_video_url
+        store, kling, runner, http=http, media_dir=media_dir, fresh_video_url=fresh_video_url,
+        board_locale=board_locale,
     )
 
 

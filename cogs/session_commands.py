@@ -6,53 +6,56 @@ from collections import Counter
 
 import discord
 
+from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, Point, Session
 from cogs.access import ensure_channel_enabled
 from cogs.board import retire_board
+from cogs.job_words import kind_name, state_name
 from cogs.kling_group import KLING, editing_service, store_of
+from cogs.languages import member_locale
+from cogs.reasons import stored_reason
 from cogs.replies import send_reply
 
-# User-facing text.
-NO_SESSION = "There is no editing session in this channel. Start one with `/kling edit`."
-STATUS_HEAD = "**Editing session** started by <@{user}> <t:{at}:R> · [board]({link})"
-STATUS_VIDEO = "Video: {w}×{h}, {fps:g} fps, {frames} frames, {seconds:.1f} s"
-STATUS_FRAMES = "Marked frames ({count}/10): {frames}"
-STATUS_NO_POINTS = "No points marked yet."
-STATUS_PEOPLE = "Marked by: {people}"
-STATUS_EXPIRY = "Kling session expires <t:{at}:R> (renewed automatically, points kept)."
-STATUS_JOBS = "Jobs:"
-STATUS_JOB = "- `{id}` {kind}: **{state}**{extra}"
-STATUS_NO_JOBS = "No jobs yet."
-ENDED = "The editing session of this channel has ended."
+NO_SESSION = Msg("There is no editing session in this channel. Start one with `/kling edit`.")
+ENDED = Msg("The editing session of this channel has ended.")
+MAX_JOBS_SHOWN = 10
 
 
-def status_text(session: Session, points: list[Point], jobs: list[Job]) -> str:
+def status_text(session: Session, points: list[Point], jobs: list[Job]) -> Text:
+    """The member's view of the session (rendered in their language by the caller)."""
     link = (f"https://discord.com/channels/{session.guild_id}/{session.channel_id}/"
             f"{session.board_message_id}")
     v = session.video
-    lines = [STATUS_HEAD.format(user=session.created_by, at=int(session.created_at), link=link),
-             STATUS_VIDEO.format(w=v.width, h=v.height, fps=v.fps, frames=v.total_frame,
-                                 seconds=v.duration)]
+    lines: list[object] = [
+        Msg("**Editing session** started by <@{user}> <t:{at}:R> · [board]({link})",
+            user=session.created_by, at=int(session.created_at), link=link),
+        Msg("Video: {w}×{h}, {fps} fps, {frames} frames, {seconds} s", w=v.width, h=v.height,
+            fps=f"{v.fps:g}", frames=v.total_frame, seconds=f"{v.duration:.1f}")]
     per_frame = Counter(p.frame_index for p in points)
     if per_frame:
-        frames = ", ".join(f"{f} ({n} pt)" for f, n in sorted(per_frame.items()))
-        lines.append(STATUS_FRAMES.format(count=len(per_frame), frames=frames))
+        frames = Joined((Msg("{frame} ({count} pt)", frame=f, count=n)
+                         for f, n in sorted(per_frame.items())), ", ")
+        lines.append(Msg("Marked frames ({count}/10): {frames}", count=len(per_frame),
+                         frames=frames))
         people = Counter(p.added_by for p in points).most_common()
-        lines.append(STATUS_PEOPLE.format(
-            people=", ".join(f"<@{u}> ({n})" for u, n in people)))
+        lines.append(Msg("Marked by: {people}",
+                         people=", ".join(f"<@{u}> ({n})" for u, n in people)))
     else:
-        lines.append(STATUS_NO_POINTS)
+        lines.append(Msg("No points marked yet."))
     if session.kling_expires_at:
-        lines.append(STATUS_EXPIRY.format(at=int(session.kling_expires_at)))
+        lines.append(Msg("Kling session expires <t:{at}:R> (renewed automatically, points kept).",
+                         at=int(session.kling_expires_at)))
     if jobs:
-        lines.append(STATUS_JOBS)
-        for job in jobs[:10]:
-            extra = f" — {job.status_msg}" if job.status_msg else ""
-            lines.append(STATUS_JOB.format(id=job.id[:8], kind=str(job.kind).removeprefix(
-                "edit_"), state=str(job.state), extra=extra))
+        lines.append(Msg("Jobs:"))
+        for job in jobs[:MAX_JOBS_SHOWN]:
+            reason = stored_reason(job.status_msg)
+            extra = Joined((" — ", reason), "") if reason else ""
+            lines.append(Msg("- `{id}` {kind}: **{state}**{extra}", id=job.id[:8],
+                             kind=kind_name(job.kind), state=state_name(job.state),
+                             extra=extra))
     else:
-        lines.append(STATUS_NO_JOBS)
-    return "\n".join(lines)
+        lines.append(Msg("No jobs yet."))
+    return Joined(lines, "\n")
 
 
 class SessionCommands:
@@ -71,7 +74,7 @@ class SessionCommands:
         store = store_of(interaction.client)
         text = status_text(session, await store.list_points(session.id),
                            await store.session_jobs(session.id))
-        await interaction.followup.send(text, ephemeral=True,
+        await interaction.followup.send(text.render(member_locale(interaction)), ephemeral=True,
                                         allowed_mentions=discord.AllowedMentions.none())
 
     @KLING.command(name="end", description="Close this channel's editing session")

@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import new_error_id, user_message_for
+from bot.i18n import Msg, Text
 from cogs.replies import send_reply
 
 log = logging.getLogger(__name__)
@@ -24,23 +25,24 @@ log = logging.getLogger(__name__)
 QUIET_DISCORD_CODES = frozenset({10062, 40060, 10008, 50027})
 
 
-def describe_app_command_error(error: BaseException) -> str | None:
+def describe_app_command_error(error: BaseException) -> Text | None:
     """A user message for the errors discord.py raises itself, or None if unexpected."""
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} s."
+        return Msg("Slow down: try again in {seconds} s.", seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.MissingPermissions):
-        return "You need the Manage Server permission for that."
+        return Msg("You need the Manage Server permission for that.")
     if isinstance(error, app_commands.BotMissingPermissions):
         missing = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
-        return f"I am missing a permission in this channel: {missing}."
+        return Msg("I am missing a permission in this channel: {missing}.", missing=missing)
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works in a server channel, not in direct messages."
+        return Msg("This command works in a server channel, not in direct messages.")
     if isinstance(error, app_commands.TransformerError):
-        return f"`{error.value}` is not a valid value for this option."
+        return Msg("`{value}` is not a valid value for this option.", value=error.value)
     if isinstance(error, app_commands.CheckFailure):
-        return str(error) or "You cannot use this command here."
+        # A check's own words (not ours to translate), else a translated default.
+        return Text(str(error)) if str(error) else Msg("You cannot use this command here.")
     if isinstance(error, discord.Forbidden):
-        return "I am missing a permission in this channel to do that."
+        return Msg("I am missing a permission in this channel to do that.")
     return None
 
 
@@ -57,12 +59,17 @@ async def report_error(interaction: discord.Interaction, error: BaseException, *
     if isinstance(cause, discord.HTTPException) and cause.code in QUIET_DISCORD_CODES:
         log.info("%s: Discord said %s (%s); nothing to answer", where, cause.code, cause.text)
         return None
-    message = user_message_for(cause) or describe_app_command_error(cause)
+    # The member who met the error reads the answer: their language.
+    locale = interaction.locale
+    message = user_message_for(cause, locale)
+    if message is None and (described := describe_app_command_error(cause)) is not None:
+        message = described.render(locale)
     error_id: str | None = None
     if message is None:
         error_id = new_error_id()
         log.error("unexpected error %s in %s", error_id, where, exc_info=cause)
-        message = f"Something went wrong on our side (error id `{error_id}`)."
+        message = Msg("Something went wrong on our side (error id `{error_id}`).",
+                      error_id=error_id).render(locale)
     await send_reply(interaction, message)
     return error_id
 

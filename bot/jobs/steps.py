@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.i18n import Msg
 from bot.jobs.delivery import DeliveryMixin
 from bot.jobs.schedule import backoff, poll_interval
 from bot.kling.errors import KlingError, NetworkError, RateLimitError
@@ -24,12 +25,12 @@ def plain_reason(status_msg: str | None) -> str:
     """Kling's ``task_status_msg`` as one short line (it is shown to users as the reason)."""
     text = " ".join((status_msg or "").split())
     if not text:
-        return "Kling did not say why the task failed."
+        return Msg("Kling did not say why the task failed.")
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:g} minutes"
+    return f"{seconds / 60:g}"
 
 
 def _proves_not_created(error: KlingError) -> bool:
@@ -113,8 +114,8 @@ class StepsMixin(DeliveryMixin):
             if self.clock() - job.updated_at >= self.config.poll_timeout:
                 await self._fail(
                     job,
-                    "The bot lost contact with Kling while submitting; the job may still run "
-                    f"at Kling under id {job.id}.",
+                    Msg("The bot lost contact with Kling while submitting; the job may still "
+                        "run at Kling under id {job}.", job=job.id),
                 )
                 return
             log.warning("job %s: lookup failed (%r); will retry", job.id, error)
@@ -128,7 +129,8 @@ class StepsMixin(DeliveryMixin):
         absent = self._absent_after_send.get(job.id, 0) + 1
         self._absent_after_send[job.id] = absent
         if absent >= self.config.max_submit_attempts:
-            await self._fail(job, f"Kling did not take the job after {absent} tries.")
+            await self._fail(job, Msg("Kling did not take the job after {tries} tries.",
+                                      tries=absent))
             return
         await self._requeue(job)  # certainly not created: sending it again is safe
 
@@ -183,8 +185,8 @@ class StepsMixin(DeliveryMixin):
             return
         await self._fail(
             job,
-            f"Kling stayed busy for {_minutes(self.config.queue_timeout)}; the job was not sent "
-            "and nothing was charged.",
+            Msg("Kling stayed busy for {minutes} minutes; the job was not sent and nothing was "
+                "charged.", minutes=_minutes(self.config.queue_timeout)),
         )
 
     # -- polling ---------------------------------------------------------------------------
@@ -235,8 +237,9 @@ class StepsMixin(DeliveryMixin):
         if now - started >= self.config.poll_timeout:
             await self._fail(
                 job,
-                f"Kling did not finish within {_minutes(self.config.poll_timeout)}; the bot "
-                f"stopped waiting (Kling task {job.kling_task_id}).",
+                Msg("Kling did not finish within {minutes} minutes; the bot stopped waiting "
+                    "(Kling task {task}).", minutes=_minutes(self.config.poll_timeout),
+                    task=job.kling_task_id),
             )
             return
         await self._maybe_progress(job)
@@ -259,7 +262,8 @@ class StepsMixin(DeliveryMixin):
         )
         if url is None:
             await self._fail(
-                job, "Kling reported success but sent no video.", units=task.final_unit_deduction
+                job, Msg("Kling reported success but sent no video."),
+                units=task.final_unit_deduction,
             )
             return
         fields: dict[str, object] = {"result_url": url, "finished_at": self.clock()}

@@ -41,11 +41,11 @@ async def test_kling_group_is_server_only(bot: KlingBot) -> None:
 
 
 async def test_schema_digest_changes_only_when_commands_change(bot: KlingBot) -> None:
-    first = bot._schema_digest()
-    assert bot._schema_digest() == first
+    first = await bot._schema_digest()
+    assert await bot._schema_digest() == first
     bot.tree.add_command(app_commands.Command(
         name="extra", description="x", callback=_noop))
-    assert bot._schema_digest() != first
+    assert await bot._schema_digest() != first
 
 
 async def _noop(interaction: discord.Interaction) -> None:

@@ -302,7 +302,7 @@ class TwinActor:
             "token": token,
             "version": 1,
             "app_permissions": str(twin.bot_permissions(channel)),
-            "locale": "en-US",
+            "locale": self.member.locale,
             "guild_locale": self.guild.locale,
             "entitlements": [],
             "entitlement_sku_ids": [],

@@ -257,6 +257,7 @@ class TwinMember:
     roles: list[int] = field(default_factory=list)
     nick: str | None = None
     joined_at: str = "2024-01-01T00:00:00.000000+00:00"
+    locale: str = "en-US"  # the member's client language, sent with each interaction
 
     def to_json(self, with_user: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
