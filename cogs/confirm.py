@@ -59,7 +59,7 @@ def card_text(plan: SubmitPlan, locale: object = None) -> str:
         Msg("**Mode:** {mode} · **Duration:** {duration} s", mode=plan.mode,
             duration=plan.duration)]
     if plan.marked_frames:
-        frames = Joined((Msg("{frame} ({count} pt)", frame=f, count=n)
+        frames = Joined((Msg("{frame} ({points} pt)", frame=f, points=n)
                          for f, n in plan.marked_frames), ", ")
         lines.append(Msg("**Marked frames:** {frames}", frames=frames))
     if plan.aspect_ratio:

@@ -33,7 +33,7 @@ def status_text(session: Session, points: list[Point], jobs: list[Job]) -> Text:
             fps=f"{v.fps:g}", frames=v.total_frame, seconds=f"{v.duration:.1f}")]
     per_frame = Counter(p.frame_index for p in points)
     if per_frame:
-        frames = Joined((Msg("{frame} ({count} pt)", frame=f, count=n)
+        frames = Joined((Msg("{frame} ({points} pt)", frame=f, points=n)
                          for f, n in sorted(per_frame.items())), ", ")
         lines.append(Msg("Marked frames ({count}/10): {frames}", count=len(per_frame),
                          frames=frames))
