@@ -127,20 +127,21 @@ class SelectionKeeper:
         written before the call. The caller clears it in the transaction that stores the
         result (``settle_selection=True``). On a failure that proves Kling did not act the mark
         is cleared here; on any other failure it stays for the next action to repair.
-        ``replay=False`` (clear) renews an expired session empty instead of replaying into it.
+        ``replay=False`` (clear) renews an expired session empty instead of replaying into it,
+        and keeps the mark on any failure.
         """
         if session.selection_unsure:
             log.info("session %s: selection unsure; renewing before changing it", session.id)
             session = await self.renew(session, replay=replay, keep_unsure=True)
         else:
             await self._store.mark_selection_unsure(session.id)
-        renewals = self.renewals
         try:
             return await self.call(session, action, replay=replay, keep_unsure=True)
         except Exception as error:
-            # An empty renewal (replay=False) left Kling without the stored points: not in step.
-            in_step = replay or self.renewals == renewals
-            if in_step and not kling_may_have_acted(error):
+            # Only add/delete (replay=True) may be settled by a refusal. clear-selection is
+            # repeated by the client after lost answers, so its last refusal does not prove an
+            # earlier try did nothing; and an empty renewal lacks the stored points anyway.
+            if replay and not kling_may_have_acted(error):
                 await self._store.settle_selection(session.id)
             else:
                 log.warning("session %s: the selection call's outcome is unknown (%s); the "

@@ -230,10 +230,6 @@ def test_every_job_is_delivered_once_or_failed_after_24_kills(crash_run: CrashRu
           f"{crash_run.seconds:.0f} s")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug (bot/editing/service.py mark): killed after Kling took a click and before the points "
-    "row was written, the Kling session keeps a click the database does not have, and the next "
-    "action neither replays nor takes it back"))
 def test_session_points_equal_the_clicks_kling_holds(crash_run: CrashRun) -> None:
     assert crash_run.points_problem is None, crash_run.points_problem
     assert crash_run.points_checked > 0

@@ -3,7 +3,9 @@ driven through the real EditingService (what the Discord buttons and commands ca
 
 Each case asserts the message the user would be shown (the error's `user_message`), which calls
 were repeated (emulator counts), and that the bot's stored session and points are exactly as
-before whenever the action failed.
+before whenever the action failed. After add/delete/clear-selection, whose lost answers leave
+Kling's clicks unknown, the next mark is checked too: Kling then holds exactly the stored points (a
+session marked unsure is renewed and the points replayed first).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ import aiohttp
 import pytest
 
 from bot.editing import EditingService, SubmitPlan
+from bot.editing.renewal import masks_of
 from bot.jobs import JobRunner, KlingTaskBackend
 from bot.kling import KlingClient, make_provider
 from bot.kling.emulator import KlingEmulator
@@ -94,6 +98,9 @@ FAULTS = ("code 1201", "code 1301", "code 1303", "code 5000", "code 1203", "reje
 IDEMPOTENT = {"init-selection", "clear-selection", "preview-selection"}
 RETRYABLE_EVERYWHERE = {"code 1303"}  # certainly not acted on: safe even for add/delete
 RETRYABLE_IF_IDEMPOTENT = {"code 5000", "timeout", "drop", "html 502"}
+# Answers lost after the request may have reached Kling: add/delete may have changed its clicks.
+OUTCOME_UNKNOWN = {"code 5000", "timeout", "drop", "html 502", "truncated json 200"}
+CHANGING = {"add-selection", "delete-selection"}
 
 
 def time_limit(endpoint: str) -> float:
@@ -174,14 +181,24 @@ async def test_selection_fault(tmp_path: Path, scene_video: Path, file_server: F
         after = await rig.snapshot()
         calls = rig.emulator.faults.calls[endpoint] - calls_before
         inits = rig.emulator.faults.calls["init-selection"]
-        if fault == "timeout":  # let the late request finish before teardown
+        if fault == "timeout":  # let the late request finish (at Kling) before going on
             await asyncio.sleep(time_limit(endpoint) * 0.6)
+        unsure_left = await selection_unsure(rig)
+        if endpoint in CHANGING or endpoint == "clear-selection":
+            # Unsure exactly when the answer was lost (a failed clear, which the client may have
+            # repeated, always); the next mark repairs it by replaying the stored points.
+            lost = fault in OUTCOME_UNKNOWN or endpoint == "clear-selection"
+            assert unsure_left == (wanted is not None and lost)
+            renewed = await assert_next_mark_in_step(rig, session_id)
+            assert renewed == unsure_left
     assert shown == wanted
     if wanted is not None:
         assert after == before, "a failed action changed the stored session"
         repeated = fault in RETRYABLE_IF_IDEMPOTENT and endpoint in IDEMPOTENT
         assert calls == (4 if repeated else 1)  # only calls safe to repeat were repeated
         result = f"told: {wanted}"
+        if unsure_left:
+            result = f"told; next action replays: {wanted}"
     elif fault == "code 1203":
         assert inits == 2  # a new Kling session; the stored points were replayed into it
         assert calls >= 2
@@ -190,6 +207,36 @@ async def test_selection_fault(tmp_path: Path, scene_video: Path, file_server: F
         assert calls == 2
         result = "recovered"
     record(fault, endpoint, result, f"{endpoint}×{calls}, init×{inits}", 0)
+
+
+async def selection_unsure(rig: EditRig) -> bool:
+    session = await rig.store.get_active_session(GUILD, CHANNEL)
+    return session is not None and session.selection_unsure
+
+
+async def assert_next_mark_in_step(rig: EditRig, session_id: int | None) -> bool:
+    """Mark once more; Kling's session then holds exactly the stored points and the board's
+    masks are what Kling gives for exactly those clicks. True when the mark renewed first."""
+    assert session_id is not None
+    inits = rig.emulator.faults.calls["init-selection"]
+    board = await rig.service.mark(session_id, points="0.72,0.35", user_id=ALICE, frame=5)
+    renewed = rig.emulator.faults.calls["init-selection"] == inits + 1
+    session = await rig.store.get_session(session_id)
+    assert session is not None and not session.selection_unsure
+    points = await rig.store.list_points(session_id)
+    stored = Counter((p.frame_index, p.x, p.y) for p in points)
+    held = rig.emulator.store.sessions[session.kling_session_id or ""].clicks
+    assert Counter((f, c.x, c.y) for f, clicks in held.items() for c in clicks) == stored
+    on_frame = [(p.x, p.y) for p in points if p.frame_index == 5]
+    assert [(p.x, p.y) for p in board.points_on_frame] == on_frame
+    # A Kling session given exactly the stored clicks draws exactly the stored masks (object
+    # ids aside: Kling never reuses the id of an object that was undone).
+    client = rig.service.client
+    reference = await client.init_selection(video_url=rig.video_url)
+    answer = await client.add_selection(reference.session_id, 5, on_frame)
+    stored_masks = await rig.store.get_frame_masks(session_id, 5)
+    assert [m["rle_mask"] for m in stored_masks] == [m["rle_mask"] for m in masks_of(answer)]
+    return renewed
 
 
 async def settle(store: Store, job_id: str) -> Job:
