@@ -111,11 +111,19 @@ async def test_50027_expired_interaction_token_is_never_used_for_results(
         async with kling_bot(config, discord_twin) as bot:
             await (await alice.slash("kling status")).response()
             discord_twin.clock.advance(16 * 60)  # the interaction token is dead now
+            seen = len(discord_twin.requests)
             job = await seed_animate_job(config.storage.path, channel, alice.id, images)
             bot.runner.enqueue(job)
             await wait_for_state(config.storage.path, job.id, {"delivered"})
         tasks = len(emulator.store.tasks)
-    assert len(result_messages(channel, job.id)) == 1 and tasks == 1
+    [posted] = result_messages(channel, job.id)
+    assert tasks == 1
+    assert posted.content.startswith(f"<@{alice.id}>")
+    assert posted.interaction_metadata is None and posted.webhook_id is None
+    later = discord_twin.requests[seen:]
+    assert any(r.method == "POST" and r.path == f"/channels/{channel.id}/messages"
+               for r in later)
+    assert [r.path for r in later if r.path.startswith(("/webhooks/", "/interactions/"))] == []
     assert discord_twin.take_violations(50027) == []
     record("50027 (token > 15 min)", "discord: post result",
            "delivered once with the bot token", "webhook×0", tasks)
