@@ -33,24 +33,24 @@ def _fail(problems: Sequence[str]) -> int:
     return 2
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _with_discord(args: argparse.Namespace, entry: str) -> int:
+    """Load and check the configuration, then run `cogs.app.<entry>(config)`."""
     config = _load(args.config)
     problems = config.problems_for_run()
     if problems:
         return _fail(problems)
-    from cogs.app import run_bot  # Discord lives in cogs/; bot/ stays importable without it.
+    # Discord lives in cogs/; bot/ stays importable without it.
+    from cogs import app
 
-    return asyncio.run(run_bot(config))
+    return asyncio.run(getattr(app, entry)(config))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _with_discord(args, "run_bot")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    problems = config.problems_for_run()
-    if problems:
-        return _fail(problems)
-    from cogs.app import sync_commands
-
-    return asyncio.run(sync_commands(config))
+    return _with_discord(args, "sync_commands")
 
 
 def cmd_health(args: argparse.Namespace) -> int:
