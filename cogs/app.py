@@ -23,6 +23,7 @@ from bot.editing import EditingService
 from bot.health import HEARTBEAT_SECONDS, heartbeat_path, write_heartbeat
 from bot.jobs import JobRunner
 from bot.kling import KlingClient
+from bot.retention import sweep_forever
 from bot.storage import Session, Store
 from cogs.delivery import DiscordDeliverer, EditResultButton
 from cogs.job_cards import JobCards
@@ -73,6 +74,7 @@ class KlingBot(commands.Bot):
         )
         self._runner_start: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
         self.connected = False
         self.runner_started = asyncio.Event()
         use_api_base(config.discord.api_base)
@@ -94,6 +96,11 @@ class KlingBot(commands.Bot):
         await self.sync_if_changed()
         self._runner_start = asyncio.create_task(self._start_runner_when_ready())
         self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
+        self._retention = asyncio.create_task(
+            sweep_forever(self.store, self.config.storage.media_dir,
+                          retention_days=self.config.storage.retention_days),
+            name="media retention",
+        )
 
     @property
     def heartbeat_file(self) -> Path:
@@ -171,12 +178,12 @@ class KlingBot(commands.Bot):
         raise LookupError(f"session {session.id} has no video message or URL")
 
     async def close(self) -> None:
-        for task in (self._runner_start, self._heartbeat):
+        for task in (self._runner_start, self._heartbeat, self._retention):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._runner_start = self._heartbeat = None
+        self._runner_start = self._heartbeat = self._retention = None
         if self.connected:
             self._set_connected(False)
         await self.job_cards.close()

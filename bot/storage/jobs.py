@@ -227,16 +227,6 @@ class JobQueries(Database):
         )
         return [_job(r) for r in rows]
 
-    async def results_older_than(self, cutoff: float, *, limit: int = 500) -> list[Job]:
-        """Finished jobs whose local result copy is older than ``cutoff`` (media retention)."""
-        rows = await self._fetchall(
-            "SELECT rowid AS seq, * FROM jobs WHERE result_path IS NOT NULL"
-            " AND state IN ('delivered', 'failed') AND finished_at < ?"
-            " ORDER BY finished_at LIMIT ?",
-            (cutoff, limit),
-        )
-        return [_job(r) for r in rows]
-
     async def list_job_events(self, job_id: str) -> list[JobEvent]:
         rows = await self._fetchall(
             "SELECT * FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)

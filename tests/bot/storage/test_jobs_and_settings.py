@@ -259,21 +259,9 @@ async def test_concurrent_jobs_per_server_limit(store: Store, clock: ManualClock
     await store.create_job(new_job(BOB), limits=limits)  # a finished job frees its place
 
 
-async def test_lookups_by_message_and_old_results(store: Store, clock: ManualClock) -> None:
+async def test_lookup_by_board_message(store: Store) -> None:
     session = await store.start_session(new_session())
     await store.set_board_message(session.id, 4242)
     found = await store.get_session_by_board(4242)
     assert found is not None and found.id == session.id
     assert await store.get_session_by_board(1) is None
-
-    job = await store.create_job(new_job())
-    await accept(store, job.id, clock, "task-old")
-    await store.transition_job(
-        job.id,
-        from_states=[JobState.SUBMITTED],
-        to=JobState.FAILED,
-        result_path="/media/results/x.mp4",
-        finished_at=clock.now,
-    )
-    assert [j.id for j in await store.results_older_than(clock.now + 1)] == [job.id]
-    assert await store.results_older_than(clock.now - 1) == []
