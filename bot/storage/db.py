@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,6 +124,14 @@ class Database:
                 raise
             await self._conn.execute("COMMIT")
             return result
+
+
+async def fetch_one(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
+) -> aiosqlite.Row | None:
+    """One row inside a transaction body (which already holds the lock, unlike ``_fetchone``)."""
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()
 
 
 async def _finish_even_if_cancelled(write: Awaitable[T]) -> T:

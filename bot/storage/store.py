@@ -8,12 +8,15 @@ from pathlib import Path
 from bot.storage.db import Clock, Database
 from bot.storage.jobs import JobQueries
 from bot.storage.masks import MaskQueries
+from bot.storage.points import PointQueries
 from bot.storage.retention import RetentionQueries
 from bot.storage.sessions import SessionQueries
 from bot.storage.settings import SettingsQueries
 
 
-class Store(SessionQueries, MaskQueries, JobQueries, SettingsQueries, RetentionQueries):
+class Store(
+    SessionQueries, PointQueries, MaskQueries, JobQueries, SettingsQueries, RetentionQueries
+):
     """Async access to the bot's SQLite database (one connection per process).
 
     ``await Store.open(path)`` creates the file if needed, switches it to WAL, and applies any
