@@ -4,6 +4,8 @@ Kling sends each mask twice: ``rle_mask`` (``{"size": [h, w], "counts": str}``, 
 RLE over the pixels in column-major order) and ``png_mask`` (a base64 PNG). Everything here is
 numpy over runs or over characters, never a Python loop per pixel: a 4K mask has 8.3 million
 pixels but only a few tens of thousands of runs.
+
+``dilate`` is the project's one mask-growing helper (board halos, emulator segmentation and fills).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "decode_png_mask",
     "decode_rle",
     "decode_rle_scaled",
+    "dilate",
     "encode_rle",
     "rle_area",
     "rle_runs",
@@ -195,6 +198,19 @@ def decode_rle_scaled(rle: Mapping[str, Any], out_w: int, out_h: int) -> np.ndar
     ys = np.minimum(((np.arange(out_h) + 0.5) * (h / out_h)).astype(np.intp), h - 1)
     by_column = _expand_runs(runs).reshape(w, h)
     return np.ascontiguousarray(by_column[xs][:, ys].T)
+
+
+def dilate(mask: np.ndarray, steps: int = 1) -> np.ndarray:
+    """A boolean ``mask`` grown by ``steps`` pixels (4-neighbour); the input is left as is."""
+    grown = mask
+    for _ in range(steps):
+        step = grown.copy()
+        step[1:] |= grown[:-1]
+        step[:-1] |= grown[1:]
+        step[:, 1:] |= grown[:, :-1]
+        step[:, :-1] |= grown[:, 1:]
+        grown = step
+    return grown
 
 
 def encode_rle(mask: np.ndarray) -> dict[str, Any]:

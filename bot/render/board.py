@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.grid import BoardGrid
-from bot.masks import decode_rle_scaled
+from bot.masks import decode_rle_scaled, dilate
 
 __all__ = [
     "BOARD_LONG_SIDE",
@@ -135,16 +135,6 @@ def _outline(mask: np.ndarray, thickness: int) -> np.ndarray:
     return mask & ~inner
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    """``mask`` grown by one pixel (4-neighbour)."""
-    grown = mask.copy()
-    grown[1:, :] |= mask[:-1, :]
-    grown[:-1, :] |= mask[1:, :]
-    grown[:, 1:] |= mask[:, :-1]
-    grown[:, :-1] |= mask[:, 1:]
-    return grown
-
-
 def _paint_halo(image: Image.Image, selected: np.ndarray, box: tuple[int, int, int, int]) -> None:
     pad = len(HALO_COLOURS)
     width, height = image.size
@@ -152,7 +142,7 @@ def _paint_halo(image: Image.Image, selected: np.ndarray, box: tuple[int, int, i
     right, bottom = min(box[2] + pad, width), min(box[3] + pad, height)
     reached = selected[top:bottom, left:right]
     for colour in HALO_COLOURS:
-        grown = _dilate(reached)
+        grown = dilate(reached)
         ring = grown & ~reached
         image.paste(colour, (left, top, right, bottom),
                     Image.fromarray(ring.view(np.uint8) * np.uint8(255)))

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from bot.kling.emulator.segmentation import Click, PreparedFrame, object_masks
-from bot.masks import encode_rle
+from bot.masks import dilate, encode_rle
 from bot.media import write_mp4
 from bot.render.board import paint_masks
 
@@ -51,18 +51,6 @@ def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
     if factor <= 1:
         return rgb
     return np.asarray(Image.fromarray(rgb).reduce(factor))
-
-
-def dilate(mask: np.ndarray, steps: int) -> np.ndarray:
-    grown = mask
-    for _ in range(steps):
-        step = grown.copy()
-        step[1:] |= grown[:-1]
-        step[:-1] |= grown[1:]
-        step[:, 1:] |= grown[:, :-1]
-        step[:, :-1] |= grown[:, 1:]
-        grown = step
-    return grown
 
 
 def draw_overlay(rgb: np.ndarray, masks: dict[int, np.ndarray]) -> np.ndarray:

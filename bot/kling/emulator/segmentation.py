@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from bot.masks import dilate
+
 WORK_LONG_SIDE = 320
 # How far (fraction of the frame diagonal) tracking searches for an object's colour.
 TRACK_SEARCH_FRACTION = 0.2
@@ -86,15 +88,6 @@ def _close_to(
     return close
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    grown = mask.copy()
-    grown[1:] |= mask[:-1]
-    grown[:-1] |= mask[1:]
-    grown[:, 1:] |= mask[:, :-1]
-    grown[:, :-1] |= mask[:, 1:]
-    return grown
-
-
 def _spread_along_rows(region: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Every horizontal run of `allowed` pixels that touches `region` becomes region."""
     height, width = allowed.shape
@@ -145,8 +138,8 @@ def _refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[in
     """
     if not low_region.any():
         return np.zeros((frame.height, frame.width), dtype=bool)
-    core = low_region & ~_dilate(~low_region)
-    band = _dilate(low_region) & ~core
+    core = low_region & ~dilate(~low_region)
+    band = dilate(low_region) & ~core
     mask = _upscale(frame, core)
     # Frame pixels under each band cell, listed directly instead of searching a full-size mask.
     low_rows, low_cols = np.nonzero(band)
