@@ -11,8 +11,9 @@ import logging
 from bot.i18n import Msg
 from bot.jobs.delivery import DeliveryMixin
 from bot.jobs.schedule import backoff, poll_interval
-from bot.kling.errors import KlingError, NetworkError, RateLimitError
+from bot.kling.errors import KlingError
 from bot.kling.models import Task, TaskStatus
+from bot.kling.retry import proves_not_processed
 from bot.storage import Job, JobState
 
 log = logging.getLogger("bot.jobs.runner")
@@ -31,12 +32,6 @@ def plain_reason(status_msg: str | None) -> str:
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g}"
-
-
-def _proves_not_created(error: KlingError) -> bool:
-    if isinstance(error, RateLimitError):  # 1302 / 1303
-        return True
-    return isinstance(error, NetworkError) and not error.request_sent
 
 
 class StepsMixin(DeliveryMixin):
@@ -87,7 +82,7 @@ class StepsMixin(DeliveryMixin):
         try:
             task = await self.backend.create(job)
         except KlingError as error:
-            if _proves_not_created(error):
+            if proves_not_processed(error):  # 1302/1303 or never sent
                 log.info("job %s: Kling is full (%s); back to the queue", job_id, error.code)
                 self._close_gate()
                 await self._requeue(job)
