@@ -19,6 +19,7 @@ from bot.masks import (
     decode_png_mask,
     decode_rle,
     decode_rle_scaled,
+    dilate,
     encode_rle,
     rle_area,
 )
@@ -259,3 +260,16 @@ def test_png_size_mismatch_is_refused(sample_mask: np.ndarray) -> None:
     payload = png_mask(Image.fromarray(sample_mask * 255, "L"), size=[40, 24])
     with pytest.raises(MaskDecodeError, match=r"is 24x40 .* but its size says 40x24"):
         decode_png_mask(payload)
+
+
+def test_dilate_grows_a_diamond_and_leaves_the_input_alone() -> None:
+    dot = np.zeros((7, 7), dtype=bool)
+    dot[3, 3] = True
+    grown = dilate(dot, 2)
+    rows, cols = np.indices(dot.shape)
+    # 4-neighbour growth: pixels within city-block distance 2 of the dot, clipped at the edges.
+    np.testing.assert_array_equal(grown, np.abs(rows - 3) + np.abs(cols - 3) <= 2)
+    assert dot.sum() == 1
+    edge = np.zeros((3, 3), dtype=bool)
+    edge[0, 0] = True
+    assert dilate(edge).sum() == 3
