@@ -118,13 +118,18 @@ def check_can_submit(
         raise PolicyError(
             Refusal.UNKNOWN_MODE, Msg("`{mode}` is not a mode; use std or pro.", mode=mode)
         )
+    check_mode_allowed(settings, mode)
+    _check_daily(settings.daily_jobs_per_member, usage, now)
+    _check_concurrent(settings.concurrent_jobs_per_guild, active_jobs)
+
+
+def check_mode_allowed(settings: GuildSettings, mode: str) -> None:
+    """Refuse pro mode where the server turned it off (also when a plan picks its mode)."""
     if mode == "pro" and not settings.pro_allowed:
         raise PolicyError(
             Refusal.PRO_NOT_ALLOWED,
             Msg("Pro mode is turned off on this server; submit with mode std."),
         )
-    _check_daily(settings.daily_jobs_per_member, usage, now)
-    _check_concurrent(settings.concurrent_jobs_per_guild, active_jobs)
 
 
 def _check_daily(limit: int | None, usage: UsageCounts, now: float | datetime) -> None:

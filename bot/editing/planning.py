@@ -22,10 +22,10 @@ from bot.editing.views import SubmitPlan
 from bot.errors import UserFacingError
 from bot.i18n import Msg
 from bot.jobs.kling_backend import animate_request
+from bot.policy import MODES, check_mode_allowed
 from bot.storage import GuildSettings, JobKind, NewJob
 
 MAX_PROMPT_CHARS = 2500
-MODES = ("std", "pro")
 
 _KIND_NAMES = {
     "removal": JobKind.EDIT_REMOVAL, "remove": JobKind.EDIT_REMOVAL,
@@ -153,8 +153,7 @@ def choose_mode(mode: str | None, settings: GuildSettings) -> str:
     chosen = (mode or settings.default_mode or "std").strip().lower()
     if chosen not in MODES:
         raise UserFacingError(Msg("`{mode}` is not a mode; use std or pro.", mode=mode))
-    if chosen == "pro" and not settings.pro_allowed:
-        raise UserFacingError(Msg("This server does not allow pro mode; use std."))
+    check_mode_allowed(settings, chosen)
     return chosen
 
 

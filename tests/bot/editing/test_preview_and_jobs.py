@@ -134,7 +134,7 @@ async def test_plan_refuses_bad_prompts_modes_and_images(rig: Rig) -> None:
     await rig.store.update_settings(GUILD, default_mode="pro")
     assert (await plan(sid, kind="removal", prompt="ball", user_id=ALICE)).mode == "pro"
     await rig.store.update_settings(GUILD, default_mode="std", pro_allowed=False)
-    with pytest.raises(UserFacingError, match="does not allow pro"):
+    with pytest.raises(UserFacingError, match="Pro mode is turned off"):
         await plan(sid, kind="removal", prompt="ball", user_id=ALICE, mode="pro")
     assert rig.calls.get("multi-elements:create", 0) == 0
 
