@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.editing.boards import session_dir
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def _sweep(media_dir: Path, cutoff: float, files: set[Path], active_sessions: se
     if not media_dir.is_dir():
         return set(), 0
     keep = {p.resolve() for p in files}
-    keep_dirs = {media_dir / "sessions" / str(session_id) for session_id in active_sessions}
+    keep_dirs = {session_dir(media_dir, session_id) for session_id in active_sessions}
     return _remove(_old_files(media_dir, cutoff, keep, keep_dirs), media_dir)
 
 
