@@ -262,22 +262,30 @@ class InteractionRoutes:
         rec.followup_ids.append(msg.id)
         return json_response(message_json(msg, self.twin))
 
-    async def get_message(self, request: web.Request) -> web.Response:
+    def _webhook_message(
+        self, request: web.Request
+    ) -> tuple[InteractionRecord, TwinMessage] | web.Response:
+        """The interaction and the response message a webhook path names, or Discord's error."""
         rec = self._webhook(request)
         if isinstance(rec, web.Response):
             return rec
         msg = self._target(rec, request)
         if msg is None:
             return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        return rec, msg
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        found = self._webhook_message(request)
+        if isinstance(found, web.Response):
+            return found
+        _rec, msg = found
         return json_response(message_json(msg, self.twin))
 
     async def edit_message(self, request: web.Request) -> web.Response:
-        rec = self._webhook(request)
-        if isinstance(rec, web.Response):
-            return rec
-        msg = self._target(rec, request)
-        if msg is None:
-            return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        found = self._webhook_message(request)
+        if isinstance(found, web.Response):
+            return found
+        rec, msg = found
         body = await read_body(request)
         if problem := self._check_message(rec, body, creating=False):
             return problem
@@ -286,11 +294,9 @@ class InteractionRoutes:
         return json_response(message_json(msg, self.twin))
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        rec = self._webhook(request)
-        if isinstance(rec, web.Response):
-            return rec
-        msg = self._target(rec, request)
-        if msg is None:
-            return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        found = self._webhook_message(request)
+        if isinstance(found, web.Response):
+            return found
+        _rec, msg = found
         self.twin.delete_message(msg)
         return web.Response(status=204)

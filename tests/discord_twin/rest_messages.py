@@ -56,6 +56,18 @@ class MessageRoutes:
             return None
         return msg
 
+    def _channel_message(
+        self, request: web.Request
+    ) -> tuple[TwinChannel, TwinMessage] | web.Response:
+        """The channel and the message a path names, or Discord's 404 for whichever is unknown."""
+        channel = self._channel(request)
+        if channel is None:
+            return api_error(404, UNKNOWN_CHANNEL, "Unknown Channel")
+        msg = self._message(request, channel)
+        if msg is None:
+            return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        return channel, msg
+
     def _missing(self, channel: TwinChannel, *needed: int) -> web.Response | None:
         have = self.twin.bot_permissions(channel)
         for perm in needed:
@@ -124,12 +136,10 @@ class MessageRoutes:
         return json_response(message_json(msg, self.twin))
 
     async def edit(self, request: web.Request) -> web.Response:
-        channel = self._channel(request)
-        if channel is None:
-            return api_error(404, UNKNOWN_CHANNEL, "Unknown Channel")
-        msg = self._message(request, channel)
-        if msg is None:
-            return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        found = self._channel_message(request)
+        if isinstance(found, web.Response):
+            return found
+        channel, msg = found
         if msg.author.id != self.twin.bot_user.id:
             return api_error(
                 403,
@@ -149,12 +159,10 @@ class MessageRoutes:
         return json_response(message_json(msg, self.twin))
 
     async def delete(self, request: web.Request) -> web.Response:
-        channel = self._channel(request)
-        if channel is None:
-            return api_error(404, UNKNOWN_CHANNEL, "Unknown Channel")
-        msg = self._message(request, channel)
-        if msg is None:
-            return api_error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        found = self._channel_message(request)
+        if isinstance(found, web.Response):
+            return found
+        channel, msg = found
         if msg.author.id != self.twin.bot_user.id and (
             denied := self._missing(channel, P.manage_messages.flag)
         ):
