@@ -192,21 +192,15 @@ class KlingBot(commands.Bot):
             self.services = None
         await super().close()
 
-    def command_schema(self) -> list[dict]:
-        """The commands as discord.py sends them without a translator (English only)."""
-        return sorted(
-            (cmd.to_dict(self.tree) for cmd in self.tree.get_commands()),
-            key=lambda c: (c.get("type", 1), c["name"]),
-        )
-
-    async def translated_schema(self) -> list[dict]:
-        """What ``tree.sync`` sends: with the translator set, every command's
+    async def command_schema(self) -> list[dict]:
+        """What ``tree.sync`` sends: once the translator is set (``setup_hook``), every command's
         ``name_localizations`` and ``description_localizations`` as well."""
         translator = self.tree.translator
-        if translator is None:
-            return self.command_schema()
-        payload = [await cmd.get_translated_payload(self.tree, translator)
-                   for cmd in self.tree.get_commands()]
+        payload = [
+            await cmd.get_translated_payload(self.tree, translator) if translator is not None
+            else cmd.to_dict(self.tree)
+            for cmd in self.tree.get_commands()
+        ]
         return sorted(payload, key=lambda c: (c.get("type", 1), c["name"]))
 
     @property
@@ -231,7 +225,7 @@ class KlingBot(commands.Bot):
     async def _schema_digest(self) -> str:
         # The translated payload: a changed translation must reach Discord like a new command.
         payload = {"guilds": list(self.config.discord.sync_guild_ids),
-                   "commands": await self.translated_schema()}
+                   "commands": await self.command_schema()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_if_changed(self) -> None:

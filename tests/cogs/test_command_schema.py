@@ -36,7 +36,7 @@ async def test_every_command_fits_discords_limits(bot: KlingBot) -> None:
 
 
 async def test_kling_group_is_server_only(bot: KlingBot) -> None:
-    schema = {c["name"]: c for c in bot.command_schema()}
+    schema = {c["name"]: c for c in await bot.command_schema()}
     assert schema["kling"]["contexts"] == [0] or schema["kling"].get("dm_permission") is False
 
 

@@ -94,7 +94,7 @@ async def test_jobs_joins_the_kling_group_of_the_real_bot() -> None:
         for name in (*EXTENSIONS, "cogs.admin", "cogs.jobs_list"):
             if name not in bot.extensions:
                 await bot.load_extension(name)
-        schema = {c["name"]: c for c in bot.command_schema()}
+        schema = {c["name"]: c for c in await bot.command_schema()}
         kling = {o["name"] for o in schema["kling"]["options"]}
         assert "jobs" in kling
         admin = {o["name"] for o in schema["kling-admin"]["options"]}
