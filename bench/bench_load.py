@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.kling.emulator import KlingEmulator  # noqa: E402
+from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
 from tests.cogs.harness import is_board, make_video  # noqa: E402
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage  # noqa: E402
 from tests.discord_twin.model import walk_components  # noqa: E402
@@ -45,32 +46,13 @@ UNEXPECTED = ("Something went wrong", "error id")
 KINDS = ("status", "mark", "button", "frame")
 
 
-def write_config(folder: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Path:
-    path = folder / "config.toml"
-    path.write_text(
-        f'[discord]\napi_base = "{twin.api_base}"\n'
-        f'[kling]\nprovider = "emulator"\nbase_url = "{emulator.base_url}"\n'
-        f'[storage]\npath = "{folder / "data" / "bot.sqlite3"}"\n'
-        f'media_dir = "{folder / "data" / "media"}"\n'
-        '[logging]\nlevel = "WARNING"\n'
-    )
-    return path
-
-
-async def start_bot(config: Path, twin: DiscordTwin) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
-    env["DISCORD_TOKEN"] = twin.token
-    log = (config.parent / "bot.log").open("ab")
+async def start_bot(folder: Path, twin: DiscordTwin,
+                    emulator: KlingEmulator) -> asyncio.subprocess.Process:
+    config = write_run_config(folder, twin, emulator, log_level="WARNING")
     # BENCH_PROFILE=out.prof: run the bot under cProfile (written when it stops).
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
         if os.environ.get("BENCH_PROFILE") else []
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, *profile, "-m", "bot.cli", "run", "--config", str(config),
-        cwd=REPO, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    log.close()
-    await twin.wait_until(lambda: twin.gateway.connected, 60)
-    return proc
+    return await start_bot_process(config, twin, python_options=profile)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -199,7 +181,7 @@ async def main_async(args: argparse.Namespace) -> None:
                                   for i in range(args.members)]
     video = make_video(work / "clip.mp4")
     async with KlingEmulator(seconds_per_stage=0.5, work_dir=work / "emulator") as emulator:
-        proc = await start_bot(write_config(work, twin, emulator), twin)
+        proc = await start_bot(work, twin, emulator)
         try:
             began = time.monotonic()
             await open_sessions(actors, channels, video)

@@ -8,7 +8,7 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -128,26 +128,31 @@ async def wait_for_state(db_path: Path, job_id: str, states: set[str],
         await asyncio.sleep(0.05)
 
 
-def write_run_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Path:
+def write_run_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator, *,
+                     log_level: str | None = None) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[discord]\napi_base = "{twin.api_base}"\n'
         f'[kling]\nprovider = "emulator"\nbase_url = "{emulator.base_url}"\n'
         f'[storage]\npath = "{tmp_path / "data" / "bot.sqlite3"}"\n'
         f'media_dir = "{tmp_path / "data" / "media"}"\n'
+        + (f'[logging]\nlevel = "{log_level}"\n' if log_level else "")
     )
     return path
 
 
-async def start_bot_process(config: Path, twin: DiscordTwin) -> asyncio.subprocess.Process:
-    """`kling-bot run` as an operator starts it; returns once it has identified on the gateway."""
+async def start_bot_process(config: Path, twin: DiscordTwin, *,
+                            python_options: Sequence[str] = ()) -> asyncio.subprocess.Process:
+    """`kling-bot run` as an operator starts it; returns once it has identified on the gateway.
+
+    `python_options` go before ``-m bot.cli`` (the load bench runs the bot under cProfile)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
     env["DISCORD_TOKEN"] = twin.token
     identified = len(twin.gateway.identify_payloads)
     # The bot's log goes next to its config: the first place to look when a test fails.
     with (config.parent / "bot.log").open("ab") as log_file:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--config", str(config),
+            sys.executable, *python_options, "-m", "bot.cli", "run", "--config", str(config),
             cwd=REPO, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
         )
     await twin.wait_until(
