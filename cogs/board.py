@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections import defaultdict
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -154,11 +154,15 @@ def source_attachment(message: discord.Message) -> discord.Attachment | None:
 
 # One lock per session: an edit always shows the state after the operation it follows, so two
 # members acting at once never leave an older board on top of a newer one.
-_board_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+# Weak values: a lock lives while someone holds or waits on it, so ended sessions leave nothing.
+_board_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 def board_lock(session_id: int) -> asyncio.Lock:
-    return _board_locks[session_id]
+    lock = _board_locks.get(session_id)
+    if lock is None:
+        lock = _board_locks[session_id] = asyncio.Lock()
+    return lock
 
 
 async def fetch_board_message(client: discord.Client, session: Session) -> discord.Message | None:
