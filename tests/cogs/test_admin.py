@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.storage import GuildSettings
-from tests.cogs.test_admin_harness import (
+from tests.cogs.admin_harness import (
     CHANNEL_SELECT,
     ROLE_SELECT,
     BotFactory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.storage import JobState
-from tests.cogs.test_admin_harness import (
+from tests.cogs.admin_harness import (
     NOW,
     BotFactory,
     Clock,

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.storage import GuildUsage, JobState, MemberUsage, UsageCounts
 from cogs.admin import usage_embed
-from tests.cogs.test_admin_harness import (
+from tests.cogs.admin_harness import (
     NOW,
     BotFactory,
     Clock,

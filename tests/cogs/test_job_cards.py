@@ -17,6 +17,7 @@ from tests.cogs.delivery_support import (
     wait_for_state,
     write_images,
 )
+from tests.cogs.job_cards_data import failed_job
 from tests.discord_twin import DiscordTwin, TwinGuild, TwinMessage
 
 __all__ = ["fast_runner"]
@@ -123,8 +124,6 @@ async def test_card_shows_queue_place_then_state_changes_coalesced_into_edits_10
 
 
 def test_failed_card_says_why_and_what_was_charged() -> None:
-    from tests.cogs.test_job_cards_data import failed_job
-
     text = render_card(failed_job(units=None, task=True), now=2000.0)
     assert "❌ Failed: the prompt was refused" in text
     assert "Kling has not reported the units charged." in text

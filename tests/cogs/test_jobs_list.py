@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.config import Config
 from bot.storage import JobKind, JobState
 from cogs.app import EXTENSIONS, KlingBot, use_api_base
-from tests.cogs.test_admin_harness import (
+from tests.cogs.admin_harness import (
     NOW,
     BotFactory,
     Clock,

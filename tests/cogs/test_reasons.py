@@ -8,7 +8,7 @@ from bot.jobs.steps import plain_reason
 from bot.kling.errors import ContentPolicyError
 from cogs.job_cards import render_card
 from cogs.reasons import stored_reason
-from tests.cogs.test_job_cards_data import failed_job
+from tests.cogs.job_cards_data import failed_job
 
 TIMED_OUT = "Kling did not finish within 20 minutes; the bot stopped waiting (Kling task t-91)."
 
