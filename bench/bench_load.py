@@ -37,6 +37,7 @@ from tests.cogs.harness import is_board, make_video  # noqa: E402
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage  # noqa: E402
 from tests.discord_twin.model import walk_components  # noqa: E402
 from tests.discord_twin.records import InteractionRecord  # noqa: E402
+from tests.processes import ChildProcess  # noqa: E402
 
 SELECTION_ENDPOINTS = ("init-selection", "add-selection", "delete-selection",
                        "clear-selection", "preview-selection")
@@ -47,7 +48,7 @@ KINDS = ("status", "mark", "button", "frame")
 
 
 async def start_bot(folder: Path, twin: DiscordTwin,
-                    emulator: KlingEmulator) -> asyncio.subprocess.Process:
+                    emulator: KlingEmulator) -> ChildProcess:
     config = write_run_config(folder, twin, emulator, log_level="WARNING")
     # BENCH_PROFILE=out.prof: run the bot under cProfile (written when it stops).
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
@@ -198,8 +199,7 @@ async def main_async(args: argparse.Namespace) -> None:
             cpu = (cpu_seconds(proc.pid) - bot_cpu, time.process_time() - own_cpu)
             rss = peak_rss_mib(proc.pid)
         finally:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), 30)
+            await proc.stop(timeout=30)
     report(twin, results, wall, rss, cpu, len(channels), args)
     await twin.stop()
 

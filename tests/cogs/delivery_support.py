@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -26,6 +23,7 @@ from cogs.app import KlingBot
 from cogs.delivery import result_custom_id
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, bot_running
 from tests.discord_twin.model import walk_components
+from tests.processes import ChildProcess, child_env, python_module
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_RUNNER = RunnerConfig(
@@ -142,30 +140,31 @@ def write_run_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator,
 
 
 async def start_bot_process(config: Path, twin: DiscordTwin, *,
-                            python_options: Sequence[str] = ()) -> asyncio.subprocess.Process:
+                            python_options: Sequence[str] = (),
+                            module: str = "bot.cli") -> ChildProcess:
     """`kling-bot run` as an operator starts it; returns once it has identified on the gateway.
 
-    `python_options` go before ``-m bot.cli`` (the load bench runs the bot under cProfile)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
-    env["DISCORD_TOKEN"] = twin.token
+    `python_options` go before ``-m bot.cli`` (the load bench runs the bot under cProfile);
+    `module` swaps the entry point (the crash test's shortened waits). The bot's log goes next to
+    its config: the first place to look when a test fails."""
     identified = len(twin.gateway.identify_payloads)
-    # The bot's log goes next to its config: the first place to look when a test fails.
-    with (config.parent / "bot.log").open("ab") as log_file:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *python_options, "-m", "bot.cli", "run", "--config", str(config),
-            cwd=REPO, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-        )
-    await twin.wait_until(
-        lambda: len(twin.gateway.identify_payloads) > identified and twin.gateway.connected, 30
+    proc = ChildProcess.start(
+        python_module(module, "run", "--config", str(config), python_options=python_options),
+        cwd=REPO, env=child_env({"DISCORD_TOKEN": twin.token}), log=config.parent / "bot.log",
     )
+    try:
+        await twin.wait_until(
+            lambda: (len(twin.gateway.identify_payloads) > identified and twin.gateway.connected)
+            or proc.returncode is not None,
+            30,
+        )
+    except BaseException:
+        await proc.stop(kill=True)
+        raise
+    if proc.returncode is not None:
+        raise AssertionError(f"kling-bot run exited {proc.returncode}:\n{proc.output()[-3000:]}")
     return proc
 
 
-async def stop_bot_process(proc: asyncio.subprocess.Process, *, kill: bool = False) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+async def stop_bot_process(proc: ChildProcess, *, kill: bool = False) -> None:
+    await proc.stop(kill=kill)

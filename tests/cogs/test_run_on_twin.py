@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from tests.cogs.delivery_support import start_bot_process, stop_bot_process
 from tests.discord_twin import DiscordTwin
 from tests.discord_twin.model import TwinGuild
+from tests.processes import ChildProcess
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def write_config(tmp_path: Path, twin: DiscordTwin) -> Path:
@@ -27,30 +24,13 @@ def write_config(tmp_path: Path, twin: DiscordTwin) -> Path:
 
 
 @asynccontextmanager
-async def kling_bot_process(config: Path, twin: DiscordTwin) -> AsyncIterator[
-        asyncio.subprocess.Process]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
-    env["DISCORD_TOKEN"] = twin.token
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--config", str(config),
-        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    identified = len(twin.gateway.identify_payloads)
+async def kling_bot_process(config: Path, twin: DiscordTwin) -> AsyncIterator[ChildProcess]:
+    proc = await start_bot_process(config, twin)
     try:
-        # Wait for this process's own IDENTIFY, not a connection left over from an earlier one.
-        await twin.wait_until(
-            lambda: len(twin.gateway.identify_payloads) > identified and twin.gateway.connected,
-            30,
-        )
         yield proc
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_bot_process(proc)
+        assert proc.returncode == 0, proc.output()[-3000:]
 
 
 def command_registrations(twin: DiscordTwin) -> int:

@@ -1,8 +1,8 @@
 """`kling-bot run` with the job runner's waits shortened, for the crash test's subprocess.
 
-    python -m tests.crash.fast_bot --config PATH
+    python -m tests.crash.fast_bot run --config PATH
 
-Everything else is the production entry point (`bot.cli.main(["run", ...])`): the same config
+Everything else is the production entry point (`bot.cli.main`): the same config
 loading, logging, Discord client, SQLite store and runner. Only the poll/backoff timings are
 shortened (the defaults poll every 5-30 s, which would make twenty restarts take many minutes).
 """
@@ -30,4 +30,4 @@ def _fast_runner_config(config: Config) -> RunnerConfig:
 
 if __name__ == "__main__":
     cogs.runtime.runner_config = _fast_runner_config
-    sys.exit(main(["run", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

@@ -11,15 +11,14 @@ bot makes. A :class:`KillPoint` names one moment:
 - ``db``: a job reaches a state in the SQLite file (watched read-only, WAL lets us read while the
   bot writes), then a few random milliseconds pass.
 
-The kill itself is ``os.kill(pid, SIGKILL)`` from inside the request handler (or the watcher), so
-nothing of the bot runs between the moment and its death.
+The kill itself is a SIGKILL sent through the process's pidfd from inside the request handler (or
+the watcher), so nothing of the bot runs between the moment and its death, and the signal cannot
+reach another process that got a recycled pid.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from aiohttp import web
 from bot.kling.emulator import KlingEmulator
 from tests.discord_twin import DiscordTwin, TwinMessage
 from tests.discord_twin.model import walk_components
+from tests.processes import ChildProcess
 
 Phase = Literal["marking", "submitting", "polling", "delivering"]
 Trigger = Literal["emulator", "post", "db"]
@@ -88,7 +88,8 @@ class Killer:
         self.lookups = 0  # GET by external_task_id (our job id), not by Kling's numeric task id
         self.posts: defaultdict[str, int] = defaultdict(int)
         self._point: KillPoint | None = None
-        self._pid: int | None = None
+        self._proc: ChildProcess | None = None
+        self.delivered = False  # the last kill reached a live process
         self._seen = 0
         self._watcher: asyncio.Task[None] | None = None
         self.fired = asyncio.Event()
@@ -96,9 +97,9 @@ class Killer:
 
     # -- arming ----------------------------------------------------------------------------
 
-    def arm(self, point: KillPoint, pid: int) -> None:
-        self._point, self._pid, self._seen = point, pid, 0
-        self.fired = asyncio.Event()
+    def arm(self, point: KillPoint, proc: ChildProcess) -> None:
+        self._point, self._proc, self._seen = point, proc, 0
+        self.fired, self.delivered = asyncio.Event(), False
         if point.trigger == "db":
             self._watcher = asyncio.create_task(self._watch_db(point))
 
@@ -109,8 +110,8 @@ class Killer:
             self._watcher = None
 
     def _kill(self) -> None:
-        if self._pid is not None and not self.fired.is_set():
-            os.kill(self._pid, signal.SIGKILL)
+        if self._proc is not None and not self.fired.is_set():
+            self.delivered = self._proc.kill()
             self.fired.set()
             self._point = None
 

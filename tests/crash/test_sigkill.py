@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ import pytest
 
 from bot.kling.emulator import KlingEmulator
 from tests.cogs.delivery_support import (
-    REPO,
     seed_animate_job,
+    start_bot_process,
     stop_bot_process,
     write_images,
     write_run_config,
@@ -42,6 +41,7 @@ from tests.crash.checks import (
 )
 from tests.crash.killer import Killer, KillPoint
 from tests.discord_twin import DiscordTwin
+from tests.processes import ChildProcess
 
 SEED = 20240607
 JOBS_PER_LIFETIME = 2
@@ -74,26 +74,9 @@ def kill_plan(rng: random.Random) -> list[KillPoint]:
     return plan
 
 
-async def start_bot(config: Path, twin: DiscordTwin) -> asyncio.subprocess.Process:
+async def start_bot(config: Path, twin: DiscordTwin) -> ChildProcess:
     """`kling-bot run` (through tests/crash/fast_bot.py: same entry point, shorter poll waits)."""
-    identified = len(twin.gateway.identify_payloads)
-    with (config.parent / "bot.log").open("ab") as log_file:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.crash.fast_bot", "--config", str(config),
-            cwd=REPO, env=_bot_env(twin), stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-    await twin.wait_until(
-        lambda: len(twin.gateway.identify_payloads) > identified and twin.gateway.connected, 30
-    )
-    return proc
-
-
-def _bot_env(twin: DiscordTwin) -> dict[str, str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
-    env["DISCORD_TOKEN"] = twin.token
-    return env
+    return await start_bot_process(config, twin, module="tests.crash.fast_bot")
 
 
 def mark_text(rng: random.Random) -> tuple[str, int]:
@@ -157,7 +140,7 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
                     await seed_animate_job(db, rng.choice(channels), rng.choice(members).id,
                                            images)
                 proc = await start_bot(config, twin)
-                killer.arm(point, proc.pid)
+                killer.arm(point, proc)
                 if point.phase == "marking":
                     for channel in rng.sample(channels, 2):
                         points, frame = mark_text(rng)
@@ -171,7 +154,7 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
                 finally:
                     killer.disarm()
                     await stop_bot_process(proc, kill=True)
-                assert_killed(proc, config.parent / "bot.log", number)
+                assert_killed(proc, killer, number)
                 kills.append(point.describe())
                 at_most_once(db, twin, channels, emulator, killer.ledger)
 
@@ -204,9 +187,15 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
                     len(rechecked), lookups)
 
 
-def assert_killed(proc: asyncio.subprocess.Process, log: Path, number: int) -> None:
-    """The process died of our SIGKILL (not a clean exit or a crash of its own)."""
-    assert proc.returncode == -signal.SIGKILL, f"kill point {number}: exit {proc.returncode}"
+def assert_killed(proc: ChildProcess, killer: Killer, number: int) -> None:
+    """The process died of our SIGKILL (not a clean exit or a crash of its own).
+
+    Two facts that cannot be lost: the killer's signal was delivered through the process's
+    pidfd while it was alive, and the kernel's exit status (read by us alone) is "killed by
+    SIGKILL"."""
+    assert killer.delivered, f"kill point {number}: the process was gone before the kill"
+    assert proc.killed_by == signal.SIGKILL, (
+        f"kill point {number}: exit {proc.returncode}\n{proc.output()[-3000:]}")
 
 
 @pytest.fixture(scope="module")

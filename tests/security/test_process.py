@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import signal
+import itertools
 import socket
 import sqlite3
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from tests.cogs.delivery_support import (
     write_images,
 )
 from tests.discord_twin import DiscordTwin
+from tests.processes import ChildProcess, child_env, python_module
 
 REPO = Path(__file__).resolve().parents[2]
 # Real-looking values: the shapes of a Discord bot token and Kling keys.
@@ -36,6 +35,8 @@ SECRET_KEY = "SKf0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"a-webhook-secret-of-32-bytes-long").decode()
 SECRETS = (DISCORD_TOKEN, ACCESS_KEY, SECRET_KEY, WEBHOOK_SECRET,
            WEBHOOK_SECRET.removeprefix("whsec_"))
+
+HEALTH_RUNS = itertools.count()
 
 
 def write_config(tmp: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Path:
@@ -57,19 +58,15 @@ def free_port() -> int:
 
 
 def env_with_secrets() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KLING_"))}
-    env.update(DISCORD_TOKEN=DISCORD_TOKEN, KLING_ACCESS_KEY=ACCESS_KEY,
-               KLING_SECRET_KEY=SECRET_KEY, KLING_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    return env
+    return child_env({"DISCORD_TOKEN": DISCORD_TOKEN, "KLING_ACCESS_KEY": ACCESS_KEY,
+                      "KLING_SECRET_KEY": SECRET_KEY, "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET})
 
 
 async def health(config: Path) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "health", "--config", str(config), cwd=REPO,
-        env=env_with_secrets(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    log = config.parent / f"health-{next(HEALTH_RUNS)}.log"
+    proc = ChildProcess.start(python_module("bot.cli", "health", "--config", str(config)),
+                              cwd=REPO, env=env_with_secrets(), log=log)
+    return await proc.wait(), proc.output()
 
 
 async def tick(clock: ManualClock) -> None:
@@ -101,14 +98,13 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
             config = write_config(tmp_path, twin, emulator)
             db = tmp_path / "data" / "bot.sqlite3"
             job = await seed_animate_job(db, channel, 4242, images)
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", "--config", str(config), cwd=REPO,
-                env=env_with_secrets(), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
+            proc = ChildProcess.start(
+                python_module("bot.cli", "run", "--config", str(config)), cwd=REPO,
+                env=env_with_secrets(), log=tmp_path / "run.log")
             try:
-                started = asyncio.ensure_future(proc.wait())
-                await twin.wait_until(lambda: twin.gateway.connected or started.done(), 30)
-                assert not started.done(), (await proc.stderr.read()).decode()[-2000:]
+                await twin.wait_until(
+                    lambda: twin.gateway.connected or proc.returncode is not None, 30)
+                assert proc.returncode is None, proc.output()[-2000:]
                 # Kling took the job; its emulator clock is frozen, so the job stays in flight.
                 row = await wait_for_state(db, job.id, {"submitted", "processing"})
                 await twin.wait_until(lambda: len(emulator.store.tasks) == 1, 10)
@@ -117,14 +113,12 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
                 alice = twin.member(guild, "alice")
                 assert "no editing session" in (await (await alice.slash("kling status"))
                                                 .response()).content
-                proc.send_signal(signal.SIGTERM)
+                proc.terminate()
                 await asyncio.wait_for(proc.wait(), 10)
             finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-            _, stderr = await proc.communicate()
-            assert proc.returncode == 0, stderr.decode()[-2000:]
+                await proc.stop(kill=True)
+            stderr = proc.output()
+            assert proc.returncode == 0, stderr[-2000:]
             state, task_id, integrity = db_state(db, job.id)
             assert integrity == "ok"
             assert state in ("submitted", "processing") and task_id == row["kling_task_id"]
@@ -149,7 +143,7 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
             assert len(result_messages(channel, job.id)) == 1
     finally:
         await twin.stop()
-    text = stderr.decode()
+    text = stderr
     assert '"level": "DEBUG"' in text and "SIGTERM received" in text  # it did log, verbosely
     for secret in SECRETS:
         assert secret not in text
