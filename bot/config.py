@@ -1,40 +1,44 @@
 """Typed configuration from a TOML file plus environment variables (SPEC §9).
 
-Secrets may come from the environment instead of the file; when both are set the environment
-wins, so a deployment can keep the file in version control and inject secrets at run time.
+Every key may come from the environment instead of the file (``KLING_BOT__SECTION__KEY``, and the
+short names such as ``DISCORD_TOKEN``: see :mod:`bot.config_sources`); the environment wins, so a
+deployment can keep the file in version control and inject secrets at run time.
 Every problem is collected and reported at once, one sentence each, so an operator fixes the
 whole file in one pass instead of one error per start.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
-import tomllib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from bot.config_sources import SCHEMA, SHORT_ENV, read_toml_file, settings_from_env
 
 Provider = Literal["kling", "cometapi", "emulator"]
 PROVIDERS: tuple[Provider, ...] = ("kling", "cometapi", "emulator")
 
-SECRET_ENV = {
-    "DISCORD_TOKEN": ("discord", "token"),
-    "KLING_API_KEY": ("kling", "api_key"),
-    "KLING_ACCESS_KEY": ("kling", "access_key"),
-    "KLING_SECRET_KEY": ("kling", "secret_key"),
-    "KLING_WEBHOOK_SECRET": ("kling", "webhook_secret"),
-}
+SECRET_ENV = {name: where for name, where in SHORT_ENV.items()
+              if SCHEMA[where[0]][where[1]] == "secret"}
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` holds one sentence per problem."""
+class StartupError(Exception):
+    """The bot cannot start; `problems` holds one sentence per problem (exit status 2)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(f"- {p}" for p in problems))
+
+
+class ConfigError(StartupError):
+    """The configuration cannot be used."""
 
 
 class Secret:
@@ -112,48 +116,79 @@ class Config:
             problems.append("no Discord token: set DISCORD_TOKEN or [discord] token")
         k = self.kling
         if k.provider == "kling":
-            has_pair = bool(k.access_key) and bool(k.secret_key)
-            if not k.api_key and not has_pair:
+            if k.access_key and not k.secret_key:
+                problems.append(
+                    "Kling access key is set but its secret key is not: set KLING_SECRET_KEY "
+                    "(or [kling] secret_key) too, or use an API key alone")
+            elif k.secret_key and not k.access_key:
+                problems.append(
+                    "Kling secret key is set but its access key is not: set KLING_ACCESS_KEY "
+                    "(or [kling] access_key) too, or use an API key alone")
+            elif not k.api_key and not k.access_key:
                 problems.append(
                     "no Kling credentials: set KLING_API_KEY (or [kling] api_key), or both "
                     "KLING_ACCESS_KEY and KLING_SECRET_KEY"
                 )
-            elif not k.api_key and bool(k.access_key) != bool(k.secret_key):
-                problems.append("Kling access key and secret key must be set together")
         elif k.provider == "cometapi" and not k.api_key:
             problems.append("no CometAPI key: set KLING_API_KEY or [kling] api_key")
         return problems
 
 
-_KNOWN_KEYS: dict[str, set[str]] = {
-    "discord": {"token", "api_base", "sync_guild_ids"},
-    "kling": {
-        "provider", "api_key", "access_key", "secret_key", "webhook_secret", "base_url",
-        "callback_base_url", "callback_port", "poll_timeout_minutes", "connect_timeout_seconds",
-        "request_timeout_seconds",
-    },
-    "storage": {"path", "media_dir", "retention_days"},
-    "logging": {"level", "json"},
+_KNOWN_KEYS: dict[str, set[str]] = {section: set(keys) for section, keys in SCHEMA.items()}
+
+# Values people leave in from an example or a template (compared lower-case, with everything
+# but letters and digits removed): never a real token or key.
+_PLACEHOLDER_WORDS = {
+    "", "changeme", "replaceme", "placeholder", "todo", "fixme", "secret", "token", "key",
+    "apikey", "accesskey", "secretkey", "bottoken", "discordtoken", "none", "null", "xxx",
+    "webhooksecret", "whsec", "whsecxxx", "insertherethetoken",
 }
+_PLACEHOLDER_PATTERNS = (
+    re.compile(r"^(your|my|insert|put|paste|enter)[\W_]", re.IGNORECASE),  # YOUR_TOKEN, your-key
+    re.compile(r"^<.*>$"),            # <token>
+    re.compile(r"^\$\{?\w+\}?$"),    # ${DISCORD_TOKEN}: a variable nobody expanded
+    re.compile(r"^[x*.…_-]+$", re.IGNORECASE),  # ..., ***, xxxx
+)
+_EXAMPLE_HOST = re.compile(r"(^|\.)example\.(com|org|net)$")
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """True for template values such as ``...``, ``YOUR_TOKEN`` or ``changeme``."""
+    text = value.strip()
+    return (re.sub(r"[^a-z0-9]", "", text.lower()) in _PLACEHOLDER_WORDS
+            or any(p.search(text) for p in _PLACEHOLDER_PATTERNS))
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Reader:
     """Reads typed values out of one TOML table, recording problems instead of raising."""
 
-    def __init__(self, section: str, table: Mapping[str, Any], problems: list[str]) -> None:
+    def __init__(self, section: str, table: Mapping[str, Any], problems: list[str],
+                 origins: Mapping[str, str] | None = None) -> None:
         self.section = section
         self.table = table
         self.problems = problems
+        # key -> the environment variable its value came from (problems name the variable)
+        self.origins = origins or {}
 
-    def _where(self, key: str) -> str:
-        return f"[{self.section}] {key}"
+    def where(self, key: str) -> str:
+        return self.origins.get(key) or f"[{self.section}] {key}"
 
     def string(self, key: str) -> str | None:
         value = self.table.get(key)
         if value is None:
             return None
         if not isinstance(value, str):
-            self.problems.append(f"{self._where(key)} must be a string")
+            self.problems.append(f"{self.where(key)} must be a string")
             return None
         return value.strip() or None
 
@@ -163,16 +198,38 @@ class _Reader:
             return None
         if not isinstance(value, str):
             # Do not echo the value: it may be a mistyped secret.
-            self.problems.append(f"{self._where(key)} must be a string")
+            self.problems.append(f"{self.where(key)} must be a string")
+            return None
+        if value.strip() and looks_like_placeholder(value):
+            # Not echoed either: the check could be wrong about a real secret.
+            self.problems.append(f"{self.where(key)} looks like a placeholder, not a real "
+                                 "value: put the real one there, or leave it out")
             return None
         return Secret(value.strip()) if value.strip() else None
 
-    def url(self, key: str) -> str | None:
+    def url(self, key: str, *, https_only: bool = True) -> str | None:
+        """An http(s) URL; plain http only for loopback hosts unless `https_only` is False
+        (secrets and callbacks must not cross a network unencrypted)."""
         value = self.string(key)
-        if value is not None and not value.startswith(("http://", "https://")):
-            self.problems.append(f"{self._where(key)} must start with http:// or https://")
+        if value is None:
             return None
-        return value.rstrip("/") if value else None
+        if not value.startswith(("http://", "https://")):
+            self.problems.append(f"{self.where(key)} must start with http:// or https://")
+            return None
+        host = urlsplit(value).hostname or ""
+        if not host:
+            self.problems.append(f"{self.where(key)} has no host name")
+            return None
+        if _EXAMPLE_HOST.search(host):
+            self.problems.append(f"{self.where(key)} still points at the example host {host}: "
+                                 "put your own address there, or leave it out")
+            return None
+        if https_only and value.startswith("http://") and not is_loopback_host(host):
+            self.problems.append(f"{self.where(key)} must be an https:// URL (plain http is "
+                                 "accepted only for loopback hosts such as 127.0.0.1 or "
+                                 "localhost)")
+            return None
+        return value.rstrip("/")
 
     def number(self, key: str, default: float, *, low: float, high: float) -> float:
         return self._ranged(key, default, low, high, (int, float), "a number")
@@ -184,42 +241,41 @@ class _Reader:
                 types: tuple[type, ...], what: str) -> Any:
         value = self.table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, types):
-            self.problems.append(f"{self._where(key)} must be {what}")
+            self.problems.append(f"{self.where(key)} must be {what}")
             return default
         if not low <= value <= high:
-            self.problems.append(f"{self._where(key)} must be between {low:g} and {high:g}")
+            self.problems.append(f"{self.where(key)} must be between {low:g} and {high:g}")
             return default
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self.table.get(key, default)
         if not isinstance(value, bool):
-            self.problems.append(f"{self._where(key)} must be true or false")
+            self.problems.append(f"{self.where(key)} must be true or false")
             return default
         return value
 
     def path(self, key: str, default: Path, base: Path) -> Path:
         value = self.string(key)
         path = Path(value).expanduser() if value else default
+        # A relative path from the environment is relative to where the bot was started.
+        base = Path.cwd() if key in self.origins else base
         return path if path.is_absolute() else base / path
 
 
 def load_config(
     path: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
-    """Load `path` (optional) and the secret environment variables; raise ConfigError."""
+    """Load `path` (optional) and the environment (which wins); raise ConfigError."""
     env = os.environ if env is None else env
     problems: list[str] = []
     data: dict[str, Any] = {}
     base = Path.cwd()
     if path is not None:
         try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError([f"config file {path} does not exist"]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"config file {path} is not valid TOML: {exc}"]) from None
+            data = read_toml_file(path)
+        except ValueError as error:
+            raise ConfigError([str(error)]) from None
         base = path.resolve().parent
 
     for section, value in data.items():
@@ -232,37 +288,49 @@ def load_config(
                 if key not in _KNOWN_KEYS[section]:
                     problems.append(f"unknown key [{section}] {key}")
 
-    def table(name: str) -> dict[str, Any]:
+    from_env = settings_from_env(env)
+    problems.extend(from_env.problems)
+
+    def reader(name: str) -> _Reader:
         value = data.get(name, {})
         merged = dict(value) if isinstance(value, dict) else {}
-        for env_name, (env_section, key) in SECRET_ENV.items():
-            if env_section == name and env.get(env_name, "").strip():
-                merged[key] = env[env_name]
-        return merged
+        origins = {}
+        for (section, key), setting in from_env.values.items():
+            if section == name:
+                merged[key] = setting
+                origins[key] = from_env.origins[(section, key)]
+        return _Reader(name, merged, problems, origins)
 
-    d = _Reader("discord", table("discord"), problems)
+    d = reader("discord")
     guild_ids = d.table.get("sync_guild_ids", [])
     if not isinstance(guild_ids, list) or not all(
         isinstance(g, int) and not isinstance(g, bool) and g > 0 for g in guild_ids
     ):
-        problems.append("[discord] sync_guild_ids must be a list of server ids (numbers)")
+        problems.append(f"{d.where('sync_guild_ids')} must be a list of server ids (numbers)")
         guild_ids = []
     discord_cfg = DiscordConfig(
         token=d.secret("token"), api_base=d.url("api_base"), sync_guild_ids=tuple(guild_ids)
     )
 
-    k = _Reader("kling", table("kling"), problems)
-    provider = k.string("provider") or "emulator"
+    k = reader("kling")
+    api_key, access_key, secret_key = (k.secret(key)
+                                       for key in ("api_key", "access_key", "secret_key"))
+    # With credentials and no provider named, the operator means Kling: silently using the
+    # emulator would hand members imitation edits.
+    provider = (k.string("provider") or "").lower() or (
+        "kling" if api_key or access_key or secret_key else "emulator")
     if provider not in PROVIDERS:
-        problems.append(f"[kling] provider must be one of {', '.join(PROVIDERS)}, not {provider!r}")
+        problems.append(f"{k.where('provider')} must be one of {', '.join(PROVIDERS)}, "
+                        f"not {provider!r}")
         provider = "emulator"
     kling_cfg = KlingConfig(
         provider=provider,  # type: ignore[arg-type]
-        api_key=k.secret("api_key"),
-        access_key=k.secret("access_key"),
-        secret_key=k.secret("secret_key"),
+        api_key=api_key,
+        access_key=access_key,
+        secret_key=secret_key,
         webhook_secret=k.secret("webhook_secret"),
-        base_url=k.url("base_url"),
+        # The emulator holds no secrets: it may live on another host of a private network.
+        base_url=k.url("base_url", https_only=provider != "emulator"),
         callback_base_url=k.url("callback_base_url"),
         callback_port=k.integer("callback_port", 8090, low=1, high=65535),
         poll_timeout_minutes=k.integer("poll_timeout_minutes", 60, low=1, high=24 * 60),
@@ -270,17 +338,17 @@ def load_config(
         request_timeout_seconds=k.number("request_timeout_seconds", 60.0, low=1, high=3600),
     )
 
-    s = _Reader("storage", table("storage"), problems)
+    s = reader("storage")
     storage_cfg = StorageConfig(
         path=s.path("path", StorageConfig.path, base),
         media_dir=s.path("media_dir", StorageConfig.media_dir, base),
         retention_days=s.integer("retention_days", 30, low=1, high=3650),
     )
 
-    lg = _Reader("logging", table("logging"), problems)
+    lg = reader("logging")
     level = (lg.string("level") or "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        problems.append("[logging] level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        problems.append(f"{lg.where('level')} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         level = "INFO"
     logging_cfg = LoggingConfig(level=level, json=lg.boolean("json", False))
 
