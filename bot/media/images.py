@@ -52,8 +52,15 @@ def to_base64(ref: ReferenceImage) -> str:
     return base64.b64encode(ref.data).decode("ascii")
 
 
+def _readable_formats() -> list[str]:
+    # Until Image.init() runs, Image.OPEN holds only the few plugins Pillow preloads (no WEBP,
+    # TIFF, AVIF...): the list must be read after it, or a fresh process refuses those formats.
+    Image.init()
+    return [name for name in _READABLE_FORMATS if name in Image.OPEN]
+
+
 def _open(data: bytes) -> Image.Image:
-    formats = [name for name in _READABLE_FORMATS if name in Image.OPEN]
+    formats = _readable_formats()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
