@@ -29,6 +29,8 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/kling/callback/"
+# Answers {"ok": true}: lets `kling-bot check` and a proxy's health probe reach the endpoint.
+HEALTH_PATH = "/kling/callback-health"
 TOLERANCE_SECONDS = 5 * 60
 MAX_BODY_BYTES = 256 * 1024
 _MAX_REMEMBERED_IDS = 50_000
@@ -159,7 +161,7 @@ def create_callback_app(wake: WakeJob, *, secret: str | None = None,
         return web.json_response({"ok": True})
 
     app.router.add_post(CALLBACK_PATH + "{job_id}", receive)
-    app.router.add_get("/kling/callback-health", health)
+    app.router.add_get(HEALTH_PATH, health)
     return app
 
 

@@ -79,6 +79,72 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """One line per check; 0 when all pass, 1 when one does not, 2 when config cannot load."""
+    from bot.checkup import all_passed, run_checks
+
+    path = _config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print("kling-bot check: the configuration cannot be loaded:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    # Failures are reported on the check lines; log records would only repeat them.
+    configure_logging("CRITICAL", secrets=secret_values(config))
+    source = f"loaded {path}" if path else "no config file (environment and defaults)"
+    results = asyncio.run(run_checks(config, source=source))
+    for result in results:
+        print(result.line())
+    passed = all_passed(results)
+    failing = sum(1 for r in results if r.status != "OK")
+    print(f"all {len(results)} checks passed" if passed
+          else f"{failing} of {len(results)} checks did not pass")
+    return 0 if passed else 1
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from bot.discord_rest import DiscordHttpError, DiscordUnreachableError, application_id
+    from bot.permissions import invite_url
+
+    client_id = args.client_id
+    if client_id is None:
+        config = load_config(_config_path(args.config))
+        if not config.discord.token:
+            return _fail(["no Discord token to look the application up with: set DISCORD_TOKEN, "
+                          "or give --client-id (the Application ID on the developer portal's "
+                          "General Information page)"])
+        try:
+            client_id = asyncio.run(application_id(config))
+        except (DiscordHttpError, DiscordUnreachableError) as exc:
+            print(f"kling-bot invite: cannot look up the application id ({exc}); give "
+                  "--client-id N instead", file=sys.stderr)
+            return 1
+    print(invite_url(client_id))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup_database
+
+    config = load_config(_config_path(args.config))
+    try:
+        report = backup_database(config.storage.path, Path(args.dest), force=args.force)
+    except BackupError as exc:
+        print(f"kling-bot backup: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def _client_id(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an application id (digits only)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kling-bot",
@@ -122,6 +188,37 @@ def build_parser() -> argparse.ArgumentParser:
                  "Exit 0 when the running bot (same config) wrote a fresh heartbeat and is "
                  "connected to Discord, 1 otherwise. Used by the Docker HEALTHCHECK.")
     health.add_argument("--config", metavar="PATH",
+                        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+
+    from bot.permissions import BOT_PERMISSIONS
+
+    check = add("check", cmd_check, "check the configuration, Discord, Kling and the folders",
+                "Validate the configuration, then try each thing the bot needs: the Discord "
+                "token, application and servers, the Kling credentials (a free call), the "
+                "callback URL, and the storage and media folders. One line per check, with "
+                "the fix when it fails. Exit 0 when all pass, 1 when one fails, 2 when the "
+                "configuration cannot be loaded. Run it first.")
+    check.add_argument("--config", metavar="PATH",
+                       help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+
+    invite = add("invite", cmd_invite, "print the URL that adds the bot to a server",
+                 "Print the OAuth2 URL that adds the bot to a server, with the scopes bot and "
+                 "applications.commands and the permissions it uses: "
+                 + "; ".join(f"{p.label} ({p.used_for})" for p in BOT_PERMISSIONS) + ".")
+    invite.add_argument("--client-id", type=_client_id, metavar="N",
+                        help="the application id (default: looked up with the bot token)")
+    invite.add_argument("--config", metavar="PATH",
+                        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+
+    backup = add("backup", cmd_backup, "copy the database safely, even while the bot runs",
+                 "Write a consistent copy of the SQLite database to DEST with SQLite's online "
+                 "backup API; safe while the bot runs. Prints the size and the row counts.")
+    backup.epilog = ("To restore: stop the bot, copy the backup over the database path "
+                     "([storage] path), remove the database's -wal and -shm files next to it, "
+                     "then start the bot.")
+    backup.add_argument("dest", metavar="DEST", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    backup.add_argument("--config", metavar="PATH",
                         help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
     return parser
 

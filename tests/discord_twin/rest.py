@@ -27,6 +27,7 @@ def build_app(twin: DiscordTwin) -> web.Application:
     app = web.Application(middlewares=[_twin_middleware(twin)], client_max_size=MAX_REQUEST_BYTES)
     meta = MetaRoutes(twin)
     app.router.add_get(API + "/users/@me", meta.me)
+    app.router.add_get(API + "/users/@me/guilds", meta.my_guilds)
     app.router.add_get(API + "/oauth2/applications/@me", meta.application)
     app.router.add_get(API + "/applications/@me", meta.application)
     app.router.add_get(API + "/gateway", meta.gateway)
@@ -87,6 +88,36 @@ class MetaRoutes:
         user = self.twin.bot_user.to_json()
         user.update(verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0)
         return json_response(user)
+
+    async def my_guilds(self, request: web.Request) -> web.Response:
+        """Partial guilds in id order, paged with before/after/limit (1-200, default 200), each
+        with the bot's server-wide permissions as a string, as Discord sends them."""
+        try:
+            limit = int(request.query.get("limit", 200))
+            after = int(request.query.get("after", 0))
+            before = int(request.query.get("before", 0)) or None
+        except ValueError:
+            return api_error(400, INVALID_FORM_BODY, "Invalid Form Body")
+        if not 1 <= limit <= 200:
+            return api_error(400, INVALID_FORM_BODY, "Invalid Form Body")
+        bot_id = self.twin.bot_user.id
+        guilds = sorted(
+            (g for g in self.twin.guilds.values()
+             if bot_id in g.members and g.id > after and (before is None or g.id < before)),
+            key=lambda g: g.id,
+        )
+        return json_response([
+            {
+                "id": str(g.id),
+                "name": g.name,
+                "icon": None,
+                "banner": None,
+                "owner": g.owner_id == bot_id,
+                "permissions": str(g.base_permissions(bot_id)),
+                "features": [],
+            }
+            for g in guilds[:limit]
+        ])
 
     async def application(self, request: web.Request) -> web.Response:
         twin = self.twin
