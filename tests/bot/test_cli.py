@@ -5,7 +5,7 @@ import pytest
 
 from bot.cli import build_parser, main
 
-COMMANDS = ["run", "demo", "emulator", "sync"]
+COMMANDS = ["run", "demo", "emulator", "sync", "check", "invite", "backup"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
