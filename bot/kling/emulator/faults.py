@@ -5,9 +5,10 @@ calls made to it *after the rule was added*: `nth=2` fires on the second such ca
 is how many calls fire from then on (None: every call).
 
 Kinds: error (a business code with its HTTP status), drop (close the connection unanswered),
-malformed (HTML page or cut-off JSON), latency (delay, then answer normally) and reject (code 0
-but a non-zero `data.status`). With `after_handler=True` the request is processed normally first
-and only the reply is replaced, which imitates "the task was created but the answer was lost".
+malformed (HTML page or cut-off JSON), latency (delay, then answer normally), stall (hold the call
+until `release()`, then answer normally) and reject (code 0 but a non-zero `data.status`). With
+`after_handler=True` the request is processed normally first and only the reply is replaced, which
+imitates "the task was created but the answer was lost".
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ ENDPOINTS = (
     "multi-image2video:create", "multi-image2video:get", "multi-image2video:list",
     "files",
 )
-FaultKind = Literal["error", "drop", "malformed", "latency", "reject"]
+FaultKind = Literal["error", "drop", "malformed", "latency", "stall", "reject"]
 MalformedBody = Literal["html", "truncated_json"]
 _rule_ids = itertools.count(1)
 
@@ -73,6 +74,12 @@ class FaultInjector:
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
         self.calls: Counter[str] = Counter()
+        # Calls whose handling has ended (answered, dropped or failed), even when the caller had
+        # already given up: how a test knows a late request has done all it was going to do.
+        self.finished: Counter[str] = Counter()
+        self.held = 0
+        self._release = asyncio.Event()
+        self._progress = asyncio.Event()
 
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.endpoint != "*" and rule.endpoint not in ENDPOINTS:
@@ -109,21 +116,65 @@ class FaultInjector:
         return self.add(FaultRule("latency", endpoint, nth, times, seconds=seconds,
                                   max_seconds=max_seconds))
 
+    def stall(self, endpoint: str, *, nth: int | None = 1, times: int | None = 1) -> FaultRule:
+        """Hold replies until `release()` (or `clear()`), then answer normally: a Kling that
+        hangs for exactly as long as a test needs, however slow or busy the machine is."""
+        return self.add(FaultRule("stall", endpoint, nth, times))
+
+    def release(self) -> None:
+        """Let every call held by a stall so far go on."""
+        self._release.set()
+        self._release = asyncio.Event()
+
+    async def holding(self, count: int = 1) -> None:
+        """Wait until at least `count` calls are held by stalls."""
+        while self.held < count:
+            await self._progress.wait()
+
+    async def settled(self, endpoint: str | None = None) -> None:
+        """Wait until no call to `endpoint` (or to any endpoint) is being handled."""
+        while any(self.calls[name] > self.finished[name]
+                  for name in ([endpoint] if endpoint else list(self.calls))):
+            await self._progress.wait()
+
+    def _changed(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
     def clear(self) -> None:
         self.rules.clear()
+        self.release()
 
     def describe(self) -> dict[str, Any]:
         return {"rules": [asdict(rule) for rule in self.rules], "calls": dict(self.calls)}
 
     async def apply(self, request: web.Request, endpoint: str, handler: Any) -> web.StreamResponse:
         self.calls[endpoint] += 1
+        try:
+            return await self._apply(request, endpoint, handler)
+        finally:
+            self.finished[endpoint] += 1
+            self._changed()
+
+    async def _apply(self, request: web.Request, endpoint: str, handler: Any) -> web.StreamResponse:
         firing = [rule for rule in self.rules if rule.matches(endpoint) and rule.consider()]
         for rule in firing:
             if rule.kind == "latency":
                 low = rule.seconds
                 high = rule.max_seconds if rule.max_seconds is not None else low
                 await asyncio.sleep(random.uniform(low, high))
-        disruptive = next((rule for rule in firing if rule.kind != "latency"), None)
+        if any(rule.kind == "stall" for rule in firing):
+            # Kling hangs after it has the whole request, so a caller giving up meanwhile does
+            # not stop the request from being carried out once released.
+            await request.read()
+            released = self._release
+            self.held += 1
+            self._changed()
+            try:
+                await released.wait()
+            finally:
+                self.held -= 1
+        disruptive = next((rule for rule in firing if rule.kind not in ("latency", "stall")), None)
         if disruptive is None:
             return await handler(request)
         if disruptive.after_handler:

@@ -82,6 +82,7 @@ class KlingEmulator:
         self.runtime.bound_base_url = self.base_url
 
     async def close(self) -> None:
+        self.faults.release()  # a held call would keep the shutdown waiting for it
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
