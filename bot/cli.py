@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, secret_values
+from bot.config import (
+    DEFAULT_CONFIG_PATH,
+    Config,
+    ConfigError,
+    StartupError,
+    load_config,
+    secret_values,
+)
 from bot.logs import configure_logging
 
 
@@ -27,6 +35,10 @@ def _load(arg: str | None) -> Config:
 
 
 def _fail(problems: Sequence[str]) -> int:
+    """Exit status 2 with one line per problem (and no traceback)."""
+    if len(problems) == 1:
+        print(f"kling-bot cannot start: {problems[0]}", file=sys.stderr)
+        return 2
     print("kling-bot cannot start:", file=sys.stderr)
     for problem in problems:
         print(f"  - {problem}", file=sys.stderr)
@@ -34,11 +46,19 @@ def _fail(problems: Sequence[str]) -> int:
 
 
 def _with_discord(args: argparse.Namespace, entry: str) -> int:
-    """Load and check the configuration, then run `cogs.app.<entry>(config)`."""
+    """Load and check the configuration and the folders, then run `cogs.app.<entry>(config)`."""
+    from bot.startup import storage_problems
+
     config = _load(args.config)
-    problems = config.problems_for_run()
+    # The folders are checked before connecting: a start should not log in only to fail.
+    problems = config.problems_for_run() + storage_problems(config)
     if problems:
         return _fail(problems)
+    if config.kling.provider == "emulator" and entry == "run_bot":
+        logging.getLogger("bot.cli").warning(
+            "Kling provider is the emulator: members get imitation edits, not Kling's (every "
+            "board, card and result says so). Set KLING_API_KEY, or KLING_ACCESS_KEY and "
+            "KLING_SECRET_KEY, to use Kling")
     # Discord lives in cogs/; bot/ stays importable without it.
     from cogs import app
 
@@ -75,7 +95,8 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     configure_logging("INFO")
     from bot.kling.emulator import run_emulator
 
-    asyncio.run(run_emulator(args.host, args.port))
+    # Served on its own it answers like Kling: no Authorization header, no service.
+    asyncio.run(run_emulator(args.host, args.port, require_authorization=True))
     return 0
 
 
@@ -227,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except StartupError as exc:  # ConfigError too
         return _fail(exc.problems)
     except KeyboardInterrupt:
         return 130

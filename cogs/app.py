@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -16,9 +17,10 @@ import yarl
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
+from discord.voice_client import VoiceClient
 
 from bot import i18n
-from bot.config import Config
+from bot.config import Config, StartupError
 from bot.editing import EditingService
 from bot.health import HEARTBEAT_SECONDS, heartbeat_path, write_heartbeat
 from bot.jobs import JobRunner
@@ -56,6 +58,9 @@ class KlingBot(commands.Bot):
     editing: EditingService
 
     def __init__(self, config: Config) -> None:
+        # The bot never joins voice: discord.py's warnings about missing voice libraries
+        # (PyNaCl, davey), logged by every Client it builds, would only mislead operators.
+        VoiceClient.warn_nacl = VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents(guilds=True),
@@ -244,6 +249,47 @@ class KlingBot(commands.Bot):
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def _discord_host(config: Config) -> str:
+    url = yarl.URL(config.discord.api_base or Route.BASE)
+    return f"{url.host}:{url.explicit_port}" if url.explicit_port else url.host or "Discord"
+
+
+def _reason(error: BaseException) -> str:
+    os_error = getattr(error, "os_error", None)
+    if isinstance(os_error, OSError):
+        if os_error.errno and os_error.errno > 0:  # negative: a resolver (gaierror) code
+            return os.strerror(os_error.errno)  # "Connection refused", not aiohttp's wording
+        return os_error.strerror or str(os_error)
+    return str(error) or ("no answer in time" if isinstance(error, TimeoutError)
+                          else type(error).__name__)
+
+
+async def log_in(bot: KlingBot, token: str) -> None:
+    """`bot.login`, with the failures an operator can fix said in one line (StartupError)."""
+    try:
+        await bot.login(token)
+    except discord.LoginFailure:
+        raise StartupError([
+            "Discord refused the bot token (401 Unauthorized): copy the token again from the "
+            "developer portal (Bot > Reset Token) into DISCORD_TOKEN or [discord] token"
+        ]) from None
+    except (aiohttp.ClientError, TimeoutError) as error:
+        if bot.user is not None:  # logged in: this came from setup_hook, not from reaching Discord
+            raise
+        raise StartupError([
+            f"cannot reach Discord at {_discord_host(bot.config)} ({_reason(error)}): check "
+            "the network, DNS and proxy "
+            "settings" + (", and [discord] api_base" if bot.config.discord.api_base else "")
+        ]) from None
+    except discord.HTTPException as error:
+        if bot.user is not None:
+            raise
+        raise StartupError([
+            f"Discord answered the login with HTTP {error.status} ({error.text or 'no reason'}): "
+            "try again later"
+        ]) from None
+
+
 async def run_bot(config: Config) -> int:
     """Run until closed; SIGTERM/SIGINT close the bot gracefully (runner steps finish their
     writes within the grace period, then the store is closed) and the exit code is 0."""
@@ -260,7 +306,8 @@ async def run_bot(config: Config) -> int:
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop, sig.name)
         try:
-            await bot.start(config.discord.token.reveal())
+            await log_in(bot, config.discord.token.reveal())
+            await bot.connect()
         finally:
             for sig in STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
@@ -273,7 +320,7 @@ async def run_bot(config: Config) -> int:
 async def sync_commands(config: Config) -> int:
     assert config.discord.token is not None
     async with KlingBot(config) as bot:
-        await bot.login(config.discord.token.reveal())
+        await log_in(bot, config.discord.token.reveal())
         i18n.load_all()
         await bot.tree.set_translator(KlingTranslator())
         for name in EXTENSIONS:

@@ -6,7 +6,8 @@
   When both an API key and a key pair are configured, the API key wins: it cannot expire and
   cannot fail on clock skew.
 - ``cometapi``: a static Bearer key; every official path is served under ``/kling``.
-- ``emulator``: the local emulator; no credentials at all.
+- ``emulator``: the local emulator; no credentials, but a placeholder Bearer header, because an
+  emulator served on its own refuses requests without one, as Kling does.
 
 No provider ever puts a secret into ``repr`` or ``str``.
 """
@@ -21,6 +22,8 @@ import jwt
 
 KLING_BASE_URL = "https://api-singapore.klingai.com"
 COMETAPI_BASE_URL = "https://api.cometapi.com"
+# What the emulator provider sends as its Bearer token: not a secret, the emulator takes any.
+EMULATOR_TOKEN = "kling-bot-emulator"
 
 Clock = Callable[[], float]
 
@@ -176,7 +179,7 @@ class EmulatorProvider:
         self.base_url = base_url.rstrip("/")
 
     def auth_headers(self) -> dict[str, str]:
-        return {}
+        return {"Authorization": f"Bearer {EMULATOR_TOKEN}"}
 
     def renew(self) -> bool:
         return False

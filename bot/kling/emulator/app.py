@@ -27,9 +27,11 @@ _MULTI = "/v1/videos/multi-image2video"
 
 def _check_auth(runtime: EmulatorRuntime, request: web.Request) -> None:
     config = runtime.config
-    if not config.auth_required:
-        return
     header = request.headers.get("Authorization", "")
+    if not config.auth_required:
+        if config.require_authorization and not header.strip():
+            raise KlingApiError(1001)
+        return
     if not header.strip():
         raise KlingApiError(1001)
     scheme, _, token = header.partition(" ")

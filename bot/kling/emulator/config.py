@@ -25,10 +25,14 @@ DEFAULT_UNITS = {
 class EmulatorConfig:
     """How the emulator behaves. Every field has a default suitable for local use."""
 
-    # Auth: with all three unset any (or no) Bearer token is accepted.
+    # Auth: with all three unset any Bearer token is accepted, and so is no header at all
+    # unless `require_authorization` is set.
     api_key: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
+    # Refuse requests without an Authorization header (1001), as Kling does, even with no key
+    # set. `kling-bot emulator` turns it on; the bot's emulator provider always sends a header.
+    require_authorization: bool = False
     # Standard-Webhooks secret ("whsec_<base64>") used to sign callback POSTs.
     webhook_secret: str | None = None
     # Time each task spends in "submitted" and again in "processing" (on `clock`).

@@ -102,7 +102,7 @@ def test_cometapi_and_emulator() -> None:
     assert comet.auth_headers() == {"Authorization": "Bearer comet-key-123456"}
     emulator = make_provider("emulator", base_url="http://127.0.0.1:8123/")
     assert isinstance(emulator, EmulatorProvider)
-    assert emulator.auth_headers() == {}
+    assert emulator.auth_headers() == {"Authorization": "Bearer kling-bot-emulator"}
     assert emulator.base_url == "http://127.0.0.1:8123"
     with pytest.raises(ValueError, match="unknown Kling provider"):
         make_provider("openai")

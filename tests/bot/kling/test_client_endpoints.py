@@ -257,8 +257,9 @@ async def test_cometapi_prefixes_every_path_and_sends_its_key() -> None:
     assert {r.headers["Authorization"] for r in fake.requests} == {"Bearer comet-key-abcdef123456"}
 
 
-async def test_emulator_provider_sends_no_authorization() -> None:
+async def test_emulator_provider_sends_a_placeholder_bearer() -> None:
+    # A served emulator refuses requests without the header, as Kling does; it takes any token.
     fake = FakeKling()
     async with open_client(fake, EmulatorProvider(base_url="http://unused")) as client:
         await client.init_selection(video_url="https://v.example/a.mp4")
-    assert "Authorization" not in _only(fake).headers
+    assert _only(fake).headers["Authorization"] == "Bearer kling-bot-emulator"
