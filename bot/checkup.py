@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,13 +82,27 @@ async def run_checks(config: Config, *, source: str) -> list[CheckResult]:
         _ok("configuration", f"{source}; Kling provider {config.kling.provider}")
     ]
     async with aiohttp.ClientSession() as http:
-        results += await check_discord(http, config)
-        results.append(await check_kling(http, config))
-        results.append(await check_callbacks(http, config))
+        results += await _guarded([TOKEN, APPLICATION, SERVERS], check_discord(http, config))
+        results += await _guarded([KLING], _one(check_kling(http, config)))
+        results += await _guarded([CALLBACKS], _one(check_callbacks(http, config)))
     results.append(check_folder(STORAGE, config.storage.path.parent, "[storage] path",
                                 database=config.storage.path))
     results.append(check_folder(MEDIA, config.storage.media_dir, "[storage] media_dir"))
     return results
+
+
+async def _one(check: Awaitable[CheckResult]) -> list[CheckResult]:
+    return [await check]
+
+
+async def _guarded(names: list[str], checks: Awaitable[list[CheckResult]]) -> list[CheckResult]:
+    """A surprise in one check (an answer no one foresaw) fails its lines, not the whole run."""
+    try:
+        return await checks
+    except Exception as exc:
+        # Only the type: the message of an unforeseen error might quote a secret.
+        why = f"unexpected {type(exc).__name__} while checking: please report it"
+        return [_fail(name, why) for name in names]
 
 
 # -- Discord -------------------------------------------------------------------------------

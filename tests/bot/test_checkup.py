@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.callbacks import CallbackServer
 from bot.cli import main
 from bot.kling.emulator import KlingEmulator
 from bot.permissions import Permission
@@ -211,6 +212,39 @@ async def test_unreachable_callback_url(
         f"): the URL must lead to port {port} of this machine (a reverse proxy with TLS "
         f"forwarding http://127.0.0.1:{closed}/kling/ to it); fix the proxy or [kling] "
         "callback_base_url")
+
+
+async def test_callback_port_held_by_the_running_bot(
+    setup: Setup, capsys: pytest.CaptureFixture[str], twin_guild: TwinGuild,
+) -> None:
+    # The bot is running and serves the endpoint: the check cannot take the port, and asks it.
+    running = CallbackServer(lambda job_id: None, port=0, host="127.0.0.1")
+    await running.start()
+    try:
+        assert running.port is not None
+        setup.kling.update(callback_base_url=f"http://127.0.0.1:{running.port}",
+                           callback_port=running.port)
+        status, lines = await setup.run(capsys)
+    finally:
+        await running.close()
+    assert status == 0
+    assert line(lines, "callback URL") == (
+        f"OK   callback URL: http://127.0.0.1:{running.port} reaches the callback endpoint "
+        f"(port {running.port})")
+
+
+async def test_callback_url_that_leads_elsewhere(
+    setup: Setup, capsys: pytest.CaptureFixture[str], twin_guild: TwinGuild,
+    emulator: KlingEmulator,
+) -> None:
+    # A proxy that forwards to the wrong service: something answers, but not the bot.
+    setup.kling["callback_base_url"] = emulator.base_url
+    status, lines = await setup.run(capsys)
+
+    assert status == 1
+    assert line(lines, "callback URL").startswith(
+        f"FAIL callback URL: {emulator.base_url}/kling/callback-health answered HTTP 404, not "
+        "the bot's callback endpoint: the URL must lead to port ")
 
 
 async def test_callbacks_not_configured_is_fine(
