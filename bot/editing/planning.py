@@ -45,6 +45,9 @@ _LEADING_VERB = {
 _SWAP_SPLIT = re.compile(r"\s+(?:with|for|->|→|=>|by)\s+", re.I)
 VIDEO_REF = "<<<video_1>>>"
 IMAGE_REF = re.compile(r"<<<image_(\d+)>>>")
+# Anything Kling might take for an input reference: every one must name an input this job has.
+_ANY_REF = re.compile(r"<<<[^<>]*>>>")
+_QUOTED_TOKEN_CHARS = 40
 _SPACES = re.compile(r"[ \t]+")
 PROMPT = Msg("prompt")
 
@@ -109,6 +112,32 @@ def _subject(kind: JobKind, text: str) -> str:
     return subject or text
 
 
+def _allowed_references(image_count: int, has_video: bool) -> list[str]:
+    images = [f"<<<image_{n}>>>" for n in range(1, image_count + 1)]
+    return ([VIDEO_REF] if has_video else []) + images
+
+
+def check_references(text: str, *, image_count: int, has_video: bool) -> None:
+    """Refuse any ``<<<...>>>`` token that is not one of this job's inputs (the video, if there
+    is one, and the images actually attached): Kling would read it as part of the prompt."""
+    allowed = _allowed_references(image_count, has_video)
+    for token in _ANY_REF.findall(text):
+        if token in allowed:
+            continue
+        shown = token if len(token) <= _QUOTED_TOKEN_CHARS else (
+            token[: _QUOTED_TOKEN_CHARS - 1] + "…")
+        number = IMAGE_REF.fullmatch(token)
+        if number and int(number.group(1)) >= 1:
+            raise UserFacingError(
+                Msg("The prompt mentions <<<image_{number}>>> but the edit has {count} reference"
+                    " image(s).", number=number.group(1), count=image_count)
+            )
+        raise UserFacingError(
+            Msg("The prompt mentions `{token}`, which is not one of this job's inputs; use"
+                " {allowed}.", token=shown, allowed=", ".join(f"`{a}`" for a in allowed))
+        )
+
+
 def build_prompt(kind: JobKind, prompt: str, *, image_count: int) -> str:
     """The prompt exactly as it will be sent to Kling."""
     text = clean_text(prompt)
@@ -116,14 +145,8 @@ def build_prompt(kind: JobKind, prompt: str, *, image_count: int) -> str:
         raise UserFacingError(
             Msg("The prompt is empty; describe the marked object, e.g. `the red car`.")
         )
+    check_references(text, image_count=image_count, has_video=True)
     if VIDEO_REF in text:
-        referenced = [int(n) for n in IMAGE_REF.findall(text)]
-        beyond = [n for n in referenced if n < 1 or n > image_count]
-        if beyond:
-            raise UserFacingError(
-                Msg("The prompt mentions <<<image_{number}>>> but the edit has {count} reference"
-                    " image(s).", number=beyond[0], count=image_count)
-            )
         _check_length(text, PROMPT)
         return text
     subject = _subject(kind, text)
@@ -176,10 +199,11 @@ def check_animate(image_count: int, duration: str, aspect_ratio: str) -> None:
         )
 
 
-def animate_prompt(prompt: str) -> str:
+def animate_prompt(prompt: str, *, image_count: int) -> str:
     text = clean_text(prompt)
     if not text:
         raise UserFacingError(Msg("The prompt is empty; describe what should happen in the video."))
+    check_references(text, image_count=image_count, has_video=False)
     _check_length(text, PROMPT)
     return text
 

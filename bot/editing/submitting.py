@@ -98,7 +98,7 @@ class PaidJobs:
         Added beside the contract; submit() takes the plan it returns."""
         duration, aspect_ratio = str(duration).strip(), str(aspect_ratio).strip()
         planning.check_animate(len(images), duration, aspect_ratio)
-        text = planning.animate_prompt(prompt)
+        text = planning.animate_prompt(prompt, image_count=len(images))
         negative = planning.clean_negative(negative_prompt)
         chosen_mode = planning.choose_mode(mode, await self.store.get_settings(guild_id))
         folder = self.media_dir / "jobs" / uuid.uuid4().hex

@@ -154,7 +154,8 @@ def test_download_errors_speak_both_languages() -> None:
         lambda: planning.check_animate(1, "5", "16:9"),
         lambda: planning.check_animate(2, "7", "16:9"),
         lambda: planning.check_animate(2, "5", "4:3"),
-        lambda: planning.animate_prompt(""),
+        lambda: planning.animate_prompt("", image_count=2),
+        lambda: planning.animate_prompt("<<<image_1>>> into <<<video_1>>>", image_count=2),
     ],
 )
 def test_editing_refusals_speak_both_languages(call: object) -> None:
