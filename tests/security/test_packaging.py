@@ -1,13 +1,36 @@
-"""The Dockerfile and compose example say what the issue asks, and install like the README."""
+"""The Dockerfile, the compose example and the pins install what the README says, reproducibly.
+
+The image cannot be built here, so these tests read the Dockerfile as Docker would (instructions,
+shell steps) and check it against the repository: the same constraints file and extras as the
+README's commands, every path it names present, the database inside the volume, and the entrypoint
+really giving the data folder away before dropping root.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from bot.cli import build_parser
+from bot.config import DEFAULT_CONFIG_PATH, load_config
 from bot.health import check_heartbeat, write_heartbeat
 
 REPO = Path(__file__).resolve().parents[2]
+CONSTRAINTS = "requirements/constraints.txt"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -17,37 +40,313 @@ def instructions() -> list[tuple[str, str]]:
             for line in lines if line and not line.startswith("#")]
 
 
-def test_dockerfile_runs_slim_non_root_with_data_volume_and_health_check() -> None:
+def shell_steps(command: str) -> Iterator[list[str]]:
+    """Each `&&`-joined step of a shell command, split into words."""
+    for step in command.split("&&"):
+        words = shlex.split(step)
+        if words:
+            yield words
+
+
+@dataclass
+class PipInstall:
+    constraints: list[str] = field(default_factory=list)
+    requirement_files: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+
+
+def pip_install(words: list[str]) -> PipInstall | None:
+    start = next((i for i in range(len(words) - 1) if words[i:i + 2] == ["pip", "install"]), None)
+    if start is None:
+        return None
+    found = PipInstall()
+    rest = iter(words[start + 2:])
+    for word in rest:
+        if word in ("-c", "--constraint"):
+            found.constraints.append(next(rest))
+        elif word in ("-r", "--requirement"):
+            found.requirement_files.append(next(rest))
+        elif word.startswith("-"):
+            found.flags.add(word)
+        else:
+            found.targets.append(word)
+    return found
+
+
+def readme_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    return [line for line in readme.split("```", 2)[1].splitlines() if line.strip()]
+
+
+def docker_installs() -> list[PipInstall]:
+    return [found for kind, arg in instructions() if kind == "RUN"
+            for words in shell_steps(arg) if (found := pip_install(words)) is not None]
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+# -- the README's commands and the pins -----------------------------------------------------
+
+
+def test_readme_commands_install_with_the_pins() -> None:
+    demo, tests = readme_commands()  # .ci/run reads exactly these two lines
+    demo_install = pip_install(next(shell_steps(demo)))
+    tests_install = pip_install(next(shell_steps(tests)))
+    assert demo_install is not None and tests_install is not None
+    assert demo_install.constraints == [CONSTRAINTS] and demo_install.targets == ["."]
+    assert tests_install.constraints == [CONSTRAINTS] and tests_install.targets == [".[test]"]
+    assert "kling-bot demo" in demo and "python -m pytest" in tests
+    assert (REPO / CONSTRAINTS).is_file()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert f"pip install --quiet -c {CONSTRAINTS} ruff" in ci
+
+
+def pins() -> list[tuple[str, str, str]]:
+    """(canonical name, version, marker) of every pin in the constraints file."""
+    found = []
+    for line in (REPO / CONSTRAINTS).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, _, marker = line.partition(";")
+        name, sep, version = requirement.strip().partition("==")
+        assert sep and re.fullmatch(r"[\w.!+]+", version.strip()), f"not an exact pin: {line}"
+        found.append((canonicalize_name(name), version.strip(), marker.strip()))
+    return found
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13"])
+def test_pins_cover_every_dependency_of_pyproject(python: str) -> None:
+    project = pyproject()["project"]
+    named = [Requirement(r) for r in project["dependencies"]]
+    named += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    env = {**default_environment(), "python_version": python, "python_full_version": f"{python}.0"}
+    active: dict[str, list[str]] = {}
+    for name, version, marker in pins():
+        if not marker or Requirement(f"x; {marker}").marker.evaluate(env):  # type: ignore[union-attr]
+            active.setdefault(name, []).append(version)
+    for requirement in named:
+        versions = active.get(canonicalize_name(requirement.name))
+        assert versions is not None, f"{requirement.name} is not pinned for Python {python}"
+        assert len(versions) == 1, f"{requirement.name} pinned twice: {versions}"
+        assert requirement.specifier.contains(versions[0]), f"{requirement} vs {versions[0]}"
+
+
+def test_readme_says_how_to_refresh_the_pins() -> None:
+    header = (REPO / CONSTRAINTS).read_text().splitlines()[:3]
+    command = next(line.lstrip("# ").strip() for line in header if "pip compile" in line)
+    assert command in (REPO / "README.md").read_text()
+    for extra in pyproject()["project"]["optional-dependencies"]:
+        assert f"--extra {extra}" in command
+
+
+# -- the Dockerfile ---------------------------------------------------------------------------
+
+
+def test_dockerfile_installs_like_the_readme() -> None:
+    installs = docker_installs()
+    demo_install = pip_install(next(shell_steps(readme_commands()[0])))
+    assert demo_install is not None
+    # Same pins as the README's commands, for every install in the image.
+    assert installs and all(i.constraints == demo_install.constraints for i in installs)
+    # The project itself once, with the README's first command's extras (none), its
+    # dependencies already in place.
+    project = [i for i in installs if i.targets]
+    assert [i.targets for i in project] == [demo_install.targets]
+    assert "--no-deps" in project[0].flags
+
+
+def test_dockerfile_installs_the_dependencies_before_copying_the_code() -> None:
     steps = instructions()
-    kinds = [kind for kind, _ in steps]
+    copied_code = min(i for i, (kind, arg) in enumerate(steps)
+                      if kind == "COPY" and arg.split()[0] in ("bot", "cogs"))
+    deps_run = next(i for i, (kind, arg) in enumerate(steps) if kind == "RUN" and "-r " in arg)
+    assert deps_run < copied_code
+    copied_before = {arg.split()[0] for kind, arg in steps[:deps_run] if kind == "COPY"}
+    assert {"pyproject.toml", CONSTRAINTS} <= copied_before
+    # The list of dependencies is read from pyproject.toml by the step itself: run that step's
+    # Python here and compare with what pyproject.toml says.
+    words = list(shell_steps(steps[deps_run][1]))
+    python = next(w for w in words if w[:2] == ["python", "-c"])
+    listed_into = python[python.index(">") + 1]
+    install = next(pip_install(w) for w in words if pip_install(w) is not None)
+    assert install is not None and install.requirement_files == [listed_into]
+    out = subprocess.run([sys.executable, "-c", python[2]], cwd=REPO, capture_output=True,
+                         text=True, check=True, timeout=30).stdout
+    assert out.splitlines() == pyproject()["project"]["dependencies"]
+
+
+def test_every_path_the_dockerfile_names_exists() -> None:
+    steps = instructions()
+    copies = [arg.split() for kind, arg in steps if kind == "COPY"]
+    for *sources, _dest in copies:
+        for source in sources:
+            assert (REPO / source).exists(), f"COPY {source}: not in the repository"
+    entrypoint = shlex.split(dict(steps)["ENTRYPOINT"].strip("[]").replace(",", " "))[0]
+    script = next(sources[0] for *sources, dest in copies if dest.rstrip("/").endswith(entrypoint))
+    assert os.access(REPO / script, os.X_OK)
+    assert (REPO / script).read_text().startswith("#!/bin/sh\n")
+
+
+def test_dockerfile_runs_slim_with_data_volume_and_health_check() -> None:
+    steps = instructions()
     base = dict(steps)["FROM"]
-    assert re.fullmatch(r"python:3\.11-slim(@sha256:[0-9a-f]+)?", base)
-    users = [arg for kind, arg in steps if kind == "USER"]
-    assert users and users[-1] not in ("root", "0")
-    assert kinds.index("USER") < kinds.index("CMD")
-    assert any(kind == "VOLUME" and "/data" in arg for kind, arg in steps)
+    assert re.fullmatch(r"python:3\.11-slim(-bookworm)?(@sha256:[0-9a-f]+)?", base)
+    assert all(arg not in ("root", "0") for kind, arg in steps if kind == "USER")
+    assert dict(steps)["ENTRYPOINT"] == '["kling-bot-entrypoint"]'
     health = next(arg for kind, arg in steps if kind == "HEALTHCHECK")
     assert '"kling-bot", "health"' in health
     assert dict(steps)["CMD"] == '["kling-bot", "run"]'
 
 
-def test_dockerfile_installs_exactly_like_the_readme() -> None:
+def run_dir_and_volume() -> tuple[str, str]:
+    steps = instructions()
+    workdir = [arg for kind, arg in steps if kind == "WORKDIR"][-1]
+    volume = shlex.split(dict(steps)["VOLUME"].strip("[]"))[0]
+    return workdir, volume
+
+
+def test_database_and_media_land_in_the_volume(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not in a data/ folder inside the volume (the old /data/data/)."""
+    workdir, volume = run_dir_and_volume()
+    root = tmp_path / "container"
+    run_dir, data_dir = root / workdir.lstrip("/"), root / volume.lstrip("/")
+    run_dir.mkdir(parents=True)
+    monkeypatch.chdir(run_dir)
+    # Environment only, then the example file bind-mounted where the compose example puts it.
+    mounted = root / config_mount_target().lstrip("/")
+    assert mounted == run_dir / DEFAULT_CONFIG_PATH  # read without --config
+    shutil.copy(REPO / "config.example.toml", mounted)
+    for config in (load_config(None, env={}), load_config(mounted, env={})):
+        assert config.storage.path.parent == data_dir
+        assert config.storage.media_dir.parent == data_dir
+
+
+# -- the compose example ----------------------------------------------------------------------
+
+
+def compose() -> str:
+    return (REPO / "docker-compose.yml").read_text()
+
+
+def config_mount_target() -> str:
+    mount = re.search(r"^\s*#?\s*- \./config\.toml:(\S+?)(:ro)?$", compose(), re.M)
+    assert mount is not None, "no config.toml bind mount in docker-compose.yml"
+    return mount.group(1)
+
+
+def test_compose_mounts_the_volume_and_the_config_file() -> None:
+    workdir, volume = run_dir_and_volume()
+    assert re.search(rf"^\s+- \./data:{re.escape(volume)}$", compose(), re.M)
+    assert config_mount_target() == f"{workdir}/{DEFAULT_CONFIG_PATH}"
+    assert (REPO / "config.example.toml").is_file()  # what ./config.toml is copied from
+    assert re.search(r"^\s+restart: unless-stopped$", compose(), re.M)
+
+
+def compose_environment(host: dict[str, str]) -> dict[str, str]:
+    """The container's environment, `${NAME:-default}` and `${NAME:?error}` filled from `host`."""
+    block = compose().split("environment:", 1)[1].split("volumes:", 1)[0]
+    env = {}
+    for name, value in re.findall(r"^\s+([A-Z_]+): (.+)$", block, re.M):
+        def fill(m: re.Match[str]) -> str:
+            var, op, word = m.groups()
+            if host.get(var):
+                return host[var]
+            assert op == "-", f"{var} is required"
+            return word
+        env[name] = re.sub(r"\$\{(\w+):([-?])([^}]*)\}", fill, value)
+    return env
+
+
+def test_compose_uses_the_real_provider_with_the_documented_variables() -> None:
+    for name in ("DISCORD_TOKEN", "KLING_PROVIDER", "KLING_API_KEY", "KLING_ACCESS_KEY",
+                 "KLING_SECRET_KEY", "KLING_WEBHOOK_SECRET"):
+        assert re.search(rf"^\s+{name}: \$\{{{name}[:?-]", compose(), re.M), name
+    host = {"DISCORD_TOKEN": "MTA5ODc2NTQzMjE.GxYz12.abcdefghijklmnopqrstuvwxyz0123456789AB",
+            "KLING_ACCESS_KEY": "ak-4f1c2d9e", "KLING_SECRET_KEY": "sk-8b7a6c5d"}
+    config = load_config(None, env=compose_environment(host))
+    assert config.kling.provider == "kling"
+    assert config.kling.access_key is not None and config.kling.access_key.reveal() == "ak-4f1c2d9e"
+    with pytest.raises(AssertionError, match="DISCORD_TOKEN is required"):
+        compose_environment({})
+
+
+# -- the entrypoint ---------------------------------------------------------------------------
+
+ENTRYPOINT = REPO / "docker" / "entrypoint.sh"
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="the entrypoint's root branch needs root and setpriv, as in the image",
+)
+
+
+@pytest.fixture
+def host_folder() -> Iterator[Path]:
+    """A folder under /tmp that other users may enter (pytest's tmp_path is private to root)."""
+    base = Path(tempfile.mkdtemp(prefix="entrypoint-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base)
+
+
+def entrypoint(command: list[str], data: Path, *, as_user: int | None = None,
+               puid: int = 10001, pgid: int = 10002) -> subprocess.CompletedProcess[str]:
+    prefix = [] if as_user is None else [
+        "setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", "--"]
+    env = {**os.environ, "DATA_DIR": str(data), "PUID": str(puid), "PGID": str(pgid)}
+    return subprocess.run([*prefix, "sh", str(ENTRYPOINT), *command], env=env,
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+@needs_root
+def test_entrypoint_gives_a_root_owned_bind_mount_to_the_bot_then_drops_root(
+    host_folder: Path,
+) -> None:
+    data = host_folder / "data"  # as Docker creates a missing bind-mount source: root's
+    (data / "media").mkdir(parents=True)
+    (data / "kling-bot.sqlite3").write_bytes(b"")
+    result = entrypoint(["sh", "-c", 'id -u; id -G; touch "$DATA_DIR/media/new"'], data)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["10001", "10002"]  # no root, no supplementary groups
+    for path in [data, *data.rglob("*")]:
+        assert (path.stat().st_uid, path.stat().st_gid) == (10001, 10002), path
+    assert (data / "media" / "new").exists()
+
+
+@needs_root
+def test_entrypoint_creates_a_missing_data_folder(host_folder: Path) -> None:
+    data = host_folder / "absent"
+    result = entrypoint(["id", "-u"], data, puid=10005, pgid=10005)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "10005"
+    assert (data.stat().st_uid, data.stat().st_gid) == (10005, 10005)
+
+
+@needs_root
+def test_entrypoint_started_as_another_user_changes_nothing(host_folder: Path) -> None:
+    data = host_folder / "data"
+    data.mkdir()
+    result = entrypoint(["id", "-u"], data, as_user=10003)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout.strip(), result.stderr) == ("10003", "")
+    assert data.stat().st_uid == 0
+
+
+# -- the README's command table and the health check ----------------------------------------
+
+
+def test_every_command_is_in_the_readme_table() -> None:
     readme = (REPO / "README.md").read_text()
-    first_block = readme.split("```", 2)[1]
-    readme_install = re.search(r"pip install (\S+)", first_block)
-    assert readme_install is not None
-    runs = [arg for kind, arg in instructions() if kind == "RUN"]
-    docker_installs = [m.group(1) for run in runs for m in re.finditer(r"pip install (\S+)", run)]
-    assert docker_installs == [readme_install.group(1)]
-
-
-def test_compose_example_takes_secrets_from_the_environment() -> None:
-    compose = (REPO / "docker-compose.yml").read_text()
-    for name in ("DISCORD_TOKEN", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY",
-                 "KLING_WEBHOOK_SECRET"):
-        assert re.search(rf"^\s+{name}: \$\{{{name}[:?-]", compose, re.M), name
-    assert re.search(r"^\s+restart: unless-stopped$", compose, re.M)
-    assert re.search(r"^\s+- kling-data:/data$", compose, re.M)
+    table = readme.split("### Command line", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `kling-bot ")]
+    documented = {row.split("`")[1].split()[1] for row in rows}
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert documented == set(sub.choices), "README's command table vs `kling-bot --help`"  # type: ignore[arg-type]
+    assert "health" in documented
 
 
 def test_health_follows_the_heartbeat(tmp_path: Path) -> None:
