@@ -15,7 +15,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from bot.kling.emulator.segmentation import Click, PreparedFrame, object_masks
+from bot.kling.emulator.segmentation import Click
+from bot.kling.emulator.tracking import track_video
 from bot.masks import dilate, encode_rle
 from bot.media import write_mp4
 from bot.render.board import paint_masks
@@ -68,9 +69,8 @@ def render_preview(video_path: Path, rotation: int, fps: float, clicks: dict[int
     tracking: list[dict[str, object]] = []
 
     def frames() -> Iterator[np.ndarray]:
-        for index, rgb in enumerate(iter_frames(video_path, rotation)):
-            prepared = PreparedFrame(rgb)
-            masks = object_masks(prepared, index, clicks, tolerance)
+        tracked = track_video(lambda: iter_frames(video_path, rotation), clicks, tolerance)
+        for index, (rgb, masks) in enumerate(tracked):
             tracking.append({
                 "frame_index": index,
                 "rle_mask_list": [
@@ -226,8 +226,8 @@ def render_edit(video_path: Path, rotation: int, fps: float, clicks: dict[int, l
 
     def frames() -> Iterator[np.ndarray]:
         nonlocal count
-        for index, rgb in enumerate(iter_frames(video_path, rotation)):
-            masks = object_masks(PreparedFrame(rgb), index, clicks, tolerance)
+        for rgb, masks in track_video(lambda: iter_frames(video_path, rotation), clicks,
+                                      tolerance):
             union = np.zeros(rgb.shape[:2], dtype=bool)
             for mask in masks.values():
                 union |= mask

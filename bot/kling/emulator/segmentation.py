@@ -2,8 +2,9 @@
 
 A click grows a region of similar colour around the clicked pixel. Work happens on a
 downscaled copy of the frame (fast flood fill by constrained dilation), then the region is
-refined at full resolution so mask edges follow the real pixels. An object that has no clicks on
-a frame is "tracked" there by looking for its clicked colours near where it was clicked.
+refined at full resolution so mask edges follow the real pixels. On a single frame where an
+object has no clicks (the masks a selection call returns) it is looked for near where it was
+clicked; whole videos (previews and edits) follow it frame to frame instead (see tracking.py).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class PreparedFrame:
         return (int(median[0]), int(median[1]), int(median[2]))
 
 
-def _close_to(
+def close_to(
     pixels: np.ndarray, colours: list[tuple[int, int, int]], tolerance: float
 ) -> np.ndarray:
     """Which pixels (an (..., 3) uint8 array) lie within `tolerance` of any of `colours`.
@@ -103,17 +104,23 @@ def _spread_along_rows(region: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 def flood_fill(allowed: np.ndarray, row: int, col: int) -> np.ndarray:
-    """The 4-connected component of `allowed` containing (row, col).
+    """The 4-connected component of `allowed` containing (row, col)."""
+    seeds = np.zeros_like(allowed)
+    seeds[row, col] = True
+    return flood_fill_from(allowed, seeds)
+
+
+def flood_fill_from(allowed: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Every 4-connected component of `allowed` that holds a pixel of `seeds`.
 
     Spreads along whole row runs, then whole column runs, until nothing changes: a handful of
     vectorised passes for ordinary shapes instead of one pass per pixel of distance.
     """
-    region = np.zeros_like(allowed)
-    if not allowed[row, col]:
+    region = seeds & allowed
+    count = int(region.sum())
+    if count == 0:
         return region
-    region[row, col] = True
     allowed_t = np.ascontiguousarray(allowed.T)
-    count = 1
     while True:
         region = _spread_along_rows(region, allowed)
         region = np.ascontiguousarray(_spread_along_rows(region.T, allowed_t).T)
@@ -129,7 +136,7 @@ def _upscale(frame: PreparedFrame, low_mask: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(full[: frame.height, : frame.width])
 
 
-def _refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[int, int, int]],
+def refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[int, int, int]],
             tolerance: float) -> np.ndarray:
     """Turn a low-resolution region into a full-resolution mask that follows the real edges.
 
@@ -150,29 +157,42 @@ def _refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[in
         frame.factor, axis=1).ravel()
     inside = (rows < frame.height) & (cols < frame.width)
     rows, cols = rows[inside], cols[inside]
-    mask[rows, cols] = _close_to(frame.full[rows, cols], colours, tolerance)
+    mask[rows, cols] = close_to(frame.full[rows, cols], colours, tolerance)
     return mask
+
+
+def grow_low(frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, int],
+             tolerance: float) -> np.ndarray:
+    """Working-resolution region of `colour` connected to the clicked point (may be empty)."""
+    allowed = close_to(frame.low, [colour], tolerance)
+    row, col = frame.low_pixel(x, y)
+    if not allowed[row, col]:
+        # The working copy averages pixels, so a click on a thin feature may miss; take the
+        # nearest matching low-res pixel within a couple of cells.
+        row, col = nearest_true(allowed, row, col, radius=2.5) or (row, col)
+    return flood_fill(allowed, row, col)
 
 
 def grow_from_click(frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, int],
                     tolerance: float) -> np.ndarray:
     """Full-resolution mask of the region of `colour` connected to the clicked point."""
-    allowed = _close_to(frame.low, [colour], tolerance)
-    row, col = frame.low_pixel(x, y)
-    if not allowed[row, col]:
-        # The working copy averages pixels, so a click on a thin feature may miss; take the
-        # nearest matching low-res pixel within a couple of cells.
-        row, col = _nearest_true(allowed, row, col, radius=2.5) or (row, col)
-    region = flood_fill(allowed, row, col)
+    return _full_mask(frame, x, y, grow_low(frame, x, y, colour, tolerance), colour, tolerance)
+
+
+def _full_mask(frame: PreparedFrame, x: float, y: float, region: np.ndarray,
+               colour: tuple[int, int, int], tolerance: float) -> np.ndarray:
     if not region.any():
+        # Nothing of that colour around the click: the clicked pixel alone, as a model would
+        # still return something where the member pointed.
         full = np.zeros((frame.height, frame.width), dtype=bool)
         full_row, full_col = frame.full_pixel(x, y)
         full[full_row, full_col] = True
         return full
-    return _refine(frame, region, [colour], tolerance)
+    return refine(frame, region, [colour], tolerance)
 
 
-def _nearest_true(mask: np.ndarray, row: int, col: int, radius: float) -> tuple[int, int] | None:
+def nearest_true(mask: np.ndarray, row: float, col: float,
+                 radius: float) -> tuple[int, int] | None:
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return None
@@ -184,19 +204,23 @@ def _nearest_true(mask: np.ndarray, row: int, col: int, radius: float) -> tuple[
 
 
 def track(frame: PreparedFrame, reference: list[Click], tolerance: float) -> np.ndarray:
-    """Mask of an object on a frame where it was not clicked, from clicks on another frame."""
+    """Mask of an object on a frame where it was not clicked, from clicks on another frame.
+
+    Used for a single frame, with no neighbouring frames to follow the object through, so it
+    only looks near where the object was clicked.
+    """
     colours = [click.colour for click in reference]
-    allowed = _close_to(frame.low, colours, tolerance)
+    allowed = close_to(frame.low, colours, tolerance)
     radius = TRACK_SEARCH_FRACTION * float(np.hypot(frame.low_width, frame.low_height))
     region = np.zeros_like(allowed)
     for click in reference:
         row, col = frame.low_pixel(click.x, click.y)
         if region[row, col]:
             continue
-        seed = _nearest_true(allowed, row, col, radius)
+        seed = nearest_true(allowed, row, col, radius)
         if seed is not None:
             region |= flood_fill(allowed, *seed)
-    return _refine(frame, region, colours, tolerance)
+    return refine(frame, region, colours, tolerance)
 
 
 def object_masks(frame: PreparedFrame, frame_index: int, clicks_by_frame: dict[int, list[Click]],
@@ -210,7 +234,7 @@ def object_masks(frame: PreparedFrame, frame_index: int, clicks_by_frame: dict[i
     for object_id in object_ids:
         own = [c for c in clicks_by_frame.get(frame_index, []) if c.object_id == object_id]
         if own:
-            masks[object_id] = _grow_clicks(frame, own, tolerance)
+            masks[object_id] = grow_clicks(frame, own, tolerance)[1]
             continue
         reference = _nearest_marked_clicks(object_id, frame_index, clicks_by_frame)
         mask = track(frame, reference, tolerance)
@@ -219,14 +243,16 @@ def object_masks(frame: PreparedFrame, frame_index: int, clicks_by_frame: dict[i
     return masks
 
 
-def _grow_clicks(frame: PreparedFrame, clicks: list[Click], tolerance: float) -> np.ndarray:
-    """Union of the regions grown from each click.
+def grow_clicks(frame: PreparedFrame, clicks: list[Click],
+                tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the regions grown from each click: (working-resolution region, full mask).
 
     A click that lands inside a region already grown from a click of nearly the same colour
     would grow the same region again, so it is skipped (the expensive case is many clicks on
     one large area).
     """
     mask = np.zeros((frame.height, frame.width), dtype=bool)
+    low = np.zeros((frame.low_height, frame.low_width), dtype=bool)
     grown_colours: list[tuple[int, int, int]] = []
     for click in clicks:
         row, col = frame.full_pixel(click.x, click.y)
@@ -234,9 +260,11 @@ def _grow_clicks(frame: PreparedFrame, clicks: list[Click], tolerance: float) ->
             _colour_distance(click.colour, colour) <= tolerance / 4 for colour in grown_colours
         ):
             continue
-        mask |= grow_from_click(frame, click.x, click.y, click.colour, tolerance)
+        region = grow_low(frame, click.x, click.y, click.colour, tolerance)
+        low |= region
+        mask |= _full_mask(frame, click.x, click.y, region, click.colour, tolerance)
         grown_colours.append(click.colour)
-    return mask
+    return low, mask
 
 
 def _colour_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
