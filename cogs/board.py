@@ -20,6 +20,7 @@ from discord import ui
 
 from bot.editing import BoardView
 from bot.i18n import Joined, Msg, render, translate
+from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.languages import server_locale
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def board_file(board: BoardView, locale: object = None) -> discord.File:
                                               frame=board.frame_index))
 
 
-def board_text(board: BoardView, locale: object = None) -> str:
+def board_text(board: BoardView, locale: object = None, *, emulator: bool = False) -> str:
     lines: list[object] = [
         Msg("## Kling editing board"),
         Msg("**Frame {frame} / {last}** · {time} s · grid {grid}", frame=board.frame_index,
@@ -87,7 +88,7 @@ def board_text(board: BoardView, locale: object = None) -> str:
     if board.expires_at is not None:
         lines.append(Msg("Kling session renews itself; current one expires <t:{at}:R>.",
                          at=int(board.expires_at)))
-    return Joined(lines, "\n").render(locale)
+    return Joined(with_emulator_note(lines, emulator), "\n").render(locale)
 
 
 def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
@@ -98,8 +99,9 @@ def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
 
 
 def board_layout(board: BoardView, *, video_filename: str | None,
-                 locale: object = None) -> ui.LayoutView:
-    """The board message in `locale` (the server's language)."""
+                 locale: object = None, emulator: bool = False) -> ui.LayoutView:
+    """The board message in `locale` (the server's language); `emulator` adds the line saying
+    the edits are the emulator's."""
     sid = board.session_id
     labels = {action: label.render(locale) for action, label in ACTION_LABELS.items()}
     first, last = board.frame_index <= 0, board.frame_index >= board.total_frames - 1
@@ -120,7 +122,7 @@ def board_layout(board: BoardView, *, video_filename: str | None,
         discord.MediaGalleryItem(f"attachment://{board_image_filename(board)}",
                                  description=translate(locale, "Frame {frame}",
                                                        frame=board.frame_index))))
-    container.add_item(ui.TextDisplay(board_text(board, locale)))
+    container.add_item(ui.TextDisplay(board_text(board, locale, emulator=emulator)))
     container.add_item(nav)
     container.add_item(tools)
     container.add_item(edits)
@@ -183,13 +185,13 @@ async def fetch_board_message(client: discord.Client, session: Session) -> disco
 
 
 async def show_board(message: discord.Message, board: BoardView,
-                     locale: object = None) -> discord.Message:
+                     locale: object = None, *, emulator: bool = False) -> discord.Message:
     """Edit the board message in place: one edit, the new image replacing the old one."""
     video = source_attachment(message)
     keep: list[discord.Attachment | discord.File] = [video] if video else []
     return await message.edit(
         view=board_layout(board, video_filename=video.filename if video else None,
-                          locale=locale),
+                          locale=locale, emulator=emulator),
         attachments=[*keep, board_file(board, locale)],
         allowed_mentions=NO_MENTIONS,
     )
@@ -219,4 +221,5 @@ async def update_board(client: discord.Client, session: Session, board: BoardVie
         else await fetch_board_message(client, session)
     if target is None:
         return None
-    return await show_board(target, board, server_locale(client, session.guild_id))
+    return await show_board(target, board, server_locale(client, session.guild_id),
+                            emulator=on_emulator(client))

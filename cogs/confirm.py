@@ -22,6 +22,7 @@ from bot.i18n import Joined, Msg, render, translate
 from bot.storage import Job
 from cogs.access import ensure_member_can_submit, ensure_submit_allowed
 from cogs.cooldowns import SUBMIT, enforce_cooldown
+from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.job_cards import post_job_card
 from cogs.job_words import kind_name, kind_title
 from cogs.kling_group import editing_service, store_of
@@ -53,7 +54,7 @@ async def read_images(attachments: list[discord.Attachment]) -> list[tuple[str, 
     return images
 
 
-def card_text(plan: SubmitPlan, locale: object = None) -> str:
+def card_text(plan: SubmitPlan, locale: object = None, *, emulator: bool = False) -> str:
     lines: list[object] = [
         Msg("### Submit this {kind} job?", kind=kind_name(plan.kind)),
         Msg("**Mode:** {mode} · **Duration:** {duration} s", mode=plan.mode,
@@ -73,7 +74,7 @@ def card_text(plan: SubmitPlan, locale: object = None) -> str:
     # The service's notes (image conversions and the like) are translatable Text already.
     lines.extend(Joined(("-# ", note), "") for note in plan.notes)
     lines.append(Msg("**Prompt sent to Kling:**\n>>> {prompt}", prompt=plan.prompt))
-    return Joined(lines, "\n").render(locale)
+    return Joined(with_emulator_note(lines, emulator), "\n").render(locale)
 
 
 def reference_files(plan: SubmitPlan) -> list[discord.File]:
@@ -84,11 +85,11 @@ def reference_files(plan: SubmitPlan) -> list[discord.File]:
 class ConfirmSubmitView(ui.LayoutView):
     def __init__(self, plan: SubmitPlan,
                  on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]],
-                 locale: object = None) -> None:
+                 locale: object = None, *, emulator: bool = False) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT_S)
         self.plan = plan
         self._on_submit = on_submit
-        container = ui.Container(ui.TextDisplay(card_text(plan, locale)),
+        container = ui.Container(ui.TextDisplay(card_text(plan, locale, emulator=emulator)),
                                  accent_colour=discord.Colour.gold())
         if plan.image_paths:
             container.add_item(ui.MediaGallery(*[
@@ -187,5 +188,6 @@ async def confirm_or_submit(interaction: discord.Interaction, plan: SubmitPlan) 
         _job, note = await submit_plan(inner, confirmed_plan)
         await view._finish(inner, note)
 
-    view = ConfirmSubmitView(plan, confirmed, member_locale(interaction))
+    view = ConfirmSubmitView(plan, confirmed, member_locale(interaction),
+                             emulator=on_emulator(interaction.client))
     await interaction.followup.send(view=view, files=reference_files(plan), ephemeral=True)

@@ -26,6 +26,7 @@ from bot.i18n import Joined, Msg
 from bot.media.errors import MediaError
 from bot.media.shrink import shrink_video
 from bot.storage import Job
+from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.job_cards import job_summary, units_text
 from cogs.languages import server_locale
 from cogs.tree import routed_callback
@@ -211,6 +212,7 @@ class DiscordDeliverer:
             self.linked += 1
             text.append(self._link_text(job, too_large=too_large))
         text.append(units_text(job))
+        with_emulator_note(text, on_emulator(self.client))
         file = discord.File(upload, filename=result_filename(job)) if upload else None
         kwargs: dict[str, Any] = {"file": file} if file is not None else {}
         return await channel.send(

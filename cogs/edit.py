@@ -34,6 +34,7 @@ from cogs.board import (
     source_attachment,
 )
 from cogs.edit_views import FixVideoView, ReplaceSessionView
+from cogs.emulator_note import on_emulator
 from cogs.kling_group import KLING, editing_service, store_of
 from cogs.languages import channel_locale, member_locale
 from cogs.replies import send_reply
@@ -193,7 +194,7 @@ async def post_board(interaction: discord.Interaction, source: VideoSource, *, i
         raise
     await service.set_board_message(board.session_id, message.id)
     await message.edit(view=board_layout(board, video_filename=video.filename if video else None,
-                                         locale=locale),
+                                         locale=locale, emulator=on_emulator(interaction.client)),
                        attachments=[*([video] if video else []), board_file(board, locale)],
                        allowed_mentions=NO_MENTIONS)
     if old is not None and old.board_message_id and old.board_message_id != message.id:

@@ -19,6 +19,7 @@ import discord
 
 from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, JobKind, JobState, Store
+from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.job_words import kind_title
 from cogs.languages import server_locale
 from cogs.reasons import stored_reason
@@ -118,7 +119,8 @@ def _status(job: Job, queue_position: int | None) -> Text:
 
 
 def card_message(
-    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None
+    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None,
+    emulator: bool = False,
 ) -> Text:
     """The card of `job` as of wall-clock time `now`, as a message (render it in the server's
     language: a card is a channel message)."""
@@ -135,16 +137,16 @@ def card_message(
         lines.append(units_text(job))
     lines.append(Msg("Requested by <@{user}> · job `{job}`", user=job.requester_id,
                      job=job.id[:8]))
-    return Joined(lines, "\n")
+    return Joined(with_emulator_note(lines, emulator), "\n")
 
 
 def render_card(
     job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None,
-    locale: object = None,
+    locale: object = None, emulator: bool = False,
 ) -> str:
     """The card's text for `job` as of wall-clock time `now`, in `locale` (English if None)."""
     return card_message(job, now=now, queue_position=queue_position,
-                        estimate=estimate).render(locale)
+                        estimate=estimate, emulator=emulator).render(locale)
 
 
 class _Card:
@@ -221,7 +223,8 @@ class JobCards:
         place = runner.queue_position(job.id) if runner is not None else None
         estimate = runner.estimate(job.kind) if runner is not None else None
         return render_card(job, now=self._wall_clock(), queue_position=place, estimate=estimate,
-                           locale=server_locale(self.client, job.guild_id))
+                           locale=server_locale(self.client, job.guild_id),
+                           emulator=on_emulator(self.client))
 
     def _update(self, job: Job) -> None:
         card = self._cards.get(job.id)
