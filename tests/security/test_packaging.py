@@ -185,6 +185,11 @@ def test_every_path_the_dockerfile_names_exists() -> None:
     for *sources, _dest in copies:
         for source in sources:
             assert (REPO / source).exists(), f"COPY {source}: not in the repository"
+    # .dockerignore lets only these into the build (no config.toml, .env or data/).
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    allowed = {line[1:] for line in ignore if line.startswith("!")}
+    assert "*" in ignore and all(ignore.index("*") < ignore.index(f"!{a}") for a in allowed)
+    assert {source for *sources, _dest in copies for source in sources} == allowed
     entrypoint = shlex.split(dict(steps)["ENTRYPOINT"].strip("[]").replace(",", " "))[0]
     script = next(sources[0] for *sources, dest in copies if dest.rstrip("/").endswith(entrypoint))
     assert os.access(REPO / script, os.X_OK)
