@@ -12,7 +12,6 @@ from tests.discord_twin.model import TwinGuild
 from tests.processes import ChildProcess
 
 
-
 def write_config(tmp_path: Path, twin: DiscordTwin) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
