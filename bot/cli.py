@@ -86,9 +86,9 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     from bot.demo import run_demo
+    from bot.demo_args import request_from_args
 
-    video = Path(args.video) if args.video else None
-    return asyncio.run(run_demo(video, Path(args.out)))
+    return asyncio.run(run_demo(request_from_args(args)))
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -188,10 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "run the whole editing flow offline",
                "Run the whole editing flow offline against the built-in Kling emulator and "
                "write the boards, the preview and the result into DIR.")
-    demo.add_argument("video", nargs="?", metavar="VIDEO",
-                      help="video to edit (default: a generated one)")
-    demo.add_argument("--out", metavar="DIR", default="demo-out",
-                      help="output folder (default: demo-out)")
+    from bot.demo_args import add_arguments as add_demo_arguments
+
+    add_demo_arguments(demo)
 
     emu = add("emulator", cmd_emulator, "serve the Kling emulator on loopback",
               "Serve the local Kling API emulator, so the bot can be tried without spending "

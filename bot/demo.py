@@ -1,13 +1,17 @@
 """`kling-bot demo`: the whole editing flow offline, on the built-in Kling emulator.
 
-It walks the same steps a channel does (check the video, open a Kling session, mark two points,
-draw the board after each, preview, submit a removal, wait, fetch the result) with the real
-client against a real emulator on loopback, and writes what a member would see into a folder.
+It walks the same steps a channel does (check the video, open a Kling session, mark points on
+one frame, draw the board after each, preview, submit the edit, wait, fetch the result) with the
+real client against a real emulator on loopback, and writes what a member would see into a
+folder. On the generated clip everything has a default (two clicks on the red ball, a removal);
+on a member's own video the points must be given (see bot.demo_options).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +23,15 @@ import aiohttp
 import numpy as np
 from aiohttp import web
 
+from bot.demo_args import DemoRequest
+from bot.demo_options import (
+    DemoUsageError,
+    check_edit,
+    check_video_path,
+    resolve_frame,
+    resolve_points,
+    resolve_prompt,
+)
 from bot.grid import BoardGrid
 from bot.jobs.download import download_to_file
 from bot.kling import CreateEditTask, KlingClient, TaskStatus, make_provider
@@ -26,7 +39,6 @@ from bot.kling.emulator import KlingEmulator
 from bot.media import MediaError, extract_frame, frame_time, probe_video, write_mp4
 from bot.media.fix import fix_video
 from bot.media.rules import check_video, edit_duration_for
-from bot.points import PointsError, parse_points
 from bot.render.board import render_board
 
 DEMO_SIZE = (1280, 720)
@@ -55,16 +67,19 @@ def ball_centre(index: int) -> tuple[float, float]:
 
 def demo_frames() -> Iterator[np.ndarray]:
     width, height = DEMO_SIZE
-    ys, xs = np.mgrid[0:height, 0:width]
+    ys = np.arange(height)[:, None]
     # A soft two-colour backdrop so "removal" has something to fill in from.
     backdrop = np.zeros((height, width, 3), dtype=np.uint8)
     backdrop[..., 1] = 90 + (ys * 60 // height).astype(np.uint8)
     backdrop[..., 2] = 150
+    # The ball drawn once, then stamped where it is on each frame.
+    offsets = np.arange(-BALL_RADIUS, BALL_RADIUS + 1)
+    disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= BALL_RADIUS**2
     for index in range(DEMO_FPS * DEMO_SECONDS):
         cx, cy = ball_centre(index)
-        inside = (xs - cx * width) ** 2 + (ys - cy * height) ** 2 <= BALL_RADIUS**2
+        left, top = round(cx * width) - BALL_RADIUS, round(cy * height) - BALL_RADIUS
         frame = backdrop.copy()
-        frame[inside] = (220, 30, 30)
+        frame[top:top + disc.shape[0], left:left + disc.shape[1]][disc] = (220, 30, 30)
         yield frame
 
 
@@ -99,10 +114,12 @@ async def _scratch_dir() -> AsyncIterator[Path]:
         yield Path(name)
 
 
-def prepare_video(video: Path | None, out: Path) -> tuple[Path, list[str]]:
+def prepare_video(video: Path | None, out: Path, files: OutputFiles) -> tuple[Path, list[str]]:
     """The video to edit, fixed if it breaks a rule that can be fixed; notes for the summary."""
     if video is None:
-        return make_demo_video(out / "input.mp4"), ["generated a 3 s 1280x720 24 fps clip"]
+        path = make_demo_video(out / "input.mp4")
+        files.add(path, "the generated clip: a red ball crossing the frame, 3 s, 1280x720, 24 fps")
+        return path, ["generated a 3 s 1280x720 24 fps clip"]
     info = probe_video(video)
     problems = check_video(info)
     if not problems:
@@ -110,21 +127,66 @@ def prepare_video(video: Path | None, out: Path) -> tuple[Path, list[str]]:
     if not all(p.fixable for p in problems):
         raise MediaError(" ".join(p.message for p in problems if not p.fixable))
     report = fix_video(video, out / "input-fixed.mp4", info)
+    files.add(report.path, f"{video.name} fixed to Kling's rules (the video that was edited)")
     return report.path, [p.message for p in problems] + report.changes
 
 
-async def run_demo(video: Path | None, out: Path, *, seconds_per_stage: float = 0.5) -> int:
+def default_marks(frame_index: int, grid: BoardGrid) -> str:
+    """Two clicks on the generated clip's ball: by grid cell where the cell's centre is on the
+    ball (the way members usually mark), and by coordinates."""
+    cx, cy = ball_centre(frame_index)
+    cell = grid.cell_at(cx, cy)
+    centre_x, centre_y = grid.cell_centre(cell)
+    width, height = DEMO_SIZE
+    on_ball = math.hypot((centre_x - cx) * width, (centre_y - cy) * height) < BALL_RADIUS * 0.9
+    first = grid.cell_name(cell) if on_ball else f"{cx:.3f},{cy:.3f}"
+    return f"{first} {cx + 0.01:.3f},{cy + 0.02:.3f}"
+
+
+def usage_error(error: DemoUsageError) -> int:
+    print(f"kling-bot demo: {error}", file=sys.stderr)
+    return 2
+
+
+async def run_demo(request: DemoRequest, *, seconds_per_stage: float = 0.5) -> int:
+    """Run the demo; 0 when the edit came back, 1 when it could not be done, 2 for bad options."""
+    try:
+        check_video_path(request.video)
+        edit = await asyncio.to_thread(check_edit, request)
+    except DemoUsageError as error:
+        return usage_error(error)
+    out = request.out
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    files = OutputFiles(out)
     timings = Timings()
     try:
         async with timings.step("check video"):
-            source, notes = await asyncio.to_thread(prepare_video, video, out)
+            source, notes = await asyncio.to_thread(prepare_video, request.video, out, files)
             info = await asyncio.to_thread(probe_video, source)
     except MediaError as exc:
         print(f"The video cannot be used: {exc}")
         return 1
 
     grid = BoardGrid.for_frame(info.width, info.height)
+    try:
+        frame_index = resolve_frame(request, info)
+        frame = await asyncio.to_thread(extract_frame, source, frame_index)
+        caption = f"frame {frame_index} · {frame_time(frame_index, info.fps):.2f} s"
+        if request.points is None and request.video is not None:
+            grid_board = out / "grid.png"
+            image = await asyncio.to_thread(render_board, frame, [], [], grid, caption,
+                                            image_format="png")
+            await asyncio.to_thread(grid_board.write_bytes, image)
+            raise DemoUsageError(
+                "with your own VIDEO, say where the object is with --points (e.g. --points C4 "
+                f"or --points 0.42,0.61); {grid_board} shows frame {frame_index} with the grid")
+        marks = request.points if request.points is not None else default_marks(frame_index,
+                                                                                 grid)
+        points = resolve_points(marks, info)
+        prompt = resolve_prompt(request, edit)
+    except DemoUsageError as error:
+        return usage_error(error)
+
     async with (
         _scratch_dir() as scratch,
         KlingEmulator(seconds_per_stage=seconds_per_stage, work_dir=scratch) as emu,
@@ -135,23 +197,11 @@ async def run_demo(video: Path | None, out: Path, *, seconds_per_stage: float = 
         async with timings.step("init-selection"):
             session = await client.init_selection(video_url=video_url)
 
-        frame_index = 0
-        cx, cy = ball_centre(frame_index) if video is None else (0.5, 0.5)
-        cell = grid.cell_name(grid.cell_at(cx, cy))
-        # One point by grid cell and one by coordinates: the two ways members usually mark.
-        marks = [cell, f"{cx + 0.01:.3f},{cy + 0.02:.3f}"]
-        frame = await asyncio.to_thread(extract_frame, source, frame_index)
-        caption = f"frame {frame_index} · {frame_time(frame_index, info.fps):.2f} s"
         placed: list[tuple[int, float, float]] = []
-        boards: list[Path] = []
-        for number, text in enumerate(marks, start=1):
-            try:
-                (point,) = parse_points(text, grid, video_width=info.width,
-                                        video_height=info.height, existing_count=len(placed))
-            except PointsError as exc:
-                print(f"Could not mark {text}: {exc}")
-                return 1
-            async with timings.step(f"add-selection {text}"):
+        # One add-selection per point, with the board after each, as members mark one by one.
+        for number, point in enumerate(points, start=1):
+            text = f"{point[0]:.3f},{point[1]:.3f} in {grid.cell_name(grid.cell_at(*point))}"
+            async with timings.step(f"add-selection {number}"):
                 result = await client.add_selection(session.session_id, frame_index, [point])
             placed.append((number, *point))
             async with timings.step(f"render board {number}"):
@@ -161,25 +211,27 @@ async def run_demo(video: Path | None, out: Path, *, seconds_per_stage: float = 
                 )
             board = out / f"board-{number}.png"
             await asyncio.to_thread(board.write_bytes, image)
-            boards.append(board)
+            files.add(board, f"the board after point {number} ({text}) on frame "
+                             f"{frame_index}: {len(result.masks)} object mask(s)")
 
         async with timings.step("preview-selection"):
             preview = await client.preview_selection(session.session_id)
-            preview_files = []
-            wanted = ((preview.video, "preview.mp4"), (preview.video_cover, "preview-cover"))
-            for url, name in wanted:
+            wanted = ((preview.video, "preview.mp4",
+                       "the selection preview: the tracked mask on every frame"),
+                      (preview.video_cover, "preview-cover",
+                       f"the preview's cover: the mask on frame {frame_index}"))
+            for url, name, what in wanted:
                 if url:
                     suffix = "" if name.endswith(".mp4") else Path(url.split("?")[0]).suffix
                     dest = out / f"{name}{suffix}"
                     await download_to_file(http, url, dest, max_bytes=DOWNLOAD_CAP,
                                            time_limit=60)
-                    preview_files.append(dest)
+                    files.add(dest, what)
 
-        prompt = "Delete the red ball from <<<video_1>>>"
-        async with timings.step("submit removal"):
+        async with timings.step(f"submit {edit.edit_mode}"):
             task = await client.create_edit_task(CreateEditTask(
-                session_id=session.session_id, edit_mode="removal", prompt=prompt,
-                duration=edit_duration_for(info),
+                session_id=session.session_id, edit_mode=edit.edit_mode, prompt=prompt,
+                images=edit.images, duration=edit_duration_for(info),
             ))
         async with timings.step("wait for Kling"):
             while not task.status.is_terminal:
@@ -192,27 +244,49 @@ async def run_demo(video: Path | None, out: Path, *, seconds_per_stage: float = 
         async with timings.step("download result"):
             await download_to_file(http, task.videos[0].url, result_path,
                                    max_bytes=DOWNLOAD_CAP, time_limit=120)
+        files.add(result_path, f"the edited video ({edit.edit_mode})")
         result_info = await asyncio.to_thread(probe_video, result_path)
 
-    print_summary(out, notes, session.session_id, boards, preview_files, result_path,
-                  result_info, task.final_unit_deduction, timings)
-    return 0
-
-
-def print_summary(out: Path, notes: list[str], session_id: str, boards: list[Path],
-                  previews: list[Path], result: Path, result_info: object,
-                  units: float | None, timings: Timings) -> None:
     print(f"Kling demo (emulator) → {out}/")
     for note in notes:
         print(f"  video: {note}")
-    print(f"  session {session_id}")
-    for path in [*boards, *previews, result]:
-        print(f"  wrote {path.name} ({path.stat().st_size / 1024:.0f} KiB)")
-    duration = getattr(result_info, "duration_s", 0.0)
-    print(f"  result: {duration:.1f} s, "
-          f"{getattr(result_info, 'width', '?')}x{getattr(result_info, 'height', '?')}, "
-          f"units charged by the emulator: {units if units is not None else 'none'}")
-    total = sum(seconds for _, seconds in timings.steps)
+    for note in edit.notes:
+        print(f"  image: {note}")
+    print(f"  session {session.session_id}, frame {frame_index} ({caption.split(' · ')[1]}), "
+          f"{len(placed)} point(s)")
+    print(f"  {edit.edit_mode}: {prompt}")
+    print(f"  result: {result_info.duration_s:.1f} s, {result_info.width}x{result_info.height}, "
+          f"units charged by the emulator: {task.final_unit_deduction or 'none'}")
+    print_timings(timings)
+    files.print_listing()
+    return 0
+
+
+def print_timings(timings: Timings) -> None:
     for name, seconds in timings.steps:
         print(f"  {seconds * 1000:8.0f} ms  {name}")
+    total = sum(seconds for _, seconds in timings.steps)
     print(f"  {total * 1000:8.0f} ms  total")
+
+
+class OutputFiles:
+    """What this run wrote into the output folder, to list at the end."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: dict[str, str] = {}
+
+    def add(self, path: Path, what: str) -> None:
+        self.written[path.name] = what
+
+    def print_listing(self) -> None:
+        print(f"Files in {self.folder}/:")
+        entries = sorted(p for p in self.folder.iterdir() if p.is_file())
+        width = max((len(p.name) for p in entries), default=0)
+        for path in entries:
+            what = self.written.get(path.name, "not written by this run")
+            print(f"  {path.name:<{width}}  {_size(path.stat().st_size):>9}  {what}")
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
