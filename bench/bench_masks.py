@@ -1,4 +1,8 @@
-"""decode_rle on a 4K mask with several objects vs pycocotools' C decoder, same counts.
+"""decode_rle on a 4K mask with several objects vs pycocotools' C decoder, same counts; then
+4K masks with millions of runs (a checkerboard: one run per pixel; noise: runs of 1-20 pixels),
+with time and peak memory: tracemalloc for decode_rle, and for both decoders the growth of the
+peak resident size of a fresh process that only reads the counts and decodes them
+(pycocotools allocates in C, out of tracemalloc's sight).
 
 Run: .venv/bin/python bench/bench_masks.py
 """
@@ -6,9 +10,14 @@ Run: .venv/bin/python bench/bench_masks.py
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import tracemalloc
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as coco
@@ -71,6 +80,73 @@ def main() -> None:
     for ragged in (False, True):
         run_case(several_objects(ragged=ragged), "ragged edges" if ragged else "smooth edges")
         print()
+    for kind in ("checkerboard", "noise"):
+        run_many_runs_case(kind)
+        print()
+
+
+def many_runs(kind: str) -> np.ndarray:
+    if kind == "checkerboard":
+        yy, xx = np.indices((HEIGHT, WIDTH))
+        return ((yy + xx) % 2).astype(np.uint8)
+    return (np.random.default_rng(5).random((HEIGHT, WIDTH)) < 0.5).astype(np.uint8)
+
+
+# Run in a fresh interpreter: read the counts, note the peak RSS, decode, note it again.
+_RSS_PROBE = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+import pycocotools.mask as coco
+from bot.masks import decode_rle
+
+def peak_kib():
+    # VmHWM belongs to this process image (getrusage's maxrss also counts the parent's peak).
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+counts = open(sys.argv[2], "rb").read()
+size = [int(sys.argv[3]), int(sys.argv[4])]
+before = peak_kib()
+if sys.argv[1] == "ours":
+    decode_rle({"size": size, "counts": counts.decode("ascii")})
+else:
+    coco.decode({"size": size, "counts": counts})
+print(peak_kib() - before)
+"""
+
+
+def peak_rss_growth_mib(which: str, counts_file: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, which, str(counts_file), str(HEIGHT), str(WIDTH)],
+        check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    return int(out.stdout.strip()) / 1024
+
+
+def run_many_runs_case(kind: str) -> None:
+    mask = many_runs(kind)
+    coco_rle = coco.encode(np.asfortranarray(mask))
+    rle = {"size": [HEIGHT, WIDTH], "counts": coco_rle["counts"].decode("ascii")}
+    assert np.array_equal(decode_rle(rle), coco.decode(coco_rle))
+    runs = int(np.count_nonzero(np.diff(mask.T.ravel()))) + 1
+    print(f"many runs, {kind}: mask {WIDTH}x{HEIGHT}, {runs} runs, "
+          f"counts {len(rle['counts'])} chars")
+    report("decode_rle", "pycocotools.mask.decode",
+           timed_pair(lambda: decode_rle(rle), lambda: coco.decode(coco_rle), 10))
+    tracemalloc.start()
+    decode_rle(rle)
+    traced = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    with tempfile.TemporaryDirectory() as folder:
+        counts_file = Path(folder) / "counts.txt"
+        counts_file.write_bytes(coco_rle["counts"])
+        ours_rss = peak_rss_growth_mib("ours", counts_file)
+        theirs_rss = peak_rss_growth_mib("coco", counts_file)
+    print(f"{'peak memory':<28} decode_rle {traced:6.0f} MiB traced, {ours_rss:6.0f} MiB RSS growth"
+          f"   pycocotools {theirs_rss:6.0f} MiB RSS growth   (the mask itself: "
+          f"{HEIGHT * WIDTH / 2**20:.0f} MiB)")
 
 
 def run_case(mask: np.ndarray, name: str) -> None:

@@ -43,6 +43,9 @@ _SIGN_BIT = 0x10
 _PAYLOAD_MASK = 0x1F
 # 12 characters carry 60 payload bits: the largest shift that still fits a signed int64.
 _MAX_CHARS_PER_VALUE = 12
+# Characters decoded per slice: bounds the temporary arrays (a few bytes per character of the
+# slice) whatever the length of the string.
+_CHUNK_CHARS = 1 << 20
 
 
 class MaskDecodeError(ValueError):
@@ -74,8 +77,15 @@ def rle_size(rle: Mapping[str, Any]) -> tuple[int, int]:
     return h, w
 
 
-def _parse_counts(counts: str | bytes) -> np.ndarray:
-    """Turn a compressed counts string into run lengths (int64), vectorised over characters."""
+def _parse_counts(counts: str | bytes, max_runs: int | None = None) -> np.ndarray:
+    """Turn a compressed counts string into run lengths (int64).
+
+    Memory follows the number of runs, never the number of characters times eight: the string
+    is read in slices of at most ``_CHUNK_CHARS`` characters (cut where a value ends), and each
+    slice is decoded with one numpy pass per character position inside a value (at most 12,
+    usually 1 or 2), writing straight into the one output array. More than ``max_runs`` runs is
+    refused before that array is made.
+    """
     if isinstance(counts, str):
         try:
             raw = counts.encode("ascii")
@@ -87,40 +97,90 @@ def _parse_counts(counts: str | bytes) -> np.ndarray:
         raw = bytes(counts)
     if not raw:
         raise MaskDecodeError("RLE counts string is empty")
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    runs = _count_values(codes)
+    if max_runs is not None and runs > max_runs:
+        # Only zero-length runs could make more runs than pixels; refuse before allocating.
+        raise MaskDecodeError(
+            f"RLE counts hold {runs} runs, more than the {max_runs} the mask size allows"
+        )
+    values = np.empty(runs, dtype=np.int64)
+    done = 0
+    begin = 0
+    while begin < codes.size:
+        stop = min(begin + _CHUNK_CHARS, codes.size)
+        chunk = codes[begin:stop] - np.uint8(_ASCII_OFFSET)
+        _check_characters(chunk, raw, begin)
+        if chunk.max() < _CONTINUE_BIT:
+            # Every value of the slice is one character (very short runs): 5 bits, the top
+            # one the sign.
+            out = values[done : done + chunk.size]
+            np.bitwise_and(chunk, _PAYLOAD_MASK >> 1, out=out, casting="unsafe")
+            out -= chunk & _SIGN_BIT
+            done += chunk.size
+            begin = stop
+            continue
+        ends = np.flatnonzero(chunk < _CONTINUE_BIT)  # no continuation bit: a value ends
+        if stop == codes.size:
+            if ends.size == 0 or ends[-1] != chunk.size - 1:
+                raise MaskDecodeError(
+                    "RLE counts end in the middle of a value (truncated string?)"
+                )
+        elif ends.size == 0:
+            raise MaskDecodeError("RLE counts contain a value too large to be a run length")
+        else:
+            chunk = chunk[: ends[-1] + 1]  # the rest starts the next slice
+        _decode_values(chunk, ends, values[done : done + ends.size])
+        done += ends.size
+        begin += chunk.size
+    # From the fourth run on, each value is a delta against the run two places back; that is
+    # a running sum along each parity chain, except that run 0 does not seed the even chain.
+    if values.size > 3:
+        np.cumsum(values[1::2], out=values[1::2])
+        np.cumsum(values[2::2], out=values[2::2])
+    return values
+
+
+def _count_values(codes: np.ndarray) -> int:
+    total = 0
+    for begin in range(0, codes.size, _CHUNK_CHARS):
+        # Characters below '0' wrap round in uint8 and so never count as a value's end.
+        chunk = codes[begin : begin + _CHUNK_CHARS] - np.uint8(_ASCII_OFFSET)
+        total += int(np.count_nonzero(chunk < _CONTINUE_BIT))
+    return total
+
+
+def _check_characters(chunk: np.ndarray, raw: bytes, offset: int) -> None:
     # uint8 arithmetic wraps characters below '0' round to large values, so one comparison
     # catches both ends of the allowed range.
-    codes = np.frombuffer(raw, dtype=np.uint8) - np.uint8(_ASCII_OFFSET)
-    bad = np.flatnonzero(codes > 0x3F)
+    bad = np.flatnonzero(chunk > 0x3F)
     if bad.size:
-        pos = int(bad[0])
+        pos = offset + int(bad[0])
         raise MaskDecodeError(
             f"RLE counts contain invalid character {chr(raw[pos])!r} at position {pos} "
             "(allowed: '0' to 'o')"
         )
-    last_chars = np.flatnonzero(codes < _CONTINUE_BIT)  # no continuation bit: a value ends
-    if last_chars.size == 0 or last_chars[-1] != codes.size - 1:
-        raise MaskDecodeError("RLE counts end in the middle of a value (truncated string?)")
-    starts = np.empty(last_chars.size, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = last_chars[:-1] + 1
-    lengths = last_chars + 1 - starts
-    if int(lengths.max()) > _MAX_CHARS_PER_VALUE:
+
+
+def _decode_values(chunk: np.ndarray, ends: np.ndarray, out: np.ndarray) -> None:
+    """Decode the values of ``chunk`` (whole values, ending at ``ends``) into ``out``.
+
+    A value's last character holds its most significant 5 bits (the top one the sign), so the
+    value starts as that signed number and takes in one more character per pass, walking back
+    from the end: at most 12 passes over the values, usually one or two.
+    """
+    lengths = np.diff(ends, prepend=-1)
+    longest = int(lengths.max())
+    if longest > _MAX_CHARS_PER_VALUE:
         raise MaskDecodeError("RLE counts contain a value too large to be a run length")
-    # Position of each character inside its value: 0 for the least significant 5 bits.
-    place = np.arange(codes.size, dtype=np.int64) - np.repeat(starts, lengths)
-    payload = (codes & _PAYLOAD_MASK).astype(np.int64) << (_PAYLOAD_BITS * place)
-    values = np.add.reduceat(payload, starts)
-    # Sign-extend values whose last character has the sign bit (a whole-array pass is much
-    # cheaper than boolean indexing here).
-    sign = ((codes[last_chars] & _SIGN_BIT) != 0).astype(np.int64)
-    values -= sign << (_PAYLOAD_BITS * lengths)
-    # From the fourth run on, each value is a delta against the run two places back; that is
-    # a running sum along each parity chain, except that run 0 does not seed the even chain.
-    runs = values
-    if runs.size > 3:
-        runs[1::2] = np.cumsum(values[1::2])
-        runs[2::2] = np.cumsum(values[2::2])
-    return runs
+    last = chunk[ends]
+    np.bitwise_and(last, _PAYLOAD_MASK >> 1, out=out, casting="unsafe")
+    out -= last & _SIGN_BIT
+    for back in range(1, longest):
+        longer = lengths > back
+        lower = chunk[np.maximum(ends - back, 0)] & _PAYLOAD_MASK
+        np.left_shift(out, _PAYLOAD_BITS, out=out, where=longer)
+        np.bitwise_or(out, lower, out=out, where=longer, casting="unsafe")
 
 
 def rle_runs(rle: Mapping[str, Any]) -> np.ndarray:
@@ -135,7 +195,7 @@ def rle_runs(rle: Mapping[str, Any]) -> np.ndarray:
         raise MaskDecodeError("RLE mask has no 'counts'")
     counts = rle["counts"]
     if isinstance(counts, str | bytes | bytearray):
-        runs = _parse_counts(counts)
+        runs = _parse_counts(counts, max_runs=h * w + 1)
     elif isinstance(counts, Sequence | np.ndarray):
         runs = np.asarray(counts)
         if runs.ndim != 1 or (runs.size and not np.issubdtype(runs.dtype, np.integer)):
@@ -143,9 +203,8 @@ def rle_runs(rle: Mapping[str, Any]) -> np.ndarray:
         runs = runs.astype(np.int64)
     else:
         raise MaskDecodeError(f"RLE counts must be a string, got {type(counts).__name__}")
-    negative = np.flatnonzero(runs < 0)
-    if negative.size:
-        i = int(negative[0])
+    if runs.size and runs.min() < 0:
+        i = int(np.flatnonzero(runs < 0)[0])
         raise MaskDecodeError(f"RLE counts decode to a negative run ({int(runs[i])}) at run {i}")
     covered = int(runs.sum())
     if covered != h * w:

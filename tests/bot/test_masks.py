@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import tracemalloc
+from unittest import mock
 
 import numpy as np
 import pycocotools.mask as coco
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from bot import masks as masks_module
 from bot.masks import (
     MaskDecodeError,
     decode_png_mask,
@@ -80,6 +83,65 @@ def test_large_masks_with_long_runs_agree_with_pycocotools(shape: tuple[int, int
     counts = coco_counts(mask)
     assert encode_rle(mask)["counts"] == counts
     np.testing.assert_array_equal(decode_rle({"size": [h, w], "counts": counts}), mask)
+
+
+def many_runs_mask(kind: str, h: int = 2160, w: int = 3840) -> np.ndarray:
+    """A 4K mask with millions of runs: a checkerboard (a run per pixel, one character per run)
+    or noise (runs of varied length, one or two characters each)."""
+    if kind == "checkerboard":
+        yy, xx = np.indices((h, w))
+        return ((yy + xx) % 2).astype(np.uint8)
+    return (np.random.default_rng(11).random((h, w)) < 0.5).astype(np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["checkerboard", "noise"])
+def test_a_4k_mask_with_millions_of_runs_decodes_like_pycocotools_in_bounded_memory(
+    kind: str,
+) -> None:
+    mask = many_runs_mask(kind)
+    h, w = mask.shape
+    coco_rle = coco.encode(np.asfortranarray(mask))
+    rle = {"size": [h, w], "counts": coco_rle["counts"].decode("ascii")}
+    assert len(rle["counts"]) > 4_000_000  # several slices of the parser
+    tracemalloc.start()
+    try:
+        decoded = decode_rle(rle)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(decoded, coco.decode(coco_rle))
+    # The runs (8 bytes each, at most one per pixel) plus the 1-byte mask, plus a slice's worth
+    # of temporaries; decoding per character of the string took over 70 bytes per pixel.
+    assert peak < 12 * h * w + 48 * masks_module._CHUNK_CHARS, f"{peak / 2**20:.0f} MiB"
+
+
+@settings(max_examples=200, deadline=None)
+@given(masks(), st.integers(1, 9))
+def test_decoding_in_small_slices_gives_the_same_mask(mask: np.ndarray, chunk: int) -> None:
+    """Slice boundaries fall inside and between multi-character values alike."""
+    counts = coco_counts(mask)
+    with mock.patch.object(masks_module, "_CHUNK_CHARS", chunk):
+        if len(counts) > chunk and max(_value_lengths(counts)) > chunk:
+            with pytest.raises(MaskDecodeError):
+                decode_rle({"size": list(mask.shape), "counts": counts})
+            return
+        decoded = decode_rle({"size": list(mask.shape), "counts": counts})
+    np.testing.assert_array_equal(decoded, mask)
+
+
+def _value_lengths(counts: str) -> list[int]:
+    lengths, current = [], 0
+    for char in counts:
+        current += 1
+        if (ord(char) - 48) < 0x20:
+            lengths.append(current)
+            current = 0
+    return lengths
+
+
+def test_more_runs_than_pixels_is_refused_before_decoding() -> None:
+    with pytest.raises(MaskDecodeError, match="more than the 5 the mask size allows"):
+        decode_rle({"size": [2, 2], "counts": "0" * 1_000_000})
 
 
 def test_known_small_example_from_the_reference() -> None:
