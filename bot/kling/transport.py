@@ -7,6 +7,7 @@ Retry *policy* (which failures to repeat, and when) belongs to the client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -32,6 +33,17 @@ log = logging.getLogger("bot.kling")
 # Long strings in request bodies are base64 images or long prompts; never log them whole.
 _LOG_STRING_LIMIT = 64
 _SNIPPET_LIMIT = 120
+
+# The largest answer read from Kling. The biggest honest one is a selection answer: every object's
+# mask twice (RLE counts and a base64 PNG). A 4K mask whose runs are single pixels is 8 MiB of
+# counts; real masks are tens of KiB. 64 MiB leaves room for several worst cases and still stops
+# a broken or hostile server from making the bot buffer gigabytes (JSON parsing multiplies the
+# body's size again in memory).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# Bodies larger than this are parsed in a worker thread: json.loads of a few MiB takes tens of
+# milliseconds, which would stall every other task on the event loop.
+PARSE_IN_THREAD_BYTES = 256 * 1024
+_READ_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -207,8 +219,8 @@ class Transport:
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                body = await response.read()
                 location = response.headers.get("Location", "")
+                body = await _read_capped(response)
         except aiohttp.ConnectionTimeoutError as exc:
             raise NetworkError(
                 f"could not connect to Kling in time ({type(exc).__name__})", request_sent=False
@@ -230,7 +242,37 @@ class Transport:
                 http_status=status,
             )
         try:
-            payload = json.loads(body)
+            if len(body) > PARSE_IN_THREAD_BYTES:
+                payload = await asyncio.to_thread(_decode_json, body)
+            else:
+                payload = _decode_json(body)
         except ValueError:
             raise _describe_non_json(status, body) from None
         return parse_envelope(status, payload)
+
+
+def _decode_json(body: bytes) -> Any:
+    return json.loads(body)
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body, or ``MalformedResponseError`` once it passes ``MAX_RESPONSE_BYTES``."""
+    declared = response.content_length
+    if declared is not None and declared > MAX_RESPONSE_BYTES:
+        raise _too_large(response.status, f"declared {declared} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.content.iter_chunked(_READ_CHUNK):
+        size += len(part)
+        if size > MAX_RESPONSE_BYTES:
+            raise _too_large(response.status, f"more than {MAX_RESPONSE_BYTES} bytes")
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _too_large(http_status: int, how_big: str) -> MalformedResponseError:
+    return MalformedResponseError(
+        f"Kling answered HTTP {http_status} with a body too large to read ({how_big}; the limit "
+        f"is {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB)",
+        http_status=http_status,
+    )
