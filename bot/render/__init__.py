@@ -7,6 +7,7 @@ from bot.render.board import (
     ImageFormat,
     display_size,
     mask_colour,
+    mask_colours,
     render_board,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "ImageFormat",
     "display_size",
     "mask_colour",
+    "mask_colours",
     "render_board",
 ]

@@ -13,15 +13,18 @@ crisp. PNG is available (and used by the tests) when exact pixels matter.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from bot.grid import BoardGrid
 from bot.masks import decode_rle_scaled, dilate
+from bot.render.colours import MASK_COLOURS, RGB, contrast_colour, mask_colour
 
 __all__ = [
     "BOARD_LONG_SIDE",
@@ -31,6 +34,7 @@ __all__ = [
     "ImageFormat",
     "display_size",
     "mask_colour",
+    "mask_colours",
     "paint_masks",
     "render_board",
 ]
@@ -39,21 +43,12 @@ ImageFormat = Literal["jpeg", "png", "webp"]
 IMAGE_MEDIA_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 BOARD_LONG_SIDE = 1280
-# Saturated colours that stay apart from each other and from typical skin, sky and foliage.
-MASK_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (255, 64, 64),
-    (48, 140, 255),
-    (40, 220, 90),
-    (255, 200, 0),
-    (190, 80, 255),
-    (0, 220, 220),
-    (255, 120, 200),
-    (255, 140, 20),
-    (150, 230, 30),
-    (120, 120, 255),
-)
 MASK_FILL_ALPHA = 0.40
 MASK_OUTLINE_PX = 2
+# Pixels under a mask that its colour is chosen from.
+SAMPLES_PER_OBJECT = 1024
+# Room around a mask's bounding box for the halo rings and the soft edge's reach.
+EDGE_ROOM_PX = 2 + 2
 # Just outside each outline: a light ring, then a dark one, so a mask stays visible over an
 # object of its own colour and over both light and dark backgrounds.
 HALO_COLOURS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (16, 16, 16))
@@ -64,11 +59,6 @@ LABEL_TEXT_RGBA = (255, 255, 255, 235)
 LABEL_BACK_RGBA = (0, 0, 0, 120)
 
 MaskInput = Mapping[str, Any] | np.ndarray
-
-
-def mask_colour(object_id: int) -> tuple[int, int, int]:
-    """The fill/outline colour of an object, stable for a given Kling ``object_id``."""
-    return MASK_COLOURS[object_id % len(MASK_COLOURS)]
 
 
 def display_size(width: int, height: int, long_side: int = BOARD_LONG_SIDE) -> tuple[int, int]:
@@ -122,41 +112,34 @@ def _scale_mask(mask: MaskInput, size: tuple[int, int]) -> np.ndarray:
     return array[ys[:, None], xs[None, :]] != 0
 
 
-def _outline(mask: np.ndarray, thickness: int) -> np.ndarray:
-    """Pixels of ``mask`` within ``thickness`` px of its border (4-neighbour erosion)."""
-    inner = mask
-    for _ in range(thickness):
-        eroded = np.zeros_like(inner)
-        eroded[1:-1, 1:-1] = (
-            inner[1:-1, 1:-1] & inner[:-2, 1:-1] & inner[2:, 1:-1] & inner[1:-1, :-2]
-            & inner[1:-1, 2:]
-        )
-        inner = eroded
-    return mask & ~inner
+def _erode(mask: np.ndarray, steps: int) -> np.ndarray:
+    return ~dilate(~mask, steps)
 
 
-def _paint_halo(image: Image.Image, selected: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    pad = len(HALO_COLOURS)
-    width, height = image.size
-    left, top = max(box[0] - pad, 0), max(box[1] - pad, 0)
-    right, bottom = min(box[2] + pad, width), min(box[3] + pad, height)
-    reached = selected[top:bottom, left:right]
-    for colour in HALO_COLOURS:
-        grown = dilate(reached)
-        ring = grown & ~reached
-        image.paste(colour, (left, top, right, bottom),
-                    Image.fromarray(ring.view(np.uint8) * np.uint8(255)))
-        reached = grown
+_LEVEL_STEP = 63  # 4 levels fit in a byte
+# A 3x3 binomial blur (about a Gaussian of 0.7 px) of the layer levels below.
+_SOFTEN = ImageFilter.Kernel((3, 3), (1, 2, 1, 2, 4, 2, 1, 2, 1), 16)
 
 
-def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
-    """Draw each object's mask onto ``image`` in place: translucent fill, outline, halo.
+@lru_cache(maxsize=8)
+def _layer_curve(level: int) -> tuple[int, ...]:
+    """Alpha of the layer drawn from ``level`` on, read off the blurred level map (each level
+    is ``_LEVEL_STEP``): transparent a level below, opaque at the level, linear in between."""
+    return tuple(
+        round(255 * min(max(value / _LEVEL_STEP - level + 1, 0.0), 1.0)) for value in range(256)
+    )
 
-    ``masks`` pairs an ``object_id`` with an ``rle_mask`` mapping or a decoded (h, w) mask of
-    any size; masks are scaled to the image.
-    """
-    size = image.size
-    fill_alpha = round(255 * MASK_FILL_ALPHA)
+
+@dataclass(frozen=True)
+class _Object:
+    object_id: int
+    box: tuple[int, int, int, int]  # the mask's bounding box grown by EDGE_ROOM_PX, clipped
+    region: np.ndarray  # the display-size mask inside ``box``
+
+
+def _locate(size: tuple[int, int], masks: Sequence[tuple[int, MaskInput]]) -> list[_Object]:
+    width, height = size
+    found: list[_Object] = []
     for object_id, mask in masks:
         selected = _scale_mask(mask, size)
         rows = np.flatnonzero(selected.any(axis=1))
@@ -164,16 +147,64 @@ def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> N
             continue
         columns = np.flatnonzero(selected.any(axis=0))
         # Work inside the object's bounding box: objects rarely cover the whole frame.
-        top, bottom = int(rows[0]), int(rows[-1]) + 1
-        left, right = int(columns[0]), int(columns[-1]) + 1
-        box = (left, top, right, bottom)
-        inside = selected[top:bottom, left:right]
-        colour = mask_colour(object_id)
-        # Pillow's paste blends colour over the frame by the mask's alpha, in C.
-        image.paste(colour, box, Image.fromarray(inside.view(np.uint8) * np.uint8(fill_alpha)))
-        outline = _outline(inside, MASK_OUTLINE_PX)
-        image.paste(colour, box, Image.fromarray(outline.view(np.uint8) * np.uint8(255)))
-        _paint_halo(image, selected, box)
+        top, bottom = max(int(rows[0]) - EDGE_ROOM_PX, 0), min(int(rows[-1]) + 1 + EDGE_ROOM_PX,
+                                                               height)
+        left = max(int(columns[0]) - EDGE_ROOM_PX, 0)
+        right = min(int(columns[-1]) + 1 + EDGE_ROOM_PX, width)
+        found.append(_Object(object_id, (left, top, right, bottom),
+                             selected[top:bottom, left:right]))
+    return found
+
+
+def _choose_colours(image: Image.Image, objects: Sequence[_Object]) -> dict[int, RGB]:
+    colours: dict[int, RGB] = {}
+    for obj in sorted(objects, key=lambda o: o.object_id):
+        # A regular grid of about SAMPLES_PER_OBJECT pixels: big objects cost what small ones do.
+        step = max(1, math.isqrt(int(np.count_nonzero(obj.region)) // SAMPLES_PER_OBJECT))
+        crop = np.asarray(image.crop(obj.box))
+        under = crop[::step, ::step][obj.region[::step, ::step]]
+        colours[obj.object_id] = contrast_colour(under, colours.values(),
+                                                 mask_colour(obj.object_id))
+    return colours
+
+
+def mask_colours(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> dict[int, RGB]:
+    """The colour :func:`paint_masks` gives each object drawn over ``image``, by object id."""
+    return _choose_colours(image, _locate(image.size, masks))
+
+
+def _paint_object(image: Image.Image, obj: _Object, colour: RGB) -> None:
+    """Concentric layers, outermost first: the dark ring, the light ring, the solid outline,
+    then the tinted frame inside the outline, each over the ones before.
+
+    Each layer's silhouette is a ``level`` (0 outside everything, 4 inside the fill); one blur
+    of the level map gives every boundary the same soft, anti-aliased edge, and a lookup
+    table turns it into each layer's alpha, all in C.
+    """
+    box = obj.box
+    frame = image.crop(box)
+    tinted = Image.blend(frame, Image.new("RGB", frame.size, colour), MASK_FILL_ALPHA)
+    light = dilate(obj.region)
+    levels = dilate(light).view(np.uint8) + light.view(np.uint8) + obj.region.view(np.uint8)
+    levels += _erode(obj.region, MASK_OUTLINE_PX).view(np.uint8)
+    levels *= np.uint8(_LEVEL_STEP)
+    soft = Image.fromarray(levels, "L").filter(_SOFTEN)
+    layers: tuple[RGB | Image.Image, ...] = (HALO_COLOURS[1], HALO_COLOURS[0], colour, tinted)
+    for level, paint in enumerate(layers, start=1):
+        image.paste(paint, box, soft.point(_layer_curve(level)))
+
+
+def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
+    """Draw each object's mask onto ``image`` in place: translucent fill, outline, halo.
+
+    ``masks`` pairs an ``object_id`` with an ``rle_mask`` mapping or a decoded (h, w) mask of
+    any size; masks are scaled to the image. Colours are chosen (see :mod:`bot.render.colours`)
+    from the image as it is before any mask is drawn.
+    """
+    objects = _locate(image.size, masks)
+    colours = _choose_colours(image, objects)
+    for obj in objects:
+        _paint_object(image, obj, colours[obj.object_id])
 
 
 def _label(

@@ -15,6 +15,7 @@ from bot.errors import UserFacingError
 from bot.kling import KlingError
 from bot.media import write_mp4
 from bot.render.board import MASK_FILL_ALPHA, mask_colour
+from bot.render.colours import contrast_colour
 from bot.storage import SessionConflictError
 from tests.bot.editing.conftest import (
     ALICE,
@@ -46,10 +47,16 @@ def sample(pixels: np.ndarray, x: float, y: float, dx: int = 30, dy: int = 25) -
     return pixels[cy - 4 : cy + 5, cx - 4 : cx + 5].reshape(-1, 3).mean(axis=0)
 
 
-def tinted(colour: tuple[int, int, int], object_id: int) -> np.ndarray:
-    return (1 - MASK_FILL_ALPHA) * np.array(colour) + MASK_FILL_ALPHA * np.array(
-        mask_colour(object_id)
-    )
+def tinted(colour: tuple[int, int, int], object_id: int,
+           others: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
+    """The fill over a flat object of ``colour``: the palette colour standing out most from it
+    that no object of a smaller id (``others``: id -> object colour) has taken."""
+    taken: list[tuple[int, int, int]] = []
+    for other_id, other in sorted((others or {}).items()):
+        if other_id < object_id:
+            taken.append(contrast_colour(np.array([other]), taken, mask_colour(other_id)))
+    fill = contrast_colour(np.array([colour]), taken, mask_colour(object_id))
+    return (1 - MASK_FILL_ALPHA) * np.array(colour) + MASK_FILL_ALPHA * np.array(fill)
 
 
 def close(actual: np.ndarray, expected: np.ndarray | tuple[int, int, int], tol: float = 18) -> bool:
@@ -91,8 +98,8 @@ async def test_open_mark_undo_clear_remark(rig: Rig) -> None:
     assert len(ids) == 2
     square_id = next(i for i in ids if i != ball_id)
     pixels = board_pixels(board)
-    assert close(sample(pixels, *SQUARE_CENTRE), tinted(SQUARE, square_id))
-    assert close(sample(pixels, *BALL_CENTRE), tinted(BALL, ball_id))
+    assert close(sample(pixels, *SQUARE_CENTRE), tinted(SQUARE, square_id, {ball_id: BALL}))
+    assert close(sample(pixels, *BALL_CENTRE), tinted(BALL, ball_id, {square_id: SQUARE}))
     assert board.contributors == ((ALICE, 1), (BOB, 1))
     points = await rig.store.list_points(sid)
     assert [(p.x, p.y, p.added_by) for p in points] == [
@@ -126,8 +133,8 @@ async def test_open_mark_undo_clear_remark(rig: Rig) -> None:
     assert board.frame_index == 24 and len(board.points_on_frame) == 2
     ball_id, square_id = await stored_object_ids(rig, sid, 24)
     pixels = board_pixels(board)
-    assert close(sample(pixels, *BALL_CENTRE), tinted(BALL, ball_id))
-    assert close(sample(pixels, *SQUARE_CENTRE), tinted(SQUARE, square_id))
+    assert close(sample(pixels, *BALL_CENTRE), tinted(BALL, ball_id, {square_id: SQUARE}))
+    assert close(sample(pixels, *SQUARE_CENTRE), tinted(SQUARE, square_id, {ball_id: BALL}))
     assert close(sample(pixels, 0.45, 0.8), BACKDROP)
 
 

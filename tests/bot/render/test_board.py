@@ -12,6 +12,7 @@ from bot.grid import BoardGrid
 from bot.masks import encode_rle
 from bot.points import parse_points
 from bot.render import IMAGE_MEDIA_TYPES, MASK_COLOURS, mask_colour, render_board
+from bot.render.board import MASK_FILL_ALPHA
 
 VIDEO_W, VIDEO_H = 1920, 1080
 BOARD_W, BOARD_H = 1280, 720
@@ -98,23 +99,32 @@ def test_masks_are_filled_and_outlined_in_distinct_colours() -> None:
         image_format="png",
     )
     board = open_board(data)
-    red, blue = np.array(mask_colour(0)), np.array(mask_colour(1))
-    assert not np.array_equal(red, blue)
-    # Inside each mask (away from grid lines): the frame tinted towards the object's colour.
-    for (y, x), colour in [((300, 700), red), ((250, 1100), blue)]:
-        pixel = board[y, x]
-        expected = GREY + (colour - GREY) * 0.4
-        assert np.abs(pixel - expected).max() <= 2, (y, x, pixel, expected)
+    # Inside each mask (away from grid lines): the frame tinted 40% towards a palette colour,
+    # a different one for each object.
+    colours = []
+    for y, x in [(300, 700), (250, 1100)]:
+        colour = (board[y, x] - (1 - MASK_FILL_ALPHA) * GREY) / MASK_FILL_ALPHA
+        nearest = np.array(min(MASK_COLOURS, key=lambda c: np.abs(colour - c).max()))
+        assert np.abs(colour - nearest).max() <= 5, (y, x, colour)
+        colours.append(nearest)
+    assert not np.array_equal(colours[0], colours[1])
     # Outside every mask the frame is untouched.
     assert board[650, 1100].tolist() == [GREY, GREY, GREY]
-    # The outline is the solid colour, on the mask's border.
-    assert board[300, 400].tolist() == red.tolist()
-    assert board[532, 700].tolist() == red.tolist()
-    assert board[250, 1000].tolist() == blue.tolist()
-    # Outside it, a light then a dark ring keep the mask visible on any background.
-    assert board[300, 399].tolist() == [255, 255, 255]
+    # Across the first mask's left edge (board column 400), from outside in: the frame, a dark
+    # ring, a light ring (visible on any background), the outline colour, then the fill.
+    fill = board[300, 700]
+    assert board[300, 395].tolist() == [GREY, GREY, GREY]
     assert board[300, 398].tolist() == [16, 16, 16]
-    assert board[300, 397].tolist() == [GREY, GREY, GREY]
+    assert board[300, 399].tolist() == [255, 255, 255]
+    for x in (400, 401):
+        to_outline = np.abs(board[300, x] - colours[0]).max()
+        assert to_outline < min(np.abs(board[300, x] - other).max()
+                                for other in (np.array([255, 255, 255]), fill, GREY)), x
+    assert board[300, 404].tolist() == fill.tolist()
+    # The same along the top edge (board row 200).
+    assert board[198, 700].tolist() == [16, 16, 16]
+    assert board[199, 700].tolist() == [255, 255, 255]
+    assert np.abs(board[200:202, 700] - colours[0]).max() < 60
 
 
 def test_a_mask_stays_visible_over_an_object_of_its_own_colour() -> None:
@@ -185,8 +195,10 @@ def test_output_formats(image_format: str, magic: bytes) -> None:
     board = open_board(data)
     assert board.shape == (BOARD_H, BOARD_W, 3)
     # Even lossy formats keep the mask tint recognisable.
-    expected = GREY + (np.array(MASK_COLOURS[0]) - GREY) * 0.4
-    assert np.abs(board[300, 700] - expected).max() <= 12
+    exact = open_board(render_board(flat_frame(GREY), [(0, encode_rle(mask))], [(1, 0.5, 0.5)],
+                                    grid, "frame 0", image_format="png"))
+    assert np.abs(exact[300, 700] - GREY).max() > 40
+    assert np.abs(board[300, 700] - exact[300, 700]).max() <= 12
 
 
 def test_default_format_is_jpeg_and_small() -> None:
