@@ -3,6 +3,7 @@ a good start logs no voice warnings and warns when the edits come from the emula
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -87,6 +88,36 @@ def test_config_path_that_is_a_folder_exits_2_in_one_line(
     assert status == 2
     assert err == (f"kling-bot cannot start: config file {tmp_path} is a folder, not a file: "
                    "give the path of a .toml file\n")
+
+
+@pytest.mark.parametrize(("content", "env", "problem"), [
+    (b"[discord]\n# caf\xe9\n", {}, "config file {path} is not UTF-8 text"),
+    (b"[kling\n", {}, "config file {path} is not valid TOML"),
+    (b'[discord]\ntoken = "..."\n', {}, "[discord] token looks like a placeholder"),
+    (b'[kling]\ncallback_base_url = "http://bot.mydomain.net"\n', {},
+     "[kling] callback_base_url must be an https:// URL"),
+    (b"", {"KLING_ACCESS_KEY": "AKa1b2c3d4"}, "Kling access key is set but its secret key is not"),
+    (b"", {"KLING_SECRET_KEY": "SKf0e9d8c7"}, "Kling secret key is set but its access key is not"),
+    (b"", {"KLING_BOT__KLING__CALLBACK_PORT": "http"},
+     "KLING_BOT__KLING__CALLBACK_PORT must be a whole number"),
+])
+def test_each_configuration_problem_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    content: bytes, env: dict[str, str], problem: str,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(content)
+    for name in [n for n in os.environ if n.startswith(("DISCORD_", "KLING_"))]:
+        monkeypatch.delenv(name)
+    if b"token" not in content:
+        monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    status = main(["run", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("kling-bot cannot start: " + problem.format(path=path)), err
 
 
 async def test_token_refused_by_discord(tmp_path: Path, discord_twin: DiscordTwin) -> None:
