@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     emu = add("emulator", cmd_emulator, "serve the Kling emulator on loopback",
               "Serve the local Kling API emulator, so the bot can be tried without spending "
-              "credits. It imitates the API, not Kling's models.")
+              "credits. It imitates the API, not Kling's models. Like Kling it refuses requests "
+              "without an Authorization header (HTTP 401, code 1001); any Bearer token is "
+              "accepted.")
     emu.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     emu.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
 
