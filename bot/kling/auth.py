@@ -23,7 +23,7 @@ import jwt
 KLING_BASE_URL = "https://api-singapore.klingai.com"
 COMETAPI_BASE_URL = "https://api.cometapi.com"
 # What the emulator provider sends as its Bearer token: not a secret, the emulator takes any.
-EMULATOR_TOKEN = "kling-bot-emulator"
+EMULATOR_TOKEN = "kling-bot-emulator"  # noqa: S105 (a fixed, public placeholder)
 
 Clock = Callable[[], float]
 
