@@ -14,7 +14,6 @@ from bot.kling import CreateEditTask, KlingClient, NotFoundError
 from bot.kling.emulator import KlingEmulator
 from bot.masks import decode_png_mask, decode_rle
 from bot.media import probe_video
-from bot.render.board import mask_colour
 
 from .conftest import (
     BACKGROUND,
@@ -22,6 +21,7 @@ from .conftest import (
     FRAMES,
     GREEN_BOX,
     HEIGHT,
+    RED,
     WIDTH,
     Clips,
     box_mask,
@@ -136,13 +136,14 @@ async def test_preview_serves_overlay_video_cover_and_tracking(
 
     async with http.get(preview.video_cover) as response:
         cover = Image.open(io.BytesIO(await response.read())).convert("RGB")
-    # The clicked square is drawn with the board's colour and a light ring around its edge;
-    # the background far from it is left as it was.
+    # The clicked square is drawn over (its pixels clearly differ from the red it was) with a
+    # light ring around its edge; the background far from it is left as it was.
     scale = cover.width / WIDTH
-    top, left, _bottom, right = red_box(0)
+    top, left, bottom, right = red_box(0)
     cx = int((left + right) / 2 * scale)
-    inside_edge = [cover.getpixel((cx, int(top * scale) + d)) for d in range(0, 3)]
-    assert any(np.abs(np.subtract(p, mask_colour(0))).max() < 12 for p in inside_edge)
+    inside = np.asarray(cover.crop((int((left + 20) * scale), int((top + 20) * scale),
+                                    int((right - 20) * scale), int((bottom - 20) * scale))))
+    assert np.abs(inside.astype(int) - RED).max(axis=-1).mean() > 60
     above_edge = [cover.getpixel((cx, int(top * scale) - d)) for d in range(1, 4)]
     assert any(min(pixel) > 200 for pixel in above_edge), above_edge
     far = cover.getpixel((5, cover.height - 5))
