@@ -69,7 +69,8 @@ class FakeKling:
     prefix: str = ""
     # Which reading of "query by external_task_id" the server understands: "path", "query", both.
     external_lookup: frozenset[str] = frozenset({"path", "query"})
-    # First create: wait this long before answering (tests set the client timeout below it).
+    # First create: held until `release()`, or at most this long (tests set the client's time
+    # limit below it, so the client gives up on it whatever the machine's speed).
     first_create_delay: float = 0.0
     # With a delay: store the task before sleeping (True) or only after (False).
     store_before_delay: bool = True
@@ -78,6 +79,8 @@ class FakeKling:
     _scripts: dict[tuple[str, str], deque[Answer]] = field(
         default_factory=lambda: defaultdict(deque)
     )
+    # Set once the held first create has been handled (stored or refused as a duplicate).
+    first_create_done: asyncio.Event = field(default_factory=asyncio.Event)
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _creates_seen: int = 0
     _next_id: int = 867283741759111200
@@ -156,8 +159,10 @@ class FakeKling:
         if delayed and not self.store_before_delay:
             await self._pause()
         task = self._store(base, r.body)
-        if delayed and self.store_before_delay:
-            await self._pause()
+        if delayed:
+            if self.store_before_delay:
+                await self._pause()
+            self.first_create_done.set()
         if task is None:
             return _json(*kling_error(1201, 400, "external_task_id already exists"))
         return _json(200, envelope(_created_view(task)))

@@ -41,12 +41,19 @@ def _creates(fake: FakeKling, base: str = EDIT) -> list[str]:
     ]
 
 
+# The first create is held until the test releases it (HOLD_S only bounds a broken test), so the
+# client gives up on it after LIMIT_S whatever the machine's speed; the other calls (lookups,
+# resend) are tiny loopback requests that a busy machine still answers well within LIMIT_S.
+HOLD_S = 60.0
+LIMIT_S = 1.0
+
+
 @pytest.mark.parametrize("understood", [{"path", "query"}, {"path"}, {"query"}])
 async def test_timeout_after_the_server_stored_the_task(understood: set[str]) -> None:
     fake = FakeKling(
-        first_create_delay=1.0, store_before_delay=True, external_lookup=frozenset(understood)
+        first_create_delay=HOLD_S, store_before_delay=True, external_lookup=frozenset(understood)
     )
-    async with open_client(fake, total_timeout=0.2) as client:
+    async with open_client(fake, total_timeout=LIMIT_S) as client:
         task = await client.create_edit_task(REQUEST)
     assert len(fake.tasks[EDIT]) == 1
     assert task.task_id == fake.tasks[EDIT][0]["task_id"]
@@ -56,10 +63,13 @@ async def test_timeout_after_the_server_stored_the_task(understood: set[str]) ->
 async def test_timeout_before_the_server_stored_the_task() -> None:
     # The slow first request stores its task only after the client gave up on it, looked the id up
     # (absent) and sent again; the server's unique external_task_id stops the late duplicate.
-    fake = FakeKling(first_create_delay=0.5, store_before_delay=False)
-    async with open_client(fake, total_timeout=0.2) as client:
+    fake = FakeKling(first_create_delay=HOLD_S, store_before_delay=False)
+    async with open_client(fake, total_timeout=LIMIT_S) as client:
         task = await client.create_edit_task(REQUEST)
-        await asyncio.sleep(0.5)  # let the stalled first request finish at the server
+        assert not fake.first_create_done.is_set()  # still held: the client gave up on it
+        fake.release()
+        async with asyncio.timeout(30):
+            await fake.first_create_done.wait()  # the late request has reached the store
     ids = _creates(fake)
     assert len(ids) == 2
     assert ids[0] == ids[1]
@@ -135,9 +145,9 @@ async def test_persistent_5002_gives_up_without_creating_anything() -> None:
 
 
 async def test_failed_lookup_reports_an_unknown_outcome_with_the_id() -> None:
-    fake = FakeKling(first_create_delay=1.0, store_before_delay=True)
+    fake = FakeKling(first_create_delay=HOLD_S, store_before_delay=True)
     gateway_down = (503, "<html>Service Unavailable</html>")
-    async with open_client(fake, total_timeout=0.2) as client:
+    async with open_client(fake, total_timeout=LIMIT_S) as client:
         external_id = "job-unknown-1"
         lookup_path = f"{EDIT}/{external_id}"
         fake.script("GET", lookup_path, *[gateway_down] * 5)
