@@ -19,6 +19,7 @@ import re
 import unicodedata
 
 from bot.errors import as_text
+from bot.fit import excerpt
 from bot.grid import BoardGrid
 from bot.i18n import Msg, Text
 
@@ -71,13 +72,14 @@ NO_POINTS = Msg("no points given: try a cell like `C4` or coordinates like `0.42
 
 
 def _too_many(token: str, existing: int, parsed: int, max_points: int) -> Msg:
+    shown = excerpt(token)  # a long bad token is quoted in part, not whole
     number = existing + parsed + 1
     if existing:
         return Msg("`{token}` would be point {number} on this frame; at most {max} points per"
                    " frame (it already has {existing})",
-                   token=token, number=number, max=max_points, existing=existing)
+                   token=shown, number=number, max=max_points, existing=existing)
     return Msg("`{token}` would be point {number} on this frame; at most {max} points per frame",
-               token=token, number=number, max=max_points)
+               token=shown, number=number, max=max_points)
 
 
 def _normalise_text(text: str) -> str:
@@ -101,9 +103,10 @@ def _has_foreign_digits(token: str) -> bool:
 
 
 def _finite(value: str, token: str) -> float:
+    shown = excerpt(token)  # a long bad token is quoted in part, not whole
     number = float(value)
     if not math.isfinite(number):
-        raise PointsError(Msg("`{token}` is not a finite number", token=token), token)
+        raise PointsError(Msg("`{token}` is not a finite number", token=shown), token)
     return number
 
 
@@ -138,16 +141,17 @@ def parse_points(
 def _parse_token(
     token: str, grid: BoardGrid, video_width: int | None, video_height: int | None
 ) -> tuple[float, float]:
+    shown = excerpt(token)  # a long bad token is quoted in part, not whole
     if _has_foreign_digits(token):
         raise PointsError(
-            Msg("`{token}` uses digits other than 0-9; please type them as 0-9", token=token), token
+            Msg("`{token}` uses digits other than 0-9; please type them as 0-9", token=shown), token
         )
     body = _strip_brackets(token)
     if grid.looks_like_cell(body):
         cell = grid.parse_cell(body)
         if cell is None:
             raise PointsError(
-                Msg("`{token}` is not a cell on this board ({grid})", token=token,
+                Msg("`{token}` is not a cell on this board ({grid})", token=shown,
                     grid=grid.describe()),
                 token,
             )
@@ -156,7 +160,7 @@ def _parse_token(
         x, y = (_finite(v, token) for v in match.groups())
         if not (0.0 <= x <= 100.0 and 0.0 <= y <= 100.0):
             raise PointsError(
-                Msg("`{token}` is outside the frame (percentages go from 0% to 100%)", token=token),
+                Msg("`{token}` is outside the frame (percentages go from 0% to 100%)", token=shown),
                 token,
             )
         return x / 100.0, y / 100.0
@@ -167,21 +171,21 @@ def _parse_token(
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             message = (
                 Msg("`{token}` is outside the frame (x and y go from 0 to 1) (did you mean"
-                    " pixels, like `640,360px`, or percent?)", token=token)
+                    " pixels, like `640,360px`, or percent?)", token=shown)
                 if max(x, y) > 1
-                else Msg("`{token}` is outside the frame (x and y go from 0 to 1)", token=token)
+                else Msg("`{token}` is outside the frame (x and y go from 0 to 1)", token=shown)
             )
             raise PointsError(message, token)
         return x, y
     if any(_NOT_FINITE.fullmatch(part.strip()) for part in body.split(",")):
-        raise PointsError(Msg("`{token}` is not a finite number", token=token), token)
+        raise PointsError(Msg("`{token}` is not a finite number", token=shown), token)
     if _HALF_PERCENT.fullmatch(body):
         raise PointsError(
-            Msg("`{token}` mixes forms: write both as percent, like `42%,61%`", token=token), token
+            Msg("`{token}` mixes forms: write both as percent, like `42%,61%`", token=shown), token
         )
     raise PointsError(
         Msg("`{token}` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
-            token=token),
+            token=shown),
         token,
     )
 
@@ -189,16 +193,17 @@ def _parse_token(
 def _pixel_point(
     token: str, match: re.Match[str], video_width: int | None, video_height: int | None
 ) -> tuple[float, float]:
+    shown = excerpt(token)  # a long bad token is quoted in part, not whole
     if not video_width or not video_height:
         raise PointsError(
-            Msg("`{token}` is in pixels but the video size is not known yet", token=token), token
+            Msg("`{token}` is in pixels but the video size is not known yet", token=shown), token
         )
     x, y = (_finite(v, token) for v in match.groups())
     # Pixel columns run 0..width-1; the right/bottom edge itself (= width) is still in frame.
     if not (0.0 <= x <= video_width and 0.0 <= y <= video_height):
         raise PointsError(
             Msg("`{token}` is outside the frame (the video is {width}x{height} px)",
-                token=token, width=video_width, height=video_height),
+                token=shown, width=video_width, height=video_height),
             token,
         )
     return x / video_width, y / video_height
@@ -213,10 +218,11 @@ _TIME_CLOCK = re.compile(r"(?:([0-9]+):)?([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]*)?)"
 def parse_time(text: str) -> float:
     """Seconds from ``"1.5s"``, ``"1.5"``, ``"1500ms"``, ``"00:01.5"`` or ``"1:02:03.5"``."""
     raw = text
+    shown = excerpt(raw)
     text = _normalise_text(text).strip()
     if _has_foreign_digits(text):
         raise FrameRefError(
-            Msg("`{token}` uses digits other than 0-9; please type them as 0-9", token=raw)
+            Msg("`{token}` uses digits other than 0-9; please type them as 0-9", token=shown)
         )
     if match := _TIME_SECONDS.fullmatch(text):
         seconds = float(match.group(1))
@@ -225,11 +231,11 @@ def parse_time(text: str) -> float:
         hours, minutes, seconds = match.groups()
         if int(minutes) >= 60 or float(seconds) >= 60:
             raise FrameRefError(
-                Msg("`{time}` is not a valid time (minutes and seconds go up to 59)", time=raw)
+                Msg("`{time}` is not a valid time (minutes and seconds go up to 59)", time=shown)
             )
         return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
     raise FrameRefError(
-        Msg("`{time}` is not a time: use seconds like `1.5s` or `00:01.5`", time=raw)
+        Msg("`{time}` is not a time: use seconds like `1.5s` or `00:01.5`", time=shown)
     )
 
 
@@ -259,7 +265,8 @@ def parse_frame_ref(
         raise FrameRefError(Msg("give either a frame number or a time, not both"))
     if frame is not None:
         if isinstance(frame, bool) or not isinstance(frame, int):
-            raise FrameRefError(Msg("frame must be a whole number, got `{frame}`", frame=frame))
+            raise FrameRefError(Msg("frame must be a whole number, got `{frame}`",
+                                    frame=excerpt(frame)))
         if not 0 <= frame <= last:
             raise FrameRefError(
                 Msg("frame {frame} is outside this video (frames 0–{last})", frame=frame, last=last)
@@ -277,6 +284,6 @@ def parse_frame_ref(
     if index > last:
         raise FrameRefError(
             Msg("`{time}` is after the end of the video (the last frame, {last}, is at {at})",
-                time=time, last=last, at=format_time(last / fps))
+                time=excerpt(time), last=last, at=format_time(last / fps))
         )
     return index

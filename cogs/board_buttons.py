@@ -19,6 +19,7 @@ import discord
 from discord import ui
 
 from bot.i18n import Msg
+from bot.ids import row_id
 from bot.storage import Session
 from cogs.access import ensure_channel_enabled
 from cogs.board import ENDED_TEXT, board_lock, show_notice, update_board
@@ -38,17 +39,20 @@ MODAL_ACTIONS = ("mark", "remove", "swap", "add")
 SESSION_ENDED = Msg("This editing session has ended. Start a new one with `/kling edit`.")
 OTHER_CHANNEL = Msg("This board belongs to another channel's editing session.")
 UNKNOWN_ACTION = Msg("This button is from an older version of the bot; use the slash commands.")
+INVALID_BUTTON = Msg("This button is no longer valid; use the board's current buttons or the"
+                     " slash commands.")
 
 WHERE = "board button"
 
 
 class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
-    def __init__(self, session_id: int, action: str, *, label: str = "",
+    def __init__(self, session_id: int | None, action: str, *, label: str = "",
                  style: discord.ButtonStyle = discord.ButtonStyle.secondary,
                  disabled: bool = False) -> None:
+        # None: a clicked id whose session number no session can have (see from_custom_id).
         super().__init__(ui.Button(
             label=label or action, style=style, disabled=disabled,
-            custom_id=CUSTOM_ID.format(session=session_id, action=action)))
+            custom_id=CUSTOM_ID.format(session=session_id or 0, action=action)))
         self.session_id = session_id
         self.action = action
 
@@ -57,12 +61,16 @@ class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
                              match: re.Match[str], /) -> BoardButton:
         # No I/O here: the 3-second clock is running.
         button = item if isinstance(item, ui.Button) else None
-        return cls(int(match["session"]), match["action"],
+        # The id is whatever the click carried: a number SQLite cannot hold names no session.
+        return cls(row_id(match["session"]), match["action"],
                    label=(button.label or "") if button else "",
                    style=button.style if button else discord.ButtonStyle.secondary)
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         try:
+            if self.session_id is None:
+                await send_reply(interaction, INVALID_BUTTON)
+                return
             await handle_board_action(interaction, self.session_id, self.action)
         except Exception as exc:  # every failure becomes one short message for the clicker
             await report_error(interaction, exc, where=WHERE)

@@ -21,6 +21,7 @@ from cogs.board import board_file, board_lock, update_board
 from cogs.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
 from cogs.kling_group import KLING, editing_service, store_of
 from cogs.languages import channel_locale, member_locale
+from cogs.options import PointOption
 
 CLEARED = Msg("Cleared every point.")
 PREVIEW_MISSING = Msg("Kling returned no preview video.")
@@ -131,7 +132,8 @@ class MarkingCommands:
 
     @KLING.command(name="undo", description="Remove one point (default: the last one added)")
     @app_commands.describe(point="The point to remove")
-    async def undo(self, interaction: discord.Interaction, point: int | None = None) -> None:
+    async def undo(self, interaction: discord.Interaction,
+                   point: PointOption | None = None) -> None:
         service = editing_service(interaction.client)
         await run_board_change(
             interaction,

@@ -53,7 +53,7 @@ def frame_or_time(text: str) -> tuple[int | None, str | None]:
     text = text.strip()
     if not text:
         return None, None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to Python, not a frame
         return int(text), None
     return None, text
 

@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import new_error_id, user_message_for
+from bot.fit import excerpt
 from bot.i18n import Msg, Text
 from cogs.replies import send_reply
 
@@ -37,7 +38,8 @@ def describe_app_command_error(error: BaseException) -> Text | None:
     if isinstance(error, app_commands.NoPrivateMessage):
         return Msg("This command works in a server channel, not in direct messages.")
     if isinstance(error, app_commands.TransformerError):
-        return Msg("`{value}` is not a valid value for this option.", value=error.value)
+        return Msg("`{value}` is not a valid value for this option.",
+                   value=excerpt(error.value))
     if isinstance(error, app_commands.CheckFailure):
         # A check's own words (not ours to translate), else a translated default.
         return Text(str(error)) if str(error) else Msg("You cannot use this command here.")

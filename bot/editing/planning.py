@@ -20,6 +20,7 @@ import unicodedata
 
 from bot.editing.views import SubmitPlan
 from bot.errors import UserFacingError
+from bot.fit import excerpt
 from bot.i18n import Msg
 from bot.jobs.kling_backend import animate_request
 from bot.policy import MODES, check_mode_allowed
@@ -47,7 +48,6 @@ VIDEO_REF = "<<<video_1>>>"
 IMAGE_REF = re.compile(r"<<<image_(\d+)>>>")
 # Anything Kling might take for an input reference: every one must name an input this job has.
 _ANY_REF = re.compile(r"<<<[^<>]*>>>")
-_QUOTED_TOKEN_CHARS = 40
 _SPACES = re.compile(r"[ \t]+")
 PROMPT = Msg("prompt")
 
@@ -124,8 +124,6 @@ def check_references(text: str, *, image_count: int, has_video: bool) -> None:
     for token in _ANY_REF.findall(text):
         if token in allowed:
             continue
-        shown = token if len(token) <= _QUOTED_TOKEN_CHARS else (
-            token[: _QUOTED_TOKEN_CHARS - 1] + "…")
         number = IMAGE_REF.fullmatch(token)
         if number and int(number.group(1)) >= 1:
             raise UserFacingError(
@@ -134,7 +132,7 @@ def check_references(text: str, *, image_count: int, has_video: bool) -> None:
             )
         raise UserFacingError(
             Msg("The prompt mentions `{token}`, which is not one of this job's inputs; use"
-                " {allowed}.", token=shown, allowed=", ".join(f"`{a}`" for a in allowed))
+                " {allowed}.", token=excerpt(token), allowed=", ".join(f"`{a}`" for a in allowed))
         )
 
 

@@ -86,7 +86,14 @@ def validate_message(
             errors["components"] = "Must be 40 or fewer components in total."
     elif len(components) > 5:
         errors["components"] = "Must be 5 or fewer in length."
+    if problem := embed_problem(embeds):
+        errors["embeds"] = problem
+    texts = sum(len(str(c.get("content") or "")) for c in _walk(components) if c.get("type") == 10)
+    if texts > 4000:
+        errors["components"] = "The text of all text displays is at most 4000 characters."
     for comp in _walk(components):
+        if problem := select_problem(comp):
+            errors["components"] = problem
         if comp.get("type") == 1 and len(comp.get("components", [])) > 5:
             errors["components"] = "An action row holds at most 5 components."
         if comp.get("type") == 2:
@@ -109,6 +116,44 @@ def validate_message(
         return api_error(400, 50006, "Cannot send an empty message")
     if errors:
         return api_error(400, INVALID_FORM_BODY, "Invalid Form Body", errors)
+    return None
+
+
+EMBED_LIMITS = {"title": 256, "description": 4096}
+
+
+def embed_problem(embeds: list[dict[str, Any]]) -> str | None:
+    """Discord's embed limits: each part, 25 fields, and 6000 characters over all embeds."""
+    total = 0
+    for embed in embeds:
+        for key, limit in EMBED_LIMITS.items():
+            if len(str(embed.get(key) or "")) > limit:
+                return f"{key} must be {limit} or fewer in length."
+        footer = str((embed.get("footer") or {}).get("text") or "")
+        author = str((embed.get("author") or {}).get("name") or "")
+        fields = embed.get("fields") or []
+        if len(footer) > 2048 or len(author) > 256:
+            return "footer text is at most 2048 and author name 256 characters."
+        if len(fields) > 25:
+            return "fields must be 25 or fewer in length."
+        for entry in fields:
+            if len(str(entry.get("name") or "")) > 256 or len(str(entry.get("value") or "")) > 1024:
+                return "field names are at most 256 and values 1024 characters."
+        total += sum(len(str(embed.get(k) or "")) for k in EMBED_LIMITS) + len(footer) + len(
+            author) + sum(len(str(f.get("name") or "")) + len(str(f.get("value") or ""))
+                          for f in fields)
+    return "Embed size exceeds maximum size of 6000" if total > 6000 else None
+
+
+def select_problem(comp: dict[str, Any]) -> str | None:
+    """Select menus: placeholder 150; each option's label, value and description 100."""
+    if comp.get("type") not in (3, 5, 6, 7, 8):
+        return None
+    if len(str(comp.get("placeholder") or "")) > 150:
+        return "A select placeholder is at most 150 characters."
+    for option in comp.get("options") or []:
+        if any(len(str(option.get(k) or "")) > 100 for k in ("label", "value", "description")):
+            return "A select option's label, value and description are at most 100 characters."
     return None
 
 
