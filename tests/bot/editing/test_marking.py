@@ -230,10 +230,12 @@ async def test_session_ended_while_marking_takes_back_the_click(rig: Rig) -> Non
     session = await rig.store.get_session(sid)
     assert session is not None and session.kling_session_id
     # The session ends between Kling's answer and the database write (another process).
-    rig.emulator.faults.latency(0.2, endpoint="add-selection", times=1)
+    rig.emulator.faults.stall("add-selection")
     mark = asyncio.create_task(rig.service.mark(sid, points="C4", user_id=ALICE))
-    await asyncio.sleep(0.1)
+    async with asyncio.timeout(30):
+        await rig.emulator.faults.holding(1)  # Kling has the click; its answer is held
     assert await rig.store.end_session(sid)
+    rig.emulator.faults.release()
     with pytest.raises(UserFacingError, match="session has ended"):
         await mark
     clicks = rig.emulator.store.sessions[session.kling_session_id].clicks

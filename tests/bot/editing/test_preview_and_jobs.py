@@ -150,6 +150,15 @@ async def wait_for_state(rig: Rig, job_id: str, state: JobState, limit: float = 
             await asyncio.sleep(0.05)
 
 
+async def runner_done(rig: Rig) -> None:
+    """Wait until the runner holds no job and runs no step: nothing of it can deliver again."""
+    async with asyncio.timeout(30):
+        while True:
+            if rig.runner.in_flight == 0 and rig.runner.steps_running == 0:
+                return
+            await asyncio.sleep(0.01)
+
+
 async def test_submit_removal_is_delivered_once(rig: Rig) -> None:
     sid = await marked_session(rig)
     plan = await rig.service.plan_edit(sid, kind="removal", prompt="the red ball", user_id=BOB)
@@ -160,7 +169,7 @@ async def test_submit_removal_is_delivered_once(rig: Rig) -> None:
     assert job.request["prompt"] == "Delete the red ball from <<<video_1>>>"
     assert (job.requester_id, job.session_id) == (BOB, sid)
     await wait_for_state(rig, job.id, JobState.DELIVERED)
-    await asyncio.sleep(0.3)  # a second delivery, if there were one, would show up now
+    await runner_done(rig)  # a second delivery, if there were one, has happened by now
     assert len(rig.deliverer.calls) == 1
     delivered, video, size = rig.deliverer.calls[0]
     assert delivered.id == job.id and video is not None and size > 0
