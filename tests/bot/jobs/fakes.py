@@ -42,10 +42,15 @@ class VirtualTime:
 
     async def sleep(self, delay: float) -> None:
         await self.running.wait()
-        while not await self._settled():  # noqa: ASYNC110 - waits on threads and sockets too
-            await asyncio.sleep(0.001)  # real time: let database threads and sockets finish
+        await self.quiet()
         # Still here (not cancelled by a wake-up in the meantime): the deadline has come.
         self.now += max(0.0, delay)
+
+    async def quiet(self) -> None:
+        """Wait until the runner has run everything due now: what it has not done by then, it
+        will not do before virtual time moves."""
+        while not await self._settled():  # noqa: ASYNC110 - waits on threads and sockets too
+            await asyncio.sleep(0.001)  # real time: let database threads and sockets finish
 
     async def _settled(self) -> bool:
         """No step running, and none started or woken during a few loop turns."""

@@ -34,11 +34,12 @@ class TaskKling:
     """Creates tasks, answers queries (processing for ``polls_needed`` polls, then succeed)."""
 
     polls_needed: int = 2
-    slow_first_create: float = 0.0  # store, then answer this late (the client times out)
+    hold_first_create: bool = False  # store, then answer only once released (the client gives up)
     busy_creates: int = 0  # answer 1303 to this many creates
     posts: list[dict[str, Any]] = field(default_factory=list)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9_100_000))
 
     async def create(self, request: web.Request) -> web.Response:
@@ -54,8 +55,8 @@ class TaskKling:
             return web.json_response({"code": 1201, "message": "duplicate"}, status=400)
         task_id = str(next(self._ids))
         self.tasks[task_id] = {"external": external, "path": request.path, "polls": 0}
-        if self.slow_first_create and len(self.posts) == 1:
-            await asyncio.sleep(self.slow_first_create)
+        if self.hold_first_create and len(self.posts) == 1:
+            await self.released.wait()
         return _ok(self._view(task_id, count=False))
 
     async def query(self, request: web.Request) -> web.Response:
@@ -101,7 +102,7 @@ class Live:
     media: Path
 
     async def wait_state(self, job_id: str, state: JobState) -> None:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):  # only stops a job that would hang
             while True:
                 job = await self.store.get_job(job_id)
                 if job is not None and job.state is state:
@@ -127,7 +128,8 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         client = KlingClient(
             http,
             EmulatorProvider(base_url=kling.base_url),
-            total_timeout=0.3,
+            # Loopback calls answer far within this on a busy machine; a held create never does.
+            total_timeout=1.0,
             retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02),
             reconcile_delay=0.01,
         )
@@ -147,6 +149,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         finally:
             await runner.stop()
             await store.close()
+            kling.released.set()
             await server.cleanup()
 
 
@@ -181,7 +184,7 @@ async def test_swap_job_end_to_end(live: Live) -> None:
 
 
 async def test_create_timeout_is_reconciled_into_one_task(live: Live) -> None:
-    live.kling.slow_first_create = 1.0  # Kling stores the task but answers after the timeout
+    live.kling.hold_first_create = True  # Kling stores the task but answers after the timeout
     request = edit_request(
         kling_session_id="s", kind=JobKind.EDIT_REMOVAL, prompt="Delete the car from <<<video_1>>>"
     )
