@@ -43,8 +43,8 @@ ImageFormat = Literal["jpeg", "png", "webp"]
 IMAGE_MEDIA_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 BOARD_LONG_SIDE = 1280
-MASK_FILL_ALPHA = 0.40
-MASK_OUTLINE_PX = 2
+MASK_FILL_ALPHA = 0.50
+MASK_OUTLINE_PX = 3
 # Pixels under a mask that its colour is chosen from.
 SAMPLES_PER_OBJECT = 1024
 # Room around a mask's bounding box for the halo rings and the soft edge's reach.
