@@ -27,7 +27,7 @@ from cogs.job_cards import post_job_card
 from cogs.job_words import kind_name, kind_title
 from cogs.kling_group import editing_service, store_of
 from cogs.languages import member_locale
-from cogs.replies import send_reply
+from cogs.replies import fit_view, send_reply
 from cogs.tree import report_error
 
 log = logging.getLogger(__name__)
@@ -190,4 +190,6 @@ async def confirm_or_submit(interaction: discord.Interaction, plan: SubmitPlan) 
 
     view = ConfirmSubmitView(plan, confirmed, member_locale(interaction),
                              emulator=on_emulator(interaction.client))
-    await interaction.followup.send(view=view, files=reference_files(plan), ephemeral=True)
+    # A 2,500-character prompt and negative prompt together are longer than a layout may be.
+    await interaction.followup.send(view=fit_view(view), files=reference_files(plan),
+                                    ephemeral=True)

@@ -23,6 +23,7 @@ from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.job_words import kind_title
 from cogs.languages import server_locale
 from cogs.reasons import stored_reason
+from cogs.replies import fit_content
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +223,10 @@ class JobCards:
         runner = self._runner()
         place = runner.queue_position(job.id) if runner is not None else None
         estimate = runner.estimate(job.kind) if runner is not None else None
-        return render_card(job, now=self._wall_clock(), queue_position=place, estimate=estimate,
-                           locale=server_locale(self.client, job.guild_id),
-                           emulator=on_emulator(self.client))
+        # Kling's failure reason has no length limit: the card must still fit one message.
+        return fit_content(render_card(
+            job, now=self._wall_clock(), queue_position=place, estimate=estimate,
+            locale=server_locale(self.client, job.guild_id), emulator=on_emulator(self.client)))
 
     def _update(self, job: Job) -> None:
         card = self._cards.get(job.id)
@@ -287,7 +289,7 @@ class JobCards:
         ).render(server_locale(self.client, job.guild_id))
         with contextlib.suppress(discord.HTTPException):
             await channel.send(
-                text[:2000],
+                fit_content(text),
                 reference=reference,  # type: ignore[arg-type]
                 allowed_mentions=discord.AllowedMentions(
                     users=[discord.Object(job.requester_id)], everyone=False, roles=False

@@ -92,3 +92,17 @@ async def test_a_button_id_with_a_40_digit_session_is_no_longer_valid(
         reply = await click_forged(world, board, "kling:b:424242:f+1")
         assert "has ended" in reply.content
         assert "Frame 0 /" in world.twin.find_message(board.id).text  # the board did not move
+
+
+async def test_a_card_with_the_longest_prompts_still_arrives(kling_world: KlingWorld) -> None:
+    world = kling_world
+    async with world.bot():
+        await world.open_board()
+        await (await world.alice.slash("kling mark", points="E3")).response()
+        prompt = "the car " + "very " * 480  # 2,408 characters: Kling's prompt stays <= 2,500
+        negative = "blurry " * 357  # 2,499 characters
+        card = await (await world.alice.slash(
+            "kling remove", prompt=prompt, negative_prompt=negative)).response(timeout=20)
+        assert "Submit" in card.button_labels
+        assert "Submit this remove job?" in card.text and len(card.text) <= 4000
+        assert "Delete the car very very" in card.text  # the start of what Kling will get
