@@ -6,14 +6,27 @@ The exactly-once argument is in ``runner.py``'s module docstring; this module im
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from pathlib import Path
 
 from bot.jobs.download import DownloadError, download_to_file
+from bot.jobs.protocols import PostLookupUndecided
 from bot.jobs.schedule import backoff
 from bot.storage import Job, JobState
 
 log = logging.getLogger("bot.jobs.runner")
+
+# Waiting for a lookup that could not decide whether the result was posted: from
+# ``delivery_retry_first``, doubling, up to this (a busy channel may need a few tries).
+_UNDECIDED_RETRY_MAX = 1800.0
+
+
+class _Undecided(enum.Enum):
+    UNDECIDED = "undecided"
+
+
+UNDECIDED = _Undecided.UNDECIDED
 
 
 class _TryLater(Exception):
@@ -25,10 +38,12 @@ class DeliveryMixin:
     def _init_delivery_state(self) -> None:
         self._download_failures: dict[str, int] = {}
         self._delivery_failures: dict[str, int] = {}
+        self._undecided_lookups: dict[str, int] = {}
 
     def _forget_delivery_state(self, job_id: str) -> None:
         self._download_failures.pop(job_id, None)
         self._delivery_failures.pop(job_id, None)
+        self._undecided_lookups.pop(job_id, None)
 
     def result_path_for(self, job: Job) -> Path:
         return self.media_dir / "results" / f"{job.id}.mp4"
@@ -53,8 +68,14 @@ class DeliveryMixin:
         job = self._remember(claimed)
         if job.delivery_attempts == 1:
             await self._notify_state(job)
-        elif await self._already_posted(job):
-            return
+        else:
+            found = await self._find_post(job)
+            if found is UNDECIDED:
+                self._look_for_post_later(job)
+                return
+            if found is not None:
+                await self._delivered(job, found)
+                return
         self.stats.deliveries += 1
         try:
             message_id = await self.deliverer.deliver(job, video)
@@ -65,13 +86,52 @@ class DeliveryMixin:
             return
         await self._delivered(job, message_id)
 
-    async def _already_posted(self, job: Job) -> bool:
-        """A previous attempt may have posted before it could record it: look before posting."""
-        message_id = await self.deliverer.find_delivery(job)
-        if message_id is None:
+    async def _find_post(self, job: Job) -> int | _Undecided | None:
+        """A previous attempt may have posted before it could record it: look before posting.
+
+        The message id, None when certainly not posted, or UNDECIDED.
+        """
+        try:
+            message_id = await self.deliverer.find_delivery(job)
+        except asyncio.CancelledError:
+            raise
+        except PostLookupUndecided as error:
+            log.warning("job %s: cannot tell yet whether the result was posted (%s)", job.id,
+                        error)
+            return UNDECIDED
+        except Exception as error:
+            log.warning("job %s: looking for an earlier post failed (%r)", job.id, error)
+            return UNDECIDED
+        if message_id is not None:
+            log.info("job %s: found the earlier post %s; not posting again", job.id, message_id)
+        self._undecided_lookups.pop(job.id, None)
+        return message_id
+
+    def _look_for_post_later(self, job: Job) -> None:
+        """Neither post (it may be there) nor fail (it may have been delivered): ask again."""
+        tries = self._undecided_lookups.get(job.id, 0) + 1
+        self._undecided_lookups[job.id] = tries
+        wait = backoff(self.config.delivery_retry_first, _UNDECIDED_RETRY_MAX, tries)
+        self._heap.schedule(job.id, self.clock() + wait)
+
+    async def _fail_unless_posted(self, job: Job, reason: str) -> bool:
+        """Fail a ``delivering`` job only when the channel shows that nothing was posted.
+
+        True when the job is settled (found and recorded, failed, or taken over by another
+        attempt); False when the lookup could not decide, so the job must be tried again later.
+        """
+        claimed = await self.store.reclaim_delivery(job.id, job.delivery_attempts)
+        if claimed is None:  # another attempt holds it, or it finished: trust the database
+            await self._resync(job.id)
+            return True
+        job = self._remember(claimed)
+        found = await self._find_post(job)
+        if found is UNDECIDED:
             return False
-        log.info("job %s: found the earlier post %s; not posting again", job.id, message_id)
-        await self._delivered(job, message_id)
+        if found is not None:
+            await self._delivered(job, found)
+            return True
+        await self._fail(job, reason)
         return True
 
     async def _delivered(self, job: Job, message_id: int) -> None:
@@ -92,11 +152,10 @@ class DeliveryMixin:
             self._heap.schedule(job.id, self.clock() + wait)
             return
         # Last chance: the failed attempt may still have posted.
-        job = await self.store.reclaim_delivery(job.id, job.delivery_attempts) or job
-        self._remember(job)
-        if await self._already_posted(job):
-            return
-        await self._fail(job, "The video is ready but the bot could not post it in this channel.")
+        if not await self._fail_unless_posted(
+            job, "The video is ready but the bot could not post it in this channel."
+        ):
+            self._look_for_post_later(job)
 
     async def _ensure_video(self, job: Job) -> Path | None:
         """The downloaded result, or None to post a link after repeated download failures."""

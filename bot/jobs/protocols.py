@@ -34,6 +34,15 @@ class TaskBackend(Protocol):
         ...
 
 
+class PostLookupUndecided(Exception):
+    """:meth:`Deliverer.find_delivery` could not tell whether the result was posted.
+
+    For instance the search reached its limit before the end of the channel's history. The runner
+    then neither posts (it may be there) nor fails the job (it may have been delivered): it looks
+    again later.
+    """
+
+
 class Deliverer(Protocol):
     async def deliver(self, job: Job, video: Path | None) -> int:
         """Post the result and return the new message's id.
@@ -48,8 +57,10 @@ class Deliverer(Protocol):
     async def find_delivery(self, job: Job) -> int | None:
         """The id of a message already posted for ``job.delivery_key``, or None.
 
-        Called before any repeated attempt (after a crash, a cancellation or an error during a
-        previous ``deliver``), never before the first one.
+        None must mean "certainly not posted"; raise :class:`PostLookupUndecided` (any exception
+        is read the same way) when the search could not decide. Called before any repeated
+        attempt (after a crash, a cancellation or an error during a previous ``deliver``), never
+        before the first one.
         """
         ...
 

@@ -58,6 +58,7 @@ import aiohttp
 from bot.jobs.protocols import Deliverer, JobObserver, NullObserver, TaskBackend
 from bot.jobs.schedule import DueHeap, RunnerConfig, backoff
 from bot.jobs.steps import StepsMixin
+from bot.jobs.unexpected import UnexpectedErrorsMixin
 from bot.storage import Job, JobKind, JobLimits, JobState, NewJob, Store
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 _DELIVERY_STATES = (JobState.SUCCEEDED, JobState.DELIVERING)
-_UNEXPECTED_RETRY = 30.0
 
 
 @dataclass
@@ -75,9 +75,10 @@ class RunnerStats:
     polls: int = 0
     lookups: int = 0
     deliveries: int = 0
+    unexpected_errors: int = 0  # exceptions no step expected (see unexpected.py)
 
 
-class JobRunner(StepsMixin):
+class JobRunner(StepsMixin, UnexpectedErrorsMixin):
     def __init__(
         self,
         store: Store,
@@ -121,6 +122,7 @@ class JobRunner(StepsMixin):
         self._gate_failures = 0
         self._estimates: dict[JobKind, float | None] = {}
         self._init_step_state()
+        self._init_unexpected_state()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -307,12 +309,10 @@ class JobRunner(StepsMixin):
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A bug or a database error: keep the job, try again later, never lose it.
-            log.exception("job %s: unexpected error in %s", job_id, step.__name__)
-            if job_id in self._jobs and delivery is not None:
-                self._heap.schedule(job_id, self.clock() + _UNEXPECTED_RETRY)
-            elif job_id in self._jobs:
-                self._queue_again_later(job_id)
+            # A bug or a database error: keep the job and try again later, up to a limit.
+            await self._step_crashed(job_id, step.__name__)
+        else:
+            self._step_went_well(job_id)
         finally:
             self._busy.discard(job_id)
             if delivery is None:
@@ -333,13 +333,6 @@ class JobRunner(StepsMixin):
         if job.id not in self._queue:
             bisect.insort(self._queue, job.id, key=self._queue_key)
         self._heap.schedule(job.id, job.created_at + self.config.queue_timeout)
-
-    def _queue_again_later(self, job_id: str) -> None:
-        job = self._jobs[job_id]
-        if job.state is JobState.QUEUED:
-            self._add_to_queue(job)
-        else:
-            self._heap.schedule(job_id, self.clock() + _UNEXPECTED_RETRY)
 
     def _close_gate(self) -> None:
         self._gate_failures += 1
@@ -362,6 +355,7 @@ class JobRunner(StepsMixin):
         if job_id in self._queue:
             self._queue.remove(job_id)
         self._forget_step_state(job_id)
+        self._unexpected.pop(job_id, None)
 
     async def _notify_state(self, job: Job) -> None:
         await self._notify("on_state_change", job)

@@ -29,6 +29,9 @@ class RunnerConfig:
     max_submit_attempts: int = 6
     # Failures of a poll that retrying will not fix (auth, not found) before giving up.
     max_poll_errors: int = 5
+    # A step that raises something unexpected (a bug, a database error) is tried again later;
+    # after this many in a row (or past the job's time limit) the job fails, naming the error id.
+    max_unexpected_errors: int = 5
     # Progress callbacks per job at most this often.
     progress_interval: float = 10.0
     # Delivery: download the result, then post it.

@@ -11,9 +11,9 @@ import logging
 from bot.i18n import Msg
 from bot.jobs.delivery import DeliveryMixin
 from bot.jobs.schedule import backoff, poll_interval
-from bot.kling.errors import KlingError
+from bot.kling.errors import CreateOutcomeUnknownError, KlingError
 from bot.kling.models import Task, TaskStatus
-from bot.kling.retry import proves_not_processed
+from bot.kling.retry import proves_not_processed, refuses_duplicate_id
 from bot.storage import Job, JobState
 
 log = logging.getLogger("bot.jobs.runner")
@@ -40,6 +40,7 @@ class StepsMixin(DeliveryMixin):
         self._poll_errors: dict[str, int] = {}
         self._lookup_failures: dict[str, int] = {}
         self._absent_after_send: dict[str, int] = {}
+        self._taken: set[str] = set()  # Kling refused the job's id as already taken
         self._last_progress: dict[str, float] = {}
         self._init_delivery_state()
 
@@ -52,6 +53,7 @@ class StepsMixin(DeliveryMixin):
             self._last_progress,
         ):
             table.pop(job_id, None)
+        self._taken.discard(job_id)
         self._forget_delivery_state(job_id)
 
     async def _step(self, job_id: str) -> None:
@@ -82,7 +84,15 @@ class StepsMixin(DeliveryMixin):
         try:
             task = await self.backend.create(job)
         except KlingError as error:
-            if proves_not_processed(error):  # 1302/1303 or never sent
+            if refuses_duplicate_id(error) or (
+                isinstance(error, CreateOutcomeUnknownError) and error.known_to_exist
+            ):
+                # An earlier send of this job is at Kling (and running, and charged): adopt it.
+                log.warning("job %s: Kling has this id already (%r); will look it up", job_id,
+                            error)
+                self._taken.add(job_id)
+                self._schedule_lookup(job)
+            elif proves_not_processed(error):  # 1302/1303, or the connection was never made
                 log.info("job %s: Kling is full (%s); back to the queue", job_id, error.code)
                 self._close_gate()
                 await self._requeue(job)
@@ -93,7 +103,8 @@ class StepsMixin(DeliveryMixin):
                 await self._fail(job, error.user_message)
             return
         except Exception:
-            log.exception("job %s: unexpected error from create; will look it up", job_id)
+            # Not a KlingError: nothing proves the create stayed unsent, so look before resending.
+            self._unexpected_error(job_id, "create")
             self._schedule_lookup(job)
             return
         self._open_gate()
@@ -105,21 +116,24 @@ class StepsMixin(DeliveryMixin):
         self.stats.lookups += 1
         try:
             task = await self.backend.find(job)
-        except Exception as error:
-            if self.clock() - job.updated_at >= self.config.poll_timeout:
-                await self._fail(
-                    job,
-                    Msg("The bot lost contact with Kling while submitting; the job may still "
-                        "run at Kling under id {job}.", job=job.id),
-                )
-                return
+        except KlingError as error:
             log.warning("job %s: lookup failed (%r); will retry", job.id, error)
-            self._schedule_lookup(job)
+            await self._look_again_later(job)
+            return
+        except Exception:
+            self._unexpected_error(job.id, "lookup")
+            await self._look_again_later(job)
             return
         if task is not None:
             log.info("job %s: found at Kling as task %s", job.id, task.task_id)
             self._open_gate()
             await self._accepted(job, task)
+            return
+        if job.id in self._taken:
+            # Kling said the id is taken, so the task exists: resending would only be refused
+            # again. Its lookup lags behind; keep looking.
+            log.warning("job %s: Kling has this id but the lookup does not show it yet", job.id)
+            await self._look_again_later(job)
             return
         absent = self._absent_after_send.get(job.id, 0) + 1
         self._absent_after_send[job.id] = absent
@@ -128,6 +142,16 @@ class StepsMixin(DeliveryMixin):
                                       tries=absent))
             return
         await self._requeue(job)  # certainly not created: sending it again is safe
+
+    async def _look_again_later(self, job: Job) -> None:
+        if self.clock() - job.updated_at >= self.config.poll_timeout:
+            await self._fail(
+                job,
+                Msg("The bot lost contact with Kling while submitting; the job may still "
+                    "run at Kling under id {job}.", job=job.id),
+            )
+            return
+        self._schedule_lookup(job)
 
     def _schedule_lookup(self, job: Job) -> None:
         failures = self._lookup_failures.get(job.id, 0) + 1
@@ -201,7 +225,7 @@ class StepsMixin(DeliveryMixin):
             await self._still_running(job)
             return
         except Exception:
-            log.exception("job %s: unexpected poll error", job.id)
+            self._unexpected_error(job.id, "poll")
             await self._still_running(job)
             return
         self._poll_errors.pop(job.id, None)

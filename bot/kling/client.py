@@ -11,9 +11,10 @@ Which failures are retried (all with exponential backoff and full jitter):
 - Task creation always carries an ``external_task_id`` (a uuid4 hex unless the caller gives one).
   After an ambiguous failure (timeout or dropped connection after sending, 5xx/5000-5002, or an
   unreadable success), the client waits ``reconcile_delay`` and looks the task up by that id: if it
-  exists it is returned; if it is definitely absent the same body (same id) is sent again. A resend
-  answered with 1200/1201 is treated as "that external id is taken" and looked up once more. If the
-  lookup itself fails, ``CreateOutcomeUnknownError`` tells the caller to reconcile later. Kling
+  exists it is returned; if it is definitely absent the same body (same id) is sent again. A
+  refusal of the id as taken (``refuses_duplicate_id``; after an ambiguous send, any 1200/1201) is
+  looked up once more and the task adopted. If the lookup fails, or cannot find a task Kling says
+  exists, ``CreateOutcomeUnknownError`` tells the caller to reconcile later. Kling
   requires external ids to be unique per account, which backs this up: no path sends a second
   create that could succeed alongside the first.
 - Paths have no trailing slash (newer docs); if a create route answers 404/1202, the slashed
@@ -52,6 +53,7 @@ from bot.kling.retry import (
     RetryPolicy,
     create_outcome_unknown,
     proves_not_processed,
+    refuses_duplicate_id,
     unknown_route,
 )
 from bot.kling.task_requests import CreateEditTask, CreateMultiImageTask
@@ -272,21 +274,37 @@ class KlingClient:
                     create_path = base_path + "/"
                     continue
                 failures += 1
-                taken = maybe_created and isinstance(error, InvalidInputError)
+                # After an ambiguous send, any 1200/1201 on the resend is read as "that id is
+                # taken" even when Kling's message does not say so.
+                taken = refuses_duplicate_id(error) or (
+                    maybe_created and isinstance(error, InvalidInputError)
+                )
                 if create_outcome_unknown(error) or taken:
                     maybe_created = True
-                    task = await self._reconcile(base_path, external_id, error)
+                    task = await self._reconcile(base_path, external_id, error, taken=taken)
                     if task is not None:
                         return task
                     if taken:
-                        raise
+                        # The task exists, but the lookup does not show it yet: never report a
+                        # failure for a task Kling runs (and charges for); look again later.
+                        raise CreateOutcomeUnknownError(
+                            f"Kling refused external_task_id {external_id} as taken, and the "
+                            "lookup did not find it yet",
+                            external_task_id=external_id,
+                            known_to_exist=True,
+                            code=error.code,
+                            http_status=error.http_status,
+                            request_id=error.request_id,
+                        ) from error
                 elif not proves_not_processed(error):
                     raise
                 if failures >= self._retry.max_attempts:
                     raise
                 await self._back_off(failures, "POST", base_path, error)
 
-    async def _reconcile(self, base_path: str, external_id: str, cause: KlingError) -> Task | None:
+    async def _reconcile(
+        self, base_path: str, external_id: str, cause: KlingError, *, taken: bool = False
+    ) -> Task | None:
         log.info(
             "kling POST %s: %s, looking up external_task_id %s",
             base_path,
@@ -301,6 +319,7 @@ class KlingClient:
                 f"create failed ({type(cause).__name__}) and the lookup failed too "
                 f"({type(lookup_error).__name__})",
                 external_task_id=external_id,
+                known_to_exist=taken,
                 code=lookup_error.code,
                 http_status=lookup_error.http_status,
                 request_id=lookup_error.request_id,

@@ -165,8 +165,17 @@ class CreateOutcomeUnknownError(KlingError):
     )
     default_retryable = True
 
-    def __init__(self, kling_message: str = "", *, external_task_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        kling_message: str = "",
+        *,
+        external_task_id: str,
+        known_to_exist: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.external_task_id = external_task_id
+        # Kling refused the id as taken: the task exists even if no lookup shows it yet.
+        self.known_to_exist = known_to_exist
         super().__init__(kling_message, **kwargs)
 
 

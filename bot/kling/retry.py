@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.kling.errors import (
+    ContentPolicyError,
+    InvalidInputError,
     KlingError,
     MalformedResponseError,
     NetworkError,
@@ -37,10 +39,33 @@ class RetryPolicy:
 
 
 def proves_not_processed(error: KlingError) -> bool:
-    """True when Kling certainly did not act on the request, so repeating it cannot double up."""
+    """True when Kling certainly did not act on the request, so repeating it cannot double up.
+
+    Only a throttle answer (1302/1303) or a connection that was never made (refused, DNS, connect
+    timeout: ``request_sent`` False, see the transport) proves it. A timeout or a connection
+    dropped after the request went out proves nothing: Kling may have stored the task.
+    """
     if isinstance(error, RateLimitError):
         return True
     return isinstance(error, NetworkError) and not error.request_sent
+
+
+def refuses_duplicate_id(error: KlingError) -> bool:
+    """True when a create was refused because its ``external_task_id`` is already taken.
+
+    The task exists at Kling (an earlier send of this very job), so the caller must look it up
+    and adopt it, never fail the job. Kling's docs name no code for this refusal. Two readings
+    are accepted: a parameter error (1200/1201, "invalid parameters, read the message"; this is
+    how the emulator and the reference's error table read it) or a platform-policy refusal
+    (13xx other than the 1302/1303 throttles). Either way it counts only when Kling's message
+    names the external task id, so an unrelated bad parameter still fails the job.
+    """
+    if not isinstance(error, InvalidInputError | ContentPolicyError):
+        return False
+    if error.code is None or not 1200 <= error.code < 1400:
+        return False
+    text = error.kling_message.lower().replace(" ", "_").replace("-", "_")
+    return "external_task_id" in text or "externaltaskid" in text
 
 
 def create_outcome_unknown(error: KlingError) -> bool:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -81,6 +83,55 @@ class Rig:
             return job is not None and job.state in states
 
         await self.wait_for(reached, limit=limit)
+
+
+class UnexpectedErrors(logging.Handler):
+    """Collects the runner's unexpected-error log records and every runner made in a test."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.runners: list[JobRunner] = []
+        self.expected = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "unexpected_error"):
+            self.records.append(record)
+
+    def expect(self) -> None:
+        """This test provokes unexpected errors on purpose."""
+        self.expected = True
+
+    def counted(self) -> int:
+        return sum(runner.stats.unexpected_errors for runner in self.runners)
+
+
+@pytest.fixture(autouse=True)
+def unexpected_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnexpectedErrors]:
+    """Every runner test fails if the runner's catch-all fired: a normal flow never needs it."""
+    checker = UnexpectedErrors()
+    original_init = JobRunner.__init__
+
+    def tracked_init(self: JobRunner, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        checker.runners.append(self)
+
+    monkeypatch.setattr(JobRunner, "__init__", tracked_init)
+    logger = logging.getLogger("bot.jobs.runner")
+    logger.addHandler(checker)
+    try:
+        yield checker
+    finally:
+        logger.removeHandler(checker)
+    if checker.expected:
+        assert checker.records and checker.counted() == len(checker.records)
+        return
+    details = "; ".join(
+        f"{r.getMessage()}: {r.exc_info[1]!r}" if r.exc_info else r.getMessage()
+        for r in checker.records
+    )
+    assert not checker.records, f"the runner's catch-all fired: {details}"
+    assert checker.counted() == 0
 
 
 @pytest.fixture
