@@ -1,0 +1,70 @@
+"""Per-member cooldowns on the actions that call Kling, shared by Discord and the web picker.
+
+A token bucket per (action, member, channel): each action allows a short burst, then one call
+every ``every_s`` seconds. A channel holds at most one session, so "per channel" is "per
+session" (a thread is its own channel). Frame navigation and anything else that does not call
+Kling has no cooldown. The check is in memory only and a refused call uses up nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.errors import UserFacingError
+from bot.i18n import Msg
+
+IDLE_FORGET_S = 600.0  # longer than any rule needs to refill
+
+
+@dataclass(frozen=True)
+class CooldownRule:
+    name: str
+    burst: int  # calls allowed back to back
+    every_s: float  # then one call per this many seconds
+
+
+# Mark / undo / clear: a sustained call every 2 s, with room for a quick undo after a mark.
+SELECTION = CooldownRule("selection", burst=4, every_s=2.0)
+PREVIEW = CooldownRule("preview", burst=1, every_s=10.0)
+# Sending a paid job (the quotas are the real limit; this only stops double clicks).
+SUBMIT = CooldownRule("submit", burst=1, every_s=5.0)
+
+
+class CooldownError(UserFacingError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(Msg("Slow down: try again in {seconds} s.",
+                             seconds=max(1, math.ceil(retry_after))))
+        self.retry_after = retry_after
+
+
+class Cooldowns:
+    """Buckets of one bot; `clock` is monotonic seconds (injectable for tests)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # key -> (tokens left, when they were counted)
+        self._buckets: dict[tuple[str, int, int], tuple[float, float]] = {}
+
+    def take(self, rule: CooldownRule, user_id: int, channel_id: int) -> float | None:
+        """Use one call of `rule`; returns None, or the seconds to wait (nothing used)."""
+        now = self._clock()
+        key = (rule.name, user_id, channel_id)
+        tokens, since = self._buckets.get(key, (float(rule.burst), now))
+        tokens = min(float(rule.burst), tokens + (now - since) / rule.every_s)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) * rule.every_s
+        self._buckets[key] = (tokens - 1.0, now)
+        self._forget_full(now)
+        return None
+
+    def _forget_full(self, now: float) -> None:
+        # An idle bucket has refilled and says nothing a fresh one would not; keep the dict small.
+        if len(self._buckets) < 1024:
+            return
+        for key, (_tokens, since) in list(self._buckets.items()):
+            if now - since > IDLE_FORGET_S:
+                del self._buckets[key]
