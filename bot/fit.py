@@ -92,16 +92,18 @@ def _is_regional(char: str) -> bool:
 
 
 def _nicer_cut(text: str, cut: int) -> int:
-    """End on a word boundary and outside an unclosed ``<...>`` when that costs little (never
-    more than a quarter of what is kept)."""
+    """End on a word boundary and outside an unclosed ``<...>`` when that costs little (both
+    together never more than a quarter of what is kept)."""
+    spare = cut // 4
     head = text[:cut]
     opened = head.rfind("<")
-    if opened != -1 and head.rfind(">") < opened and cut - opened <= min(_ANGLE_SLACK, cut // 4):
+    if opened != -1 and head.rfind(">") < opened and cut - opened <= min(_ANGLE_SLACK, spare):
+        spare -= cut - opened
         cut = opened
         head = text[:cut]
     if cut < len(text) and not text[cut].isspace():
         space = max(head.rfind(" "), head.rfind("\n"))
-        if space > 0 and cut - space <= min(_WORD_SLACK, cut // 4):
+        if space > 0 and cut - space <= min(_WORD_SLACK, spare):
             cut = space
     return cut
 
