@@ -8,7 +8,6 @@ of tasks. No line ever contains a secret; a refused token is described, not show
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from bot.kling.errors import (
 )
 from bot.kling.retry import RetryPolicy
 from bot.permissions import missing_permissions
+from bot.startup import database_problem, folder_problem
 
 TOKEN = "Discord token"  # noqa: S105 (a check's name, not a secret)
 APPLICATION = "Discord application"
@@ -299,24 +299,9 @@ async def check_callbacks(http: aiohttp.ClientSession, config: Config) -> CheckR
 
 def check_folder(name: str, folder: Path, setting: str, *,
                  database: Path | None = None) -> CheckResult:
-    """Create the folder if missing, then write and remove a probe file in it."""
-    owner = f"the user that runs the bot (uid {os.getuid()})" if hasattr(os, "getuid") else \
-        "the user that runs the bot"
-    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        what = "" if blocker == folder else f", so {folder} cannot be created"
-        return _fail(name, f"{blocker} is a file, not a folder{what}: move the file away or "
-                           f"change {setting}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".kling-bot-check-{os.getpid()}"
-        probe.write_bytes(b"kling-bot check\n")
-        probe.unlink()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        return _fail(name, f"cannot create or write {folder} ({reason}): make it a folder "
-                           f"writable by {owner}, or change {setting}")
-    if database is not None and database.exists() and not os.access(database, os.R_OK | os.W_OK):
-        return _fail(name, f"the database {database} is not writable by {owner}: change its "
-                           "owner or permissions")
-    return _ok(name, f"{folder} is writable")
+    """The same checks as a start (create the folder if missing, write a file in it), so
+    `kling-bot check` passes exactly when `kling-bot run` would accept the folder."""
+    problem = folder_problem(folder, name, setting)
+    if problem is None and database is not None:
+        problem = database_problem(database)
+    return _fail(name, problem) if problem else _ok(name, f"{folder} is writable")

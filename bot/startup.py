@@ -18,8 +18,26 @@ def _user() -> str:
     return f"uid {os.geteuid()}" if hasattr(os, "geteuid") else "this user"
 
 
+def _nearest_existing(folder: Path) -> Path | None:
+    """`folder` or its closest existing parent (None when even that cannot be looked at)."""
+    for path in (folder, *folder.parents):
+        try:
+            if path.exists():
+                return path
+        except OSError:  # e.g. a parent that may not be searched: mkdir will say why
+            return None
+    return None
+
+
 def folder_problem(folder: Path, what: str, key: str) -> str | None:
     """Why the bot could not keep files in `folder` (created when missing), or None."""
+    # A file where a folder should be, on the way to `folder` or `folder` itself.
+    blocker = _nearest_existing(folder)
+    if blocker == folder and not folder.is_dir():
+        return f"{what} {folder} exists but is not a folder: remove it or change {key}"
+    if blocker is not None and not blocker.is_dir():
+        return (f"cannot create the {what} {folder}: {blocker} is a file, not a folder: move "
+                f"the file away or change {key}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -38,6 +56,18 @@ def folder_problem(folder: Path, what: str, key: str) -> str | None:
     return None
 
 
+def database_problem(db: Path) -> str | None:
+    """Why the bot could not use the database file `db` (missing is fine: it is created)."""
+    if not db.exists():
+        return None
+    if db.is_dir():
+        return f"the database {db} is a folder: [storage] path must name a file"
+    if not os.access(db, os.R_OK | os.W_OK):
+        return (f"the database {db} is not readable and writable by {_user()}: "
+                "fix its owner or permissions")
+    return None
+
+
 def storage_problems(config: Config) -> list[str]:
     """The database folder, the database file and the media folder, each usable or named."""
     storage = config.storage
@@ -47,11 +77,6 @@ def storage_problems(config: Config) -> list[str]:
             folder_problem(storage.media_dir, "media folder", "[storage] media_dir"),
         ) if problem
     ]
-    db = storage.path
-    if not problems and db.exists():
-        if db.is_dir():
-            problems.append(f"the database {db} is a folder: [storage] path must name a file")
-        elif not os.access(db, os.R_OK | os.W_OK):
-            problems.append(f"the database {db} is not readable and writable by {_user()}: "
-                            "fix its owner or permissions")
+    if not problems and (problem := database_problem(storage.path)):
+        problems.append(problem)
     return problems

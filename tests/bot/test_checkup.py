@@ -14,8 +14,10 @@ import pytest
 
 from bot.callbacks import CallbackServer
 from bot.cli import main
+from bot.config import load_config
 from bot.kling.emulator import KlingEmulator
 from bot.permissions import Permission
+from bot.startup import storage_problems
 from tests.discord_twin import DiscordTwin
 from tests.discord_twin.model import TwinGuild
 
@@ -267,28 +269,48 @@ async def test_storage_folder_that_cannot_be_created(
 
     assert status == 1
     assert line(lines, "storage folder") == (
-        f"FAIL storage folder: {blocker} is a file, not a folder: move the file away or "
-        "change [storage] path")
+        f"FAIL storage folder: storage folder {blocker} exists but is not a folder: remove it "
+        "or change [storage] path")
     assert line(lines, "media folder") == (
-        f"FAIL media folder: {blocker} is a file, not a folder, so {blocker / 'media'} cannot "
-        "be created: move the file away or change [storage] media_dir")
+        f"FAIL media folder: cannot create the media folder {blocker / 'media'}: {blocker} is "
+        "a file, not a folder: move the file away or change [storage] media_dir")
     assert blocker.read_text() == "a file where the data folder should be"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-async def test_read_only_storage_folder(
+# Folders no one may write into, root included (CI runs as root): a kernel file system.
+@pytest.mark.parametrize(("storage", "problem"), [
+    ("/proc/1/bot.sqlite3",
+     "FAIL storage folder: the storage folder /proc/1 is not writable by uid {uid} ("),
+    ("/sys/kling-bot-check/bot.sqlite3",
+     "FAIL storage folder: cannot create the storage folder /sys/kling-bot-check ("),
+])
+async def test_storage_folder_that_cannot_be_written(
+    setup: Setup, capsys: pytest.CaptureFixture[str], twin_guild: TwinGuild,
+    storage: str, problem: str,
+) -> None:
+    setup.storage["path"] = storage
+    status, lines = await setup.run(capsys)
+    assert status == 1
+    assert line(lines, "storage folder").startswith(problem.format(uid=os.geteuid()))
+    assert line(lines, "storage folder").endswith("or change [storage] path")
+    assert line(lines, "media folder").startswith("OK   media folder:")
+    # `kling-bot run` refuses the very same folder with the very same words.
+    config = load_config(setup.write(), env={})
+    assert [line(lines, "storage folder")[len("FAIL storage folder: "):]] == \
+        storage_problems(config)
+
+
+async def test_database_path_that_is_a_folder(
     setup: Setup, capsys: pytest.CaptureFixture[str], twin_guild: TwinGuild,
 ) -> None:
-    data = setup.tmp_path / "data"
-    data.mkdir()
-    data.chmod(0o555)
-    try:
-        status, lines = await setup.run(capsys)
-    finally:
-        data.chmod(0o755)
+    folder = setup.tmp_path / "db-folder"
+    (folder / "bot.sqlite3").mkdir(parents=True)
+    setup.storage["path"] = str(folder / "bot.sqlite3")
+    status, lines = await setup.run(capsys)
     assert status == 1
-    assert line(lines, "storage folder").startswith(
-        f"FAIL storage folder: cannot create or write {data} (Permission denied)")
+    assert line(lines, "storage folder") == (
+        f"FAIL storage folder: the database {folder / 'bot.sqlite3'} is a folder: "
+        "[storage] path must name a file")
 
 
 async def test_bot_in_no_server_is_told_how_to_invite(
