@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -97,6 +97,22 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The bot's one web server (SPEC §10): the picker page and Kling's callback endpoint.
+
+    ``public_url`` is where people and Kling reach it (None: no picker links); the older
+    ``[kling] callback_base_url`` and ``callback_port`` fill in ``public_url`` and ``port``.
+    ``signing_key`` signs picker links; unset, one is generated once and kept in the database.
+    """
+
+    public_url: str | None = None
+    host: str = "0.0.0.0"  # noqa: S104 - behind a reverse proxy or a container port
+    port: int = 8090
+    link_minutes: int = 30
+    signing_key: Secret | None = None
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -108,6 +124,7 @@ class Config:
     kling: KlingConfig = field(default_factory=KlingConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def problems_for_run(self) -> list[str]:
         """What stops `kling-bot run` from starting, beyond what loading already checked."""
@@ -352,9 +369,34 @@ def load_config(
         level = "INFO"
     logging_cfg = LoggingConfig(level=level, json=lg.boolean("json", False))
 
+    web_cfg, kling_cfg = _web_config(reader("web"), k, kling_cfg, problems)
+
     if problems:
         raise ConfigError(problems)
-    return Config(discord_cfg, kling_cfg, storage_cfg, logging_cfg)
+    return Config(discord_cfg, kling_cfg, storage_cfg, logging_cfg, web_cfg)
+
+
+def _web_config(w: _Reader, k: _Reader, kling: KlingConfig,
+                problems: list[str]) -> tuple[WebConfig, KlingConfig]:
+    """[web], with the older [kling] callback_base_url / callback_port mapped onto it: one web
+    server serves both, so one port; callbacks default to the public URL."""
+    public_url = w.url("public_url") or kling.callback_base_url
+    port = w.integer("port", 8090, low=1, high=65535)
+    if "callback_port" in k.table:
+        if "port" in w.table and kling.callback_port != port:
+            problems.append(f"{k.where('callback_port')} and {w.where('port')} differ: one web "
+                            f"server serves the picker and Kling's callbacks, so set only "
+                            f"{w.where('port')}")
+        elif "port" not in w.table:
+            port = kling.callback_port
+    host = w.string("host") or WebConfig.host
+    web = WebConfig(
+        public_url=public_url, host=host, port=port,
+        link_minutes=w.integer("link_minutes", 30, low=1, high=24 * 60),
+        signing_key=w.secret("signing_key"),
+    )
+    callbacks = kling.callback_base_url or public_url
+    return web, replace(kling, callback_base_url=callbacks, callback_port=port)
 
 
 def secret_values(config: Config) -> list[str]:
@@ -365,5 +407,6 @@ def secret_values(config: Config) -> list[str]:
         config.kling.access_key,
         config.kling.secret_key,
         config.kling.webhook_secret,
+        config.web.signing_key,
     ]
     return [s.reveal() for s in found if s]

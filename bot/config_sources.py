@@ -30,6 +30,10 @@ SCHEMA: dict[str, dict[str, Kind]] = {
         "connect_timeout_seconds": "float", "request_timeout_seconds": "float",
     },
     "storage": {"path": "path", "media_dir": "path", "retention_days": "int"},
+    "web": {
+        "public_url": "url", "host": "str", "port": "int", "link_minutes": "int",
+        "signing_key": "secret",
+    },
     "logging": {"level": "str", "json": "bool"},
 }
 

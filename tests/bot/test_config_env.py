@@ -31,6 +31,11 @@ def test_every_key_of_every_section_is_reachable(tmp_path: Path) -> None:
         "KLING_BOT__STORAGE__RETENTION_DAYS": "7",
         "KLING_BOT__LOGGING__LEVEL": "debug",
         "KLING_BOT__LOGGING__JSON": "true",
+        "KLING_BOT__WEB__PUBLIC_URL": "https://picker.mydomain.net/kling",
+        "KLING_BOT__WEB__HOST": "127.0.0.1",
+        "KLING_BOT__WEB__PORT": "9100",
+        "KLING_BOT__WEB__LINK_MINUTES": "45",
+        "KLING_BOT__WEB__SIGNING_KEY": "k3y-from-the-environment",
     }
     assert {(s, k) for s, keys in SCHEMA.items() for k in keys} == {
         tuple(name.removeprefix("KLING_BOT__").lower().split("__")) for name in env}
@@ -49,6 +54,9 @@ def test_every_key_of_every_section_is_reachable(tmp_path: Path) -> None:
     assert (c.storage.path, c.storage.media_dir) == (tmp_path / "db.sqlite3", tmp_path / "media")
     assert c.storage.retention_days == 7
     assert (c.logging.level, c.logging.json) == ("DEBUG", True)
+    assert (c.web.public_url, c.web.host, c.web.port, c.web.link_minutes) == (
+        "https://picker.mydomain.net/kling", "127.0.0.1", 9100, 45)
+    assert c.web.signing_key == Secret("k3y-from-the-environment")
 
 
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:
