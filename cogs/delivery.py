@@ -9,6 +9,9 @@ any repeated attempt asks :meth:`find_delivery` whether an earlier attempt alrea
 post carries ``job.delivery_key`` twice: as the message nonce (Discord drops a duplicate with the
 same nonce for a few minutes) and, durably, inside the custom id of its **Edit this result**
 button, which :meth:`find_delivery` looks for among the bot's recent messages in the channel.
+When that search cannot decide (it read as many messages as it may without reaching the newest,
+or Discord did not answer), it says so (``PostLookupUndecided``) and the runner asks again later,
+reading further each time: it neither posts again nor reports a failure meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import discord
 
 from bot.i18n import Joined, Msg
+from bot.jobs import PostLookupUndecided
 from bot.media.errors import MediaError
 from bot.media.shrink import shrink_video
 from bot.storage import Job
@@ -38,9 +42,12 @@ ENTITY_TOO_LARGE = 40005
 # Multipart framing and the JSON part travel with the file; aim a little under the limit.
 _UPLOAD_HEADROOM = 0.98
 _AFTER_413 = 0.25
-# How far back (before the job finished at Kling) to look for an earlier post, and how many.
+# How far back (before the job finished at Kling) to look for an earlier post.
 _HISTORY_SLACK = dt.timedelta(minutes=10)
-_HISTORY_LIMIT = 500
+# Messages one lookup may read (Discord serves 100 per request), times the number of lookups
+# so far for the job, up to the maximum: a busy channel is searched further on each try.
+HISTORY_LIMIT = 2_000
+HISTORY_LIMIT_MAX = 50_000
 KLING_LINK_DAYS = 30
 
 
@@ -148,7 +155,7 @@ class DiscordDeliverer:
                     reencoded=upload is not None and upload != video,
                 )
             except discord.HTTPException as error:
-                if upload is None or error.status != 413:
+                if video is None or upload is None or error.status != 413:
                     raise
                 # Discord knows a smaller limit than we did (no interaction has told us this
                 # server's yet): learn from it and try much smaller, so few tries are refused.
@@ -156,21 +163,32 @@ class DiscordDeliverer:
                 limit = int(size * _AFTER_413)
                 self.upload_limits[job.guild_id] = limit
                 log.info("job %s: %d bytes were too large here; trying %d", job.id, size, limit)
-                assert video is not None
                 upload = await self._fitting_video(job, video, limit)
                 continue
             return message.id
 
     async def find_delivery(self, job: Job) -> int | None:
+        """The earlier post of this result; None only after reading up to the newest message."""
         me = self.client.user
-        if me is None or not job.delivery_key:
-            return None
+        if me is None:
+            raise PostLookupUndecided("the bot is not logged in to Discord yet")
+        if not job.delivery_key:
+            return None  # the key is set by the first claim: no attempt has posted yet
         channel = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         since = dt.datetime.fromtimestamp(job.finished_at or job.created_at, dt.UTC)
         after = discord.Object(discord.utils.time_snowflake(since - _HISTORY_SLACK))
-        async for message in channel.history(limit=_HISTORY_LIMIT, after=after):
+        lookups = max(1, job.delivery_attempts - 1)  # the first attempt never looks
+        limit = min(HISTORY_LIMIT_MAX, HISTORY_LIMIT * lookups)
+        read = 0
+        # Oldest first from shortly before the job finished: the post comes soon after that.
+        async for message in channel.history(limit=limit, after=after):
+            read += 1
             if message.author.id == me.id and _carries_key(message, job):
                 return message.id
+        if read >= limit:
+            raise PostLookupUndecided(
+                f"read {read} messages of channel {job.channel_id} without reaching the newest"
+            )
         return None
 
     # -- posting ---------------------------------------------------------------------------
