@@ -43,7 +43,19 @@ class VirtualTime:
         for due, future in list(self._sleepers):
             if due <= self.now and not future.done():
                 future.set_result(None)
-        await asyncio.sleep(0.2)  # let woken flushers edit
+        self._sleepers = [(due, f) for due, f in self._sleepers if not f.done()]
+        await self.quiet()
+
+    async def quiet(self) -> None:
+        """Wait until every card flusher has finished or sleeps on this clock again: whatever
+        edit is due by now has been made, and no other can be made before time moves."""
+        async with asyncio.timeout(30):
+            while True:
+                flushers = [t for t in asyncio.all_tasks()
+                            if t.get_name().startswith("job-card-") and not t.done()]
+                if len(flushers) == sum(not f.done() for _, f in self._sleepers):
+                    return
+                await asyncio.sleep(0.01)
 
 
 class QueueOf:
