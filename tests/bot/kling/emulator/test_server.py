@@ -16,14 +16,12 @@ async def test_run_emulator_serves_until_cancelled(
     capsys: pytest.CaptureFixture[str], http: aiohttp.ClientSession
 ) -> None:
     serving = asyncio.create_task(run_emulator("127.0.0.1", 0, seconds_per_stage=0))
-    url = None
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        match = re.search(r"listening on (http://\S+)", capsys.readouterr().out)
-        if match:
-            url = match.group(1)
-            break
-    assert url is not None, "run_emulator never announced its address"
+    printed = ""
+    async with asyncio.timeout(30):  # a deadline for an emulator that never starts
+        while not (match := re.search(r"listening on (http://\S+)", printed)):
+            await asyncio.sleep(0.02)
+            printed += capsys.readouterr().out
+    url = match.group(1)
     async with http.get(f"{url}/emulator/health") as response:
         assert (await response.json())["data"]["emulator"] is True
     serving.cancel()
