@@ -141,9 +141,9 @@ async def test_10062_late_acknowledgement_is_logged_and_the_bot_carries_on(
                 kling_bot(bot_config(tmp_path, discord_twin, emulator), discord_twin)):
         with pytest.raises(InteractionFailedError):
             await alice.slash("kling status")
-        await discord_twin.wait_for_violation(10062, timeout=10)
+        await discord_twin.wait_for_violation(10062, timeout=30)
         await discord_twin.wait_until(
-            lambda: any("10062" in r.getMessage() for r in caplog.records), 5)
+            lambda: any("10062" in r.getMessage() for r in caplog.records), 30)
         reply = await (await alice.slash("kling status")).response()
     assert "no editing session" in reply.content.lower()
     assert {v.code for v in discord_twin.take_violations()} == {10062}
