@@ -46,7 +46,7 @@ ACTION_LABELS = {
     "mark": Msg("Add points", msgctxt="button"), "undo": Msg("Undo", msgctxt="button"),
     "clear": Msg("Clear", msgctxt="button"), "preview": Msg("Preview", msgctxt="button"),
     "remove": Msg("Remove", msgctxt="button"), "swap": Msg("Swap", msgctxt="button"),
-    "add": Msg("Add", msgctxt="button"),
+    "add": Msg("Add", msgctxt="button"), "pick": Msg("Pick points", msgctxt="button"),
 }
 
 
@@ -111,6 +111,8 @@ def board_layout(board: BoardView, *, video_filename: str | None,
         nav.add_item(_button(sid, action, label, disabled=first if "-" in action else last))
     nav.add_item(_button(sid, "mark", labels["mark"], style=discord.ButtonStyle.primary))
     tools = ui.ActionRow()
+    # The zoom picker (cogs.picker): always there, marking is by clicking as well as typing.
+    tools.add_item(_button(sid, "pick", labels["pick"], style=discord.ButtonStyle.primary))
     for action in ("undo", "clear", "preview"):
         tools.add_item(_button(sid, action, labels[action], disabled=not has_points))
     edits = ui.ActionRow()

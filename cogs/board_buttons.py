@@ -104,6 +104,11 @@ async def handle_board_action(interaction: discord.Interaction, session_id: int,
                            else EditModal(session_id, action, locale))
         await interaction.response.send_modal(modal)  # a modal must be the first response
         return
+    if action == "pick":
+        from cogs.picker import open_picker
+
+        await open_picker(interaction, session_id)
+        return
     if action == "preview":
         from cogs.marking import run_preview
 

@@ -17,6 +17,7 @@ from cogs.board_buttons import BoardButton
 from cogs.edit import EditCommands, edit_video_context_menu, open_session_from_video
 from cogs.kling_group import KLING
 from cogs.marking import MarkingCommands
+from cogs.picker import PickerButton
 from cogs.session_commands import SessionCommands
 from cogs.submit import SubmitCommands
 
@@ -34,11 +35,11 @@ class KlingCog(EditCommands, MarkingCommands, SubmitCommands, AnimateCommands, S
         self.context_menu.guild_only = True
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(BoardButton)
+        self.bot.add_dynamic_items(BoardButton, PickerButton)
         self.bot.tree.add_command(self.context_menu)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(BoardButton)
+        self.bot.remove_dynamic_items(BoardButton, PickerButton)
         self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
 
 

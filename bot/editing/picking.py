@@ -1,0 +1,81 @@
+"""The zoom picker's image of a session (SPEC §10), from what is stored: frame, masks, points.
+
+The frame comes from the session's full-resolution frame cache (the board's own cache), so the
+picker and the board always show the same frame; the masks and numbered points are that frame's,
+so the picker shows what is already selected before and after every mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.editing.boards import _frame_image, frame_caption, point_views, session_dir
+from bot.errors import UserFacingError
+from bot.grid import CellRef
+from bot.i18n import Msg
+from bot.media import MediaError
+from bot.render.picker import WHOLE, render_picker
+from bot.storage import MAX_POINTS_PER_FRAME, Session, Store
+from bot.zoom import ZOOM_GRID, cell_region
+
+__all__ = ["PICKER_FORMAT", "PickerView", "build_picker"]
+
+PICKER_FORMAT = "jpeg"
+NO_SUCH_FRAME = Msg("This picker's frame is not in the video any more; open a new picker from "
+                    "the board.")
+
+
+@dataclass(frozen=True)
+class PickerView:
+    """Everything the picker message shows."""
+
+    session_id: int
+    frame_index: int  # the 0-based frame_index sent to Kling
+    cell: CellRef | None  # None: the whole frame; else the enlarged first-level cell
+    image: bytes
+    image_format: str
+    points_on_frame: int
+    max_points: int = MAX_POINTS_PER_FRAME
+
+    @property
+    def cell_name(self) -> str | None:
+        return ZOOM_GRID.cell_name(self.cell) if self.cell is not None else None
+
+
+def _render(video: Path, cache_dir: Path, index: int, masks: list[Any],
+            numbered: list[tuple[int, float, float]], cell: CellRef | None,
+            caption: str) -> bytes:
+    frame = _frame_image(video, cache_dir, index)
+    mask_inputs = [(int(m.get("object_id", 0)), m["rle_mask"]) for m in masks
+                   if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)]
+    region = WHOLE if cell is None else cell_region(cell)
+    return render_picker(frame, mask_inputs, numbered, region=region, caption=caption,
+                         image_format=PICKER_FORMAT)
+
+
+async def build_picker(store: Store, session: Session, media_dir: Path, *, frame_index: int,
+                       cell: CellRef | None, locale: object = None) -> PickerView:
+    """The picker of ``frame_index`` (whole, or ``cell`` enlarged), its caption in ``locale``
+    (the member's: only they see it); UserFacingError when the frame is not in the video or the
+    video is gone."""
+    if not session.local_path:
+        raise UserFacingError(Msg("This session's video is not on the bot's disk any more."))
+    if not 0 <= frame_index < max(session.video.total_frame, 1):
+        raise UserFacingError(NO_SUCH_FRAME)
+    points = point_views(await store.list_points(session.id, frame_index), frame_index)
+    masks = await store.get_frame_masks(session.id, frame_index)
+    caption = frame_caption(frame_index, session.video.fps).render(locale)
+    if cell is not None:
+        caption += f" · {ZOOM_GRID.cell_name(cell)}"
+    try:
+        image = await asyncio.to_thread(
+            _render, Path(session.local_path), session_dir(media_dir, session.id) / "frames",
+            frame_index, masks, [(p.number, p.x, p.y) for p in points], cell, caption)
+    except MediaError as error:
+        raise UserFacingError(
+            Msg("The board could not be drawn: {reason}", reason=error.message)) from error
+    return PickerView(session_id=session.id, frame_index=frame_index, cell=cell, image=image,
+                      image_format=PICKER_FORMAT, points_on_frame=len(points))
