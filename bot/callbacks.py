@@ -132,8 +132,15 @@ def _job_id_from_body(body: bytes) -> str | None:
 def create_callback_app(wake: WakeJob, *, secret: str | None = None,
                         clock: Clock = time.time) -> web.Application:
     """The callback app: ``POST /kling/callback/{job_id}`` verifies and calls ``wake(job_id)``."""
-    verifier = SignatureVerifier(secret, clock=clock) if secret else None
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    add_callback_routes(app, wake, secret=secret, clock=clock)
+    return app
+
+
+def add_callback_routes(app: web.Application, wake: WakeJob, *, secret: str | None = None,
+                        clock: Clock = time.time) -> None:
+    """Add the callback and its health route to `app` (the bot's one web server, bot.web)."""
+    verifier = SignatureVerifier(secret, clock=clock) if secret else None
 
     async def receive(request: web.Request) -> web.Response:
         job_id = request.match_info["job_id"]
@@ -162,7 +169,6 @@ def create_callback_app(wake: WakeJob, *, secret: str | None = None,
 
     app.router.add_post(CALLBACK_PATH + "{job_id}", receive)
     app.router.add_get(HEALTH_PATH, health)
-    return app
 
 
 class CallbackServer:

@@ -10,12 +10,14 @@ from bot.storage.jobs import JobQueries
 from bot.storage.masks import MaskQueries
 from bot.storage.points import PointQueries
 from bot.storage.retention import RetentionQueries
+from bot.storage.secrets import SecretQueries
 from bot.storage.sessions import SessionQueries
 from bot.storage.settings import SettingsQueries
 
 
 class Store(
-    SessionQueries, PointQueries, MaskQueries, JobQueries, SettingsQueries, RetentionQueries
+    SessionQueries, PointQueries, MaskQueries, JobQueries, SettingsQueries, RetentionQueries,
+    SecretQueries,
 ):
     """Async access to the bot's SQLite database (one connection per process).
 

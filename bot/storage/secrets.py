@@ -1,0 +1,25 @@
+"""SQL for secrets the bot generates once and keeps (the web picker's signing key)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiosqlite
+
+from bot.storage.db import Database, fetch_one
+
+
+class SecretQueries(Database):
+    async def get_or_create_secret(self, name: str, make: Callable[[], str]) -> str:
+        """The secret called `name`, made with `make()` and stored the first time. Two
+        processes asking at once get the same value: the first insert wins."""
+
+        async def body(conn: aiosqlite.Connection) -> str:
+            await conn.execute(
+                "INSERT INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING", (name, make(), self.now()))
+            row = await fetch_one(conn, "SELECT value FROM bot_secrets WHERE name = ?", (name,))
+            assert row is not None
+            return str(row["value"])
+
+        return await self._write(body)

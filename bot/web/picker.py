@@ -1,0 +1,341 @@
+"""The web picker's routes (SPEC §10): a personal page on which a click marks a point.
+
+Every route lives under ``/picker/{session_id}/`` and checks the signed token first: a missing,
+forged, expired or other-session token gets 403 and nothing else happens. Reading routes take
+the token from the ``X-Picker-Token`` header or the ``t`` query parameter (the page itself, its
+two static files and the event stream are plain GETs that cannot carry a header); changing
+routes accept it only in the header, so another site cannot make a member's browser send one
+(a custom header needs a CORS preflight, which this server never grants), and no cookie is ever
+used. Marks, undos and clears go through the same :class:`EditingService` methods as
+``/kling mark``, ``/kling undo`` and ``/kling clear``, with the same per-member cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.cooldowns import SELECTION, CooldownError, Cooldowns
+from bot.editing import EditingService
+from bot.editing.boards import clamp_frame
+from bot.editing.submitting import SESSION_ENDED
+from bot.errors import UserFacingError, new_error_id, user_message_for
+from bot.i18n import Msg
+from bot.media import MediaError
+from bot.policy import check_channel_enabled
+from bot.render.board import BOARD_LONG_SIDE, display_size
+from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Session
+from bot.web import texts
+from bot.web.live import LiveHub
+from bot.web.page import STATIC_TYPES, render_page, static_file
+from bot.web.picture import PictureCache
+from bot.web.tokens import BadTokenError, PickerToken, TokenSigner
+
+log = logging.getLogger(__name__)
+
+TOKEN_HEADER = "X-Picker-Token"  # noqa: S105 - a header name, not a secret
+PREFIX = "/picker/{sid:[0-9]{1,19}}/"
+HEARTBEAT_SECONDS = 15.0
+MAX_BODY_BYTES = 4096
+
+
+class DiscordSide(Protocol):
+    """What the picker needs from the Discord layer (the cogs provide it)."""
+
+    async def board_changed(self, session_id: int) -> None:
+        """Redraw the session's board in its channel, as after ``/kling mark``."""
+
+    def member_name(self, guild_id: int, user_id: int) -> str | None:
+        """The member's display name in that server, or None when unknown."""
+
+    def parent_channel_id(self, channel_id: int) -> int | None:
+        """The parent of a thread (its settings apply), or None."""
+
+
+@dataclass
+class _Request:
+    token: PickerToken
+    session: Session
+
+
+def _forbidden() -> web.HTTPForbidden:
+    return web.HTTPForbidden(text=str(texts.LINK_INVALID), content_type="text/plain")
+
+
+def _json_error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+class Picker:
+    """The picker's routes and links; `discord` is None in tests that do not need a board."""
+
+    def __init__(self, service: EditingService, signer: TokenSigner, *, public_url: str,
+                 cooldowns: Cooldowns, discord: DiscordSide | None = None,
+                 hub: LiveHub | None = None) -> None:
+        self.service = service
+        self.store = service.store
+        self.signer = signer
+        self.public_url = public_url.rstrip("/")
+        self.cooldowns = cooldowns
+        self.discord = discord
+        self.hub = hub or LiveHub(self.version)
+        self.pictures = PictureCache(service.media_dir)
+        self._refreshes: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
+
+    def link(self, *, session_id: int, member_id: int, locale: object = None) -> str:
+        """The personal link a member opens (valid `link_minutes`)."""
+        token = self.signer.sign(member_id=member_id, session_id=session_id, locale=locale)
+        return f"{self.public_url}/picker/{session_id}/?t={token}"
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(PREFIX, self.page)
+        app.router.add_get(PREFIX + "static/{name}", self.static)
+        app.router.add_get(PREFIX + "api/state", self.state)
+        app.router.add_get(PREFIX + "api/frame/{frame:[0-9]{1,6}}", self.frame)
+        app.router.add_get(PREFIX + "api/events", self.events)
+        app.router.add_post(PREFIX + "api/mark", self.mark)
+        app.router.add_post(PREFIX + "api/undo", self.undo)
+        app.router.add_post(PREFIX + "api/clear", self.clear)
+        app.on_shutdown.append(self._shutdown)
+
+    async def _shutdown(self, _app: web.Application) -> None:
+        self._closing.set()
+        await self.hub.close()
+        for task in list(self._refreshes):
+            task.cancel()
+
+    # ----- checks -----
+
+    async def _check(self, request: web.Request, *, header_only: bool = False) -> _Request:
+        session_id = int(request.match_info["sid"])
+        token = request.headers.get(TOKEN_HEADER)
+        if token is None and not header_only:
+            token = request.query.get("t")
+        try:
+            claims = self.signer.verify(token, session_id=session_id)
+        except BadTokenError as refused:
+            log.info("picker %s %s refused: %s", request.method, request.path, refused.reason)
+            raise _forbidden() from None
+        session = await self.store.get_session(session_id)
+        if session is None:
+            raise web.HTTPGone(text=SESSION_ENDED.render(claims.locale))
+        return _Request(claims, session)
+
+    async def version(self, session_id: int) -> str:
+        session = await self.store.get_session(session_id)
+        points = await self.store.list_points(session_id)
+        digest = hashlib.sha256(f"{session.status if session else 'gone'}".encode())
+        for point in points:
+            digest.update(f"|{point.id}:{point.frame_index}".encode())
+        return digest.hexdigest()[:16]
+
+    # ----- reading -----
+
+    async def page(self, request: web.Request) -> web.Response:
+        checked = await self._check(request)
+        token = request.headers.get(TOKEN_HEADER) or request.query["t"]
+        body = render_page(token=token, session_id=checked.session.id,
+                           locale=checked.token.locale)
+        return web.Response(text=body, content_type="text/html")
+
+    async def static(self, request: web.Request) -> web.Response:
+        await self._check(request)
+        name = request.match_info["name"]
+        body = static_file(name)
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, content_type=STATIC_TYPES[name], charset="utf-8")
+
+    async def state(self, request: web.Request) -> web.Response:
+        checked = await self._check(request)
+        return web.json_response(await self._state(checked))
+
+    async def _state(self, checked: _Request) -> dict[str, Any]:
+        session = await self.store.get_session(checked.session.id) or checked.session
+        points = await self.store.list_points(session.id)
+        numbers: dict[int, int] = {}
+        listed = []
+        for point in points:
+            numbers[point.frame_index] = numbers.get(point.frame_index, 0) + 1
+            name = (self.discord.member_name(session.guild_id, point.added_by)
+                    if self.discord else None)
+            listed.append({
+                "id": point.id, "number": numbers[point.frame_index],
+                "frame": point.frame_index, "x": point.x, "y": point.y,
+                "by": str(point.added_by), "mine": point.added_by == checked.token.member_id,
+                "name": name or Msg("member {id}", id=point.added_by).render(
+                    checked.token.locale),
+            })
+        width, height = display_size(session.video.width, session.video.height,
+                                     BOARD_LONG_SIDE)
+        return {
+            "version": await self.version(session.id), "active": session.is_active,
+            "frame": clamp_frame(session, session.current_frame),
+            "totalFrames": session.video.total_frame, "fps": session.video.fps,
+            "width": width, "height": height, "points": listed,
+            "maxFrames": MAX_MARKED_FRAMES, "maxPoints": MAX_POINTS_PER_FRAME,
+            "expiresAt": checked.token.expires_at,
+        }
+
+    async def frame(self, request: web.Request) -> web.Response:
+        checked = await self._check(request)
+        session = checked.session
+        index = clamp_frame(session, int(request.match_info["frame"]))
+        if not session.local_path:
+            raise web.HTTPGone(text=SESSION_ENDED.render(checked.token.locale))
+        points = [p for p in await self.store.list_points(session.id) if p.frame_index == index]
+        masks = await self.store.get_frame_masks(session.id, index)
+        try:
+            picture = await self.pictures.get(
+                session_id=session.id, video=Path(session.local_path), frame=index,
+                version=await self.version(session.id), masks=masks,
+                points=[(n, p.x, p.y) for n, p in enumerate(points, start=1)])
+        except (MediaError, OSError):
+            log.warning("picker: frame %s of session %s cannot be drawn", index, session.id,
+                        exc_info=True)
+            raise web.HTTPNotFound() from None
+        return web.Response(body=picture, content_type="image/jpeg")
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: ``version`` whenever the session's points change."""
+        checked = await self._check(request)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        async with self.hub.listen(checked.session.id) as queue:
+            version = await self.version(checked.session.id)
+            await response.write(f"retry: 1000\nevent: version\ndata: {version}\n\n".encode())
+            closing = asyncio.ensure_future(self._closing.wait())
+            try:
+                while not self._closing.is_set():
+                    remaining = checked.token.expires_at - self.signer.now()
+                    if remaining <= 0:
+                        await response.write(b"event: expired\ndata: 1\n\n")
+                        break
+                    getter = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait(
+                        {getter, closing}, timeout=min(HEARTBEAT_SECONDS, remaining),
+                        return_when=asyncio.FIRST_COMPLETED)
+                    if getter in done:
+                        await response.write(f"event: version\ndata: {getter.result()}\n\n"
+                                             .encode())
+                    else:
+                        getter.cancel()
+                        await response.write(b": keep-alive\n\n")
+            except (ConnectionResetError, asyncio.CancelledError):
+                pass
+            finally:
+                closing.cancel()
+        return response
+
+    # ----- changing -----
+
+    async def mark(self, request: web.Request) -> web.Response:
+        async def change(checked: _Request, body: dict[str, Any]) -> None:
+            frame, x, y = body.get("frame"), body.get("x"), body.get("y")
+            if not (isinstance(frame, int) and not isinstance(frame, bool) and _unit(x)
+                    and _unit(y)):
+                raise UserFacingError(texts.BAD_CLICK)
+            await self.service.mark(checked.session.id, points=f"{x:.6f},{y:.6f}",
+                                    user_id=checked.token.member_id, frame=frame)
+
+        return await self._change(request, change)
+
+    async def undo(self, request: web.Request) -> web.Response:
+        async def change(checked: _Request, body: dict[str, Any]) -> None:
+            point = body.get("point")
+            if point is not None and (not isinstance(point, int) or isinstance(point, bool)):
+                raise UserFacingError(Msg("That point is not on this session's board any more."))
+            await self.service.undo(checked.session.id, user_id=checked.token.member_id,
+                                    point_id=point)
+
+        return await self._change(request, change)
+
+    async def clear(self, request: web.Request) -> web.Response:
+        async def change(checked: _Request, _body: dict[str, Any]) -> None:
+            await self.service.clear(checked.session.id, user_id=checked.token.member_id)
+
+        return await self._change(request, change)
+
+    async def _change(self, request: web.Request,
+                      change: Callable[[_Request, dict[str, Any]], Awaitable[None]]
+                      ) -> web.Response:
+        checked = await self._check(request, header_only=True)
+        locale = checked.token.locale
+        session = checked.session
+        try:
+            body = await _read_json(request)
+            if not session.is_active:
+                return _json_error(410, SESSION_ENDED.render(locale), ended=True)
+            settings = await self.store.get_settings(session.guild_id)
+            parent = self.discord.parent_channel_id(session.channel_id) if self.discord else None
+            check_channel_enabled(settings, session.channel_id, parent_channel_id=parent)
+            wait = self.cooldowns.take(SELECTION, checked.token.member_id, session.channel_id)
+            if wait is not None:
+                refused = CooldownError(wait)
+                return _json_error(429, user_message_for(refused, locale) or str(refused),
+                                   retryAfter=wait)
+            await change(checked, body)
+        except UserFacingError as error:
+            now = await self.store.get_session(session.id)
+            ended = now is None or not now.is_active
+            return _json_error(410 if ended else 400,
+                               user_message_for(error, locale) or str(error), ended=ended)
+        except Exception:
+            error_id = new_error_id()
+            log.exception("picker change on session %s failed (error id %s)", session.id,
+                          error_id)
+            message = Msg("Something went wrong on our side (error id `{error_id}`).",
+                          error_id=error_id)
+            return _json_error(500, message.render(locale))
+        self._refresh_board(session.id)
+        await self.hub.changed(session.id)
+        return web.json_response(await self._state(checked))
+
+    def _refresh_board(self, session_id: int) -> None:
+        if self.discord is None:
+            return
+        task = asyncio.create_task(self._board_changed(session_id),
+                                   name=f"picker board refresh {session_id}")
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def _board_changed(self, session_id: int) -> None:
+        assert self.discord is not None
+        try:
+            await self.discord.board_changed(session_id)
+        except Exception:
+            log.warning("could not refresh the board of session %s after a web change",
+                        session_id, exc_info=True)
+
+
+def _unit(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0.0 <= value <= 1.0)
+
+
+async def _read_json(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise UserFacingError(texts.BAD_CLICK)
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise UserFacingError(texts.BAD_CLICK)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise UserFacingError(texts.BAD_CLICK) from None
+    if not isinstance(body, dict):
+        raise UserFacingError(texts.BAD_CLICK)
+    return body

@@ -1,0 +1,238 @@
+// The picker page: click or tap the frame to mark a point there, move between frames, undo or
+// clear, and follow other members' changes live (server-sent events). No framework, no build.
+"use strict";
+
+(function () {
+  const config = JSON.parse(document.getElementById("picker-config").textContent);
+  const T = config.texts;
+  const token = config.token;
+  const canvas = document.getElementById("frame");
+  const ctx = canvas.getContext("2d");
+  const slider = document.getElementById("slider");
+  const frameNo = document.getElementById("frame-no");
+  const statusLine = document.getElementById("status");
+  const list = document.getElementById("points");
+  const undoButton = document.getElementById("undo");
+  const clearButton = document.getElementById("clear");
+
+  let state = null;          // the last state the server sent
+  let frame = 0;             // the frame this page shows (each member moves on their own)
+  let shown = "";            // "frame@version" of the picture on the canvas
+  let picture = null;        // ImageBitmap of that picture
+  let pictureLoads = 0;      // only the newest picture request may draw
+  let pending = null;        // {x, y} of a click waiting for the server
+  let busy = false;
+  let dead = false;          // the link expired or the session ended: nothing more to do
+
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? values[key] : all));
+  }
+
+  function say(text, isError) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle("error", Boolean(isError));
+  }
+
+  async function call(method, path, body) {
+    const options = { method, headers: { "X-Picker-Token": token }, cache: "no-store" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, options);
+    if (response.status === 403) {
+      dead = true;
+      const text = await response.text();
+      say(text.replace(/\*\*/g, ""), true);
+      setEnabled();
+      throw new Error("forbidden");
+    }
+    return response;
+  }
+
+  function draw() {
+    if (picture) {
+      ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
+    }
+    if (pending) {
+      // Where the click landed, until the mask and the numbered point come back.
+      const r = Math.max(8, Math.round(Math.min(canvas.width, canvas.height) / 45));
+      ctx.beginPath();
+      ctx.arc(pending.x * canvas.width, pending.y * canvas.height, r, 0, 2 * Math.PI);
+      ctx.lineWidth = Math.max(2, r / 4);
+      ctx.strokeStyle = "#ffffff";
+      ctx.setLineDash([4, 3]);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+  }
+
+  async function loadPicture(force) {
+    if (!state) return;
+    const key = frame + "@" + state.version;
+    if (!force && key === shown) return;
+    const mine = ++pictureLoads;
+    const response = await call("GET", "api/frame/" + frame + "?v=" + state.version);
+    if (!response.ok) return;
+    const bitmap = await createImageBitmap(await response.blob());
+    if (mine !== pictureLoads) return;
+    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      document.documentElement.style.setProperty("--aspect", String(bitmap.width / bitmap.height));
+    }
+    picture = bitmap;
+    shown = key;
+    pending = null;
+    draw();
+    canvas.dataset.shown = key;
+  }
+
+  function setEnabled() {
+    const active = Boolean(state && state.active) && !dead;
+    canvas.classList.toggle("ended", !active);
+    canvas.classList.toggle("busy", busy);
+    const count = state ? state.points.length : 0;
+    undoButton.disabled = !active || busy || count === 0;
+    clearButton.disabled = !active || busy || count === 0;
+    for (const button of list.querySelectorAll("button")) button.disabled = !active || busy;
+  }
+
+  function showFrameNumber() {
+    const last = state ? state.totalFrames - 1 : 0;
+    slider.max = String(Math.max(0, last));
+    slider.value = String(frame);
+    frameNo.textContent = format(T.frameOf, { frame, last });
+  }
+
+  function renderList() {
+    list.textContent = "";
+    const points = state.points.slice().sort((a, b) => a.frame - b.frame || a.number - b.number);
+    if (points.length === 0) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = T.noPoints;
+      list.appendChild(empty);
+    }
+    for (const point of points) {
+      const item = document.createElement("li");
+      item.dataset.point = String(point.id);
+      if (point.frame === frame) item.classList.add("here");
+      const what = document.createElement("span");
+      what.className = "what";
+      what.textContent = format(T.pointLine,
+        { number: point.number, frame: point.frame, name: point.name });
+      what.addEventListener("click", () => goTo(point.frame));
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = T.remove;
+      remove.addEventListener("click", () => change("api/undo", { point: point.id }));
+      item.append(what, remove);
+      list.appendChild(item);
+    }
+  }
+
+  function apply(next) {
+    const first = state === null;
+    state = next;
+    if (first) frame = next.frame;
+    showFrameNumber();
+    renderList();
+    if (!state.active) {
+      dead = true;
+      say(T.ended, true);
+    }
+    setEnabled();
+    document.body.dataset.version = state.version;
+    return loadPicture(false);
+  }
+
+  async function refresh() {
+    try {
+      const response = await call("GET", "api/state");
+      if (response.status === 410) {
+        dead = true;
+        say(T.ended, true);
+        setEnabled();
+        return;
+      }
+      if (response.ok) await apply(await response.json());
+    } catch (error) {
+      if (!dead) say(T.offline, true);
+    }
+  }
+
+  async function change(path, body) {
+    if (busy || dead) return;
+    busy = true;
+    setEnabled();
+    say(T.saving, false);
+    try {
+      const response = await call("POST", path, body);
+      const answer = await response.json();
+      if (response.ok) {
+        say(T.hint, false);
+        await apply(answer);
+      } else {
+        pending = null;
+        draw();
+        say(answer.error || String(response.status), true);
+        if (answer.ended) {
+          dead = true;
+        }
+      }
+    } catch (error) {
+      pending = null;
+      draw();
+      if (!dead) say(T.offline, true);
+    } finally {
+      busy = false;
+      setEnabled();
+    }
+  }
+
+  function goTo(target) {
+    if (!state) return;
+    frame = Math.max(0, Math.min(state.totalFrames - 1, target));
+    showFrameNumber();
+    renderList();
+    loadPicture(false);
+  }
+
+  canvas.addEventListener("click", (event) => {
+    if (!state || busy || dead) return;
+    // The element has no border or padding: its box is the frame, edge to edge.
+    const box = canvas.getBoundingClientRect();
+    const x = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+    const y = Math.min(1, Math.max(0, (event.clientY - box.top) / box.height));
+    pending = { x, y };
+    draw();
+    change("api/mark", { frame, x, y });
+  });
+
+  for (const button of document.querySelectorAll("#frames button[data-step]")) {
+    button.addEventListener("click", () => goTo(frame + Number(button.dataset.step)));
+  }
+  slider.addEventListener("input", () => goTo(Number(slider.value)));
+  undoButton.addEventListener("click", () => change("api/undo", {}));
+  clearButton.addEventListener("click", () => {
+    if (window.confirm(T.confirmClear)) change("api/clear", {});
+  });
+
+  function listen() {
+    const events = new EventSource("api/events?t=" + encodeURIComponent(token));
+    events.addEventListener("version", (event) => {
+      if (!state || event.data !== state.version) refresh();
+      else if (!dead) say(T.hint, false);
+    });
+    events.addEventListener("expired", () => {
+      events.close();
+      refresh();
+    });
+    events.addEventListener("error", () => {
+      if (!dead) say(T.offline, true);
+    });
+  }
+
+  refresh().then(listen);
+})();
