@@ -234,12 +234,11 @@ class KlingClient:
     async def _get_task(
         self, base_path: str, task_id: str | None, external_task_id: str | None
     ) -> Task:
-        if (task_id is None) == (external_task_id is None):
-            raise ValueError("give exactly one of task_id or external_task_id")
-        if task_id is not None:
+        if task_id is not None and external_task_id is None:
             envelope = await self._call("GET", f"{base_path}/{_require(task_id)}")
             return self._parse(Task.from_payload, envelope)
-        assert external_task_id is not None
+        if task_id is not None or external_task_id is None:
+            raise ValueError("give exactly one of task_id or external_task_id")
         task = await self.find_task_by_external_id(base_path, external_task_id)
         if task is None:
             raise NotFoundError(f"no task with external_task_id {external_task_id}")
@@ -274,19 +273,18 @@ class KlingClient:
                     create_path = base_path + "/"
                     continue
                 failures += 1
-                # After an ambiguous send, any 1200/1201 on the resend is read as "that id is
-                # taken" even when Kling's message does not say so.
-                taken = refuses_duplicate_id(error) or (
-                    maybe_created and isinstance(error, InvalidInputError)
-                )
+                # After an ambiguous send, any 1200/1201 on the resend may mean "that id is
+                # taken" even when Kling's message does not say so: look before reporting it.
+                duplicate = refuses_duplicate_id(error)
+                taken = duplicate or (maybe_created and isinstance(error, InvalidInputError))
                 if create_outcome_unknown(error) or taken:
                     maybe_created = True
-                    task = await self._reconcile(base_path, external_id, error, taken=taken)
+                    task = await self._reconcile(base_path, external_id, error, taken=duplicate)
                     if task is not None:
                         return task
-                    if taken:
-                        # The task exists, but the lookup does not show it yet: never report a
-                        # failure for a task Kling runs (and charges for); look again later.
+                    if duplicate:
+                        # Kling says the task exists, but the lookup does not show it yet: never
+                        # report a failure for a task Kling runs (and charges for); look later.
                         raise CreateOutcomeUnknownError(
                             f"Kling refused external_task_id {external_id} as taken, and the "
                             "lookup did not find it yet",
@@ -296,6 +294,8 @@ class KlingClient:
                             http_status=error.http_status,
                             request_id=error.request_id,
                         ) from error
+                    if taken:
+                        raise  # absent after all: a real input error
                 elif not proves_not_processed(error):
                     raise
                 if failures >= self._retry.max_attempts:

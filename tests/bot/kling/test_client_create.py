@@ -226,3 +226,30 @@ async def test_missing_session_is_not_mistaken_for_a_missing_route() -> None:
         with pytest.raises(NotFoundError, match="session not found"):
             await client.create_edit_task(REQUEST)
     assert len(fake.requests) == 1
+
+
+async def test_an_id_refused_as_taken_on_the_first_send_is_looked_up_and_adopted() -> None:
+    """E.g. a resend after a restart: Kling already runs the task, so it is returned, not an
+    error that would fail the job."""
+    fake = FakeKling()
+    request = REQUEST.with_external_task_id("job-0042")
+    fake._store(EDIT, request.to_body())  # the earlier send, stored by Kling
+    async with open_client(fake) as client:
+        task = await client.create_edit_task(request)
+    assert task.task_id == fake.tasks[EDIT][0]["task_id"]
+    assert _creates(fake) == ["job-0042"] and len(fake.tasks[EDIT]) == 1
+
+
+async def test_an_id_refused_as_taken_but_not_found_yet_is_reported_as_unknown() -> None:
+    fake = FakeKling()
+    request = REQUEST.with_external_task_id("job-0043")
+    fake._store(EDIT, request.to_body())
+    # Kling's lookup does not show it yet, in either form.
+    fake.script("GET", f"{EDIT}/job-0043", kling_error(1203, 404, "task not found"))
+    fake.script("GET", EDIT, kling_error(1203, 404, "task not found"))
+    async with open_client(fake) as client:
+        with pytest.raises(CreateOutcomeUnknownError) as caught:
+            await client.create_edit_task(request)
+    assert caught.value.known_to_exist is True and caught.value.retryable is True
+    assert caught.value.external_task_id == "job-0043"
+    assert len(_creates(fake)) == 1
