@@ -11,12 +11,32 @@ status) call :func:`ensure_channel_enabled`. All raise `bot.policy.PolicyError`,
 from __future__ import annotations
 
 import discord
+from discord import app_commands
 
 from bot.i18n import Msg
 from bot.policy import check_channel_enabled, check_member_can_submit
 from bot.storage import GuildSettings, Store
 
 NOT_AN_ADMIN = Msg("Only members with the Manage Server permission can use `/kling-admin`.")
+
+
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server an interaction came from.
+
+    The commands are registered for servers only, but Discord can still send one without a
+    server (a user-installed app, a DM with the bot): that is answered, like discord.py's own
+    `guild_only` check, with "This command works in a server channel".
+    """
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
+def guild_and_channel(interaction: discord.Interaction) -> tuple[int, int]:
+    """The server and channel ids of an interaction (see :func:`guild_id_of`)."""
+    if interaction.guild_id is None or interaction.channel_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id, interaction.channel_id
 
 
 def can_manage_server(interaction: discord.Interaction) -> bool:
@@ -49,8 +69,7 @@ def parent_channel_id(interaction: discord.Interaction) -> int | None:
 async def ensure_channel_enabled(interaction: discord.Interaction,
                                  store: Store) -> GuildSettings:
     """The server's settings, or PolicyError when the bot is disabled in this channel."""
-    assert interaction.guild_id is not None
-    settings = await store.get_settings(interaction.guild_id)
+    settings = await store.get_settings(guild_id_of(interaction))
     check_channel_enabled(settings, interaction.channel_id or 0,
                           parent_channel_id=parent_channel_id(interaction))
     return settings
@@ -62,10 +81,9 @@ async def ensure_member_can_submit(interaction: discord.Interaction, store: Stor
 
     Returns the settings; create the job with `limits=JobLimits.from_settings(settings)`.
     """
-    assert interaction.guild_id is not None
     return await check_member_can_submit(
         store,
-        guild_id=interaction.guild_id,
+        guild_id=guild_id_of(interaction),
         user_id=interaction.user.id,
         member_role_ids=member_role_ids(interaction),
         channel_id=interaction.channel_id or 0,
@@ -79,6 +97,5 @@ async def ensure_submit_allowed(interaction: discord.Interaction, store: Store, 
                                 mode: str | None) -> GuildSettings:
     """The early check of a paid command; `mode` None means the server's default mode."""
     if mode is None:
-        assert interaction.guild_id is not None
-        mode = (await store.get_settings(interaction.guild_id)).default_mode or "std"
+        mode = (await store.get_settings(guild_id_of(interaction))).default_mode or "std"
     return await ensure_member_can_submit(interaction, store, mode=mode.strip().lower())

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.i18n import Msg, locale_for, translate
 from bot.storage import GuildUsage, Store, UsageCounts
-from cogs.access import NOT_AN_ADMIN, can_manage_server
+from cogs.access import NOT_AN_ADMIN, can_manage_server, guild_id_of
 from cogs.admin_panel import SettingsPanel
 from cogs.languages import member_locale
 from cogs.replies import send_reply
@@ -119,9 +119,8 @@ class AdminCog(commands.Cog):
             await send_reply(interaction, NOT_AN_ADMIN)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None  # guild_only
         store = _store(interaction.client)
-        current = await store.get_settings(interaction.guild_id)
+        current = await store.get_settings(guild_id_of(interaction))
         panel = SettingsPanel(store, current, owner_id=interaction.user.id,
                               locale=member_locale(interaction))
         panel.last_interaction = interaction
@@ -135,14 +134,14 @@ class AdminCog(commands.Cog):
             await send_reply(interaction, NOT_AN_ADMIN)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None
+        guild_id = guild_id_of(interaction)
         store = _store(interaction.client)
         now = store.now()
         if user is None:
-            embed = usage_embed(await store.guild_usage(interaction.guild_id, now=now), now=now,
+            embed = usage_embed(await store.guild_usage(guild_id, now=now), now=now,
                                 locale=member_locale(interaction))
         else:
-            counts = await store.member_usage(interaction.guild_id, user.id, now=now)
+            counts = await store.member_usage(guild_id, user.id, now=now)
             embed = member_usage_embed(user, counts, now=now, locale=member_locale(interaction))
         await interaction.edit_original_response(
             embed=embed, allowed_mentions=discord.AllowedMentions.none())

@@ -13,7 +13,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from cogs.access import ensure_submit_allowed
+from cogs.access import ensure_submit_allowed, guild_and_channel
 from cogs.confirm import confirm_or_submit, read_images
 from cogs.kling_group import KLING, editing_service, store_of
 
@@ -45,12 +45,12 @@ class AnimateCommands:
                       negative_prompt: str | None = None, mode: Mode | None = None,
                       duration: Duration = "5", aspect_ratio: AspectRatio = "16:9") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None and interaction.channel_id is not None
+        guild_id, channel_id = guild_and_channel(interaction)
         await ensure_submit_allowed(interaction, store_of(interaction.client), mode=mode)
         attachments = [a for a in (image1, image2, image3, image4) if a is not None]
         images = await read_images(attachments)
         plan = await editing_service(interaction.client).plan_animate(
-            guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+            guild_id=guild_id, channel_id=channel_id,
             user_id=interaction.user.id, prompt=prompt, images=images,
             negative_prompt=negative_prompt, mode=mode, duration=duration,
             aspect_ratio=aspect_ratio)

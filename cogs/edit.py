@@ -81,7 +81,8 @@ async def open_session_from_video(interaction: discord.Interaction, video_url: s
 async def start_session(interaction: discord.Interaction, source: VideoSource, *,
                         thread: bool | None, replace_existing: bool = False) -> None:
     """The whole /kling edit flow after the acknowledgement (see the module docstring)."""
-    assert interaction.guild is not None and interaction.channel is not None
+    if interaction.guild is None or interaction.channel is None:
+        raise app_commands.NoPrivateMessage()
     service = editing_service(interaction.client)
     settings = await ensure_channel_enabled(interaction, store_of(interaction.client))
     # The server's `sessions_in_threads` decides unless the member chose with `thread`.
@@ -99,8 +100,7 @@ async def start_session(interaction: discord.Interaction, source: VideoSource, *
                 size=f"{source.size / 1e6:.0f}", cap=MAX_VIDEO_BYTES // (1024 * 1024)))
         path = await service.download_video(source.url, user_supplied=source.user_supplied)
         source = replace(source, local_path=path)
-        assert source.local_path is not None
-        check = await service.check_video(source.local_path)
+        check = await service.check_video(path)
         if not check.ok:
             await report_check(interaction, source, check, thread=thread)
             return
@@ -139,7 +139,8 @@ async def report_check(interaction: discord.Interaction, source: VideoSource, ch
                      "copy."))
 
     async def fix_and_continue(inner: discord.Interaction) -> None:
-        assert source.local_path is not None
+        if source.local_path is None:
+            raise RuntimeError(f"{source.filename} was checked but never downloaded")
         report = await editing_service(inner.client).fix_video(source.local_path)
         fixed = replace(source, local_path=report.path,
                         filename=Path(source.filename).stem + "-fixed" + report.path.suffix,
@@ -161,7 +162,10 @@ async def send_view(interaction: discord.Interaction, content: str, view: discor
 
 async def post_board(interaction: discord.Interaction, source: VideoSource, *, in_thread: bool,
                      replace_existing: bool) -> None:
-    assert interaction.guild is not None and source.local_path is not None
+    if interaction.guild is None:
+        raise app_commands.NoPrivateMessage()
+    if source.local_path is None:
+        raise RuntimeError(f"{source.filename} is posted before it was downloaded")
     service = editing_service(interaction.client)
     channel: Any = interaction.channel
     if in_thread:
@@ -213,16 +217,15 @@ class EditCommands:
     async def edit(self, interaction: discord.Interaction,
                    video: discord.Attachment | None = None, url: str | None = None,
                    thread: bool | None = None) -> None:
-        if (video is None) == (url is None):
+        if video is not None and url is None:
+            source = VideoSource(video.url, video.filename, user_supplied=False, size=video.size)
+        elif url is not None and video is None:
+            source = VideoSource(url.strip(), _name_from_url(url.strip()), user_supplied=True)
+        else:
             await interaction.response.send_message(
                 EXACTLY_ONE_SOURCE.render(member_locale(interaction)), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if video is not None:
-            source = VideoSource(video.url, video.filename, user_supplied=False, size=video.size)
-        else:
-            assert url is not None
-            source = VideoSource(url.strip(), _name_from_url(url.strip()), user_supplied=True)
         await start_session(interaction, source, thread=thread)
 
 

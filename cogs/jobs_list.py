@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.i18n import Joined, Msg, render
 from bot.policy import PolicyError
 from bot.storage import Job, JobState, Store
-from cogs.access import ensure_channel_enabled
+from cogs.access import ensure_channel_enabled, guild_id_of
 from cogs.admin import format_units
 from cogs.job_words import kind_name, state_name
 from cogs.languages import member_locale
@@ -100,7 +100,7 @@ def jobs_embed(jobs: list[Job], *, user: discord.abc.User | None,
 async def jobs_command(interaction: discord.Interaction,
                       user: discord.Member | None = None) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    assert interaction.guild_id is not None
+    guild_id = guild_id_of(interaction)
     store: Store | None = getattr(interaction.client, "store", None)
     if store is None:
         raise RuntimeError("the database is not open")
@@ -110,7 +110,7 @@ async def jobs_command(interaction: discord.Interaction,
         await interaction.edit_original_response(
             content=render(refusal.message, member_locale(interaction)))
         return
-    jobs = await store.recent_jobs(interaction.guild_id, user_id=user.id if user else None,
+    jobs = await store.recent_jobs(guild_id, user_id=user.id if user else None,
                                    limit=RECENT_JOBS)
     await interaction.edit_original_response(
         embed=jobs_embed(jobs, user=user, locale=member_locale(interaction)),

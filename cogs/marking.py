@@ -16,7 +16,7 @@ from discord import app_commands
 from bot.editing import BoardView
 from bot.i18n import Joined, Msg, Text, translate
 from bot.storage import Session
-from cogs.access import ensure_channel_enabled
+from cogs.access import ensure_channel_enabled, guild_and_channel
 from cogs.board import board_file, board_lock, update_board
 from cogs.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
 from cogs.kling_group import KLING, editing_service, store_of
@@ -42,10 +42,10 @@ async def run_board_change(interaction: discord.Interaction,
     if cooldown is not None:
         enforce_cooldown(interaction, cooldown)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    assert interaction.guild_id is not None and interaction.channel_id is not None
+    guild_id, channel_id = guild_and_channel(interaction)
     await ensure_channel_enabled(interaction, store_of(interaction.client))
     service = editing_service(interaction.client)
-    session = await service.require_session(interaction.guild_id, interaction.channel_id)
+    session = await service.require_session(guild_id, channel_id)
     async with board_lock(session.id):
         board = await change(session)
         await update_board(interaction.client, session, board)
@@ -79,7 +79,8 @@ async def send_preview(interaction: discord.Interaction, session: Session) -> No
     if preview.cover is not None and preview.cover.stat().st_size <= limit:
         files.append(discord.File(preview.cover, filename="preview-cover" + preview.cover.suffix))
     channel = interaction.channel
-    assert isinstance(channel, discord.abc.Messageable)
+    if not isinstance(channel, discord.abc.Messageable):  # no channel: not from a server
+        raise app_commands.NoPrivateMessage()
     # The post is for the channel (the server's language), the pointer to it for the member.
     posted = await channel.send(Joined(lines, "\n").render(channel_locale(interaction)),
                                 files=files, allowed_mentions=discord.AllowedMentions.none())
@@ -92,11 +93,11 @@ async def run_preview(interaction: discord.Interaction, session_id: int | None) 
     """The preview of a session (the channel's when `session_id` is None), cooldown first."""
     enforce_cooldown(interaction, PREVIEW)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    assert interaction.guild_id is not None and interaction.channel_id is not None
+    guild_id, channel_id = guild_and_channel(interaction)
     if session_id is None:
         await ensure_channel_enabled(interaction, store_of(interaction.client))
         session = await editing_service(interaction.client).require_session(
-            interaction.guild_id, interaction.channel_id)
+            guild_id, channel_id)
     else:
         from cogs.board_buttons import usable_session  # checks the channel too
 
@@ -146,7 +147,8 @@ class MarkingCommands:
     async def undo_point_choices(self, interaction: discord.Interaction,
                                  current: str) -> list[app_commands.Choice[int]]:
         service = editing_service(interaction.client)
-        assert interaction.guild_id is not None and interaction.channel_id is not None
+        if interaction.guild_id is None or interaction.channel_id is None:
+            return []  # not from a server channel: nothing to offer
         session = await service.active_session(interaction.guild_id, interaction.channel_id)
         if session is None:
             return []

@@ -8,7 +8,7 @@ import discord
 
 from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, Point, Session
-from cogs.access import ensure_channel_enabled
+from cogs.access import ensure_channel_enabled, guild_and_channel
 from cogs.board import retire_board
 from cogs.job_words import kind_name, state_name
 from cogs.kling_group import KLING, editing_service, store_of
@@ -64,10 +64,10 @@ class SessionCommands:
     @KLING.command(name="status", description="Show this channel's editing session and its jobs")
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None and interaction.channel_id is not None
+        guild_id, channel_id = guild_and_channel(interaction)
         await ensure_channel_enabled(interaction, store_of(interaction.client))
         service = editing_service(interaction.client)
-        session = await service.active_session(interaction.guild_id, interaction.channel_id)
+        session = await service.active_session(guild_id, channel_id)
         if session is None:
             await send_reply(interaction, NO_SESSION)
             return
@@ -80,10 +80,10 @@ class SessionCommands:
     @KLING.command(name="end", description="Close this channel's editing session")
     async def end(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None and interaction.channel_id is not None
+        guild_id, channel_id = guild_and_channel(interaction)
         await ensure_channel_enabled(interaction, store_of(interaction.client))
         service = editing_service(interaction.client)
-        session = await service.require_session(interaction.guild_id, interaction.channel_id)
+        session = await service.require_session(guild_id, channel_id)
         await service.end_session(session.id)
         await retire_board(interaction.client, session)
         await send_reply(interaction, ENDED)

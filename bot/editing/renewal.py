@@ -63,6 +63,14 @@ def replay_runs(points: Sequence[Point]) -> list[tuple[int, list[tuple[float, fl
     return runs
 
 
+def kling_session_id(session: Session) -> str:
+    """The Kling session of a session made live by :class:`SelectionKeeper` (which always
+    stores one); missing, it is a bug to report, not a call to send with no session."""
+    if not session.kling_session_id:
+        raise RuntimeError(f"session {session.id} has no Kling session after it was made live")
+    return session.kling_session_id
+
+
 def is_expiry(error: BaseException) -> bool:
     return isinstance(error, NotFoundError) and error.code == EXPIRED_CODE
 
@@ -155,16 +163,14 @@ class SelectionKeeper:
     ) -> tuple[Session, T]:
         """Run ``action(kling_session_id)``; on expiry renew (replaying points) and run it again."""
         session = await self.live(session, replay=replay, keep_unsure=keep_unsure)
-        assert session.kling_session_id is not None
         try:
-            return session, await action(session.kling_session_id)
+            return session, await action(kling_session_id(session))
         except NotFoundError as error:
             if not is_expiry(error):
                 raise
             log.info("session %s: Kling session expired early (1203); renewing", session.id)
         session = await self.renew(session, replay=replay, keep_unsure=keep_unsure)
-        assert session.kling_session_id is not None
-        return session, await action(session.kling_session_id)
+        return session, await action(kling_session_id(session))
 
     async def renew(
         self, session: Session, *, replay: bool = True, keep_unsure: bool = False
@@ -199,7 +205,8 @@ class SelectionKeeper:
             "session %s: new Kling session, %d frame(s) replayed", session.id, len(masks_by_frame)
         )
         renewed = await self._store.get_session(session.id)
-        assert renewed is not None
+        if renewed is None:  # sessions are ended, never deleted while in use
+            raise RuntimeError(f"session {session.id} vanished while it was being renewed")
         return renewed
 
     async def _video_url(self, session: Session) -> str:

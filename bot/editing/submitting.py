@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.editing import media_steps, planning
 from bot.editing.locks import SessionLocks
-from bot.editing.renewal import SelectionKeeper
+from bot.editing.renewal import SelectionKeeper, kling_session_id
 from bot.editing.views import SubmitPlan
 from bot.errors import UserFacingError
 from bot.i18n import Msg
@@ -126,10 +126,9 @@ class PaidJobs:
                 )
             # The edit uses Kling's selection: make sure it is the stored one.
             session = await self.selections.in_step(session)
-            assert session.kling_session_id is not None
             kind = JobKind(plan.kind)
             request = edit_request(
-                kling_session_id=session.kling_session_id,
+                kling_session_id=kling_session_id(session),
                 kind=kind,
                 prompt=plan.prompt,
                 negative_prompt=plan.negative_prompt,

@@ -95,7 +95,8 @@ class _Upright:
             self._graph = self._build(frame)
         self._graph.push(frame)
         result = self._graph.pull()
-        assert isinstance(result, av.VideoFrame)
+        if not isinstance(result, av.VideoFrame):  # a video-only graph: never audio
+            raise RuntimeError(f"the video filter graph gave a {type(result).__name__}")
         return result
 
 

@@ -92,7 +92,8 @@ class SessionQueries(Database):
                 ),
             )  # fmt: skip
             row = await fetch_one(conn, "SELECT * FROM sessions WHERE id = ?", (cursor.lastrowid,))
-            assert row is not None
+            if row is None:  # read back in the same transaction: cannot be missing
+                raise RuntimeError(f"the new session {cursor.lastrowid} could not be read back")
             return _session(row)
 
         try:

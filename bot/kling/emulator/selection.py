@@ -65,8 +65,6 @@ async def _source_video(runtime: EmulatorRuntime, request: web.Request,
     video_url = v.optional_str(body, "video_url")
     if video_id and video_url:
         raise invalid("video_id and video_url cannot both be set")
-    if not video_id and not video_url:
-        raise invalid("one of video_id or video_url is required")
     if video_id:
         video = runtime.store.videos.get(video_id)
         if video is None:
@@ -75,7 +73,8 @@ async def _source_video(runtime: EmulatorRuntime, request: web.Request,
         if task_id is not None and task_id != video.task_id:
             raise invalid(f"task_id {task_id} did not produce video_id {video_id}")
         return video.path, "video_id"
-    assert video_url is not None
+    if not video_url:
+        raise invalid("one of video_id or video_url is required")
     if not v.is_url(video_url):
         raise invalid("video_url must be an http(s) URL")
     local = runtime.local_file_for(video_url, request)
