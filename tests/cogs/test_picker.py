@@ -8,19 +8,25 @@ full-resolution frame and one cut from the board's image look clearly different.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from discord import ui
 from PIL import Image
 
+from bot.editing.picking import PickerView
+from bot.i18n import Msg
 from bot.media import FrameExtractor, write_mp4
-from bot.zoom import cell_names
+from bot.zoom import cell_names, parse_cell_name
 from cogs.cooldowns import SELECTION
+from cogs.picker import TEMPLATE, PickerTarget, parse_target, picker_layout
 from tests.cogs.harness import KlingWorld, board_image, kling_world
 from tests.discord_twin import TwinMessage
 from tests.discord_twin.bodies import count_components
+from tests.discord_twin.model import walk_components
 
 __all__ = ["kling_world"]
 
@@ -215,3 +221,34 @@ async def test_limits_and_cooldowns_apply_as_for_mark(kling_world: KlingWorld,
         assert len(await emulator_clicks(world)) == 10
         _, back = await click_and_edit(world, alice, picker, "Back")
         assert "the most Kling takes" in back.text
+
+
+@pytest.mark.parametrize("custom_id", [
+    "kling:p:0:0:C3", "kling:p:9223372036854775808:0:C3", "kling:p:1:1234567890:C3",
+    "kling:p:1:0:F1", "kling:p:1:0:A6", "kling:p:1:0:c3", "kling:p:1:0:C3:A1:B2",
+    "kling:p:1:0:C3:", "kling:p:1:0:Back", "kling:p:1:0:C3:back"])
+def test_ids_no_picker_makes_name_nothing(custom_id: str) -> None:
+    match = re.fullmatch(TEMPLATE, custom_id)
+    assert match is not None  # it reaches the picker, which answers "no longer valid"
+    assert parse_target(match["session"], match["frame"], match["path"]) is None
+
+
+def test_ids_round_trip() -> None:
+    c3, a1 = parse_cell_name("C3"), parse_cell_name("A1")
+    for target in (PickerTarget(9223372036854775807, 0), PickerTarget(5, 12, c3),
+                   PickerTarget(5, 999999999, c3, a1)):
+        match = re.fullmatch(TEMPLATE, target.custom_id)
+        assert match is not None and len(target.custom_id) <= 100
+        assert parse_target(match["session"], match["frame"], match["path"]) == target
+
+
+async def test_the_layout_stays_within_40_components_with_a_full_link_row() -> None:
+    picker = PickerView(session_id=3, frame_index=7, cell=parse_cell_name("B2"), image=b"",
+                        image_format="jpeg", points_on_frame=10)
+    links = [ui.Button(label=f"link {n}", url=f"https://example.org/{n}") for n in range(4)]
+    payload = picker_layout(picker, note=Msg("Marked."), links=links).to_components()
+    # Container, gallery, text, six rows, 25 cells, Back and four links.
+    assert count_components(payload) == 3 + 6 + 26 + 4 <= 40
+    buttons = [c for c in walk_components(payload) if c.get("type") == 2]
+    assert [b["custom_id"] for b in buttons[:2]] == ["kling:p:3:7:B2:A1", "kling:p:3:7:B2:B1"]
+    assert buttons[25]["custom_id"] == "kling:p:3:7:back" and not buttons[25].get("disabled")
