@@ -48,6 +48,24 @@ class Cooldowns:
         # key -> (tokens left, when they were counted)
         self._buckets: dict[tuple[str, int, int], tuple[float, float]] = {}
 
+    def wait(self, rule: CooldownRule, user_id: int, channel_id: int) -> float | None:
+        """The seconds before `take` would allow a call (None: it would now); uses nothing."""
+        tokens, since = self._buckets.get((rule.name, user_id, channel_id),
+                                          (float(rule.burst), 0.0))
+        tokens = min(float(rule.burst), tokens + (self._clock() - since) / rule.every_s)
+        return None if tokens >= 1.0 else (1.0 - tokens) * rule.every_s
+
+    def refund(self, rule: CooldownRule, user_id: int, channel_id: int) -> None:
+        """Give back one call of `rule` (at most up to a full burst): for a call whose work
+        certainly never happened, so it does not hold up the member's next try."""
+        key = (rule.name, user_id, channel_id)
+        if key not in self._buckets:
+            return  # forgotten, so already full
+        now = self._clock()
+        tokens, since = self._buckets[key]
+        tokens = min(float(rule.burst), tokens + (now - since) / rule.every_s + 1.0)
+        self._buckets[key] = (tokens, now)
+
     def take(self, rule: CooldownRule, user_id: int, channel_id: int) -> float | None:
         """Use one call of `rule`; returns None, or the seconds to wait (nothing used)."""
         now = self._clock()

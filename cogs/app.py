@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -31,6 +32,7 @@ from cogs.delivery import DiscordDeliverer, EditResultButton
 from cogs.job_cards import JobCards
 from cogs.languages import server_locale
 from cogs.runtime import Services, close_services, open_services
+from cogs.stale_clicks import answer_unheard, note_unheard
 from cogs.translator import KlingTranslator
 from cogs.tree import KlingTree
 
@@ -159,8 +161,16 @@ class KlingBot(commands.Bot):
             self.runner_started.set()
             log.info("job runner started (%d jobs in flight)", self.services.runner.in_flight)
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if event_name == "interaction" and args and isinstance(args[0], discord.Interaction):
+            # discord.py has just handed the click to its views, whose tasks have not run yet:
+            # the one moment to tell whether anything listens to it.
+            note_unheard(self, args[0])
+        super().dispatch(event_name, *args, **kwargs)
+
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         self.deliverer.remember_upload_limit(interaction)
+        await answer_unheard(interaction)
 
     async def fresh_video_url(self, session: Session) -> str:
         """The session video's current Discord URL (attachment URLs expire; messages renew them)."""

@@ -10,7 +10,9 @@ which checks the member's policy again and the submit cooldown right before the 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -21,13 +23,20 @@ from bot.errors import UserFacingError
 from bot.i18n import Joined, Msg, render, translate
 from bot.storage import Job
 from cogs.access import ensure_member_can_submit, ensure_submit_allowed
-from cogs.cooldowns import SUBMIT, enforce_cooldown
+from cogs.cooldowns import (
+    SUBMIT,
+    CooldownError,
+    enforce_cooldown,
+    refund_submit,
+    submit_wait,
+)
 from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.job_cards import post_job_card
 from cogs.job_words import kind_name, kind_title
 from cogs.kling_group import editing_service, store_of
 from cogs.languages import member_locale
 from cogs.replies import fit_view, send_reply
+from cogs.stale_clicks import CONFIRM_PREFIX, card_finished
 from cogs.tree import report_error
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,8 @@ CONFIRM_TIMEOUT_S = 10 * 60
 # The card and the answers are ephemeral: in the submitter's language.
 NOT_YOURS = Msg("Only the member who asked for this job can submit or cancel it.")
 CANCELLED = Msg("Cancelled: nothing was sent to Kling.")
+BEING_SUBMITTED = Msg("This job is being submitted; the card changes once it is sent.")
+WAS_CANCELLED = Msg("This card was cancelled; nothing was sent to Kling.")
 
 WHERE = "submit confirmation"
 
@@ -54,7 +65,13 @@ async def read_images(attachments: list[discord.Attachment]) -> list[tuple[str, 
     return images
 
 
-def card_text(plan: SubmitPlan, locale: object = None, *, emulator: bool = False) -> str:
+def already_submitted(job: Job) -> Msg:
+    return Msg("This job was already submitted as job `{job}`; its progress card is in the "
+               "channel.", job=job.id)
+
+
+def card_text(plan: SubmitPlan, locale: object = None, *, emulator: bool = False,
+              ready_at: datetime | None = None) -> str:
     lines: list[object] = [
         Msg("### Submit this {kind} job?", kind=kind_name(plan.kind)),
         Msg("**Mode:** {mode} · **Duration:** {duration} s", mode=plan.mode,
@@ -73,6 +90,9 @@ def card_text(plan: SubmitPlan, locale: object = None, *, emulator: bool = False
         lines.append(Msg("**Negative prompt:** {negative}", negative=plan.negative_prompt))
     # The service's notes (image conversions and the like) are translatable Text already.
     lines.extend(Joined(("-# ", note), "") for note in plan.notes)
+    if ready_at is not None:
+        lines.append(Msg("⏳ **Submit** works again {when}.",
+                         when=discord.utils.format_dt(ready_at, "R")))
     lines.append(Msg("**Prompt sent to Kling:**\n>>> {prompt}", prompt=plan.prompt))
     return Joined(with_emulator_note(lines, emulator), "\n").render(locale)
 
@@ -85,20 +105,28 @@ def reference_files(plan: SubmitPlan) -> list[discord.File]:
 class ConfirmSubmitView(ui.LayoutView):
     def __init__(self, plan: SubmitPlan,
                  on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]],
-                 locale: object = None, *, emulator: bool = False) -> None:
+                 locale: object = None, *, emulator: bool = False,
+                 ready_at: datetime | None = None) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT_S)
         self.plan = plan
         self._on_submit = on_submit
-        container = ui.Container(ui.TextDisplay(card_text(plan, locale, emulator=emulator)),
-                                 accent_colour=discord.Colour.gold())
+        self._submitting = False
+        # The buttons' ids name this card, so a click on an old copy of it (after it was
+        # submitted or cancelled) can be told what became of it (cogs.stale_clicks).
+        self.card = secrets.token_hex(8)
+        container = ui.Container(
+            ui.TextDisplay(card_text(plan, locale, emulator=emulator, ready_at=ready_at)),
+            accent_colour=discord.Colour.gold())
         if plan.image_paths:
             container.add_item(ui.MediaGallery(*[
                 discord.MediaGalleryItem(f"attachment://{f.filename}")
                 for f in reference_files(plan)]))
         submit = ui.Button(label=translate(locale, "Submit", msgctxt="button"),
-                           style=discord.ButtonStyle.success)
+                           style=discord.ButtonStyle.success,
+                           custom_id=f"{CONFIRM_PREFIX}{self.card}:submit")
         cancel = ui.Button(label=translate(locale, "Cancel", msgctxt="button"),
-                           style=discord.ButtonStyle.secondary)
+                           style=discord.ButtonStyle.secondary,
+                           custom_id=f"{CONFIRM_PREFIX}{self.card}:cancel")
         submit.callback = self._submit  # type: ignore[method-assign]
         cancel.callback = self._cancel  # type: ignore[method-assign]
         container.add_item(ui.ActionRow(submit, cancel))
@@ -111,22 +139,39 @@ class ConfirmSubmitView(ui.LayoutView):
             return False
         return True
 
-    async def _finish(self, interaction: discord.Interaction, text: str) -> None:
+    async def _finish(self, interaction: discord.Interaction, text: str,
+                      *, outcome: Msg) -> None:
+        card_finished(self.card, outcome)  # before stop(): from then on old copies are unheard
         self.stop()
         done = ui.LayoutView()
         done.add_item(ui.Container(ui.TextDisplay(render(text, member_locale(interaction)))))
         await interaction.edit_original_response(view=done, attachments=[])
 
     async def _submit(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer()
+        if self._submitting:  # a second click while the first one is being sent
+            await send_reply(interaction, BEING_SUBMITTED)
+            return
+        wait = submit_wait(interaction)
+        if wait is not None:
+            # Said before acknowledging, so privately; the card stays as it is and its Submit
+            # works once the wait is over.
+            await report_error(interaction, CooldownError(wait), where=WHERE)
+            return
+        self._submitting = True
         try:
+            await interaction.response.defer()
             await self._on_submit(interaction, self.plan)
         except Exception as exc:
             await report_error(interaction, exc, where=WHERE)
+        finally:
+            self._submitting = False
 
     async def _cancel(self, interaction: discord.Interaction) -> None:
+        if self._submitting:
+            await send_reply(interaction, BEING_SUBMITTED)
+            return
         await interaction.response.defer()
-        await self._finish(interaction, CANCELLED)
+        await self._finish(interaction, CANCELLED, outcome=WAS_CANCELLED)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: ui.Item[Any], /) -> None:
@@ -139,7 +184,11 @@ async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tup
     Returns the job and a note for the submitter."""
     await ensure_member_can_submit(interaction, store_of(interaction.client), mode=plan.mode)
     enforce_cooldown(interaction, SUBMIT)
-    job = await editing_service(interaction.client).submit(plan)
+    try:
+        job = await editing_service(interaction.client).submit(plan)
+    except BaseException:
+        refund_submit(interaction)  # no job was made: the try does not count
+        raise
     kind = kind_title(plan.kind)
     try:
         card_id = await post_job_card(interaction.client, plan.channel_id, job)
@@ -185,11 +234,13 @@ async def confirm_or_submit(interaction: discord.Interaction, plan: SubmitPlan) 
         return
 
     async def confirmed(inner: discord.Interaction, confirmed_plan: SubmitPlan) -> None:
-        _job, note = await submit_plan(inner, confirmed_plan)
-        await view._finish(inner, note)
+        job, note = await submit_plan(inner, confirmed_plan)
+        await view._finish(inner, note, outcome=already_submitted(job))
 
+    wait = submit_wait(interaction)
+    ready_at = discord.utils.utcnow() + timedelta(seconds=wait) if wait is not None else None
     view = ConfirmSubmitView(plan, confirmed, member_locale(interaction),
-                             emulator=on_emulator(interaction.client))
+                             emulator=on_emulator(interaction.client), ready_at=ready_at)
     # A 2,500-character prompt and negative prompt together are longer than a layout may be.
     await interaction.followup.send(view=fit_view(view), files=reference_files(plan),
                                     ephemeral=True)

@@ -26,10 +26,12 @@ from bot.cooldowns import (
     CooldownRule,
     Cooldowns,
 )
+from bot.storage import Job, JobState
 
 __all__ = [
     "IDLE_FORGET_S", "PREVIEW", "SELECTION", "SUBMIT", "CooldownError", "CooldownRule",
-    "Cooldowns", "cooldowns_of", "enforce_cooldown", "use_cooldowns",
+    "Cooldowns", "cooldowns_of", "enforce_cooldown", "refund_submit", "refund_unsent_job",
+    "submit_wait", "use_cooldowns",
 ]
 
 
@@ -55,3 +57,22 @@ def enforce_cooldown(interaction: discord.Interaction, rule: CooldownRule) -> No
         rule, interaction.user.id, interaction.channel_id or 0)
     if wait is not None:
         raise CooldownError(wait)
+
+
+def submit_wait(interaction: discord.Interaction) -> float | None:
+    """Seconds before this member may submit here (None: now); uses nothing."""
+    return cooldowns_of(interaction.client).wait(
+        SUBMIT, interaction.user.id, interaction.channel_id or 0)
+
+
+def refund_submit(interaction: discord.Interaction) -> None:
+    """The submit this interaction counted never became a job: it does not count."""
+    cooldowns_of(interaction.client).refund(SUBMIT, interaction.user.id,
+                                            interaction.channel_id or 0)
+
+
+def refund_unsent_job(client: discord.Client, job: Job) -> None:
+    """A job that ended without Kling taking it (refused, or never received) does not count
+    against its requester's submit cooldown: a retry right away is welcome."""
+    if job.state in (JobState.FAILED, JobState.CANCELLED) and job.kling_task_id is None:
+        cooldowns_of(client).refund(SUBMIT, job.requester_id, job.channel_id)

@@ -19,6 +19,7 @@ import discord
 
 from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, JobKind, JobState, Store
+from cogs.cooldowns import refund_unsent_job
 from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.job_words import kind_title
 from cogs.languages import server_locale
@@ -151,13 +152,15 @@ def render_card(
 
 
 class _Card:
-    __slots__ = ("flusher", "job", "last_edit", "message_id")
+    __slots__ = ("flusher", "gone", "job", "last_edit", "message_id", "posting")
 
     def __init__(self, job: Job, message_id: int | None) -> None:
         self.job = job
         self.message_id = message_id
         self.last_edit: float | None = None
         self.flusher: asyncio.Task[None] | None = None
+        self.posting = False  # the first card is being posted
+        self.gone = False  # Discord said the message no longer exists: never edit it again
 
 
 class JobCards:
@@ -189,13 +192,21 @@ class JobCards:
     async def post(self, channel_id: int, job: Job) -> int:
         """Post the first card of `job` and remember (and store) its message id."""
         card = self._cards.get(job.id)
-        if card is not None and card.job.updated_at > job.updated_at:
-            job = card.job  # the runner already moved it on
-        channel = self.client.get_partial_messageable(channel_id, guild_id=job.guild_id)
-        message = await channel.send(self._render(job), allowed_mentions=NO_MENTIONS)
         if card is None:
-            card = self._cards[job.id] = _Card(job, message.id)
+            card = self._cards[job.id] = _Card(job, None)
+        elif card.job.updated_at > job.updated_at:
+            job = card.job  # the runner already moved it on
+        card.posting = True
+        channel = self.client.get_partial_messageable(channel_id, guild_id=job.guild_id)
+        try:
+            message = await channel.send(self._render(job), allowed_mentions=NO_MENTIONS)
+        except BaseException:
+            card.posting = False
+            self._forget_if_done(card)  # no card to edit: forgotten once the job is over
+            raise
+        card.posting = False
         card.message_id = message.id
+        card.gone = False
         card.last_edit = self._clock()
         store = self._store()
         if store is not None:
@@ -213,6 +224,7 @@ class JobCards:
         self._update(job)
 
     async def on_finished(self, job: Job) -> None:
+        refund_unsent_job(self.client, job)  # first: the requester may be about to try again
         self._update(job)
         if job.state is JobState.FAILED:
             await self._tell_requester_it_failed(job)
@@ -234,10 +246,24 @@ class JobCards:
             card = self._cards[job.id] = _Card(job, job.card_message_id)
         elif job.updated_at >= card.job.updated_at:
             card.job = job
-        if card.message_id is None:
+        if card.message_id is None and not card.gone:
             card.message_id = job.card_message_id
         if card.message_id is not None:
             self._schedule(card)
+        else:
+            self._forget_if_done(card)
+
+    def _forget_if_done(self, card: _Card) -> None:
+        # A job without a card to edit (its post failed, or the message was deleted) is only
+        # remembered while a post may still give it one.
+        job = card.job
+        if (job.state.is_terminal and not card.posting and card.flusher is None
+                and self._cards.get(job.id) is card):
+            del self._cards[job.id]
+
+    def tracks(self, job_id: str) -> bool:
+        """Whether this job's card is still followed (edits may still come)."""
+        return job_id in self._cards
 
     def _schedule(self, card: _Card) -> None:
         if card.flusher is None or card.flusher.done():
@@ -251,8 +277,10 @@ class JobCards:
         job = card.job
         card.last_edit = self._clock()
         await self._edit(card, job)
-        if card.job is not job:
-            card.flusher = None
+        card.flusher = None
+        if card.message_id is None:
+            self._forget_if_done(card)
+        elif card.job is not job:
             self._schedule(card)  # a newer snapshot arrived during the edit
         elif job.state.is_terminal:
             self._cards.pop(job.id, None)
@@ -266,9 +294,16 @@ class JobCards:
                 content=self._render(job), allowed_mentions=NO_MENTIONS
             )
             self.edits += 1
-        except discord.NotFound:
-            log.info("job %s: its card was deleted; not editing it any more", job.id)
-            card.message_id = None
+        except discord.NotFound as error:
+            # 10008 Unknown Message (or the whole channel is gone): every later edit would
+            # be refused the same way.
+            log.info("job %s: its card is gone (%s); not editing it any more", job.id,
+                     error.code)
+            card.message_id, card.gone = None, True
+            store = self._store()
+            if store is not None:  # nor after a restart
+                with contextlib.suppress(Exception):
+                    await store.set_card_message(job.id, None)
         except discord.HTTPException as error:
             log.warning("job %s: could not edit its card (%s)", job.id, error)
 
