@@ -14,6 +14,7 @@ after a restart: `kling:p:<session>:<frame>:<cell>` opens a cell, `...:<cell>:<s
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import Sequence
@@ -217,15 +218,21 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
         return
     x, y = point_for(target.cell, target.sub)
     service = editing_service(interaction.client)
+
+    async def refresh_picker() -> None:
+        picker = await _picker_for(interaction, session, target.frame, None)
+        note = Msg("Marked {cell} › {sub} at ({x}, {y}) on frame {frame}: {count} point(s) "
+                   "there now.", cell=ZOOM_GRID.cell_name(target.cell),
+                   sub=ZOOM_GRID.cell_name(target.sub), x=f"{x:.2f}", y=f"{y:.2f}",
+                   frame=target.frame, count=picker.points_on_frame)
+        view = picker_layout(picker, member_locale(interaction), note=note,
+                             links=await picker_links(interaction, session))
+        await interaction.edit_original_response(view=view, attachments=[picker_file(picker)])
+
     async with board_lock(session.id):
         board = await service.mark(session.id, points=points_text(x, y),
                                    user_id=interaction.user.id, frame=target.frame)
-        await update_board(interaction.client, session, board)
-    picker = await _picker_for(interaction, session, target.frame, None)
-    note = Msg("Marked {cell} › {sub} at ({x}, {y}) on frame {frame}: {count} point(s) there "
-               "now.", cell=ZOOM_GRID.cell_name(target.cell),
-               sub=ZOOM_GRID.cell_name(target.sub), x=f"{x:.2f}", y=f"{y:.2f}",
-               frame=target.frame, count=picker.points_on_frame)
-    view = picker_layout(picker, member_locale(interaction), note=note,
-                         links=await picker_links(interaction, session))
-    await interaction.edit_original_response(view=view, attachments=[picker_file(picker)])
+        # The picker is drawn (in a thread) while the board's edit is on its way: the member
+        # waits for the slower of the two, not for both.
+        await asyncio.gather(update_board(interaction.client, session, board),
+                             refresh_picker())
