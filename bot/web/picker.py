@@ -193,13 +193,11 @@ class Picker:
         index = clamp_frame(session, int(request.match_info["frame"]))
         if not session.local_path:
             raise web.HTTPGone(text=SESSION_ENDED.render(checked.token.locale))
-        points = [p for p in await self.store.list_points(session.id) if p.frame_index == index]
         masks = await self.store.get_frame_masks(session.id, index)
         try:
             picture = await self.pictures.get(
                 session_id=session.id, video=Path(session.local_path), frame=index,
-                version=await self.version(session.id), masks=masks,
-                points=[(n, p.x, p.y) for n, p in enumerate(points, start=1)])
+                version=await self.version(session.id), masks=masks)
         except (MediaError, OSError):
             log.warning("picker: frame %s of session %s cannot be drawn", index, session.id,
                         exc_info=True)

@@ -78,7 +78,9 @@ class PictureCache:
         self._pictures: OrderedDict[tuple[int, int, str], bytes] = OrderedDict()
 
     async def get(self, *, session_id: int, video: Path, frame: int, version: str,
-                  masks: Sequence[Any], points: Sequence[tuple[int, float, float]]) -> bytes:
+                  masks: Sequence[Any], points: Sequence[tuple[int, float, float]] = ()
+                  ) -> bytes:
+        """The page draws the numbered points itself (sized for the screen): none by default."""
         key = (session_id, frame, version)
         found = self._pictures.get(key)
         if found is not None:

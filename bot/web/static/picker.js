@@ -54,6 +54,28 @@
     if (picture) {
       ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
     }
+    if (state) {
+      // Numbered dots sized in CSS pixels, so they stay readable on a phone.
+      const scale = canvas.width / Math.max(1, canvas.getBoundingClientRect().width);
+      const r = 11 * scale;
+      ctx.font = "bold " + Math.round(13 * scale) + "px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      for (const point of state.points) {
+        if (point.frame !== frame) continue;
+        const x = point.x * canvas.width;
+        const y = point.y * canvas.height;
+        ctx.beginPath();
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+        ctx.fillStyle = "#ffffff";
+        ctx.fill();
+        ctx.lineWidth = 2.5 * scale;
+        ctx.strokeStyle = "#111111";
+        ctx.stroke();
+        ctx.fillStyle = "#111111";
+        ctx.fillText(String(point.number), x, y + scale);
+      }
+    }
     if (pending) {
       // Where the click landed, until the mask and the numbered point come back.
       const r = Math.max(8, Math.round(Math.min(canvas.width, canvas.height) / 45));
