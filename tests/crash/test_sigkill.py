@@ -213,7 +213,6 @@ def test_every_job_is_delivered_once_or_failed_after_24_kills(crash_run: CrashRu
     # and creates whose answer was lost were looked up by external_task_id, not resent.
     assert crash_run.redelivery_checks >= 3
     assert crash_run.lookups >= 2
-    assert crash_run.seconds < 200
     print(f"\n{len(crash_run.kills)} kill points, jobs {dict(crash_run.outcome)}, "
           f"{crash_run.redelivery_checks} re-checked deliveries, {crash_run.lookups} lookups, "
           f"{crash_run.seconds:.0f} s")
