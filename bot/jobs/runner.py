@@ -32,8 +32,10 @@ Delivering exactly once
        job first wins ``store.reclaim_delivery`` (CAS on ``delivery_attempts``, so again one
        winner) and then asks ``deliverer.find_delivery(job)`` whether a message carrying
        ``job.delivery_key`` (stable across attempts) was already posted; if so, that id is
-       recorded and nothing is posted. The first attempt (``delivery_attempts == 1``) needs no
-       check because nothing can have been posted before the claim.
+       recorded and nothing is posted. When the search cannot decide (``PostLookupUndecided``,
+       or any error), nothing is posted and nothing is failed: the job asks again later. The
+       first attempt (``delivery_attempts == 1``) needs no check because nothing can have been
+       posted before the claim.
     Hence: at most one attempt runs at a time, every attempt after the first is preceded by a
     check for an earlier post, and ``delivered`` is terminal, so the video is posted once as long
     as ``find_delivery`` sees what ``deliver`` posted (the Discord side uses the key as the
