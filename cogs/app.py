@@ -300,10 +300,17 @@ async def log_in(bot: KlingBot, token: str) -> None:
         ]) from None
 
 
+def discord_token(config: Config) -> str:
+    """The bot token; the CLI checks it is set before calling here, this says so if not."""
+    if config.discord.token is None:
+        raise StartupError(["no Discord token: set DISCORD_TOKEN or [discord] token"])
+    return config.discord.token.reveal()
+
+
 async def run_bot(config: Config) -> int:
     """Run until closed; SIGTERM/SIGINT close the bot gracefully (runner steps finish their
     writes within the grace period, then the store is closed) and the exit code is 0."""
-    assert config.discord.token is not None
+    token = discord_token(config)
     loop = asyncio.get_running_loop()
     async with KlingBot(config) as bot:
         closing: list[asyncio.Task[None]] = []
@@ -316,7 +323,7 @@ async def run_bot(config: Config) -> int:
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop, sig.name)
         try:
-            await log_in(bot, config.discord.token.reveal())
+            await log_in(bot, token)
             await bot.connect()
         finally:
             for sig in STOP_SIGNALS:
@@ -328,9 +335,9 @@ async def run_bot(config: Config) -> int:
 
 
 async def sync_commands(config: Config) -> int:
-    assert config.discord.token is not None
+    token = discord_token(config)
     async with KlingBot(config) as bot:
-        await log_in(bot, config.discord.token.reveal())
+        await log_in(bot, token)
         i18n.load_all()
         await bot.tree.set_translator(KlingTranslator())
         for name in EXTENSIONS:

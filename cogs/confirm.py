@@ -22,7 +22,7 @@ from bot.editing import SubmitPlan
 from bot.errors import UserFacingError
 from bot.i18n import Joined, Msg, render, translate
 from bot.storage import Job
-from cogs.access import ensure_member_can_submit, ensure_submit_allowed
+from cogs.access import ensure_member_can_submit, ensure_submit_allowed, guild_and_channel
 from cogs.cooldowns import (
     SUBMIT,
     CooldownError,
@@ -215,9 +215,7 @@ async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int 
     await ensure_submit_allowed(interaction, store_of(interaction.client), mode=mode)
     service = editing_service(interaction.client)
     if session_id is None:
-        assert interaction.guild_id is not None and interaction.channel_id is not None
-        session_id = (await service.require_session(interaction.guild_id,
-                                                    interaction.channel_id)).id
+        session_id = (await service.require_session(*guild_and_channel(interaction))).id
     images = await read_images(attachments)
     plan = await service.plan_edit(
         session_id, kind=str(kind), prompt=prompt, user_id=interaction.user.id, images=images,

@@ -210,7 +210,8 @@ async def show_picker(interaction: discord.Interaction, target: PickerTarget) ->
 async def mark_from_picker(interaction: discord.Interaction, target: PickerTarget) -> None:
     """A sub-cell: mark its centre as `/kling mark` would, update the channel's board, and show
     the whole frame again (with the new mask) in the same private message."""
-    assert target.cell is not None and target.sub is not None
+    if target.cell is None or target.sub is None:  # routed here only with both
+        raise RuntimeError(f"a picker mark needs a cell and a sub-cell, not {target}")
     enforce_cooldown(interaction, SELECTION)  # before acknowledging: a refusal stays private
     await interaction.response.defer()  # DEFERRED_UPDATE_MESSAGE: the picker is edited below
     session = await usable_session(interaction, target.session_id)

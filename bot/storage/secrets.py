@@ -19,7 +19,8 @@ class SecretQueries(Database):
                 "INSERT INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO NOTHING", (name, make(), self.now()))
             row = await fetch_one(conn, "SELECT value FROM bot_secrets WHERE name = ?", (name,))
-            assert row is not None
+            if row is None:  # inserted or kept in this very transaction
+                raise RuntimeError(f"the secret {name!r} could not be read back")
             return str(row["value"])
 
         return await self._write(body)

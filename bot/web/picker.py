@@ -309,9 +309,11 @@ class Picker:
         task.add_done_callback(self._refreshes.discard)
 
     async def _board_changed(self, session_id: int) -> None:
-        assert self.discord is not None
+        discord = self.discord
+        if discord is None:  # checked by _refresh_board; kept explicit for the type checker
+            return
         try:
-            await self.discord.board_changed(session_id)
+            await discord.board_changed(session_id)
         except Exception:
             log.warning("could not refresh the board of session %s after a web change",
                         session_id, exc_info=True)
