@@ -173,3 +173,109 @@ def test_network_error_knows_whether_the_request_left() -> None:
     assert NetworkError("refused", request_sent=False).request_sent is False
     assert NetworkError("timeout").request_sent is True
     assert NetworkError("timeout").retryable is True
+
+
+# The sentence a member reads for each answer, and whether it is tried again ------------------
+
+USER_SENTENCES = [
+    (401, 1000, "The bot's Kling credentials were rejected; ask a server admin.", False),
+    (401, 1001, "The bot sent no Kling credentials; ask a server admin.", False),
+    (401, 1002, "The bot's Kling credentials were rejected; ask a server admin.", False),
+    (401, 1003, "The bot's Kling token is not valid yet; check the server clock.", False),
+    (401, 1004, "The bot's Kling token has expired; ask a server admin.", False),
+    (429, 1100, "Kling flagged the bot's account; ask a server admin.", False),
+    (429, 1101, "Kling's account has unpaid bills; ask a server admin.", False),
+    (429, 1102, "Kling's account is out of credits; ask a server admin.", False),
+    (403, 1103, "The bot's Kling account may not use this feature; ask a server admin.", False),
+    (400, 1200, "Kling rejected the request as invalid.", False),
+    (400, 1201, "Kling rejected the request as invalid.", False),
+    (404, 1202, "The bot called a Kling endpoint that does not exist.", False),
+    (404, 1203, "Kling could not find that task or session.", False),
+    (400, 1300, "Kling refused the request under its platform policy.", False),
+    (400, 1301, "Kling rejected the content under its content policy; try other inputs.", False),
+    (429, 1302, "Kling is busy right now; the bot will try again shortly.", True),
+    (429, 1303, "Kling's account is running its maximum number of jobs; yours is queued.", True),
+    (429, 1304, "Kling refused the bot's IP address; ask a server admin.", False),
+    (500, 5000, "Kling is having trouble right now; please try again later.", True),
+    (503, 5001, "Kling is under maintenance; please try again later.", True),
+    (504, 5002, "Kling timed out internally; please try again later.", True),
+]
+
+
+@pytest.mark.parametrize(("http", "code", "sentence", "retryable"), USER_SENTENCES)
+def test_every_code_has_its_user_sentence(
+    http: int, code: int, sentence: str, retryable: bool
+) -> None:
+    error = error_for(http, code, "official text", None)
+    assert error.user_message == sentence
+    assert str(error.message) == sentence
+    assert error.retryable is retryable
+    # The same code sent through CometAPI's envelope means the same thing.
+    comet = error_for_cometapi(http, {"code": str(code), "message": "official text"})
+    assert (comet.user_message, comet.retryable, comet.code) == (sentence, retryable, code)
+
+
+@pytest.mark.parametrize(
+    ("http", "sentence", "retryable"),
+    [
+        (400, "Kling rejected the request as invalid.", False),
+        (401, "The bot's Kling credentials were rejected; ask a server admin.", False),
+        (402, "Kling's account is out of credits; ask a server admin.", False),
+        (403, "The bot's Kling account may not use this feature; ask a server admin.", False),
+        (404, "Kling could not find that task or session.", False),
+        (413, "Kling rejected the request as invalid.", False),
+        (422, "Kling rejected the request as invalid.", False),
+        (429, "Kling is busy right now; the bot will try again shortly.", True),
+        (500, "Kling is having trouble right now; please try again later.", True),
+        (501, "Kling is having trouble right now; please try again later.", False),
+        (502, "Kling is having trouble right now; please try again later.", True),
+        (504, "Kling is having trouble right now; please try again later.", True),
+        (499, "Kling returned an unexpected error; please try again later.", False),
+        (None, "Kling returned an unexpected error; please try again later.", False),
+    ],
+)
+def test_http_status_without_a_code_has_its_user_sentence(
+    http: int | None, sentence: str, retryable: bool
+) -> None:
+    error = error_for(http, None, "gateway says no", None)
+    assert error.user_message == sentence
+    assert error.retryable is retryable
+    assert error.renew_credentials is False
+
+
+@pytest.mark.parametrize(
+    ("http", "body", "sentence", "retryable"),
+    [
+        # CometAPI 402: the prepaid balance is gone, whatever words it uses.
+        (402, {"code": "", "message": "insufficient balance"},
+         "Kling's account is out of credits; ask a server admin.", False),
+        (402, {"code": "payment_required", "message": "pay first"},
+         "Kling's account is out of credits; ask a server admin.", False),
+        # CometAPI 429: out of quota is billing (no retry); otherwise it is throttling.
+        (429, {"code": "insufficient_user_quota", "message": "user quota is not enough"},
+         "Kling's account is out of credits; ask a server admin.", False),
+        (429, {"code": "", "message": "no credit left", "type": "comet_api_error"},
+         "Kling's account is out of credits; ask a server admin.", False),
+        (429, {"code": "", "message": "x", "type": "Balance"},
+         "Kling's account is out of credits; ask a server admin.", False),
+        (429, {"code": "rate_limit", "message": "slow down"},
+         "Kling is busy right now; the bot will try again shortly.", True),
+        (403, {"code": "", "message": "forbidden"},
+         "The bot's Kling account may not use this feature; ask a server admin.", False),
+        (400, {"code": "", "message": "insufficient detail in prompt"},
+         "Kling rejected the request as invalid.", False),
+        (413, {"code": "", "message": "request entity too large"},
+         "Kling rejected the request as invalid.", False),
+        (422, {"code": "", "message": "unprocessable"},
+         "Kling rejected the request as invalid.", False),
+    ],
+)
+def test_cometapi_status_user_sentences(
+    http: int, body: dict[str, object], sentence: str, retryable: bool
+) -> None:
+    error = error_for_cometapi(http, body)
+    assert error.user_message == sentence
+    assert error.retryable is retryable
+    assert error.code is None
+    assert error.http_status == http
+    assert error.kling_message == body["message"]
