@@ -8,6 +8,7 @@ channel check (`usable_session`) and, for Remove / Swap / Add, the member's subm
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import discord
@@ -58,10 +59,17 @@ def frame_or_time(text: str) -> tuple[int | None, str | None]:
     return None, text
 
 
+def form_id(session_id: int, action: str) -> str:
+    """A custom id of its own for each open form: discord.py keeps one modal per id, so two
+    members with the same form open would otherwise share one, and the first submit would close
+    the other's."""
+    return f"kling:m:{session_id}:{action}:{secrets.token_hex(4)}"
+
+
 class AddPointsModal(ui.Modal):
     def __init__(self, session_id: int, locale: object = None) -> None:
         super().__init__(title=ADD_POINTS_TITLE.render(locale),
-                         custom_id=f"kling:m:{session_id}:mark")
+                         custom_id=form_id(session_id, "mark"))
         self.session_id = session_id
         self.points: ui.TextInput[Any] = ui.TextInput(custom_id="points", max_length=400,
                                                       placeholder="C4 0.42,0.61")
@@ -94,7 +102,7 @@ class EditModal(ui.Modal):
 
     def __init__(self, session_id: int, action: str, locale: object = None) -> None:
         super().__init__(title=EDIT_TITLES[action].render(locale),
-                         custom_id=f"kling:m:{session_id}:{action}")
+                         custom_id=form_id(session_id, action))
         self.session_id = session_id
         self.action = action
         self.prompt: ui.TextInput[Any] = ui.TextInput(

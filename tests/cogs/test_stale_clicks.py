@@ -89,3 +89,20 @@ async def test_a_card_a_settings_panel_and_a_form_from_before_a_restart_are_answ
         await alice.click(board, "▶ +1")
         await world.board(predicate=lambda m: "Frame 1 /" in m.text)
     world.twin.assert_clean()
+
+
+async def test_two_members_with_the_same_form_open_both_get_their_points_marked(
+        kling_world: KlingWorld) -> None:
+    """Each open form is its own: one member's submit does not close the other's."""
+    world = kling_world
+    async with world.bot():
+        board = await world.open_board()
+        alice_form = await world.alice.click(board, "Add points")
+        bob_form = await world.bob.click(board, "Add points")
+        await world.alice.submit_modal({"points": "E3"}, opened_by=alice_form)
+        await world.board(predicate=lambda m: "#1 by" in m.text)
+        answer = await world.bob.submit_modal({"points": "F4"}, opened_by=bob_form)
+        board = await world.board(predicate=lambda m: "#2 by" in m.text)
+        assert f"<@{world.bob.id}>" in board.text
+        assert answer.followups == [] or "expired" not in answer.followups[0].content
+    world.twin.assert_clean()
