@@ -221,6 +221,9 @@ class Transport:
                 status = response.status
                 location = response.headers.get("Location", "")
                 body = await _read_capped(response)
+        # Only these two prove that no byte of the request reached Kling: aiohttp raises them
+        # while opening the connection (DNS, refused, unreachable, TLS, connect timeout), before
+        # sending. Everything after that (read timeout, reset, disconnect) leaves it unknown.
         except aiohttp.ConnectionTimeoutError as exc:
             raise NetworkError(
                 f"could not connect to Kling in time ({type(exc).__name__})", request_sent=False

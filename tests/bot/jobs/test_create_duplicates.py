@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.kling import KlingClient, KlingProvider, NetworkError
 from bot.kling.errors import ContentPolicyError, InvalidInputError, RateLimitError, error_for
@@ -114,6 +115,26 @@ async def test_only_a_connection_never_made_proves_the_request_never_left() -> N
             await client._transport.request("POST", "/v1/videos/multi-elements", json_body={})
     assert refused.value.request_sent is False and proves_not_processed(refused.value)
     assert not proves_not_processed(NetworkError("no answer from Kling within 60 s"))
+
+
+class NoSuchHost(AbstractResolver):
+    """A resolver that knows no host (no real DNS query leaves the machine)."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        raise OSError(-2, f"Name or service not known: {host}")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_dns_failure_proves_the_request_never_left() -> None:
+    connector = aiohttp.TCPConnector(resolver=NoSuchHost())
+    async with aiohttp.ClientSession(connector=connector) as http:
+        client = KlingClient(http, KlingProvider(api_key="kling-api-key-0123456789abcdef"),
+                             base_url="http://kling.invalid")
+        with pytest.raises(NetworkError) as failed:
+            await client._transport.request("POST", "/v1/videos/multi-elements", json_body={})
+    assert failed.value.request_sent is False and proves_not_processed(failed.value)
 
 
 @pytest.mark.parametrize(
