@@ -28,6 +28,7 @@ from bot.jobs import JobRunner
 from bot.kling import KlingClient
 from bot.retention import sweep_forever
 from bot.storage import Session, Store
+from cogs.cooldowns import cooldowns_of
 from cogs.delivery import DiscordDeliverer, EditResultButton
 from cogs.job_cards import JobCards
 from cogs.languages import server_locale
@@ -35,6 +36,7 @@ from cogs.runtime import Services, close_services, open_services
 from cogs.stale_clicks import answer_unheard, note_unheard
 from cogs.translator import KlingTranslator
 from cogs.tree import KlingTree
+from cogs.web_side import DiscordPickerSide
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,9 @@ class KlingBot(commands.Bot):
             fresh_video_url=self.fresh_video_url,
             # The board is a channel message: its caption is in the server's language.
             board_locale=lambda session: server_locale(self, session.guild_id),
+            # The web picker redraws boards through Discord and shares the members' cooldowns.
+            web_side=DiscordPickerSide(self),
+            cooldowns=cooldowns_of(self),
         )
         self.services = services
         self.http_session = services.http

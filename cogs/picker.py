@@ -37,6 +37,7 @@ from cogs.kling_group import editing_service, store_of
 from cogs.languages import member_locale
 from cogs.replies import fit_view, send_reply
 from cogs.tree import report_error
+from cogs.web_side import picker_link_button
 
 PREFIX = "kling:p"
 TEMPLATE = r"kling:p:(?P<session>[0-9]+):(?P<frame>[0-9]+):(?P<path>[A-Za-z0-9:]+)"
@@ -120,8 +121,10 @@ class PickerButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
 
 async def picker_links(interaction: discord.Interaction, session: Session) -> list[ui.Item[Any]]:
     """Link buttons shown after **Back** on every picker message (at most 4 fit the row; the
-    picker's component count leaves room for them). None yet."""
-    return []
+    picker's component count leaves room for them): **Open the picker** when the web picker
+    is on."""
+    link = picker_link_button(interaction, session)
+    return [link] if link is not None else []
 
 
 def picker_file(picker: PickerView) -> discord.File:

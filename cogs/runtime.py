@@ -14,14 +14,17 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.callbacks import CallbackServer, callback_url
+from bot.callbacks import callback_url
 from bot.config import Config
+from bot.cooldowns import Cooldowns
 from bot.editing import EditingService, FreshVideoUrl
 from bot.editing.service import BoardLocale
 from bot.jobs import Deliverer, JobObserver, JobRunner, KlingTaskBackend, RunnerConfig
 from bot.kling import KlingClient, make_provider
 from bot.kling.emulator import KlingEmulator
 from bot.storage import Job, Store
+from bot.web import DiscordSide, Picker, TokenSigner, WebServer, new_signing_key
+from bot.web.tokens import KEY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,8 @@ class Services:
     runner: JobRunner
     editing: EditingService
     emulator: KlingEmulator | None = None
-    callbacks: CallbackServer | None = None
+    # The one web server: Kling's callbacks and, with [web] public_url, the picker.
+    web: WebServer | None = None
 
 
 def _secret(value: object) -> str | None:
@@ -62,18 +66,26 @@ def job_callback_url(config: Config) -> Callable[[Job], str] | None:
     return lambda job: callback_url(base, job.id)
 
 
-async def start_callback_server(config: Config, runner: JobRunner) -> CallbackServer | None:
-    """Serve Kling's callback route on `[kling] callback_port` when a callback base URL is set.
+async def start_web_server(config: Config, runner: JobRunner, editing: EditingService,
+                           web_side: DiscordSide | None,
+                           cooldowns: Cooldowns | None = None) -> WebServer | None:
+    """Serve Kling's callback route and the picker on `[web] host:port` when a public URL (or
+    the older callback base URL) is set; off otherwise.
 
     A callback only makes the runner poll that job now; polling stays on either way.
     """
-    if config.kling.callback_base_url is None:
+    web = config.web
+    if web.public_url is None and config.kling.callback_base_url is None:
         return None
-    server = CallbackServer(
-        runner.poll_soon,
-        port=config.kling.callback_port,
-        secret=_secret(config.kling.webhook_secret),
-    )
+    picker = None
+    if web.public_url is not None:
+        key = (web.signing_key.reveal() if web.signing_key else
+               await editing.store.get_or_create_secret(KEY_NAME, new_signing_key))
+        picker = Picker(editing, TokenSigner(key, lifetime_s=web.link_minutes * 60.0),
+                        public_url=web.public_url, cooldowns=cooldowns or Cooldowns(),
+                        discord=web_side)
+    server = WebServer(host=web.host, port=web.port, wake=runner.poll_soon,
+                       webhook_secret=_secret(config.kling.webhook_secret), picker=picker)
     await server.start()
     if config.kling.webhook_secret is None:
         log.warning("Kling callbacks are not signed: set KLING_WEBHOOK_SECRET to verify them")
@@ -92,6 +104,8 @@ async def open_services(
     fresh_video_url: FreshVideoUrl | None,
     http: aiohttp.ClientSession | None = None,
     board_locale: BoardLocale | None = None,
+    web_side: DiscordSide | None = None,
+    cooldowns: Cooldowns | None = None,
 ) -> Services:
     """Open the HTTP session, the emulator (when asked for), the store, Kling and the runner.
 
@@ -101,7 +115,7 @@ async def open_services(
     http = http or aiohttp.ClientSession()
     emulator: KlingEmulator | None = None
     store: Store | None = None
-    callbacks: CallbackServer | None = None
+    web: WebServer | None = None
     try:
         kling_config = config.kling
         base_url = kling_config.base_url
@@ -137,7 +151,7 @@ async def open_services(
         )
         editing = _editing_service(store, kling, runner, http, storage.media_dir, fresh_video_url,
                                    board_locale)
-        callbacks = await start_callback_server(config, runner)
+        web = await start_web_server(config, runner, editing, web_side, cooldowns)
     except BaseException:
         if store is not None:
             await store.close()
@@ -145,7 +159,7 @@ async def open_services(
             await emulator.close()
         await http.close()
         raise
-    return Services(http, store, kling, runner, editing, emulator, callbacks)
+    return Services(http, store, kling, runner, editing, emulator, web)
 
 
 def _editing_service(
@@ -165,9 +179,9 @@ def _editing_service(
 
 async def close_services(services: Services, *, grace: float | None = None) -> None:
     """Stop callbacks, the runner (running steps get `grace` seconds), emulator, store, HTTP."""
-    if services.callbacks is not None:
+    if services.web is not None:
         with contextlib.suppress(Exception):
-            await services.callbacks.close()
+            await services.web.close()
     with contextlib.suppress(Exception):
         await services.runner.stop(grace=STOP_GRACE_SECONDS if grace is None else grace)
     if services.emulator is not None:
