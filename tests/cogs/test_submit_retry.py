@@ -112,3 +112,24 @@ async def test_a_cooldown_shows_on_the_card_and_the_card_submits_once_it_is_over
         await submitted(world, second)
         await world.twin.wait_until(lambda: calls[CREATE] == 2, 20)
     world.twin.assert_clean()
+
+
+async def test_a_submit_refused_before_any_job_was_made_does_not_count(
+        kling_world: KlingWorld) -> None:
+    world = kling_world
+    alice, calls = world.alice, world.emulator.faults.calls
+    world.freeze_cooldowns()
+    async with world.bot():
+        await world.open_board()
+        await (await alice.slash("kling mark", points="E3")).response()
+        stale = await card(world, "the square")
+        await (await alice.slash("kling clear")).response()
+        refused = await world.reply(await alice.click(stale, "Submit"), clicked=stale)
+        assert "marks were cleared" in refused.content, refused.content
+        await (await alice.slash("kling mark", points="E3")).response()
+
+        fresh = await card(world, "the square")
+        assert not WAIT_LINE.search(fresh.text), fresh.text
+        await alice.click(fresh, "Submit")
+        await submitted(world, fresh)
+        await world.twin.wait_until(lambda: calls[CREATE] == 1, 20)
