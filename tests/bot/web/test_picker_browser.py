@@ -74,7 +74,7 @@ def patch(image: np.ndarray, fx: float, fy: float, dx: float, dy: float) -> np.n
 
 async def shoot(page: Any, name: str) -> None:
     if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(Path(SHOTS).mkdir, parents=True, exist_ok=True)
         await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
