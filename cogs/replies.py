@@ -16,11 +16,14 @@ from discord.ui.select import BaseSelect
 
 from bot import fit as limits
 from bot.fit import fit, share
-from bot.i18n import render
+from bot.i18n import Msg, render
 
 log = logging.getLogger(__name__)
 
 AnyView = TypeVar("AnyView", bound=discord.ui.View | discord.ui.LayoutView)
+# Discord's answers to a followup once the interaction's 15-minute token has expired: Invalid
+# Webhook Token, Unknown Webhook.
+TOKEN_GONE = frozenset({50027, 10015})
 
 
 def fit_content(text: str) -> str:
@@ -91,21 +94,37 @@ def fit_view(view: AnyView) -> AnyView:
 
 async def send_reply(interaction: discord.Interaction, content: str, *,
                      ephemeral: bool = True) -> None:
-    """Answer with `content` as the first response, a followup, or (token dead) a channel post.
+    """Answer with `content` as the first response or a followup; once the interaction's token is
+    gone (15 minutes), privately in a DM, or only in the log when the member takes no DMs.
 
     A :class:`~bot.i18n.Msg` is rendered in the member's language (they are the one reading)."""
     content = fit_content(render(content, interaction.locale))
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(content, ephemeral=ephemeral)
-        elif not interaction.is_expired():
+            return
+        if not interaction.is_expired():
             await interaction.followup.send(content, ephemeral=ephemeral)
-        elif isinstance(interaction.channel, discord.abc.Messageable):
-            user = interaction.user.mention
-            await interaction.channel.send(
-                fit_content(f"{user} {content}"),
-                allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
-            )
+            return
     except discord.HTTPException as exc:
-        # 10062 / 40060 / 50027: the interaction is gone; nothing more can be said through it.
-        log.warning("could not reply to interaction %s: %s", interaction.id, exc)
+        if exc.code not in TOKEN_GONE:
+            # 10062 / 40060: the interaction is gone or answered; nothing more can be said
+            # through it.
+            log.warning("could not reply to interaction %s: %s", interaction.id, exc)
+            return
+    # The answer was for this member alone (often an error about their own input): never the
+    # channel, where everybody would read it.
+    await tell_privately(interaction, content)
+
+
+async def tell_privately(interaction: discord.Interaction, content: str) -> None:
+    """A DM to the member who interacted; if they take no DMs, the log is all that is left."""
+    if interaction.channel_id is not None:  # a DM says where it comes from
+        content = fit_content(render(Msg("About your request in <#{channel}>: {answer}",
+                                         channel=interaction.channel_id, answer=content),
+                                     interaction.locale))
+    try:
+        await interaction.user.send(content, allowed_mentions=discord.AllowedMentions.none())
+    except discord.HTTPException as exc:  # 50007: the member's privacy settings refuse DMs
+        log.info("interaction %s expired and user %s takes no DMs (%s); the answer was: %s",
+                 interaction.id, interaction.user.id, exc, content)

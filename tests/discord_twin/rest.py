@@ -22,7 +22,7 @@ TOKEN_ROUTES = re.compile(r"^/(interactions|webhooks)/")
 
 
 def build_app(twin: DiscordTwin) -> web.Application:
-    from . import rest_interactions, rest_messages
+    from . import dms, rest_interactions, rest_messages
 
     app = web.Application(middlewares=[_twin_middleware(twin)], client_max_size=MAX_REQUEST_BYTES)
     meta = MetaRoutes(twin)
@@ -43,6 +43,7 @@ def build_app(twin: DiscordTwin) -> web.Application:
     app.router.add_get(API + "/guilds/{guild}/members/{user}", meta.guild_member)
     app.router.add_get(API + "/channels/{channel}", meta.channel)
     rest_messages.add_routes(app, twin)
+    dms.add_routes(app, twin)
     rest_interactions.add_routes(app, twin)
     app.router.add_get("/gateway", twin.gateway.handle)
     app.router.add_get("/default-gateway-trap", twin.gateway.trap)

@@ -8,6 +8,7 @@ import discord
 from aiohttp import web
 
 from .bodies import apply_edit, new_files, read_body, too_large, validate_message
+from .dms import DM_CHANNEL
 from .errors import (
     CANNOT_EDIT_OTHER_USERS_MESSAGE,
     MISSING_PERMISSIONS,
@@ -98,6 +99,8 @@ class MessageRoutes:
         channel = self._channel(request)
         if channel is None:
             return api_error(404, UNKNOWN_CHANNEL, "Unknown Channel")
+        if channel.type == DM_CHANNEL:
+            return await self.twin.dms.post(request, channel)
         body = await read_body(request)
         needed = [P.view_channel.flag, self._send_perm(channel)]
         if body.uploads:

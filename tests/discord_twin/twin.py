@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .cdn import Cdn, guess_content_type, probe_media
 from .clock import SnowflakeFactory, TwinClock, new_token
+from .dms import DirectMessages
 from .gateway import GatewayHub
 from .model import (
     DEFAULT_UPLOAD_LIMIT,
@@ -82,6 +83,7 @@ class DiscordTwin:
         self.unknown_routes: list[str] = []
         self.rate_limits = RateLimiter()
         self.gateway = GatewayHub(self)
+        self.dms = DirectMessages(self)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
