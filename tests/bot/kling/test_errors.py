@@ -10,14 +10,17 @@ from bot.kling.errors import (
     BillingError,
     ConcurrencyFullError,
     ContentPolicyError,
+    CreateOutcomeUnknownError,
     InvalidInputError,
     KlingError,
     NetworkError,
     NotFoundError,
     RateLimitError,
+    SelectionRejectedError,
     ServerError,
     error_for,
     error_for_cometapi,
+    redact_text,
 )
 
 # (HTTP status, code, class, retryable) exactly as reference §3 lists them.
@@ -213,6 +216,7 @@ def test_every_code_has_its_user_sentence(
     # The same code sent through CometAPI's envelope means the same thing.
     comet = error_for_cometapi(http, {"code": str(code), "message": "official text"})
     assert (comet.user_message, comet.retryable, comet.code) == (sentence, retryable, code)
+    assert (comet.http_status, comet.kling_message) == (http, "official text")
 
 
 @pytest.mark.parametrize(
@@ -278,4 +282,122 @@ def test_cometapi_status_user_sentences(
     assert error.retryable is retryable
     assert error.code is None
     assert error.http_status == http
+    assert error.kling_message == body["message"]
+
+
+# What an error keeps of Kling's answer (status, code, request id, Kling's own words) --------
+
+
+@pytest.mark.parametrize("http", [400, 401, 402, 403, 404, 413, 422, 429, 500, 501, 418, None])
+def test_an_answer_without_a_code_keeps_status_and_words(http: int | None) -> None:
+    error = error_for(http, None, "gateway says no", "req-9")
+    assert (error.http_status, error.code, error.request_id) == (http, None, "req-9")
+    assert error.kling_message == "gateway says no"
+    assert error.renew_credentials is False
+
+
+@pytest.mark.parametrize(
+    ("http", "code", "cls", "retryable"),
+    [
+        (429, 1105, BillingError, False),  # 11xx is billing, whatever the status says
+        (429, 1099, AuthError, False),
+        (200, 1250, InvalidInputError, False),
+        (200, 1350, ContentPolicyError, False),
+        (429, 1350, RateLimitError, True),
+        (200, 5004, ServerError, True),  # 5xxx is Kling's own trouble even behind a 200
+        (200, 5999, ServerError, True),
+        (200, 6001, KlingError, False),
+        (200, 4999, KlingError, False),
+    ],
+)
+def test_unknown_codes_keep_what_kling_said(
+    http: int, code: int, cls: type[KlingError], retryable: bool
+) -> None:
+    error = error_for(http, code, "new code", "req-2")
+    assert type(error) is cls
+    assert error.retryable is retryable
+    assert (error.http_status, error.code, error.request_id) == (http, code, "req-2")
+    assert error.kling_message == "new code"
+    assert error.renew_credentials is False
+
+
+def test_no_message_is_an_empty_message() -> None:
+    error = error_for(400, 1200, None, None)
+    assert error.kling_message == ""
+    assert str(error) == "InvalidInputError http=400 code=1200"
+    assert error_for_cometapi(500, {"code": ""}).kling_message == ""
+
+
+def test_the_summary_names_class_status_code_and_request() -> None:
+    assert str(error_for(401, 1001, "no header", "r-1")) == (
+        "AuthError http=401 code=1001 request_id=r-1: no header"
+    )
+    assert str(error_for(None, 42, "odd", None)) == "KlingError code=42: odd"
+    assert str(KlingError()) == "KlingError"
+    assert repr(error_for(503, None, "", "r-2")) == "<ServerError http=503 request_id=r-2>"
+
+
+def test_defaults_of_a_bare_error() -> None:
+    error = KlingError()
+    assert (error.kling_message, error.code, error.http_status, error.request_id) == (
+        "", None, None, None
+    )
+    assert error.renew_credentials is False
+    assert error.retryable is False
+    assert error.user_message == "Kling returned an unexpected error; please try again later."
+
+
+def test_errors_with_their_own_fields() -> None:
+    unknown = CreateOutcomeUnknownError("lost", external_task_id="job-1", known_to_exist=True,
+                                        http_status=504)
+    assert (unknown.external_task_id, unknown.known_to_exist) == ("job-1", True)
+    assert (unknown.kling_message, unknown.http_status, unknown.retryable) == ("lost", 504, True)
+    assert CreateOutcomeUnknownError(external_task_id="job-2").kling_message == ""
+    assert CreateOutcomeUnknownError(external_task_id="job-2").known_to_exist is False
+    network = NetworkError("refused", request_sent=False, request_id="r-3")
+    assert (network.kling_message, network.request_id) == ("refused", "r-3")
+    assert NetworkError().kling_message == ""
+    rejected = SelectionRejectedError("bad point", selection_status=3, code=0)
+    assert (rejected.selection_status, rejected.kling_message, rejected.code) == (3, "bad point", 0)
+    assert SelectionRejectedError(selection_status=1).kling_message == ""
+
+
+@pytest.mark.parametrize(("length", "kept"), [(299, 299), (300, 300), (301, 300), (5000, 300)])
+def test_kling_messages_are_cut_at_300_characters(length: int, kept: int) -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(length))
+    message = error_for(400, 1201, text, None).kling_message
+    assert len(message) == kept
+    if length <= 300:
+        assert message == text
+    else:
+        assert message == text[:299] + "…"
+
+
+def test_redaction_replaces_real_secrets_only() -> None:
+    assert redact_text("key sk-123456 leaked", ["sk-123456"]) == "key [redacted] leaked"
+    assert redact_text("key 123456 leaked", ["123456"]) == "key [redacted] leaked"  # 6 is enough
+    # A too-short "secret" would blank out ordinary words; an empty one is no secret at all.
+    assert redact_text("the code abcde", ["abcde", ""]) == "the code abcde"
+    assert redact_text("nothing here", ["sk-123456"]) == "nothing here"
+
+
+@pytest.mark.parametrize(
+    ("http", "body", "cls", "code"),
+    [
+        # A numeric code Kling does not document still travels as a code.
+        (429, {"code": "1399", "message": "slow"}, RateLimitError, 1399),
+        # A small number is CometAPI's own, not a Kling code.
+        (400, {"code": "42", "message": "bad"}, InvalidInputError, None),
+        (400, {"code": 7, "message": "bad"}, InvalidInputError, None),
+        # Only the code says it is about money.
+        (403, {"code": "insufficient_user_quota", "message": "nope"}, BillingError, None),
+        (429, {"code": "balance_low", "message": "nope"}, BillingError, None),
+    ],
+)
+def test_cometapi_codes(
+    http: int, body: dict[str, object], cls: type[KlingError], code: int | None
+) -> None:
+    error = error_for_cometapi(http, body)
+    assert type(error) is cls
+    assert (error.code, error.http_status, error.request_id) == (code, http, None)
     assert error.kling_message == body["message"]
