@@ -8,11 +8,12 @@ from bot.kling.emulator.app import create_emulator_app
 from bot.kling.emulator.callbacks import CallbackDelivery, sign, signature_headers
 from bot.kling.emulator.clock import Clock, ManualClock, SystemClock
 from bot.kling.emulator.config import EmulatorConfig
-from bot.kling.emulator.faults import ENDPOINTS, FaultInjector, FaultRule
+from bot.kling.emulator.faults import ENDPOINTS, CallRecord, FaultInjector, FaultRule
 from bot.kling.emulator.server import KlingEmulator, run_emulator
 
 __all__ = [
     "ENDPOINTS",
+    "CallRecord",
     "CallbackDelivery",
     "Clock",
     "EmulatorConfig",

@@ -17,7 +17,8 @@ import asyncio
 import itertools
 import json
 import random
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,26 @@ ENDPOINTS = (
 FaultKind = Literal["error", "drop", "malformed", "latency", "stall", "reject"]
 MalformedBody = Literal["html", "truncated_json"]
 _rule_ids = itertools.count(1)
+# Kept call records: enough for a load run, bounded for an emulator left running for days.
+MAX_RECORDS = 50_000
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One API call as the emulator handled it: when it arrived and when its handling ended
+    (wall-clock unix time, comparable across processes on one machine), and what selection it
+    was about. Latency and stalls are inside the interval: they are Kling's time."""
+
+    endpoint: str
+    started: float
+    ended: float
+    session_id: str | None = None
+    frame_index: int | None = None
+    points: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
 
 
 @dataclass
@@ -78,6 +99,8 @@ class FaultInjector:
         # already given up: how a test knows a late request has done all it was going to do.
         self.finished: Counter[str] = Counter()
         self.held = 0
+        # Every call, oldest first (bounded by MAX_RECORDS).
+        self.records: deque[CallRecord] = deque(maxlen=MAX_RECORDS)
         self._release = asyncio.Event()
         self._progress = asyncio.Event()
 
@@ -150,9 +173,16 @@ class FaultInjector:
 
     async def apply(self, request: web.Request, endpoint: str, handler: Any) -> web.StreamResponse:
         self.calls[endpoint] += 1
+        started = time.time()
+        body: bytes = b""
         try:
+            if endpoint.endswith("-selection"):
+                # Read (and cache for the handler) up front: the record names the selection
+                # even when a fault drops the connection before any handler ran.
+                body = await request.read()
             return await self._apply(request, endpoint, handler)
         finally:
+            self.records.append(_record(endpoint, started, body))
             self.finished[endpoint] += 1
             self._changed()
 
@@ -182,6 +212,28 @@ class FaultInjector:
         if disruptive.kind == "reject":
             return await _rejection(request, disruptive.code or 1)
         return _disrupt(request, disruptive)
+
+
+def _record(endpoint: str, started: float, raw: bytes) -> CallRecord:
+    ended = time.time()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return CallRecord(endpoint, started, ended)
+    session_id = body.get("session_id")
+    frame = body.get("frame_index")
+    points = body.get("points")
+    return CallRecord(
+        endpoint, started, ended,
+        session_id=str(session_id) if isinstance(session_id, str | int) else None,
+        frame_index=frame if isinstance(frame, int) and not isinstance(frame, bool) else None,
+        points=tuple((float(p["x"]), float(p["y"])) for p in points
+                     if isinstance(p, dict) and isinstance(p.get("x"), int | float)
+                     and isinstance(p.get("y"), int | float))
+        if isinstance(points, list) else (),
+    )
 
 
 async def _rejection(request: web.Request, status: int) -> web.Response:

@@ -212,3 +212,30 @@ async def test_a_rejected_selection_reaches_the_client_as_such(
     # The rejected click was not stored: the next one starts object 0 afresh.
     result = await client.add_selection(session.session_id, 0, [(0.5, 0.5)])
     assert [m.object_id for m in result.masks] == [0]
+
+
+async def test_each_call_is_recorded_with_its_interval_and_selection(
+    make_client: ClientFactory, file_server: str, emulator: KlingEmulator
+) -> None:
+    """The load bench splits a member's wait into Kling's time from these records: a held call's
+    interval covers the hold, and each record names its session, frame and exact points."""
+    client = make_client()
+    session = await client.init_selection(video_url=f"{file_server}/scene.mp4")
+    faults = emulator.faults
+    faults.stall("add-selection")
+    held = asyncio.create_task(client.add_selection(session.session_id, 3, [(0.25, 0.5)]))
+    async with asyncio.timeout(10):
+        await faults.holding(1)
+    released_at = time.time()
+    faults.release()
+    await held
+    await client.delete_selection(session.session_id, 3, [(0.25, 0.5)])
+    init, add, delete = list(faults.records)
+    assert [r.endpoint for r in (init, add, delete)] == [
+        "init-selection", "add-selection", "delete-selection"]
+    assert add.started < released_at <= add.ended <= delete.started <= delete.ended
+    assert (add.session_id, add.frame_index, add.points) == (
+        session.session_id, 3, ((0.25, 0.5),))
+    assert (delete.session_id, delete.frame_index, delete.points) == (
+        session.session_id, 3, ((0.25, 0.5),))
+    assert init.session_id is None and init.points == ()
