@@ -41,6 +41,10 @@ class InteractionRecord:
     modal: dict[str, Any] | None = None
     choices: list[dict[str, Any]] | None = None
     followup_ids: list[int] = field(default_factory=list)
+    # Twin-clock times the bot sent a followup or edited a response message (@original, which
+    # for a component is the message clicked, or a followup) through this interaction's webhook:
+    # the last one is when the member saw the final answer.
+    answered_at: list[float] = field(default_factory=list)
     acked: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property

@@ -252,6 +252,7 @@ class InteractionRoutes:
         body = await read_body(request)
         if problem := self._check_message(rec, body, creating=True):
             return problem
+        rec.answered_at.append(self.twin.clock.now())
         original = self.twin.find_message(rec.original_message_id or 0)
         if rec.ack_type == DEFERRED_CHANNEL_MESSAGE and original is not None and original.loading:
             # The first followup after a "thinking" defer replaces the loading message.
@@ -289,6 +290,7 @@ class InteractionRoutes:
         body = await read_body(request)
         if problem := self._check_message(rec, body, creating=False):
             return problem
+        rec.answered_at.append(self.twin.clock.now())
         apply_edit(self.twin, msg, body)
         self.twin.message_updated(msg)
         return json_response(message_json(msg, self.twin))
