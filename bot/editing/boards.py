@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.editing.board_cache import ENCODED_BOARDS, board_digest, board_frame
 from bot.editing.views import BoardView, PointView
 from bot.errors import UserFacingError
 from bot.grid import BoardGrid
 from bot.i18n import Msg
-from bot.media import FrameExtractor, MediaError
-from bot.render.board import render_board
+from bot.media import MediaError
+from bot.render.board import BOARD_LONG_SIDE, render_board
 from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session, Store
 
 BOARD_FORMAT = "jpeg"
@@ -58,32 +59,24 @@ def contributors(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], first_seen[item[0]])))
 
 
-def _frame_image(video: Path, cache_dir: Path, index: int) -> Any:
-    extractor = FrameExtractor(video, cache_dir)
-    try:
-        return extractor.get(index)
-    except MediaError:
-        # Kling's frame count comes from its normalised copy and may exceed ours by a frame or
-        # two; show the nearest frame we do have rather than failing the whole board.
-        for earlier in range(index - 1, max(index - 4, -1), -1):
-            try:
-                return extractor.get(earlier)
-            except MediaError:
-                continue
-        raise
-
-
 def _render(
     video: Path, cache_dir: Path, index: int, masks: list[Any],
     numbered: list[tuple[int, float, float]], grid: BoardGrid, caption: str,
 ) -> bytes:
-    frame = _frame_image(video, cache_dir, index)
+    key = board_digest(str(cache_dir), index, masks,
+                       [numbered, grid.describe(), caption, BOARD_FORMAT, BOARD_LONG_SIDE])
+    encoded = ENCODED_BOARDS.get(key)
+    if encoded is not None:
+        return encoded
+    frame = board_frame(video, cache_dir, index)
     mask_inputs = [
         (int(m.get("object_id", 0)), m["rle_mask"])
         for m in masks
         if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
     ]
-    return render_board(frame, mask_inputs, numbered, grid, caption, image_format=BOARD_FORMAT)
+    encoded = render_board(frame, mask_inputs, numbered, grid, caption, image_format=BOARD_FORMAT)
+    ENCODED_BOARDS.put(key, encoded, len(encoded))
+    return encoded
 
 
 async def build_board(

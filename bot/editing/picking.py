@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.editing.boards import _frame_image, frame_caption, point_views, session_dir
+from bot.editing.board_cache import full_frame
+from bot.editing.boards import frame_caption, point_views, session_dir
 from bot.errors import UserFacingError
 from bot.grid import CellRef
 from bot.i18n import Msg
@@ -48,7 +49,7 @@ class PickerView:
 def _render(video: Path, cache_dir: Path, index: int, masks: list[Any],
             numbered: list[tuple[int, float, float]], cell: CellRef | None,
             caption: str) -> bytes:
-    frame = _frame_image(video, cache_dir, index)
+    frame = full_frame(video, cache_dir, index)
     mask_inputs = [(int(m.get("object_id", 0)), m["rle_mask"]) for m in masks
                    if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)]
     region = WHOLE if cell is None else cell_region(cell)

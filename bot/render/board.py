@@ -37,6 +37,7 @@ __all__ = [
     "mask_colours",
     "paint_masks",
     "render_board",
+    "shrink_frame",
 ]
 
 ImageFormat = Literal["jpeg", "png", "webp"]
@@ -77,7 +78,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _shrink_frame(frame: np.ndarray | Image.Image, size: tuple[int, int]) -> Image.Image:
+def shrink_frame(frame: np.ndarray | Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``frame`` at ``size``: an integer box reduction when it is at least twice too big, then a
+    bilinear resize for what is left. The caller's image is returned as is when already there."""
     if isinstance(frame, Image.Image):
         image = frame if frame.mode == "RGB" else frame.convert("RGB")
     else:
@@ -309,7 +312,7 @@ def render_board(
     else:
         source_h, source_w = np.asarray(frame).shape[:2]
     size = display_size(source_w, source_h, long_side)
-    board = _shrink_frame(frame, size)
+    board = shrink_frame(frame, size)
     if board is frame:
         board = board.copy()  # never draw on the caller's image
     paint_masks(board, masks)

@@ -1,0 +1,169 @@
+"""What a board redraw reuses: the frame already shrunk to board size, and encoded boards.
+
+Reading a frame back from the full-resolution cache costs 35-40 ms at 1080p and 160 ms at 4K
+(a PNG decode), several times the board's own drawing. A board only needs the frame at board
+size (longest side about 1280 px), so that is what is kept: in memory, in a small LRU bounded
+in bytes, and on disk next to the full-resolution frame as a raw ``.npy`` array (under a
+millisecond to read back, where a PNG of the same frame takes 10-20 ms). Whatever the video's
+size, a redraw then starts from the same 1280 px frame.
+
+An encoded board is kept by a digest of everything drawn on it, so the same state (a board
+asked for again, a frame visited again with the same points) is never drawn or encoded twice.
+Renders run in worker threads, so both caches are guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from bot.media import FrameExtractor, MediaError
+from bot.render.board import BOARD_LONG_SIDE, display_size, shrink_frame
+
+__all__ = [
+    "BOARD_FRAMES",
+    "ENCODED_BOARDS",
+    "SizedLRU",
+    "board_digest",
+    "board_frame",
+    "board_frame_path",
+    "full_frame",
+]
+
+Value = TypeVar("Value")
+
+# ~8 boards' frames at 1280x720 (2.6 MiB each): the frames members are on right now. Older ones
+# come back from disk (the .npy, usually still in the OS page cache) in under a millisecond.
+BOARD_FRAME_BUDGET = 24 * 2**20
+# Encoded boards are 150-300 KB (JPEG): a few per active session.
+ENCODED_BUDGET = 16 * 2**20
+
+
+class SizedLRU(Generic[Value]):
+    """A least-recently-used map bounded by the total size of its values, safe across threads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, tuple[Value, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Value | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, value: Value, size: int) -> None:
+        if size > self.max_bytes:
+            return  # never worth evicting everything else for
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+BOARD_FRAMES: SizedLRU[Image.Image] = SizedLRU(BOARD_FRAME_BUDGET)
+ENCODED_BOARDS: SizedLRU[bytes] = SizedLRU(ENCODED_BUDGET)
+
+
+def full_frame(video: Path, cache_dir: Path, index: int) -> Image.Image:
+    """Frame ``index`` at video resolution, from the session's frame cache (decoded once)."""
+    extractor = FrameExtractor(video, cache_dir)
+    try:
+        return extractor.get(index)
+    except MediaError:
+        # Kling's frame count comes from its normalised copy and may exceed ours by a frame or
+        # two; show the nearest frame we do have rather than failing the whole board.
+        for earlier in range(index - 1, max(index - 4, -1), -1):
+            try:
+                return extractor.get(earlier)
+            except MediaError:
+                continue
+        raise
+
+
+def board_frame_path(cache_dir: Path, index: int, long_side: int = BOARD_LONG_SIDE) -> Path:
+    return cache_dir / f"board-{index:06d}-{long_side}.npy"
+
+
+def board_frame(video: Path, cache_dir: Path, index: int,
+                long_side: int = BOARD_LONG_SIDE) -> Image.Image:
+    """Frame ``index`` shrunk so its longest side is ``long_side``. Shared: never draw on it
+    (``render_board`` draws on a copy)."""
+    key = (str(cache_dir), index, long_side)
+    image = BOARD_FRAMES.get(key)
+    if image is not None:
+        return image
+    path = board_frame_path(cache_dir, index, long_side)
+    image = _load(path)
+    if image is None:
+        full = full_frame(video, cache_dir, index)
+        image = shrink_frame(full, display_size(full.width, full.height, long_side))
+        _store(path, image)
+    BOARD_FRAMES.put(key, image, image.width * image.height * 3)
+    return image
+
+
+def _load(path: Path) -> Image.Image | None:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None  # not there yet, or cut short (a full disk): made again from the frame
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        return None
+    return Image.fromarray(array, "RGB")
+
+
+def _store(path: Path, image: Image.Image) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a concurrent reader never sees half an array.
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.save(handle, np.asarray(image), allow_pickle=False)
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass  # the memory copy still serves; the next process shrinks the frame again
+
+
+def board_digest(scope: str, index: int, masks: list[Any], drawn: Any) -> bytes:
+    """A key for everything a board image shows: the frame (``scope`` names the session's
+    frame cache), its masks as Kling returned them, and ``drawn`` (points, grid, caption, format,
+    any JSON-able value)."""
+    payload = json.dumps([scope, index, masks, drawn], sort_keys=True, separators=(",", ":"),
+                         default=str)
+    return hashlib.blake2b(payload.encode(), digest_size=20).digest()

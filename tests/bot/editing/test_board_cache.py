@@ -1,0 +1,164 @@
+"""A board redraw starts from the frame at board size (memory, then disk), never re-reads the
+full-resolution frame, and never draws or encodes the same board state twice."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.editing import board_cache, boards
+from bot.editing.board_cache import (
+    BOARD_FRAME_BUDGET,
+    BOARD_FRAMES,
+    SizedLRU,
+    board_frame,
+    board_frame_path,
+)
+from bot.media import write_mp4
+from tests.bot.editing.conftest import ALICE, BOB, Rig
+
+
+def flat_video(path: Path, colour: tuple[int, int, int], width: int = 1920,
+               height: int = 1080, frames: int = 24) -> Path:
+    """A video whose frame ``i`` is ``colour`` with a white bar ``i`` blocks from the left."""
+    def frames_of() -> Iterator[np.ndarray]:
+        for index in range(frames):
+            frame = np.empty((height, width, 3), np.uint8)
+            frame[:] = colour
+            frame[: height // 4, index * 64: index * 64 + 64] = 255
+            yield frame
+
+    write_mp4(frames_of(), path, 24, crf=10)
+    return path
+
+
+class FullReads:
+    """Counts the board's reads of full-resolution frames (decode or PNG cache)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = board_cache.full_frame
+
+        def counted(video: Path, cache_dir: Path, index: int) -> Image.Image:
+            self.count += 1
+            return real(video, cache_dir, index)
+
+        monkeypatch.setattr(board_cache, "full_frame", counted)
+
+
+@pytest.fixture
+def full_reads(monkeypatch: pytest.MonkeyPatch) -> FullReads:
+    return FullReads(monkeypatch)
+
+
+def test_board_frame_is_read_once_then_served_from_memory_then_disk(
+    tmp_path: Path, full_reads: FullReads
+) -> None:
+    video = flat_video(tmp_path / "v.mp4", (30, 120, 200))
+    cache = tmp_path / "frames"
+    first = board_frame(video, cache, 5)
+    assert first.size == (1280, 720)  # 1080p shrunk to the board
+    pixels = np.asarray(first).astype(int)
+    assert abs(pixels[500, 600] - (30, 120, 200)).max() < 12
+    assert pixels[40, 5 * 64 * 2 // 3 + 20].min() > 230  # frame 5's bar, not another frame's
+    assert full_reads.count == 1
+    assert board_frame_path(cache, 5).is_file()
+
+    assert board_frame(video, cache, 5) is first  # memory
+    BOARD_FRAMES.clear()
+    again = board_frame(video, cache, 5)  # disk, not the full frame
+    assert full_reads.count == 1
+    assert np.array_equal(np.asarray(again), np.asarray(first))
+
+
+def test_a_damaged_board_frame_file_is_made_again(tmp_path: Path,
+                                                  full_reads: FullReads) -> None:
+    video = flat_video(tmp_path / "v.mp4", (200, 40, 40), frames=4)
+    cache = tmp_path / "frames"
+    good = np.asarray(board_frame(video, cache, 2))
+    BOARD_FRAMES.clear()
+    board_frame_path(cache, 2).write_bytes(b"\x93NUMPY cut short")
+    assert np.array_equal(np.asarray(board_frame(video, cache, 2)), good)
+    assert full_reads.count == 2
+
+
+def test_sessions_and_frames_never_share_a_board_frame(tmp_path: Path) -> None:
+    red = flat_video(tmp_path / "red.mp4", (200, 30, 30), frames=4)
+    blue = flat_video(tmp_path / "blue.mp4", (30, 30, 200), frames=4)
+    red_frame = np.asarray(board_frame(red, tmp_path / "s1" / "frames", 1)).astype(int)
+    blue_frame = np.asarray(board_frame(blue, tmp_path / "s2" / "frames", 1)).astype(int)
+    other = np.asarray(board_frame(red, tmp_path / "s1" / "frames", 3)).astype(int)
+    assert red_frame[600, 900, 0] > 150 > blue_frame[600, 900, 0]
+    assert blue_frame[600, 900, 2] > 150
+    assert not np.array_equal(red_frame, other)  # the bar moved
+
+
+def test_the_lru_is_bounded_by_bytes_and_keeps_what_was_used_last() -> None:
+    lru: SizedLRU[bytes] = SizedLRU(max_bytes=100)
+    for key in range(5):
+        lru.put(key, b"x" * 30, 30)
+        assert lru.total_bytes <= 100
+    assert len(lru) == 3 and lru.get(0) is None and lru.get(1) is None
+    assert lru.get(2) is not None  # used: now the newest
+    lru.put("new", b"y" * 30, 30)
+    assert lru.get(3) is None and lru.get(2) is not None and lru.get(4) is not None
+    lru.put("huge", b"z" * 101, 101)  # larger than the whole budget: not kept, nothing lost
+    assert lru.get("huge") is None and len(lru) == 3
+    lru.put(2, b"w" * 10, 10)  # replacing counts the new size only
+    assert lru.total_bytes == 70
+
+
+def test_board_frames_in_memory_stay_within_their_budget(tmp_path: Path) -> None:
+    BOARD_FRAMES.clear()
+    video = flat_video(tmp_path / "v.mp4", (90, 90, 90), width=1280, height=720, frames=16)
+    for index in range(16):
+        board_frame(video, tmp_path / "frames", index)
+        assert BOARD_FRAMES.total_bytes <= BOARD_FRAME_BUDGET
+    assert len(BOARD_FRAMES) < 16
+    assert len(list((tmp_path / "frames").glob("board-*.npy"))) == 16  # all still on disk
+
+
+class Renders:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = boards.render_board
+
+        def counted(*args: Any, **kwargs: Any) -> bytes:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(boards, "render_board", counted)
+
+
+async def test_a_mark_redraws_from_the_board_size_frame_and_one_state_is_drawn_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, full_reads: FullReads
+) -> None:
+    sid = await rig.open()
+    renders = Renders(monkeypatch)
+    opened = full_reads.count
+    board = await rig.service.mark(sid, points="C4", user_id=ALICE)
+    marked = await rig.service.mark(sid, points="F5", user_id=BOB)
+    assert full_reads.count == opened  # the board-size frame of frame 0 was kept
+    assert renders.count == 2 and board.image != marked.image
+
+    # Asking again, or coming back to a state already drawn, costs no drawing.
+    again = await rig.service.board(sid)
+    assert again.image is marked.image
+    await rig.service.goto_frame(sid, delta=1)
+    back = await rig.service.goto_frame(sid, delta=-1)
+    assert back.image is marked.image
+    assert renders.count == 3  # frame 1 only
+
+    # A change is drawn again: a new state, a new image.
+    third = await rig.service.mark(sid, points="H3", user_id=ALICE)
+    assert renders.count == 4 and third.image != marked.image
+    assert len(third.points_on_frame) == 3
+    with Image.open(io.BytesIO(third.image)) as image:
+        assert image.size == (1280, 720)
+    assert full_reads.count == opened + 1  # frame 1, once
