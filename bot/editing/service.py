@@ -14,6 +14,7 @@ renewal in renewal.py, prompt templates in planning.py, file work in media_steps
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -25,6 +26,7 @@ import aiohttp
 from bot.editing import media_steps
 from bot.editing.boards import build_board, clamp_frame, grid_for, session_dir
 from bot.editing.locks import SessionLocks
+from bot.editing.redraw import BoardRedraws
 from bot.editing.renewal import SelectionKeeper, masks_of
 from bot.editing.submitting import SESSION_ENDED, PaidJobs
 from bot.editing.views import BoardView, PreviewFiles, VideoCheck
@@ -88,6 +90,9 @@ class EditingService(PaidJobs):
         self.locks = SessionLocks()
         self.selections = SelectionKeeper(store, client, clock, fresh_video_url)
         self.board_locale = board_locale
+        # Boards are drawn after the session's lock is let go (the next member's Kling call
+        # need not wait for a drawing), one drawing serving every change that waits for it.
+        self.redraws = BoardRedraws(self._draw_stored)
 
     async def _build_board(self, session: Session) -> BoardView:
         locale = self.board_locale(session) if self.board_locale is not None else None
@@ -198,7 +203,7 @@ class EditingService(PaidJobs):
             else:
                 target = self._frame_ref(session, frame, time_text, default=None)
             await self.store.set_current_frame(session_id, target)
-            return await self._board(session_id)
+        return await self._board(session_id, target)
 
     async def mark(
         self, session_id: int, *, points: str, user_id: int, frame: int | None = None,
@@ -236,7 +241,7 @@ class EditingService(PaidJobs):
                     raise UserFacingError(SESSION_ENDED) from error
                 raise
             await self.store.set_current_frame(session_id, target)
-            return await self._board(session_id)
+        return await self._board(session_id, target)
 
     async def undo(
         self, session_id: int, *, user_id: int, point_id: int | None = None
@@ -264,7 +269,7 @@ class EditingService(PaidJobs):
             )
             log.info("session %s: user %s undid point %s", session_id, user_id, point.id)
             await self.store.set_current_frame(session_id, point.frame_index)
-            return await self._board(session_id)
+        return await self._board(session_id, point.frame_index)
 
     async def clear(self, session_id: int, *, user_id: int) -> BoardView:
         async with self.locks.for_session(session_id):
@@ -279,7 +284,7 @@ class EditingService(PaidJobs):
                 )
             removed = await self.store.clear_points(session_id, settle_selection=True)
             log.info("session %s: user %s cleared %d point(s)", session_id, user_id, removed)
-            return await self._board(session_id)
+        return await self._board(session_id, session.current_frame)
 
     async def point_choices(
         self, session_id: int, typed: str, *, locale: object = None
@@ -348,8 +353,14 @@ class EditingService(PaidJobs):
             raise UserFacingError(SESSION_ENDED)
         return session
 
-    async def _board(self, session_id: int) -> BoardView:
-        return await self._build_board(await self._session(session_id))
+    async def _board(self, session_id: int, frame_index: int) -> BoardView:
+        """The board on ``frame_index`` after a change that is stored: the latest drawing
+        that shows it."""
+        return await self.redraws.latest(session_id, frame_index)
+
+    async def _draw_stored(self, session_id: int, frame_index: int) -> BoardView:
+        session = await self._session(session_id)
+        return await self._build_board(dataclasses.replace(session, current_frame=frame_index))
 
     @staticmethod
     def _frame_ref(
