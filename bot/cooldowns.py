@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ from bot.errors import UserFacingError
 from bot.i18n import Msg
 
 IDLE_FORGET_S = 600.0  # longer than any rule needs to refill
+# Idle buckets forgotten per call at most: a call adds at most one bucket, so this keeps up, and
+# no call ever pays for a crowd (the oldest are at the front: nothing else is looked at).
+FORGET_PER_CALL = 8
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ class Cooldowns:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        # key -> (tokens left, when they were counted)
-        self._buckets: dict[tuple[str, int, int], tuple[float, float]] = {}
+        # key -> (tokens left, when they were counted), least recently counted first.
+        self._buckets: OrderedDict[tuple[str, int, int], tuple[float, float]] = OrderedDict()
 
     def wait(self, rule: CooldownRule, user_id: int, channel_id: int) -> float | None:
         """The seconds before `take` would allow a call (None: it would now); uses nothing."""
@@ -64,7 +68,7 @@ class Cooldowns:
         now = self._clock()
         tokens, since = self._buckets[key]
         tokens = min(float(rule.burst), tokens + (now - since) / rule.every_s + 1.0)
-        self._buckets[key] = (tokens, now)
+        self._count(key, tokens, now)
 
     def take(self, rule: CooldownRule, user_id: int, channel_id: int) -> float | None:
         """Use one call of `rule`; returns None, or the seconds to wait (nothing used)."""
@@ -73,16 +77,24 @@ class Cooldowns:
         tokens, since = self._buckets.get(key, (float(rule.burst), now))
         tokens = min(float(rule.burst), tokens + (now - since) / rule.every_s)
         if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
+            self._count(key, tokens, now)
             return (1.0 - tokens) * rule.every_s
-        self._buckets[key] = (tokens - 1.0, now)
-        self._forget_full(now)
+        self._count(key, tokens - 1.0, now)
+        self._forget_idle(now)
         return None
 
-    def _forget_full(self, now: float) -> None:
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _count(self, key: tuple[str, int, int], tokens: float, now: float) -> None:
+        self._buckets[key] = (tokens, now)
+        self._buckets.move_to_end(key)  # the most recently counted go last
+
+    def _forget_idle(self, now: float) -> None:
         # An idle bucket has refilled and says nothing a fresh one would not; keep the dict small.
-        if len(self._buckets) < 1024:
-            return
-        for key, (_tokens, since) in list(self._buckets.items()):
-            if now - since > IDLE_FORGET_S:
-                del self._buckets[key]
+        # Ordered by when each was counted, so the idle ones are a prefix: O(1) per bucket.
+        for _ in range(FORGET_PER_CALL):
+            oldest = next(iter(self._buckets), None)
+            if oldest is None or now - self._buckets[oldest][1] <= IDLE_FORGET_S:
+                return
+            self._buckets.popitem(last=False)
