@@ -45,7 +45,6 @@ Delivering exactly once
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import time
@@ -57,7 +56,9 @@ from typing import Any
 
 import aiohttp
 
+from bot.i18n import Msg
 from bot.jobs.protocols import Deliverer, JobObserver, NullObserver, TaskBackend
+from bot.jobs.queue import LocalQueue
 from bot.jobs.schedule import DueHeap, RunnerConfig, backoff
 from bot.jobs.steps import StepsMixin
 from bot.jobs.unexpected import UnexpectedErrorsMixin
@@ -113,7 +114,7 @@ class JobRunner(StepsMixin, UnexpectedErrorsMixin):
         """Empty in-memory state: after a stop, the database is the only truth."""
         self._jobs: dict[str, Job] = {}
         self._heap = DueHeap()
-        self._queue: list[str] = []
+        self._queue = LocalQueue()
         self._busy: set[str] = set()
         self._ready_calls: deque[str] = deque()
         self._ready_deliveries: deque[str] = deque()
@@ -188,7 +189,7 @@ class JobRunner(StepsMixin, UnexpectedErrorsMixin):
 
     async def cancel(self, job_id: str, reason: str | None = None) -> Job | None:
         """Cancel a job that has not been sent to Kling yet; None when it is too late."""
-        job = await self.store.cancel_job(job_id, reason or "Cancelled before it was sent.")
+        job = await self.store.cancel_job(job_id, reason or Msg("Cancelled before it was sent."))
         if job is None:
             return None
         self._forget(job_id)
@@ -205,22 +206,10 @@ class JobRunner(StepsMixin, UnexpectedErrorsMixin):
 
     def queue_position(self, job_id: str) -> int | None:
         """1-based place among this server's jobs waiting in the local queue; None if not queued."""
-        job = self._jobs.get(job_id)
-        if job is None:
-            return None
-        place = 0
-        for queued_id in self._queue:
-            queued = self._jobs[queued_id]
-            if queued.guild_id == job.guild_id:
-                place += 1
-                if queued_id == job_id:
-                    return place
-        return None
+        return self._queue.position(job_id)
 
     def queue_length(self, guild_id: int | None = None) -> int:
-        if guild_id is None:
-            return len(self._queue)
-        return sum(1 for j in self._queue if self._jobs[j].guild_id == guild_id)
+        return self._queue.length(guild_id)
 
     @property
     def in_flight(self) -> int:
@@ -268,7 +257,7 @@ class JobRunner(StepsMixin, UnexpectedErrorsMixin):
     def _start_submission(self, now: float) -> None:
         if self._submitting is not None or not self._queue or now < self._gate_until:
             return
-        job_id = next((j for j in self._queue if j not in self._busy), None)
+        job_id = self._queue.first(skip=self._busy)
         if job_id is None:
             return
         self._queue.remove(job_id)
@@ -327,13 +316,8 @@ class JobRunner(StepsMixin, UnexpectedErrorsMixin):
 
     # -- bookkeeping used by the steps -----------------------------------------------------
 
-    def _queue_key(self, job_id: str) -> tuple[float, int]:
-        job = self._jobs[job_id]
-        return (job.queued_at or job.created_at, job.seq)
-
     def _add_to_queue(self, job: Job) -> None:
-        if job.id not in self._queue:
-            bisect.insort(self._queue, job.id, key=self._queue_key)
+        self._queue.add(job)
         self._heap.schedule(job.id, job.created_at + self.config.queue_timeout)
 
     def _close_gate(self) -> None:
@@ -354,8 +338,7 @@ class JobRunner(StepsMixin, UnexpectedErrorsMixin):
     def _forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
         self._heap.discard(job_id)
-        if job_id in self._queue:
-            self._queue.remove(job_id)
+        self._queue.remove(job_id)
         self._forget_step_state(job_id)
         self._unexpected.pop(job_id, None)
 

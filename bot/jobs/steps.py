@@ -191,11 +191,15 @@ class StepsMixin(DeliveryMixin):
             self._heap.schedule(job.id, self.clock() + self.config.poll_first)
 
     async def _queue_moved(self, guild_id: int) -> None:
-        """The queue advanced: let the cards of this server's waiting jobs show their new place."""
-        for job_id in [j for j in self._queue if self._jobs[j].guild_id == guild_id]:
+        """The queue advanced: let the cards of this server's waiting jobs show their new place
+        (each at most once per ``progress_interval``; only those due are visited)."""
+        now = self.clock()
+        for job_id in self._queue.due_for_news(guild_id, now, self.config.progress_interval):
             job = self._jobs.get(job_id)
-            if job is not None:
-                await self._maybe_progress(job)
+            if job is not None and job_id in self._queue:
+                self._last_progress[job_id] = now
+                await self._notify("on_progress", job, now - job.created_at,
+                                   self._estimates.get(job.kind))
 
     async def _expire_queued(self, job: Job) -> None:
         waited = self.clock() - job.created_at

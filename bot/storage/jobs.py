@@ -43,6 +43,10 @@ _SETTABLE = frozenset(
         "delivered_at",
     }
 )
+# Jobs that hold (or will hold) one of Kling's slots. Spelled exactly as in the partial index
+# ``jobs_active_by_guild`` (migration 0005): SQLite uses a partial index only for a query whose
+# WHERE contains its condition word for word (bound parameters would not do).
+ACTIVE_JOBS = "state IN ('queued', 'submitting', 'submitted', 'processing')"
 # Discord message nonces are at most 25 characters; the key doubles as one.
 DELIVERY_KEY_LENGTH = 25
 
@@ -303,8 +307,7 @@ async def _check_limits(
     if limits.concurrent_jobs_per_guild is not None:
         active = await _count(
             conn,
-            "SELECT COUNT(*) FROM jobs WHERE guild_id = ?"
-            " AND state IN ('queued', 'submitting', 'submitted', 'processing')",
+            f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND {ACTIVE_JOBS}",  # noqa: S608
             (new.guild_id,),
         )
         if active >= limits.concurrent_jobs_per_guild:

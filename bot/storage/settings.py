@@ -13,12 +13,11 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.db import Database
+from bot.storage.jobs import ACTIVE_JOBS
 from bot.storage.models import GuildSettings, GuildUsage, MemberUsage, UsageCounts
 
 _MODES = ("std", "pro")
 _SETTING_FIELDS = frozenset(f.name for f in dataclasses.fields(GuildSettings)) - {"guild_id"}
-# States in which a job occupies (or will occupy) one of Kling's concurrency slots.
-_ACTIVE_STATES = ("queued", "submitting", "submitted", "processing")
 
 
 def day_and_month_start(now: float) -> tuple[float, float]:
@@ -133,9 +132,8 @@ class SettingsQueries(Database):
 
     async def count_active_jobs(self, guild_id: int, *, user_id: int | None = None) -> int:
         """Jobs of the server (or member) queued here or running at Kling right now."""
-        marks = ",".join("?" * len(_ACTIVE_STATES))
-        sql = f"SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND state IN ({marks})"  # noqa: S608
-        params: list[Any] = [guild_id, *_ACTIVE_STATES]
+        sql = f"SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND {ACTIVE_JOBS}"  # noqa: S608
+        params: list[Any] = [guild_id]
         if user_id is not None:
             sql += " AND requester_id = ?"
             params.append(user_id)
