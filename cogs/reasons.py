@@ -25,12 +25,6 @@ from bot.i18n.locales import DEFAULT_LOCALE
 # (so it is in it already), and the extractor, which wants literal text in `Msg(...)`, must not
 # report it.
 
-# Reasons other bot/ modules store as plain English; listed here so they are in the catalogues.
-KNOWN_REASONS = (
-    Msg("The video is ready but the bot could not post it in this channel."),
-    Msg("Cancelled before it was sent."),
-)
-
 # A template must hold this much literal text to be matched at all: "{frame} ({count} pt)"
 # would match nearly anything.
 _MIN_LITERAL = 12

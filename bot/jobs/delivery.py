@@ -10,12 +10,16 @@ import enum
 import logging
 from pathlib import Path
 
+from bot.i18n import Msg
 from bot.jobs.download import DownloadError, download_to_file
 from bot.jobs.protocols import PostLookupUndecided
 from bot.jobs.schedule import backoff
 from bot.storage import Job, JobState
 
 log = logging.getLogger("bot.jobs.runner")
+
+# Stored as its English text like every runner reason; shown in the reader's language.
+NOT_POSTED = Msg("The video is ready but the bot could not post it in this channel.")
 
 # Waiting for a lookup that could not decide whether the result was posted: from
 # ``delivery_retry_first``, doubling, up to this (a busy channel may need a few tries).
@@ -152,9 +156,7 @@ class DeliveryMixin:
             self._heap.schedule(job.id, self.clock() + wait)
             return
         # Last chance: the failed attempt may still have posted.
-        if not await self._fail_unless_posted(
-            job, "The video is ready but the bot could not post it in this channel."
-        ):
+        if not await self._fail_unless_posted(job, NOT_POSTED):
             self._look_for_post_later(job)
 
     async def _ensure_video(self, job: Job) -> Path | None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+from pathlib import Path
 
 from bot.jobs.steps import plain_reason
 from bot.kling.errors import ContentPolicyError
+from bot.storage import JobState
 from cogs.job_cards import render_card
 from cogs.reasons import stored_reason
+from tests.bot.jobs.conftest import Rig, rig
+from tests.bot.jobs.fakes import new_job
 from tests.cogs.job_cards_data import failed_job
+
+__all__ = ["rig"]  # the runner rig, imported as a fixture
+JOBS = Path(__file__).resolve().parents[2] / "bot" / "jobs"
 
 TIMED_OUT = "Kling did not finish within 20 minutes; the bot stopped waiting (Kling task t-91)."
 
@@ -50,3 +58,47 @@ def test_a_failed_card_is_in_the_server_s_language_with_its_reason() -> None:
     assert "Decorrido 1 min 40 s" in text and "O Kling cobrou 2 unidades." in text
     english = render_card(job, now=2000.0)
     assert f"❌ Failed: {TIMED_OUT}" in english and "Kling charged 2 units." in english
+
+
+async def test_a_result_that_could_not_be_posted_reads_in_portuguese(rig: Rig) -> None:
+    rig.deliverer.fail_times = 100  # Discord refuses every post
+    runner = await rig.start()
+    job = await runner.submit(new_job())
+    await rig.wait_state(job.id, JobState.FAILED)
+    assert rig.store is not None
+    failed = await rig.store.get_job(job.id)
+    assert failed is not None
+    card = render_card(failed, now=failed.created_at + 100, locale="pt-BR")
+    assert card.splitlines()[1] == ("❌ Falhou: O vídeo está pronto, mas o bot não conseguiu "
+                                    "publicá-lo neste canal.")
+    assert "Videonya sudah siap" in render_card(failed, now=failed.created_at + 100, locale="id")
+
+
+async def test_a_job_cancelled_before_it_was_sent_reads_in_indonesian(rig: Rig) -> None:
+    runner = await rig.start()
+    job = await runner.submit(new_job())
+    cancelled = await runner.cancel(job.id)
+    assert cancelled is not None and cancelled.state is JobState.CANCELLED
+    card = render_card(cancelled, now=cancelled.created_at + 1, locale="id")
+    assert card.splitlines()[1].endswith("Dibatalkan sebelum dikirim.")
+
+
+def test_every_reason_the_runner_stores_is_a_catalogue_message() -> None:
+    """A literal string given as a job's reason in bot/jobs would reach every server in English
+    (cogs.reasons translates only what the catalogue knows): reasons are written as Msg."""
+    plain: list[str] = []
+    for path in sorted(JOBS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name not in {"_fail", "_fail_unless_posted", "cancel_job"}:
+                continue
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                in_msg = {id(c) for m in ast.walk(arg) if isinstance(m, ast.Call)
+                          and getattr(m.func, "id", "") == "Msg" for c in ast.walk(m)}
+                plain += [f"{path.name}:{inner.lineno}: {inner.value}"
+                          for inner in ast.walk(arg)
+                          if isinstance(inner, ast.Constant) and isinstance(inner.value, str)
+                          and " " in inner.value and id(inner) not in in_msg]
+    assert plain == []
