@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.errors import as_text
 from bot.i18n import Msg, Text
+from bot.logs import redact_jwts
 
 # Kling messages are shown to users and logged; keep them short.
 _MAX_KLING_MESSAGE = 300
@@ -316,8 +317,9 @@ def _shorten(text: str) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each (non-trivial) secret with a placeholder."""
+    """Replace every occurrence of each (non-trivial) secret, and any JWT (one minted before a
+    renewal is no longer among the provider's secrets), with a placeholder."""
     for secret in secrets:
         if secret and len(secret) >= 6 and secret in text:
             text = text.replace(secret, "[redacted]")
-    return text
+    return redact_jwts(text)

@@ -96,3 +96,16 @@ def test_with_no_configured_secret_jwts_are_still_redacted() -> None:
         logger.removeHandler(handler)
         logger.propagate = True
     assert token not in out.getvalue() and REDACTED in out.getvalue()
+
+
+def test_an_old_jwt_echoed_by_kling_is_redacted_in_the_error_itself() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    provider = KlingProvider(access_key=ACCESS_KEY, secret_key=SECRET_KEY, clock=clock)
+    old = _token(provider)
+    clock.now += 60
+    provider.renew()
+    _token(provider)
+    error = AuthError(f"token {old} is expired", code=1004, http_status=401)
+    error.redact(provider.secrets())  # today's secrets only, as the transport passes them
+    assert old not in str(error) and old not in error.kling_message
+    assert error.kling_message == f"token {REDACTED} is expired"
