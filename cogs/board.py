@@ -13,12 +13,14 @@ import asyncio
 import io
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import ui
 
 from bot.editing import BoardView
+from bot.editing.boards import clamp_frame
 from bot.i18n import Joined, Msg, render, translate
 from cogs.emulator_note import on_emulator, with_emulator_note
 from cogs.languages import server_locale
@@ -156,17 +158,58 @@ def source_attachment(message: discord.Message) -> discord.Attachment | None:
                  if not a.filename.startswith(BOARD_IMAGE_NAME + ".")), None)
 
 
+class BoardLock(asyncio.Lock):
+    """A session's board lock: held only while the board message is edited (never while Kling
+    is asked anything), with the drawing last put on the message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: BoardView | None = None
+
+
 # One lock per session: an edit always shows the state after the operation it follows, so two
 # members acting at once never leave an older board on top of a newer one.
 # Weak values: a lock lives while someone holds or waits on it, so ended sessions leave nothing.
-_board_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+_board_locks: weakref.WeakValueDictionary[int, BoardLock] = weakref.WeakValueDictionary()
 
 
-def board_lock(session_id: int) -> asyncio.Lock:
+def board_lock(session_id: int) -> BoardLock:
+    """The session's board lock. Take it *before* the change whose board you will publish:
+    holding a reference keeps the record of what is shown while your drawing is on its way."""
     lock = _board_locks.get(session_id)
     if lock is None:
-        lock = _board_locks[session_id] = asyncio.Lock()
+        lock = _board_locks[session_id] = BoardLock()
     return lock
+
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+async def publish_board(client: discord.Client, session: Session, board: BoardView,
+                        lock: BoardLock, message: discord.Message | None = None, *,
+                        respond: Respond | None = None) -> None:
+    """Put the session's board as it is now on its message, after a change drawn as `board`.
+
+    `board` may be older than what is shown (members acting at once), or on another frame than
+    the board's (a mark on frame 12 finishing after a member moved the board to 30): then the
+    newer drawing stays, or the current frame is drawn, so the board never goes back in time.
+    `respond` edits through the member's interaction (their click's answer) instead of the bot's
+    channel edit; with it the message is edited even when nothing changed."""
+    from cogs.kling_group import editing_service
+
+    service = editing_service(client)
+    async with lock:
+        stored = await service.store.get_session(session.id)
+        if stored is None or not stored.is_active:
+            return  # ended meanwhile: whoever ended it retires the board
+        shown = lock.shown
+        newest = shown if shown is not None and shown.stamp > board.stamp else board
+        if newest.frame_index != clamp_frame(stored, stored.current_frame):
+            newest = await service.board(session.id)
+        if newest is shown and respond is None:
+            return
+        await update_board(client, stored, newest, message, respond=respond)
+        lock.shown = newest
 
 
 async def fetch_board_message(client: discord.Client, session: Session) -> discord.Message | None:
@@ -187,11 +230,14 @@ async def fetch_board_message(client: discord.Client, session: Session) -> disco
 
 
 async def show_board(message: discord.Message, board: BoardView,
-                     locale: object = None, *, emulator: bool = False) -> discord.Message:
-    """Edit the board message in place: one edit, the new image replacing the old one."""
+                     locale: object = None, *, emulator: bool = False,
+                     respond: Respond | None = None) -> discord.Message:
+    """Edit the board message in place: one edit, the new image replacing the old one (through
+    `respond`, the interaction of a click on it, when given)."""
     video = source_attachment(message)
     keep: list[discord.Attachment | discord.File] = [video] if video else []
-    return await message.edit(
+    edit = respond if respond is not None else message.edit
+    return await edit(
         view=board_layout(board, video_filename=video.filename if video else None,
                           locale=locale, emulator=emulator),
         attachments=[*keep, board_file(board, locale)],
@@ -217,11 +263,15 @@ async def retire_board(client: discord.Client, session: Session, text: str = END
 
 
 async def update_board(client: discord.Client, session: Session, board: BoardView,
-                       message: discord.Message | None = None) -> discord.Message | None:
-    """Show `board` on the session's board message (fetched unless the caller has it)."""
-    target = message if message is not None and message.id == session.board_message_id \
-        else await fetch_board_message(client, session)
+                       message: discord.Message | None = None, *,
+                       respond: Respond | None = None) -> discord.Message | None:
+    """Show `board` on the session's board message (fetched unless the caller has it; `respond`
+    is only used when `message` is the board)."""
+    if message is not None and message.id == session.board_message_id:
+        target: discord.Message | None = message
+    else:
+        target, respond = await fetch_board_message(client, session), None
     if target is None:
         return None
     return await show_board(target, board, server_locale(client, session.guild_id),
-                            emulator=on_emulator(client))
+                            emulator=on_emulator(client), respond=respond)

@@ -22,7 +22,7 @@ from bot.i18n import Msg
 from bot.ids import row_id
 from bot.storage import Session
 from cogs.access import ensure_channel_enabled
-from cogs.board import ENDED_TEXT, board_lock, show_notice, update_board
+from cogs.board import ENDED_TEXT, board_lock, publish_board, show_notice
 from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service, store_of
 from cogs.languages import channel_locale, member_locale
@@ -122,14 +122,16 @@ async def handle_board_action(interaction: discord.Interaction, session_id: int,
         return
     service = editing_service(interaction.client)
     user_id = interaction.user.id
-    async with board_lock(session_id):
-        if action in FRAME_DELTAS:
-            board = await service.goto_frame(session_id, delta=FRAME_DELTAS[action])
-        elif action == "undo":
-            board = await service.undo(session_id, user_id=user_id)
-        elif action == "clear":
-            board = await service.clear(session_id, user_id=user_id)
-        else:
-            await send_reply(interaction, UNKNOWN_ACTION)
-            return
-        await update_board(interaction.client, session, board, interaction.message)
+    lock = board_lock(session_id)  # before the change: see publish_board
+    if action in FRAME_DELTAS:
+        board = await service.goto_frame(session_id, delta=FRAME_DELTAS[action])
+    elif action == "undo":
+        board = await service.undo(session_id, user_id=user_id)
+    elif action == "clear":
+        board = await service.clear(session_id, user_id=user_id)
+    else:
+        await send_reply(interaction, UNKNOWN_ACTION)
+        return
+    # Edited through the click's interaction: the member's answer is this edit of the board.
+    await publish_board(interaction.client, session, board, lock, interaction.message,
+                        respond=interaction.edit_original_response)

@@ -17,7 +17,7 @@ from bot.editing import BoardView
 from bot.i18n import Joined, Msg, Text, translate
 from bot.storage import Session
 from cogs.access import ensure_channel_enabled, guild_and_channel
-from cogs.board import board_file, board_lock, update_board
+from cogs.board import board_file, board_lock, publish_board
 from cogs.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
 from cogs.kling_group import KLING, editing_service, store_of
 from cogs.languages import channel_locale, member_locale
@@ -46,9 +46,11 @@ async def run_board_change(interaction: discord.Interaction,
     await ensure_channel_enabled(interaction, store_of(interaction.client))
     service = editing_service(interaction.client)
     session = await service.require_session(guild_id, channel_id)
-    async with board_lock(session.id):
-        board = await change(session)
-        await update_board(interaction.client, session, board)
+    lock = board_lock(session.id)  # before the change: see publish_board
+    # The change waits for the session's earlier Kling calls (if it calls Kling); the board's
+    # lock is only taken to edit the message, so a frame move never waits behind a mark.
+    board = await change(session)
+    await publish_board(interaction.client, session, board, lock)
     # The member who acted reads this answer: their language.
     locale = member_locale(interaction)
     text = describe(board).render(locale)

@@ -16,7 +16,7 @@ from discord import ui
 
 from bot.i18n import Msg
 from bot.storage import JobKind
-from cogs.board import board_lock, update_board
+from cogs.board import board_lock, publish_board
 from cogs.board_buttons import usable_session
 from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service
@@ -87,11 +87,12 @@ class AddPointsModal(ui.Modal):
         if session is None:
             return
         frame, time_text = frame_or_time(self.frame.value)
-        async with board_lock(session.id):
-            board = await editing_service(interaction.client).mark(
-                session.id, points=self.points.value, user_id=interaction.user.id,
-                frame=frame, time_text=time_text)
-            await update_board(interaction.client, session, board, interaction.message)
+        lock = board_lock(session.id)  # before the change: see publish_board
+        board = await editing_service(interaction.client).mark(
+            session.id, points=self.points.value, user_id=interaction.user.id,
+            frame=frame, time_text=time_text)
+        await publish_board(interaction.client, session, board, lock, interaction.message,
+                            respond=interaction.edit_original_response)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
         await report_error(interaction, error, where=WHERE)

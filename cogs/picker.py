@@ -30,7 +30,7 @@ from bot.i18n import Joined, Msg, Text
 from bot.ids import row_id
 from bot.storage import Session
 from bot.zoom import ZOOM_GRID, cell_names, parse_cell_name, point_for, points_text
-from cogs.board import board_lock, update_board
+from cogs.board import board_lock, publish_board
 from cogs.board_buttons import INVALID_BUTTON, usable_session
 from cogs.cooldowns import SELECTION, enforce_cooldown
 from cogs.kling_group import editing_service, store_of
@@ -233,10 +233,10 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
                              links=await picker_links(interaction, session))
         await interaction.edit_original_response(view=view, attachments=[picker_file(picker)])
 
-    async with board_lock(session.id):
-        board = await service.mark(session.id, points=points_text(x, y),
-                                   user_id=interaction.user.id, frame=target.frame)
-        # The picker is drawn (in a thread) while the board's edit is on its way: the member
-        # waits for the slower of the two, not for both.
-        await asyncio.gather(update_board(interaction.client, session, board),
-                             refresh_picker())
+    lock = board_lock(session.id)  # before the change: see publish_board
+    board = await service.mark(session.id, points=points_text(x, y),
+                               user_id=interaction.user.id, frame=target.frame)
+    # The picker is drawn (in a thread) while the board's edit is on its way: the member
+    # waits for the slower of the two, not for both.
+    await asyncio.gather(publish_board(interaction.client, session, board, lock),
+                         refresh_picker())

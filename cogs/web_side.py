@@ -11,7 +11,7 @@ from discord import ui
 
 from bot.i18n import Msg
 from bot.storage import Session
-from cogs.board import board_lock, update_board
+from cogs.board import board_lock, publish_board
 from cogs.kling_group import editing_service
 from cogs.languages import member_locale
 
@@ -28,13 +28,12 @@ class DiscordPickerSide:
 
     async def board_changed(self, session_id: int) -> None:
         service = editing_service(self.client)
-        # As after /kling mark: the board lock keeps the newest board on top, and the board
-        # is drawn inside it so two quick marks never leave the older one showing.
-        async with board_lock(session_id):
-            session = await service.store.get_session(session_id)
-            if session is None or not session.is_active:
-                return
-            await update_board(self.client, session, await service.board(session_id))
+        # As after /kling mark: publish_board keeps the newest board on top.
+        lock = board_lock(session_id)
+        session = await service.store.get_session(session_id)
+        if session is None or not session.is_active:
+            return
+        await publish_board(self.client, session, await service.board(session_id), lock)
 
     def member_name(self, guild_id: int, user_id: int) -> str | None:
         guild = self.client.get_guild(guild_id)

@@ -1,8 +1,9 @@
 """The editing workflow without Discord: sessions, marking, preview and submitting (SPEC §2–§7).
 
 The cogs parse an interaction, call one method here, and render what comes back. Every method
-that changes a session takes that session's lock, so two members marking at the same moment
-never interleave Kling calls; every user mistake raises an error carrying a `user_message`.
+that calls Kling takes that session's Kling lock (bot.editing.locks), so two members marking at
+the same moment never interleave Kling calls; moving the board's frame takes none. Every user
+mistake raises an error carrying a `user_message`.
 
 CONTRACT (the lead wrote these signatures; the implementer fills them in and may add private
 helpers and modules under bot/editing/, but keeps these names and meanings so the cogs, built in
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import time
 import uuid
@@ -24,7 +26,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.editing import media_steps
-from bot.editing.boards import build_board, clamp_frame, grid_for, session_dir
+from bot.editing.boards import build_board, grid_for, session_dir
 from bot.editing.locks import SessionLocks
 from bot.editing.redraw import BoardRedraws
 from bot.editing.renewal import SelectionKeeper, masks_of
@@ -55,6 +57,7 @@ NO_SESSION = Msg("There is no editing session in this channel. Start one with `/
 # The language of a session's board image, from the session (its server's locale).
 BoardLocale = Callable[[Session], object]
 MAX_AUTOCOMPLETE = 25
+_board_stamps = itertools.count(1)
 
 
 def _user_error(error: PointsError | FrameRefError) -> UserFacingError:
@@ -96,7 +99,9 @@ class EditingService(PaidJobs):
 
     async def _build_board(self, session: Session) -> BoardView:
         locale = self.board_locale(session) if self.board_locale is not None else None
-        return await build_board(self.store, session, self.media_dir, locale=locale)
+        stamp = next(_board_stamps)  # before reading: see BoardView.stamp
+        board = await build_board(self.store, session, self.media_dir, locale=locale)
+        return dataclasses.replace(board, stamp=stamp)
 
     # ----- videos -----
 
@@ -195,14 +200,20 @@ class EditingService(PaidJobs):
         self, session_id: int, *, frame: int | None = None, time_text: str | None = None,
         delta: int | None = None,
     ) -> BoardView:
-        """Move the board (absolute frame, a time such as "1.5s", or ±delta, clamped)."""
-        async with self.locks.for_session(session_id):
-            session = await self._active(session_id)
+        """Move the board (absolute frame, a time such as "1.5s", or ±delta, clamped).
+
+        No Kling call, so no wait on the session's Kling lock: the frame is one atomic write
+        (a relative move adds to the stored frame), and marks finishing later leave it there."""
+        session = await self._active(session_id)
+        try:
             if delta is not None and frame is None and not time_text:
-                target = clamp_frame(session, session.current_frame + delta)
+                target = await self.store.move_current_frame(session_id, delta)
             else:
                 target = self._frame_ref(session, frame, time_text, default=None)
-            await self.store.set_current_frame(session_id, target)
+                await self.store.set_current_frame(session_id, target)
+        except SessionNotActiveError as error:
+            raise UserFacingError(SESSION_ENDED) from error
+        self.locks.frame_moved(session_id)
         return await self._board(session_id, target)
 
     async def mark(
@@ -212,8 +223,11 @@ class EditingService(PaidJobs):
         """Parse SPEC §4 points on one frame (default: the board's frame), check the limits,
         call add-selection with the exact floats, store points and returned masks, move the
         board to that frame. No point is stored when anything fails; when Kling's answer was
-        lost the session stays marked unsure and the next action replays the stored points."""
-        async with self.locks.for_session(session_id):
+        lost the session stays marked unsure and the next action replays the stored points.
+        A member who moves the board while the mark waits for Kling keeps the board there."""
+        gate = self.locks.for_session(session_id)
+        moves = gate.moves
+        async with gate:
             session = await self._active(session_id)
             target = self._frame_ref(session, frame, time_text, default=session.current_frame)
             on_frame = await self.store.list_points(session_id, target)
@@ -240,14 +254,18 @@ class EditingService(PaidJobs):
                 if isinstance(error, SessionNotActiveError):
                     raise UserFacingError(SESSION_ENDED) from error
                 raise
-            await self.store.set_current_frame(session_id, target)
+            if gate.moves == moves:
+                await self.store.set_current_frame(session_id, target)
         return await self._board(session_id, target)
 
     async def undo(
         self, session_id: int, *, user_id: int, point_id: int | None = None
     ) -> BoardView:
-        """delete-selection with the stored floats of `point_id` (default: the last added)."""
-        async with self.locks.for_session(session_id):
+        """delete-selection with the stored floats of `point_id` (default: the last added);
+        the board moves to that point's frame unless a member moved it meanwhile."""
+        gate = self.locks.for_session(session_id)
+        moves = gate.moves
+        async with gate:
             session = await self._active(session_id)
             if point_id is None:
                 point = await self.store.last_point(session_id)
@@ -268,7 +286,8 @@ class EditingService(PaidJobs):
                 session_id, point.id, masks=masks_of(result), settle_selection=True
             )
             log.info("session %s: user %s undid point %s", session_id, user_id, point.id)
-            await self.store.set_current_frame(session_id, point.frame_index)
+            if gate.moves == moves:
+                await self.store.set_current_frame(session_id, point.frame_index)
         return await self._board(session_id, point.frame_index)
 
     async def clear(self, session_id: int, *, user_id: int) -> BoardView:

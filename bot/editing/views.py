@@ -37,6 +37,10 @@ class BoardView:
     grid: str  # e.g. "columns A–J, rows 1–6" (a bot.i18n.Msg: render it in the reader's locale)
     max_frames: int = 10
     max_points_per_frame: int = 10
+    # Taken just before the stored state was read: of two boards of a session, the one with the
+    # larger stamp shows every change the other shows (the Discord layer never puts an older
+    # drawing over a newer one).
+    stamp: int = 0
 
     @property
     def total_points(self) -> int:

@@ -205,6 +205,18 @@ class SessionQueries(Database):
     async def set_current_frame(self, session_id: int, frame_index: int) -> None:
         await self._update_session(session_id, "current_frame = ?", (frame_index,))
 
+    async def move_current_frame(self, session_id: int, delta: int) -> int:
+        """Move the board ``delta`` frames (clamped to the video) in one statement, so two
+        members clicking ▶ +1 at once move it two frames; returns the frame it is on now."""
+        rows = await self._write_statement(
+            "UPDATE sessions SET current_frame = MAX(0, MIN(current_frame + ?, total_frame - 1))"
+            " WHERE id = ? AND status = ? RETURNING current_frame",
+            (delta, session_id, _ACTIVE),
+        )
+        if not rows:
+            raise SessionNotActiveError(f"session {session_id} is not active")
+        return int(rows[0][0])
+
     async def set_board_message(self, session_id: int, message_id: int | None) -> None:
         await self._update_session(session_id, "board_message_id = ?", (message_id,))
 

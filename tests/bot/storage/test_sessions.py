@@ -214,3 +214,16 @@ async def test_points_outlive_the_ended_session_but_not_mutation(store: Store) -
         await store.clear_points(session.id)
     with pytest.raises(SessionNotActiveError):
         await store.set_current_frame(session.id, 3)
+
+
+async def test_moving_the_board_adds_to_the_stored_frame_within_the_video(store: Store) -> None:
+    session = await store.start_session(new_session())  # 150 frames
+    moves = [store.move_current_frame(session.id, 1) for _ in range(5)]
+    assert sorted(await asyncio.gather(*moves)) == [1, 2, 3, 4, 5]  # none lost
+    assert await store.move_current_frame(session.id, -10) == 0
+    assert await store.move_current_frame(session.id, 1000) == 149
+    got = await store.get_session(session.id)
+    assert got is not None and got.current_frame == 149
+    await store.end_session(session.id)
+    with pytest.raises(SessionNotActiveError):
+        await store.move_current_frame(session.id, 1)
