@@ -80,6 +80,9 @@ class Rig:
         async def reached() -> bool:
             assert self.store is not None
             job = await self.store.get_job(job_id)
+            if job is not None and job.state not in states:
+                # A job that ended otherwise will never get there: say so at once.
+                assert not job.state.is_terminal, (job.state, job.status_msg)
             return job is not None and job.state in states
 
         await self.wait_for(reached, limit=limit)

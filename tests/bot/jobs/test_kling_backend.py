@@ -107,6 +107,8 @@ class Live:
                 job = await self.store.get_job(job_id)
                 if job is not None and job.state is state:
                     return
+                # A job that ended otherwise will never get there: say so at once.
+                assert job is None or not job.state.is_terminal, (job.state, job.status_msg)
                 await asyncio.sleep(0.01)
 
 
