@@ -124,13 +124,33 @@ _LEVEL_STEP = 63  # 4 levels fit in a byte
 _SOFTEN = ImageFilter.Kernel((3, 3), (1, 2, 1, 2, 4, 2, 1, 2, 1), 16)
 
 
-@lru_cache(maxsize=8)
-def _layer_curve(level: int) -> tuple[int, ...]:
-    """Alpha of the layer drawn from ``level`` on, read off the blurred level map (each level
-    is ``_LEVEL_STEP``): transparent a level below, opaque at the level, linear in between."""
-    return tuple(
-        round(255 * min(max(value / _LEVEL_STEP - level + 1, 0.0), 1.0)) for value in range(256)
-    )
+@lru_cache(maxsize=64)
+def _one_pass(colour: RGB) -> tuple[list[int], list[int]]:
+    """The four layers of an object in ``colour`` as one paint: for each value of the blurred
+    level map, the RGB palette entry and the alpha (0-255) that give, pasted once over the
+    frame, what the four layers pasted one after the other would.
+
+    Each layer is drawn from its level on (transparent a level below, opaque at the level,
+    linear in between: ``a``). Every layer is linear in the frame (the fill is the frame tinted
+    halfway to ``colour``), so after all of them the frame is ``frame * keep + paint``; pasting
+    ``paint / (1 - keep)`` with alpha ``1 - keep`` is the same.
+    """
+    palette: list[int] = []
+    alphas: list[int] = []
+    # (colour, how much of it): the fill is the frame itself, tinted MASK_FILL_ALPHA of the way.
+    layers: tuple[tuple[RGB, float], ...] = (
+        (HALO_COLOURS[1], 1.0), (HALO_COLOURS[0], 1.0), (colour, 1.0), (colour, MASK_FILL_ALPHA))
+    for value in range(256):
+        keep, paint = 1.0, [0.0, 0.0, 0.0]
+        for level, (rgb, strength) in enumerate(layers, start=1):
+            a = min(max(value / _LEVEL_STEP - level + 1, 0.0), 1.0)
+            # Over what is there, this layer puts frame * (1 - strength) + rgb * strength.
+            keep = keep * (1.0 - a) + (1.0 - strength) * a
+            paint = [p * (1.0 - a) + c * strength * a for p, c in zip(paint, rgb, strict=True)]
+        alpha = 1.0 - keep
+        palette += [min(255, round(p / alpha)) if alpha > 0 else 0 for p in paint]
+        alphas.append(round(255 * alpha))
+    return palette, alphas
 
 
 @dataclass(frozen=True)
@@ -181,20 +201,18 @@ def _paint_object(image: Image.Image, obj: _Object, colour: RGB) -> None:
     then the tinted frame inside the outline, each over the ones before.
 
     Each layer's silhouette is a ``level`` (0 outside everything, 4 inside the fill); one blur
-    of the level map gives every boundary the same soft, anti-aliased edge, and a lookup
-    table turns it into each layer's alpha, all in C.
+    of the level map gives every boundary the same soft, anti-aliased edge, and lookup tables
+    turn it into one colour and one alpha for all four layers: one paste, all in C.
     """
-    box = obj.box
-    frame = image.crop(box)
-    tinted = Image.blend(frame, Image.new("RGB", frame.size, colour), MASK_FILL_ALPHA)
     light = dilate(obj.region)
     levels = dilate(light).view(np.uint8) + light.view(np.uint8) + obj.region.view(np.uint8)
     levels += _erode(obj.region, MASK_OUTLINE_PX).view(np.uint8)
     levels *= np.uint8(_LEVEL_STEP)
     soft = Image.fromarray(levels, "L").filter(_SOFTEN)
-    layers: tuple[RGB | Image.Image, ...] = (HALO_COLOURS[1], HALO_COLOURS[0], colour, tinted)
-    for level, paint in enumerate(layers, start=1):
-        image.paste(paint, box, soft.point(_layer_curve(level)))
+    palette, alphas = _one_pass(colour)
+    paint = soft.copy()
+    paint.putpalette(palette)  # "L" becomes "P": the level values index the palette
+    image.paste(paint.convert("RGB"), obj.box, soft.point(alphas))
 
 
 def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
