@@ -37,6 +37,7 @@ class TaskKling:
     hold_first_create: bool = False  # store, then answer only once released (the client gives up)
     busy_creates: int = 0  # answer 1303 to this many creates
     posts: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # request paths of every GET
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
     released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,6 +62,7 @@ class TaskKling:
 
     async def query(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
+        self.queries.append(request.path)
         for task_id, task in self.tasks.items():
             if key in (task_id, task["external"]):
                 return _ok(self._view(task_id, count=key == task_id))
@@ -195,6 +197,9 @@ async def test_create_timeout_is_reconciled_into_one_task(live: Live) -> None:
     assert len(live.kling.tasks) == 1
     assert len(live.kling.posts) == 1  # the lookup found it: nothing was resent
     assert len(live.deliverer.posted) == 1
+    # The lookup by our id and every poll went to the edit endpoint, not the animation one.
+    assert f"{EDIT}/{job.id}" in live.kling.queries
+    assert all(path.startswith(EDIT + "/") for path in live.kling.queries)
 
 
 async def test_concurrency_full_from_kling_queues_the_job(live: Live) -> None:
