@@ -17,7 +17,8 @@ answered within 90 s, a reply that reports an unexpected error, any Discord rule
 broken, or two Kling calls of one session in progress at once.
 
 Run: .venv/bin/python bench/bench_load.py [--guilds 4] [--channels 10] [--members 5] [--rounds 3]
-(the default: 200 members in 40 channels). BENCH_PROFILE=out.prof runs the bot under cProfile.
+(the default: 200 members in 40 channels). BENCH_PROFILE=out.prof runs the bot under cProfile;
+BENCH_TRACEMALLOC=report.txt writes the biggest Python allocations at the bot's high.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ async def start_bot(folder: Path, twin: DiscordTwin,
     # BENCH_PROFILE=out.prof: run the bot under cProfile (written when it stops).
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
         if os.environ.get("BENCH_PROFILE") else []
-    return await start_bot_process(config, twin, python_options=profile)
+    # BENCH_TRACEMALLOC=report.txt: what Python memory the bot holds at its high (traced_bot).
+    module = "bench.traced_bot" if os.environ.get("BENCH_TRACEMALLOC") else "bot.cli"
+    return await start_bot_process(config, twin, python_options=profile, module=module)
 
 
 def peak_rss_mib(pid: int) -> float:
