@@ -13,7 +13,6 @@ import pytest
 
 from bot.jobs import PostLookupUndecided
 from bot.jobs.schedule import DueHeap
-from bot.jobs.steps import plain_reason
 from bot.kling.errors import ConcurrencyFullError, CreateOutcomeUnknownError, NetworkError
 from bot.kling.models import TaskStatus
 from bot.storage import Job, JobKind, JobState, Store
@@ -137,15 +136,21 @@ async def test_a_job_delivered_elsewhere_during_the_last_try_is_dropped(rig: Rig
     ("status_msg", "reason"),
     [
         (None, "Kling did not say why the task failed."),
-        ("", "Kling did not say why the task failed."),
         ("  \n\t ", "Kling did not say why the task failed."),
         (" risk\n control ", "risk control"),
         ("x" * 300, "x" * 300),
         ("x" * 301, "x" * 299 + "…"),
     ],
 )
-def test_plain_reason(status_msg: str | None, reason: str) -> None:
-    assert plain_reason(status_msg) == reason
+async def test_kling_s_reason_as_the_member_reads_it(
+    rig: Rig, status_msg: str | None, reason: str
+) -> None:
+    rig.kling.outcome = TaskStatus.FAILED
+    rig.kling.status_msg = status_msg
+    runner = await rig.start()
+    job = await runner.submit(new_job())
+    await rig.wait_state(job.id, S.FAILED)
+    assert (await _stored(rig, job.id)).status_msg == reason
 
 
 async def test_queue_timeout_sentence(rig: Rig) -> None:

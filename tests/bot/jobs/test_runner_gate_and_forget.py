@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,15 +44,36 @@ class HeldPolls:
             self.running -= 1
 
 
+def mentions(container: Any, ids: set[str]) -> bool:
+    try:
+        return any(job_id in container for job_id in ids)
+    except TypeError:  # a sorted container of (key, job id) tuples
+        return any(
+            item in ids or (isinstance(item, tuple) and ids.intersection(item))
+            for item in container
+        )
+
+
 def holds(runner: JobRunner, job_ids: Iterable[str]) -> list[str]:
-    """Names of the runner's containers that still mention one of ``job_ids``."""
+    """Where the runner, or a part of it from ``bot.jobs``, still mentions one of ``job_ids``."""
     ids = set(job_ids)
-    found = []
-    for name, value in vars(runner).items():
-        if isinstance(value, str) or not hasattr(value, "__contains__"):
-            continue
-        if any(job_id in value for job_id in ids):
-            found.append(name)
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(obj: object, path: str) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        for name, value in vars(obj).items():
+            where = f"{path}.{name}"
+            if type(value).__module__.startswith("bot.jobs") and hasattr(value, "__dict__"):
+                visit(value, where)
+            if isinstance(value, str) or not hasattr(value, "__contains__"):
+                continue
+            if mentions(value, ids):
+                found.append(where)
+
+    visit(runner, "runner")
     return found
 
 
