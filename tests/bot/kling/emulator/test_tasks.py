@@ -78,11 +78,14 @@ async def test_removal_runs_submitted_processing_succeed_and_erases_the_object(
     ))
     assert created.status is TaskStatus.SUBMITTED
     assert created.external_task_id == "removal-1"
-    await asyncio.sleep(0.05)
+    # The emulator's clock is manual: until it is advanced, the task cannot move.
     assert (await client.get_edit_task(task_id=created.task_id)).status is TaskStatus.SUBMITTED
     emulator.advance(5)
-    await asyncio.sleep(0.05)
-    processing = await client.get_edit_task(task_id=created.task_id)
+    async with asyncio.timeout(10):  # the task's coroutine moves it once it gets the loop
+        while (  # noqa: ASYNC110 - asks the server over HTTP, which has no change event
+            processing := await client.get_edit_task(task_id=created.task_id)
+        ).status is TaskStatus.SUBMITTED:
+            await asyncio.sleep(0.01)
     assert processing.status is TaskStatus.PROCESSING
     assert processing.videos == ()
 
