@@ -1,6 +1,23 @@
-"""The runner's delivery step: download the result, claim, post once, record.
+"""Delivery: download the result, claim it, post it once, record it.
 
-The exactly-once argument is in ``runner.py``'s module docstring; this module implements it.
+1. The result is downloaded (``succeeded``), then ``store.claim_delivery`` moves the job
+   ``succeeded → delivering`` (a compare-and-set that also increments ``delivery_attempts``). Only
+   one caller, in any process, can win it; only the winner calls ``deliverer.deliver``.
+2. After ``deliver`` returns the message id, ``store.mark_delivered`` (CAS
+   ``delivering → delivered``) records it.
+3. The only window where a post can exist without being recorded is between 1 and 2 (crash,
+   cancellation, or an error raised after the post). Every later attempt on a ``delivering`` job
+   first wins ``store.reclaim_delivery`` (CAS on ``delivery_attempts``, so again one winner) and
+   then asks ``deliverer.find_delivery(job)`` whether a message carrying ``job.delivery_key``
+   (stable across attempts) was already posted; if so, that id is recorded and nothing is posted.
+   When the search cannot decide (``PostLookupUndecided``, or any error), nothing is posted and
+   nothing is failed: the job asks again later. The first attempt (``delivery_attempts == 1``)
+   needs no check because nothing can have been posted before the claim.
+
+Hence: at most one attempt runs at a time, every attempt after the first is preceded by a check
+for an earlier post, and ``delivered`` is terminal, so the video is posted once as long as
+``find_delivery`` sees what ``deliver`` posted (the Discord side uses the key as the message nonce
+and in the result message, and searches the channel's recent messages).
 """
 
 from __future__ import annotations
@@ -8,13 +25,18 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from pathlib import Path
+
+import aiohttp
 
 from bot.i18n import Msg
 from bot.jobs.download import DownloadError, download_to_file
-from bot.jobs.protocols import PostLookupUndecided
-from bot.jobs.schedule import backoff
-from bot.storage import Job, JobState
+from bot.jobs.protocols import Deliverer, PostLookupUndecided
+from bot.jobs.record import Recorder, RunnerStats
+from bot.jobs.schedule import RunnerConfig, backoff
+from bot.jobs.table import JobTable
+from bot.storage import Job, JobState, Store
 
 log = logging.getLogger("bot.jobs.runner")
 
@@ -38,40 +60,53 @@ class _TryLater(Exception):
         self.wait = wait
 
 
-class DeliveryMixin:
-    def _init_delivery_state(self) -> None:
-        self._download_failures: dict[str, int] = {}
-        self._delivery_failures: dict[str, int] = {}
-        self._undecided_lookups: dict[str, int] = {}
-
-    def _forget_delivery_state(self, job_id: str) -> None:
-        self._download_failures.pop(job_id, None)
-        self._delivery_failures.pop(job_id, None)
-        self._undecided_lookups.pop(job_id, None)
+class Delivery:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        table: JobTable,
+        recorder: Recorder,
+        deliverer: Deliverer,
+        http: aiohttp.ClientSession,
+        media_dir: Path,
+        config: RunnerConfig,
+        clock: Callable[[], float],
+        stats: RunnerStats,
+    ) -> None:
+        self.store = store
+        self.table = table
+        self.recorder = recorder
+        self.deliverer = deliverer
+        self.http = http
+        self.media_dir = media_dir
+        self.config = config
+        self.clock = clock
+        self.stats = stats
 
     def result_path_for(self, job: Job) -> Path:
         return self.media_dir / "results" / f"{job.id}.mp4"
 
-    async def _deliver(self, job_id: str) -> None:
-        job = self._jobs.get(job_id)
+    async def deliver(self, job_id: str) -> None:
+        job = self.table.get(job_id)
         if job is None:
             return
         try:
             video = await self._ensure_video(job)
         except _TryLater as later:
-            self._heap.schedule(job_id, self.clock() + later.wait)
+            self.table.due.schedule(job_id, self.clock() + later.wait)
             return
-        job = self._jobs[job_id]
+        job = self.table[job_id]
         if job.state is JobState.SUCCEEDED:
             claimed = await self.store.claim_delivery(job_id)
         else:
             claimed = await self.store.reclaim_delivery(job_id, job.delivery_attempts)
         if claimed is None:  # someone else holds it (or it finished): trust the database
-            await self._resync(job_id)
+            await self.recorder.resync(job_id)
             return
-        job = self._remember(claimed)
+        job = self.table.remember(claimed)
         if job.delivery_attempts == 1:
-            await self._notify_state(job)
+            await self.recorder.state(job)
         else:
             found = await self._find_post(job)
             if found is UNDECIDED:
@@ -108,17 +143,18 @@ class DeliveryMixin:
             return UNDECIDED
         if message_id is not None:
             log.info("job %s: found the earlier post %s; not posting again", job.id, message_id)
-        self._undecided_lookups.pop(job.id, None)
+        self.table.notes(job.id).undecided_lookups = 0
         return message_id
 
     def _look_for_post_later(self, job: Job) -> None:
         """Neither post (it may be there) nor fail (it may have been delivered): ask again."""
-        tries = self._undecided_lookups.get(job.id, 0) + 1
-        self._undecided_lookups[job.id] = tries
+        notes = self.table.notes(job.id)
+        notes.undecided_lookups += 1
+        tries = notes.undecided_lookups
         wait = backoff(self.config.delivery_retry_first, _UNDECIDED_RETRY_MAX, tries)
-        self._heap.schedule(job.id, self.clock() + wait)
+        self.table.due.schedule(job.id, self.clock() + wait)
 
-    async def _fail_unless_posted(self, job: Job, reason: str) -> bool:
+    async def fail_unless_posted(self, job: Job, reason: str) -> bool:
         """Fail a ``delivering`` job only when the channel shows that nothing was posted.
 
         True when the job is settled (found and recorded, failed, or taken over by another
@@ -126,37 +162,36 @@ class DeliveryMixin:
         """
         claimed = await self.store.reclaim_delivery(job.id, job.delivery_attempts)
         if claimed is None:  # another attempt holds it, or it finished: trust the database
-            await self._resync(job.id)
+            await self.recorder.resync(job.id)
             return True
-        job = self._remember(claimed)
+        job = self.table.remember(claimed)
         found = await self._find_post(job)
         if found is UNDECIDED:
             return False
         if found is not None:
             await self._delivered(job, found)
             return True
-        await self._fail(job, reason)
+        await self.recorder.fail(job, reason)
         return True
 
     async def _delivered(self, job: Job, message_id: int) -> None:
         done = await self.store.mark_delivered(job.id, message_id)
         if done is None:
-            await self._resync(job.id)
+            await self.recorder.resync(job.id)
             return
-        self._forget(job.id)
-        await self._notify_state(done)
-        await self._notify("on_finished", done)
+        await self.recorder.ended(done)
 
     async def _delivery_failed(self, job: Job, error: Exception) -> None:
-        failures = self._delivery_failures.get(job.id, 0) + 1
-        self._delivery_failures[job.id] = failures
+        notes = self.table.notes(job.id)
+        notes.delivery_failures += 1
+        failures = notes.delivery_failures
         log.warning("job %s: posting the result failed (%r), try %d", job.id, error, failures)
         if failures < self.config.max_delivery_attempts:
             wait = backoff(self.config.delivery_retry_first, 600.0, failures)
-            self._heap.schedule(job.id, self.clock() + wait)
+            self.table.due.schedule(job.id, self.clock() + wait)
             return
         # Last chance: the failed attempt may still have posted.
-        if not await self._fail_unless_posted(job, NOT_POSTED):
+        if not await self.fail_unless_posted(job, NOT_POSTED):
             self._look_for_post_later(job)
 
     async def _ensure_video(self, job: Job) -> Path | None:
@@ -165,7 +200,8 @@ class DeliveryMixin:
             return Path(job.result_path)
         if not job.result_url:
             return None
-        failures = self._download_failures.get(job.id, 0)
+        notes = self.table.notes(job.id)
+        failures = notes.download_failures
         if failures >= self.config.max_download_attempts:
             return None
         dest = self.result_path_for(job)
@@ -178,13 +214,13 @@ class DeliveryMixin:
                 time_limit=self.config.download_time_limit,
             )
         except DownloadError as error:
-            failures += 1
-            self._download_failures[job.id] = failures
+            notes.download_failures += 1
+            failures = notes.download_failures
             log.warning("job %s: download failed (%s), try %d", job.id, error, failures)
             if failures >= self.config.max_download_attempts:
                 return None
             raise _TryLater(backoff(self.config.delivery_retry_first, 300.0, failures)) from error
         updated = await self.store.update_job(job.id, result_path=str(dest))
         if updated is not None:
-            self._remember(updated)
+            self.table.remember(updated)
         return dest

@@ -1,4 +1,5 @@
-"""Timing of the job runner: its settings, the poll backoff, and a due-time heap.
+"""Timing of the job runner: its settings, the poll backoff, a due-time heap, and the gate that
+holds the local queue back while Kling is full.
 
 The heap holds at most one live entry per job. Rescheduling pushes a new entry and leaves the old
 one behind as garbage that is skipped when popped (checked against ``_due``), so every operation is
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -106,3 +108,34 @@ class DueHeap:
     def _compact(self) -> None:
         self._heap = [(at, next(self._order), job_id) for job_id, at in self._due.items()]
         heapq.heapify(self._heap)
+
+
+class SubmissionGate:
+    """Whether the next queued job may be sent now.
+
+    Kling's 1303/1302 answers (its slots are full) close the gate with exponential backoff; it
+    reopens when the backoff ends or as soon as a job at Kling finishes (a slot is free), which
+    also wakes the scheduler through ``wake``.
+    """
+
+    def __init__(self, config: RunnerConfig, clock: Callable[[], float],
+                 wake: Callable[[], None]) -> None:
+        self._config = config
+        self._clock = clock
+        self._wake = wake
+        self._failures = 0
+        self.closed_until = 0.0  # the gate is open from this time on
+
+    def is_open(self, now: float) -> bool:
+        return now >= self.closed_until
+
+    def close(self) -> None:
+        self._failures += 1
+        config = self._config
+        wait = backoff(config.queue_retry_first, config.queue_retry_max, self._failures)
+        self.closed_until = self._clock() + wait
+
+    def open(self) -> None:
+        self._failures = 0
+        self.closed_until = 0.0
+        self._wake()

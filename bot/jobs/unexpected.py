@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bot.errors import new_error_id
 from bot.i18n import Msg
-from bot.jobs.schedule import backoff
+from bot.jobs.schedule import RunnerConfig, backoff
 from bot.storage import Job, JobState
+
+if TYPE_CHECKING:
+    from bot.jobs.delivery import Delivery
+    from bot.jobs.record import Recorder, RunnerStats
+    from bot.jobs.table import JobTable
 
 log = logging.getLogger("bot.jobs.runner")
 
@@ -26,31 +33,49 @@ UNEXPECTED_RETRY_FIRST = 30.0
 UNEXPECTED_RETRY_MAX = 600.0
 
 
-class UnexpectedErrorsMixin:
-    def _init_unexpected_state(self) -> None:
-        self._unexpected: dict[str, int] = {}  # job id -> unexpected errors in a row
+def log_unexpected(stats: RunnerStats, job_id: str, where: str) -> str:
+    """Log the exception being handled with a new error id, count it, return the id."""
+    error_id = new_error_id()
+    stats.unexpected_errors += 1
+    log.exception(
+        "job %s: unexpected error %s in %s", job_id, error_id, where,
+        extra={"unexpected_error": error_id},
+    )
+    return error_id
 
-    def _unexpected_error(self, job_id: str, where: str) -> str:
-        """Log the exception being handled with a new error id, count it, return the id."""
-        error_id = new_error_id()
-        self.stats.unexpected_errors += 1
-        log.exception(
-            "job %s: unexpected error %s in %s", job_id, error_id, where,
-            extra={"unexpected_error": error_id},
-        )
-        return error_id
 
-    def _step_went_well(self, job_id: str) -> None:
-        self._unexpected.pop(job_id, None)
+class UnexpectedErrors:
+    """Decides what becomes of a job whose step raised: try again later, or give up."""
 
-    async def _step_crashed(self, job_id: str, where: str) -> None:
+    def __init__(
+        self,
+        *,
+        table: JobTable,
+        recorder: Recorder,
+        delivery: Delivery,
+        config: RunnerConfig,
+        clock: Callable[[], float],
+        stats: RunnerStats,
+    ) -> None:
+        self.table = table
+        self.recorder = recorder
+        self.delivery = delivery
+        self.config = config
+        self.clock = clock
+        self.stats = stats
+
+    def went_well(self, job_id: str) -> None:
+        self.table.notes(job_id).unexpected = 0
+
+    async def crashed(self, job_id: str, where: str) -> None:
         """A step raised: give up on the job at the cap, else try the step again later."""
-        error_id = self._unexpected_error(job_id, where)
-        job = self._jobs.get(job_id)
+        error_id = log_unexpected(self.stats, job_id, where)
+        job = self.table.get(job_id)
         if job is None:
             return
-        streak = self._unexpected.get(job_id, 0) + 1
-        self._unexpected[job_id] = streak
+        notes = self.table.notes(job_id)
+        notes.unexpected += 1
+        streak = notes.unexpected
         if streak >= self.config.max_unexpected_errors or self._past_time_limit(job):
             try:
                 if await self._give_up(job, error_id):
@@ -58,13 +83,13 @@ class UnexpectedErrorsMixin:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                self._unexpected_error(job_id, "giving up")
-        if job_id not in self._jobs:
+                log_unexpected(self.stats, job_id, "giving up")
+        if job_id not in self.table:
             return
         # Also a queued job whose submit crashed waits here, out of the queue (or the scheduler
         # would hand it straight back): its next step puts it back in its old place.
         wait = backoff(UNEXPECTED_RETRY_FIRST, UNEXPECTED_RETRY_MAX, streak)
-        self._heap.schedule(job_id, self.clock() + wait)
+        self.table.due.schedule(job_id, self.clock() + wait)
 
     def _past_time_limit(self, job: Job) -> bool:
         now = self.clock()
@@ -86,7 +111,7 @@ class UnexpectedErrorsMixin:
         )
         if job.state is JobState.DELIVERING:
             # The result may be posted already: fail only once the channel says it is not.
-            return await self._fail_unless_posted(job, reason)
+            return await self.delivery.fail_unless_posted(job, reason)
         log.error("job %s: stopped after unexpected error %s", job.id, error_id)
-        await self._fail(job, reason)
+        await self.recorder.fail(job, reason)
         return True

@@ -6,7 +6,7 @@ import ast
 import dataclasses
 from pathlib import Path
 
-from bot.jobs.steps import plain_reason
+from bot.jobs.poller import plain_reason
 from bot.kling.errors import ContentPolicyError
 from bot.storage import JobState
 from cogs.job_cards import render_card
