@@ -90,6 +90,7 @@ window.__benchProbe = {
       return mean;
     });
     const before = read();
+    performance.clearResourceTimings();  // the buffer is small: keep only this click's
     const changes = () => read().map((rgb, i) =>
       Math.abs(rgb[0] - before[i][0]) + Math.abs(rgb[1] - before[i][1]) +
       Math.abs(rgb[2] - before[i][2]));
@@ -108,8 +109,23 @@ window.__benchProbe = {
         const now = performance.now();
         if (masked()) {
           observer.disconnect();
-          probe.result = { origin: performance.timeOrigin, clicked, visible: now,
-                           drawn: drawn === null ? now : drawn, changes: changes() };
+          const seen = { origin: performance.timeOrigin, clicked, visible: now,
+                         drawn: drawn === null ? now : drawn, changes: changes() };
+          // The page's requests since the click (Resource Timing): the mark, then the picture.
+          // Chromium may add a request's entry a little after its response was used: wait.
+          const span = (part) => {
+            const found = performance.getEntriesByType("resource")
+              .filter((e) => e.name.includes(part) && e.startTime >= clicked);
+            const last = found[found.length - 1];
+            return last ? [last.startTime, last.responseEnd] : null;
+          };
+          const finish = (tries) => {
+            seen.mark = span("/api/mark");
+            seen.picture = span("/api/frame/");
+            if ((seen.mark && seen.picture) || tries === 0) probe.result = seen;
+            else setTimeout(() => finish(tries - 1), 20);
+          };
+          finish(100);
         } else {
           requestAnimationFrame(tick);
         }
@@ -128,6 +144,7 @@ class Click:
     total: float  # click -> first animation frame showing the mask
     drawn: float  # click -> the page drew the picture with the mask
     kling: float
+    parts: dict[str, float]  # the bot's share, step by step (PARTS)
     calls: int  # this click's add-selection calls the emulator saw
     clicked_at: float  # wall clock
     change: float  # the probe's deciding spot change (sum over R, G, B) when it saw the mask
@@ -135,6 +152,22 @@ class Click:
     @property
     def bot(self) -> float:
         return max(0.0, self.total - self.kling)
+
+
+# The bot's share of a click, step by step, from the page's Resource Timing of its two requests.
+PARTS = ("click -> mark request sent", "mark request, less Kling", "answer -> picture requested",
+         "picture request (drawn by the bot)", "picture received -> drawn", "drawn -> next frame")
+
+
+def parts_of(result: dict[str, Any], kling: float) -> dict[str, float]:
+    mark, picture = result["mark"], result["picture"]
+    if mark is None or picture is None:
+        raise RuntimeError(f"the page's requests after the click were not seen: {result}")
+    marks = [result["clicked"], mark[0], mark[1], picture[0], picture[1], result["drawn"],
+             result["visible"]]
+    steps = [(b - a) / 1000 for a, b in itertools.pairwise(marks)]
+    steps[1] -= kling
+    return dict(zip(PARTS, steps, strict=True))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -286,7 +319,7 @@ async def run_clicks(args: argparse.Namespace, twin: DiscordTwin, channel: TwinC
             raise RuntimeError(f"click {i}: {adds} add-selection calls on frame {frame}")
         deciding = sorted(result["changes"], reverse=True)[SPOTS_NEEDED - 1]
         clicks.append(Click(member, frame, end - start, (result["drawn"] - result["clicked"])
-                            / 1000, kling, adds, start, deciding))
+                            / 1000, kling, parts_of(result, kling), adds, start, deciding))
         version = await wait_showing(page, frame)
     return clicks
 
@@ -343,14 +376,14 @@ def report(clicks: list[Click], offsets: list[float], loads: list[str], twin: Di
           f"click)")
     print(f"load average (1, 5, 15 min) at start, before the clicks, after: {' | '.join(loads)} "
           f"({os.cpu_count()} cores)")
-    print(f"{'step':<36}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    print(f"{'step':<40}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     rows = [("click -> mask visible on the page", [c.total for c in clicks]),
             ("  of which Kling", [c.kling for c in clicks]),
             ("  of which the bot", [c.bot for c in clicks]),
-            ("click -> picture drawn on canvas", [c.drawn for c in clicks]),
-            ("drawn -> first frame showing it", [c.total - c.drawn for c in clicks])]
+            *((f"    {part}", [c.parts[part] for c in clicks]) for part in PARTS),
+            ("click -> picture drawn on canvas", [c.drawn for c in clicks])]
     for name, values in rows:
-        print(f"{name:<36}{len(values):>5}{percentile(values, .5) * 1000:>10.1f}"
+        print(f"{name:<40}{len(values):>5}{percentile(values, .5) * 1000:>10.1f}"
               f"{percentile(values, .99) * 1000:>10.1f}{max(values) * 1000:>10.1f}")
     print(f"mask seen when {SPOTS_NEEDED} of {len(SPOTS)} spots over the square changed by more "
           f"than {CHANGED:g} (sum over R, G, B); the deciding change was "
