@@ -19,13 +19,14 @@ before the click. MASK VISIBLE is the first animation frame in which at least th
 spots changed clearly (the translucent fill). The moment the page drew that picture (it sets
 `data-shown` on the canvas right after drawing; a MutationObserver notes it) is reported as well.
 
-Kling's share of a click is the time the emulator spent on this session's selection calls between
-the click and the mask being visible (its own record of each call, latency included; page time is
-turned into wall-clock time with performance.timeOrigin and the offset between the page's clock
-and this process's, measured just before each click);
-the bot's share is the rest: the page's request, the bot's checks, database and board bookkeeping,
-the answer, the picture request, drawing it (PIL) and the JPEG, the browser decoding and painting
-it, and the wait for the next animation frame (at most ~17 ms).
+Kling's share of a click is the time the emulator spent on the selection call the click made (its
+own record of each call, latency included: the page's mark request waits for it, so all of it is
+on the click's path; the call is found by session, frame and time, page time being turned into
+wall-clock time with performance.timeOrigin and the page's clock offset measured before each
+click). The bot's share is the rest: the page's request, the bot's checks, database and board
+bookkeeping, the answer, the picture request (the frame drawn with its masks and encoded as a
+JPEG by the bot), the browser decoding and drawing it, and the wait for the next animation frame
+(at most ~17 ms); it is split step by step with the page's Resource Timing of its two requests.
 
 Cooldowns (4 at once, then one every 2 s per member) never refuse a click: members take turns, so
 one member's clicks are several seconds apart (the least gap is printed); a refusal stops the run.
@@ -250,18 +251,29 @@ async def click_once(page: Any, point: tuple[float, float]) -> dict[str, Any]:
 
 def kling_share(records: list[Any], session: str, start: float, end: float,
                 frame: int) -> tuple[float, int]:
+    """Kling's time for the click made on `frame` between `start` and `end` (wall clock).
+
+    The page's mark request waits for its Kling call, so the whole call is on the click's path:
+    its full duration counts, and the clock offset only has to be good enough to find it."""
+    slack = 0.5
     mine = [r for r in records if r.endpoint in SELECTION_ENDPOINTS and r.session_id == session
-            and r.ended >= start and r.started <= end]
-    adds = sum(1 for r in mine if r.endpoint == "add-selection" and r.frame_index == frame)
-    return covered(((r.started, r.ended) for r in mine), start, end), adds
+            and r.frame_index == frame and r.started >= start - slack and r.ended <= end + slack]
+    adds = sum(1 for r in mine if r.endpoint == "add-selection")
+    spans = [(r.started, r.ended) for r in mine]
+    return (covered(spans, min(s for s, _ in spans), max(e for _, e in spans)) if spans else 0.0,
+            adds)
 
 
 async def clock_offset(page: Any) -> float:
-    """Page wall clock (timeOrigin + now) minus this process's, seconds (bracketed)."""
-    before = time.time()
-    page_now = float(await page.evaluate("performance.timeOrigin + performance.now()")) / 1000
-    after = time.time()
-    return page_now - (before + after) / 2
+    """Page wall clock (timeOrigin + now) minus this process's, seconds: the best bracketed
+    reading of three (the shortest round trip)."""
+    readings = []
+    for _ in range(3):
+        before = time.time()
+        page_now = float(await page.evaluate("performance.timeOrigin + performance.now()"))
+        after = time.time()
+        readings.append((after - before, page_now / 1000 - (before + after) / 2))
+    return min(readings)[1]
 
 
 async def start_bot(work: Path, twin: DiscordTwin, emulator: KlingEmulator, port: int) -> Any:
