@@ -42,11 +42,12 @@ __all__ = [
 
 Value = TypeVar("Value")
 
-# ~8 boards' frames at 1280x720 (2.6 MiB each): the frames members are on right now. Older ones
-# come back from disk (the .npy, usually still in the OS page cache) in under a millisecond.
-BOARD_FRAME_BUDGET = 24 * 2**20
-# Encoded boards are 150-300 KB (JPEG): a few per active session.
-ENCODED_BUDGET = 16 * 2**20
+# ~4 boards' frames at 1280x720 (2.6 MiB each): the frames being marked right now. The others
+# come back from disk (the .npy, usually still in the OS page cache, outside the bot's resident
+# memory) in about a millisecond more, so a bigger budget would buy little for its memory.
+BOARD_FRAME_BUDGET = 12 * 2**20
+# Encoded boards are 150-300 KB (JPEG): the latest few dozen states.
+ENCODED_BUDGET = 8 * 2**20
 
 
 class SizedLRU(Generic[Value]):
