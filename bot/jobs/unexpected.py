@@ -65,6 +65,14 @@ class UnexpectedErrors:
         self.stats = stats
 
     def went_well(self, job_id: str) -> None:
+        """A step returned: the errors so far no longer count as "in a row".
+
+        Not for a job still queued: after its submit crashed, the step that puts it back in the
+        queue returns fine every time without sending anything, and counting that as progress
+        would retry a crashing submit until the queue time limit instead of stopping it."""
+        job = self.table.get(job_id)
+        if job is not None and job.state is JobState.QUEUED:
+            return
         self.table.notes(job_id).unexpected = 0
 
     async def crashed(self, job_id: str, where: str) -> None:

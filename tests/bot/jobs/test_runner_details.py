@@ -378,13 +378,6 @@ async def test_failure_and_requeue_are_written_in_the_event_log(rig: Rig) -> Non
 # -- time limits of a job whose steps keep crashing ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a queued job's crashed submit is retried by a step that goes well (it only puts the"
-    " job back in the queue), which resets the count of unexpected errors in a row: the submit"
-    " is retried every 30 s until the queue time limit instead of stopping after"
-    " max_unexpected_errors with the error id",
-)
 async def test_a_queued_job_whose_submit_keeps_crashing_stops_after_five_crashes(
     rig: Rig, unexpected_errors: UnexpectedErrors
 ) -> None:
