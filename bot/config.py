@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from bot.config_sources import SCHEMA, SHORT_ENV, read_toml_file, settings_from_env
@@ -167,6 +167,7 @@ _PLACEHOLDER_PATTERNS = (
     re.compile(r"^[x*.…_-]+$", re.IGNORECASE),  # ..., ***, xxxx
 )
 _EXAMPLE_HOST = re.compile(r"(^|\.)example\.(com|org|net)$")
+_N = TypeVar("_N", int, float)
 
 
 def looks_like_placeholder(value: str) -> bool:
@@ -254,8 +255,8 @@ class _Reader:
     def integer(self, key: str, default: int, *, low: int, high: int) -> int:
         return self._ranged(key, default, low, high, (int,), "a whole number")
 
-    def _ranged(self, key: str, default: Any, low: float, high: float,
-                types: tuple[type, ...], what: str) -> Any:
+    def _ranged(self, key: str, default: _N, low: float, high: float,
+                types: tuple[type[_N], ...], what: str) -> _N:
         value = self.table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, types):
             self.problems.append(f"{self.where(key)} must be {what}")

@@ -228,12 +228,12 @@ def parse_time(text: str) -> float:
         seconds = float(match.group(1))
         return seconds / 1000.0 if (match.group(2) or "").lower() == "ms" else seconds
     if match := _TIME_CLOCK.fullmatch(text):
-        hours, minutes, seconds = match.groups()
-        if int(minutes) >= 60 or float(seconds) >= 60:
+        hours, minutes, secs = match.groups()
+        if int(minutes) >= 60 or float(secs) >= 60:
             raise FrameRefError(
                 Msg("`{time}` is not a valid time (minutes and seconds go up to 59)", time=shown)
             )
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        return int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
     raise FrameRefError(
         Msg("`{time}` is not a time: use seconds like `1.5s` or `00:01.5`", time=shown)
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Literal
 
 
 class SessionGate(asyncio.Lock):
@@ -23,7 +24,7 @@ class SessionGate(asyncio.Lock):
         self.moves = 0
         self.waiting = 0  # calls queued behind the one in progress
 
-    async def acquire(self) -> bool:
+    async def acquire(self) -> Literal[True]:
         self.waiting += 1
         try:
             return await super().acquire()

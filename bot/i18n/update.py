@@ -78,7 +78,7 @@ def _kept_command_strings(folder: Path) -> list[SourceMessage]:
     return [
         SourceMessage(entry.id, entry.context, list(entry.locations))
         for entry in _read(path, DEFAULT_LOCALE)
-        if entry.id and entry.context in COMMAND_CONTEXTS
+        if isinstance(entry.id, str) and entry.id and entry.context in COMMAND_CONTEXTS
     ]
 
 

@@ -196,8 +196,10 @@ class Delivery:
 
     async def _ensure_video(self, job: Job) -> Path | None:
         """The downloaded result, or None to post a link after repeated download failures."""
-        if job.result_path and await asyncio.to_thread(Path(job.result_path).is_file):
-            return Path(job.result_path)
+        if job.result_path:
+            stored = Path(job.result_path)
+            if await asyncio.to_thread(stored.is_file):
+                return stored
         if not job.result_url:
             return None
         notes = self.table.notes(job.id)

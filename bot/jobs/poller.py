@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from bot.i18n import Msg
 from bot.jobs.protocols import TaskBackend
@@ -145,7 +146,8 @@ class Poller:
                 units=task.final_unit_deduction,
             )
             return
-        fields: dict[str, object] = {"result_url": url, "finished_at": self.clock()}
+        # Columns of several types, checked by name against the store's settable columns.
+        fields: dict[str, Any] = {"result_url": url, "finished_at": self.clock()}
         if task.final_unit_deduction is not None:
             fields["units"] = task.final_unit_deduction
         done = await self.store.transition_job(

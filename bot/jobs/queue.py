@@ -29,8 +29,8 @@ def queue_key(job: Job) -> QueueKey:
 
 class LocalQueue:
     def __init__(self) -> None:
-        self._all: SortedList = SortedList()
-        self._by_guild: dict[int, SortedList] = {}
+        self._all: SortedList[QueueKey] = SortedList()
+        self._by_guild: dict[int, SortedList[QueueKey]] = {}
         self._entries: dict[str, tuple[int, QueueKey]] = {}  # job id -> (guild id, key)
         # Per server: waiting job id -> when it was last told its place, oldest first.
         self._told: dict[int, OrderedDict[str, float]] = {}

@@ -83,23 +83,31 @@ class JobRunner:
 
     def _assemble(self) -> None:
         """Fresh parts around an empty table: after a stop, the database is the only truth."""
-        shared = {"config": self.config, "clock": self.clock}
+        config, clock, stats = self.config, self.clock, self.stats
         table = self.table = JobTable()
-        recorder = self.recorder = Recorder(self.store, table, self.observer, **shared)
-        self.gate = SubmissionGate(self.config, self.clock, wake=lambda: self.scheduler.wake())
-        parts = {"store": self.store, "table": table, "recorder": recorder, **shared,
-                 "stats": self.stats}
-        self.poller = Poller(backend=self.backend, gate=self.gate, **parts)
-        self.submitter = Submitter(backend=self.backend, gate=self.gate, poller=self.poller,
-                                   **parts)
-        self.delivery = Delivery(deliverer=self.deliverer, http=self.http,
-                                 media_dir=self.media_dir, **parts)
-        self.unexpected = UnexpectedErrors(table=table, recorder=recorder,
-                                           delivery=self.delivery, stats=self.stats, **shared)
+        recorder = self.recorder = Recorder(self.store, table, self.observer, config, clock)
+        self.gate = SubmissionGate(config, clock, wake=lambda: self.scheduler.wake())
+        self.poller = Poller(
+            store=self.store, table=table, recorder=recorder, backend=self.backend,
+            gate=self.gate, config=config, clock=clock, stats=stats,
+        )  # fmt: skip
+        self.submitter = Submitter(
+            store=self.store, table=table, recorder=recorder, backend=self.backend,
+            gate=self.gate, poller=self.poller, config=config, clock=clock, stats=stats,
+        )  # fmt: skip
+        self.delivery = Delivery(
+            store=self.store, table=table, recorder=recorder, deliverer=self.deliverer,
+            http=self.http, media_dir=self.media_dir, config=config, clock=clock, stats=stats,
+        )  # fmt: skip
+        self.unexpected = UnexpectedErrors(
+            table=table, recorder=recorder, delivery=self.delivery, config=config, clock=clock,
+            stats=stats,
+        )  # fmt: skip
         self.scheduler = Scheduler(
-            table=table, gate=self.gate, sleep=self._sleep, stats=self.stats,
+            table=table, gate=self.gate, sleep=self._sleep, stats=stats,
             call=self._next_call, deliver=self.delivery.deliver, submit=self.submitter.submit,
-            went_well=self.unexpected.went_well, crashed=self.unexpected.crashed, **shared,
+            went_well=self.unexpected.went_well, crashed=self.unexpected.crashed,
+            config=config, clock=clock,
         )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def poll_interval(config: RunnerConfig, polls_done: int) -> float:
 
 def backoff(first: float, ceiling: float, failures: int) -> float:
     """``first`` after the first failure, doubling per failure, capped at ``ceiling``."""
-    return min(ceiling, first * 2 ** max(0, failures - 1))
+    return min(ceiling, first * 2.0 ** max(0, failures - 1))
 
 
 class DueHeap:

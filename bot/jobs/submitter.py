@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from bot.i18n import Msg
 from bot.jobs.poller import Poller, minutes
@@ -169,7 +170,8 @@ class Submitter:
 
     async def _accepted(self, job: Job, task: Task) -> None:
         state = JobState.PROCESSING if task.status is TaskStatus.PROCESSING else JobState.SUBMITTED
-        fields: dict[str, object] = {"kling_task_id": task.task_id, "submitted_at": self.clock()}
+        # Columns of several types, checked by name against the store's settable columns.
+        fields: dict[str, Any] = {"kling_task_id": task.task_id, "submitted_at": self.clock()}
         if task.final_unit_deduction is not None:
             fields["units"] = task.final_unit_deduction
         accepted = await self.store.transition_job(

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.kling.emulator.envelope import error_response, http_status_for, invalid, ok
 
@@ -171,7 +172,9 @@ class FaultInjector:
     def describe(self) -> dict[str, Any]:
         return {"rules": [asdict(rule) for rule in self.rules], "calls": dict(self.calls)}
 
-    async def apply(self, request: web.Request, endpoint: str, handler: Any) -> web.StreamResponse:
+    async def apply(
+        self, request: web.Request, endpoint: str, handler: Handler
+    ) -> web.StreamResponse:
         self.calls[endpoint] += 1
         started = time.time()
         body: bytes = b""
@@ -186,7 +189,9 @@ class FaultInjector:
             self.finished[endpoint] += 1
             self._changed()
 
-    async def _apply(self, request: web.Request, endpoint: str, handler: Any) -> web.StreamResponse:
+    async def _apply(
+        self, request: web.Request, endpoint: str, handler: Handler
+    ) -> web.StreamResponse:
         firing = [rule for rule in self.rules if rule.matches(endpoint) and rule.consider()]
         for rule in firing:
             if rule.kind == "latency":
