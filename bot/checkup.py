@@ -267,9 +267,10 @@ async def check_callbacks(http: aiohttp.ClientSession, config: Config) -> CheckR
         return _ok(CALLBACKS, "not set: callbacks off, the bot polls")
     port = config.kling.callback_port
     url = base.rstrip("/") + HEALTH_PATH
-    server = CallbackServer(lambda job_id: None, port=port)
+    candidate = CallbackServer(lambda job_id: None, port=port)
+    server: CallbackServer | None = candidate
     try:
-        await server.start()
+        await candidate.start()
     except OSError:
         server = None  # the port is in use: presumably by the running bot
     fix = (f"the URL must lead to port {port} of this machine (a reverse proxy with TLS "

@@ -128,7 +128,8 @@ def prepare_video(video: Path | None, out: Path, files: OutputFiles) -> tuple[Pa
         raise MediaError(" ".join(p.message for p in problems if not p.fixable))
     report = fix_video(video, out / "input-fixed.mp4", info)
     files.add(report.path, f"{video.name} fixed to Kling's rules (the video that was edited)")
-    return report.path, [p.message for p in problems] + report.changes
+    notes: list[str] = [p.message for p in problems]
+    return report.path, notes + report.changes
 
 
 def default_marks(frame_index: int, grid: BoardGrid) -> str:
@@ -240,9 +241,13 @@ async def run_demo(request: DemoRequest, *, seconds_per_stage: float = 0.5) -> i
         if task.status is not TaskStatus.SUCCEEDED or not task.videos:
             print(f"The edit failed: {task.status_msg or 'no reason given'}")
             return 1
+        result_url = task.videos[0].url
+        if not result_url:
+            print("Kling reported success but sent no video URL")
+            return 1
         result_path = out / "result.mp4"
         async with timings.step("download result"):
-            await download_to_file(http, task.videos[0].url, result_path,
+            await download_to_file(http, result_url, result_path,
                                    max_bytes=DOWNLOAD_CAP, time_limit=120)
         files.add(result_path, f"the edited video ({edit.edit_mode})")
         result_info = await asyncio.to_thread(probe_video, result_path)

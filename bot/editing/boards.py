@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bot.editing.board_cache import ENCODED_BOARDS, board_digest, board_frame
 from bot.editing.views import BoardView, PointView
@@ -17,7 +17,7 @@ from bot.media import MediaError
 from bot.render.board import BOARD_LONG_SIDE, render_board
 from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session, Store
 
-BOARD_FORMAT = "jpeg"
+BOARD_FORMAT: Final = "jpeg"
 
 
 def grid_for(session: Session) -> BoardGrid:

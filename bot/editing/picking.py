@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bot.editing.board_cache import full_frame
 from bot.editing.boards import frame_caption, point_views, session_dir
@@ -24,7 +24,7 @@ from bot.zoom import ZOOM_GRID, cell_region
 
 __all__ = ["PICKER_FORMAT", "PickerView", "build_picker"]
 
-PICKER_FORMAT = "jpeg"
+PICKER_FORMAT: Final = "jpeg"
 NO_SUCH_FRAME = Msg("This picker's frame is not in the video any more; open a new picker from "
                     "the board.")
 

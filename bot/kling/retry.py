@@ -34,7 +34,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, rng: Callable[[], float] = random.random) -> float:
         """Wait before the next try, after ``failures`` failed tries (1 for the first)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, failures - 1)))
+        ceiling = min(self.max_delay, self.base_delay * (2.0 ** max(0, failures - 1)))
         return rng() * ceiling if self.jitter else ceiling
 
 

@@ -67,8 +67,8 @@ class FrameExtractor:
             )
         cached = self.cache_path(index)
         if cached is not None and cached.is_file():
-            with Image.open(cached) as image:
-                return image.convert("RGB")
+            with Image.open(cached) as stored:
+                return stored.convert("RGB")
         image = self._decode(index)
         if cached is not None:
             self._store(cached, image)

@@ -31,7 +31,7 @@ JPEG_QUALITY = 92
 _EXIF_ORIENTATION = 0x0112
 # Only formats Pillow decodes itself; never hand user bytes to external tools (EPS etc.).
 _READABLE_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "AVIF", "HEIF")
-_PASS_THROUGH = {"JPEG": "jpeg", "PNG": "png"}
+_PASS_THROUGH: dict[str, Literal["jpeg", "png"]] = {"JPEG": "jpeg", "PNG": "png"}
 _PASS_THROUGH_MODES = frozenset({"RGB", "L", "RGBA"})
 _LOSSY_SOURCES = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "HEIF"})
 
@@ -44,7 +44,7 @@ class ReferenceImage:
     format: Literal["jpeg", "png"]
     width: int
     height: int
-    changes: list[str] = field(default_factory=list)
+    changes: list[Msg] = field(default_factory=list)
 
 
 def to_base64(ref: ReferenceImage) -> str:
@@ -179,7 +179,7 @@ def normalise_reference_image(data: bytes, *, filename: str | None = None) -> Re
     if orientation not in (1, None):
         frame = ImageOps.exif_transpose(frame)
         changes.append(Msg("Turned the image upright using its EXIF orientation."))
-    if frame.mode == "RGBA" and frame.getextrema()[3][0] == 255:
+    if frame.mode == "RGBA" and frame.getchannel("A").getextrema()[0] == 255:
         frame = frame.convert("RGB")  # a palette image whose alpha is fully opaque
     frame = _eight_bit(frame, changes)
     return _finish(frame, source_format, changes)

@@ -43,6 +43,7 @@ def _timed_frames(
     stream.thread_type = "AUTO"
     start = stream.start_time or 0
     time_base = stream.time_base
+    assert time_base is not None  # FFmpeg gives every demuxed stream a time base
     for frame in container.decode(stream):
         if frame.pts is None:
             continue
@@ -76,7 +77,7 @@ class _Upright:
         node = graph.add_buffer(
             width=frame.width,
             height=frame.height,
-            format=frame.format.name,
+            format=frame.format,
             time_base=frame.time_base or Fraction(1, 1000),
         )
         steps = [("scale", f"{coded_w}:{coded_h}"), ("format", "yuv420p")]

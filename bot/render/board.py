@@ -103,16 +103,19 @@ def shrink_frame(frame: np.ndarray | Image.Image, size: tuple[int, int]) -> Imag
 def _scale_mask(mask: MaskInput, size: tuple[int, int]) -> np.ndarray:
     out_w, out_h = size
     if isinstance(mask, Mapping):
-        return decode_rle_scaled(mask, out_w, out_h).astype(bool)
+        decoded: np.ndarray = decode_rle_scaled(mask, out_w, out_h).astype(bool)
+        return decoded
     array = np.asarray(mask)
     if array.ndim != 2:
         raise ValueError(f"a decoded mask must be 2-D (h, w), got shape {array.shape}")
     h, w = array.shape
     if (w, h) == size:
-        return array != 0
+        nonzero: np.ndarray = array != 0
+        return nonzero
     ys = np.minimum(((np.arange(out_h) + 0.5) * (h / out_h)).astype(np.intp), h - 1)
     xs = np.minimum(((np.arange(out_w) + 0.5) * (w / out_w)).astype(np.intp), w - 1)
-    return array[ys[:, None], xs[None, :]] != 0
+    sampled: np.ndarray = array[ys[:, None], xs[None, :]] != 0
+    return sampled
 
 
 def _erode(mask: np.ndarray, steps: int) -> np.ndarray:

@@ -164,8 +164,9 @@ def _coarsen(pixels: np.ndarray, hole: np.ndarray, step: int) -> tuple[np.ndarra
     padded = np.pad(pixels, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge").astype(np.float32)
     padded_hole = np.pad(hole, ((0, pad_h), (0, pad_w)), mode="edge")
     blocks_h, blocks_w = padded_hole.shape[0] // step, padded_hole.shape[1] // step
-    means = padded.reshape(blocks_h, step, blocks_w, step, 3).mean(axis=(1, 3))
-    any_hidden = padded_hole.reshape(blocks_h, step, blocks_w, step).any(axis=(1, 3))
+    means: np.ndarray = padded.reshape(blocks_h, step, blocks_w, step, 3).mean(axis=(1, 3))
+    # asarray: with a tuple axis numpy's stubs allow a scalar result, which never happens here.
+    any_hidden = np.asarray(padded_hole.reshape(blocks_h, step, blocks_w, step).any(axis=(1, 3)))
     return means, any_hidden
 
 

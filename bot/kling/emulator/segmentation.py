@@ -100,7 +100,8 @@ def _spread_along_rows(region: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     touched = np.zeros(int(starts.sum()) + 1, dtype=bool)
     touched[run_ids[region.ravel() & flat]] = True
     touched[0] = False
-    return touched[run_ids].reshape(height, width)
+    grown: np.ndarray = touched[run_ids].reshape(height, width)
+    return grown
 
 
 def flood_fill(allowed: np.ndarray, row: int, col: int) -> np.ndarray:
@@ -116,7 +117,7 @@ def flood_fill_from(allowed: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     Spreads along whole row runs, then whole column runs, until nothing changes: a handful of
     vectorised passes for ordinary shapes instead of one pass per pixel of distance.
     """
-    region = seeds & allowed
+    region: np.ndarray = seeds & allowed
     count = int(region.sum())
     if count == 0:
         return region

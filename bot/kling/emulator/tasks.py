@@ -49,7 +49,7 @@ def _common(runtime: EmulatorRuntime, body: dict[str, Any]) -> dict[str, Any]:
     model = body.get("model_name")
     if model not in (None, "") and model not in v.MODEL_NAMES:
         raise invalid(f"model_name must be one of {', '.join(v.MODEL_NAMES)}, got {model!r}")
-    fields = {
+    fields: dict[str, Any] = {
         "prompt": v.required_str(body, "prompt", max_chars=v.MAX_PROMPT_CHARS),
         "negative_prompt": v.optional_str(body, "negative_prompt", max_chars=v.MAX_PROMPT_CHARS),
         "mode": v.choice(body, "mode", v.MODES, "std"),
