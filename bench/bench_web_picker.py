@@ -92,6 +92,8 @@ window.__benchProbe = {
     });
     const before = read();
     performance.clearResourceTimings();  // the buffer is small: keep only this click's
+    // An error shown from now on is this click's (the benchmark stops on it).
+    document.getElementById("status").classList.remove("error");
     const changes = () => read().map((rgb, i) =>
       Math.abs(rgb[0] - before[i][0]) + Math.abs(rgb[1] - before[i][1]) +
       Math.abs(rgb[2] - before[i][2]));
@@ -240,13 +242,15 @@ async def click_once(page: Any, point: tuple[float, float]) -> dict[str, Any]:
                         [SPOTS, CHANGED, SPOTS_NEEDED])
     box = await page.locator("#frame").bounding_box()
     await page.mouse.click(box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"])
-    try:
-        handle = await page.wait_for_function("() => window.__benchProbe.result",
-                                              timeout=WAIT * 1000)
-    except Exception as error:
+    # The mask, or the page saying why not (a cooldown, a limit, an error): stop then.
+    await page.wait_for_function(
+        "() => window.__benchProbe.result || document.getElementById('status')"
+        ".classList.contains('error')", timeout=WAIT * 1000)
+    result = await page.evaluate("window.__benchProbe.result")
+    if not result:
         status = await page.inner_text("#status")
-        raise RuntimeError(f"no mask on the page after the click: {status}") from error
-    return dict(await handle.json_value())
+        raise RuntimeError(f"no mask on the page after the click: {status}")
+    return dict(result)
 
 
 def kling_share(records: list[Any], session: str, start: float, end: float,
