@@ -1,33 +1,28 @@
 """Codecs for the object masks Kling returns from its selection endpoints.
 
 Kling sends each mask twice: ``rle_mask`` (``{"size": [h, w], "counts": str}``, COCO compressed
-RLE over the pixels in column-major order) and ``png_mask`` (a base64 PNG). Everything here is
-numpy over runs or over characters, never a Python loop per pixel: a 4K mask has 8.3 million
-pixels but only a few tens of thousands of runs.
+RLE over the pixels in column-major order) and ``png_mask`` (a base64 PNG of undocumented pixel
+format); the bot reads only ``rle_mask``. Everything here is numpy over runs or over
+characters, never a Python loop per pixel: a 4K mask has 8.3 million pixels but only a few tens
+of thousands of runs.
 
 ``dilate`` is the project's one mask-growing helper (board halos, emulator segmentation and fills).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 __all__ = [
     "MAX_MASK_PIXELS",
     "MaskDecodeError",
-    "decode_png_mask",
     "decode_rle",
     "decode_rle_scaled",
     "dilate",
     "encode_rle",
-    "rle_area",
     "rle_runs",
     "rle_size",
 ]
@@ -77,7 +72,7 @@ def rle_size(rle: Mapping[str, Any]) -> tuple[int, int]:
     return h, w
 
 
-def _parse_counts(counts: str | bytes, max_runs: int | None = None) -> np.ndarray:
+def _parse_counts(counts: str | bytes | bytearray, max_runs: int | None = None) -> np.ndarray:
     """Turn a compressed counts string into run lengths (int64).
 
     Memory follows the number of runs, never the number of characters times eight: the string
@@ -214,11 +209,6 @@ def rle_runs(rle: Mapping[str, Any]) -> np.ndarray:
     return runs
 
 
-def rle_area(rle: Mapping[str, Any]) -> int:
-    """Number of selected pixels, computed from the runs alone."""
-    return int(rle_runs(rle)[1::2].sum())
-
-
 def decode_rle(rle: Mapping[str, Any]) -> np.ndarray:
     """Decode Kling's ``rle_mask`` into an ``(h, w)`` uint8 array, 1 where selected.
 
@@ -322,58 +312,5 @@ def _format_counts(runs: np.ndarray) -> str:
     place = np.arange(total, dtype=np.int64) - starts[owner]
     chunk = (values[owner] >> (_PAYLOAD_BITS * place)) & _PAYLOAD_MASK
     chunk[place < nchars[owner] - 1] |= _CONTINUE_BIT
-    return (chunk + _ASCII_OFFSET).astype(np.uint8).tobytes().decode("ascii")
-
-
-def decode_png_mask(png_mask: Mapping[str, Any]) -> np.ndarray:
-    """Decode Kling's ``png_mask`` (``{"size": [h, w], "base64": str}``) to an (h, w) uint8 mask.
-
-    The pixel format is undocumented, so any mode is accepted: where the image has an alpha
-    channel that actually varies, selected means non-zero alpha; otherwise any non-zero channel.
-    """
-    if not isinstance(png_mask, Mapping) or "base64" not in png_mask:
-        raise MaskDecodeError("PNG mask must be a mapping with a 'base64' field")
-    data = png_mask["base64"]
-    if not isinstance(data, str | bytes):
-        raise MaskDecodeError(f"PNG mask base64 must be a string, got {type(data).__name__}")
-    if isinstance(data, str) and data.startswith("data:"):
-        data = data.partition(",")[2]  # tolerate a data: URL prefix
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MaskDecodeError(f"PNG mask is not valid base64: {exc}") from None
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            w, h = img.size
-            if w * h > MAX_MASK_PIXELS:
-                raise MaskDecodeError(f"PNG mask {w}x{h} is larger than the pixel limit")
-            mask = _image_to_mask(img)
-    except MaskDecodeError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise MaskDecodeError(f"PNG mask could not be read: {exc}") from None
-    declared = png_mask.get("size")
-    if declared is not None:
-        dh, dw = rle_size({"size": declared})
-        if (dh, dw) != mask.shape:
-            raise MaskDecodeError(
-                f"PNG mask is {mask.shape[0]}x{mask.shape[1]} (h x w) but its size says {dh}x{dw}"
-            )
-    return mask
-
-
-def _image_to_mask(img: Image.Image) -> np.ndarray:
-    if img.mode == "P":
-        img = img.convert("RGBA")
-    bands = img.getbands()
-    if "A" in bands:
-        alpha = np.asarray(img.getchannel("A"))
-        if alpha.min() != alpha.max():
-            return (alpha > 0).astype(np.uint8)
-        img = img.convert("RGB" if len(bands) > 2 else "L")
-    if img.mode == "1":
-        img = img.convert("L")
-    pixels = np.asarray(img)
-    if pixels.ndim == 3:
-        return pixels.any(axis=2).astype(np.uint8)
-    return (pixels != 0).astype(np.uint8)
+    text: str = (chunk + _ASCII_OFFSET).astype(np.uint8).tobytes().decode("ascii")
+    return text

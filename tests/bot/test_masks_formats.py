@@ -1,103 +1,24 @@
-"""Mask codecs at their edges: PNG pixel formats Kling might send, size limits, and the exact
-error for each kind of broken mask."""
+"""The mask codec at its edges: size limits, empty masks and the exact error for each kind of
+broken mask."""
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from bot.masks import (
     MAX_MASK_PIXELS,
     MaskDecodeError,
-    decode_png_mask,
     decode_rle,
     decode_rle_scaled,
     encode_rle,
     rle_size,
 )
 
-# Selected pixels of the test images: a 3x2 block and one corner pixel.
+# Selected pixels of the test masks: a 3x2 block and one corner pixel.
 SELECTED = np.zeros((6, 8), np.uint8)
 SELECTED[1:3, 2:5] = 1
 SELECTED[5, 7] = 1
-
-
-def png_payload(image: Image.Image) -> dict[str, object]:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return {"base64": base64.b64encode(buffer.getvalue()).decode()}
-
-
-def decoded(image: Image.Image) -> np.ndarray:
-    mask = decode_png_mask(png_payload(image))
-    assert mask.dtype == np.uint8
-    return mask
-
-
-def test_palette_png_whose_first_colour_is_the_selection() -> None:
-    # Index 0 is red (selected), index 1 black (background): the colours decide, not the indices.
-    image = Image.fromarray(np.where(SELECTED == 1, 0, 1).astype(np.uint8), mode="P")
-    image.putpalette([255, 0, 0, 0, 0, 0] + [0, 0, 0] * 254)
-    assert np.array_equal(decoded(image), SELECTED)
-
-
-def test_palette_png_with_a_transparent_background() -> None:
-    image = Image.fromarray(np.where(SELECTED == 1, 1, 0).astype(np.uint8), mode="P")
-    image.putpalette([9, 9, 9, 200, 200, 200] + [0, 0, 0] * 254)
-    image.info["transparency"] = 0  # every colour is non-black: only alpha tells them apart
-    assert np.array_equal(decoded(image), SELECTED)
-
-
-def test_rgba_with_faint_alpha_is_selected() -> None:
-    alpha = np.where(SELECTED == 1, 1, 0).astype(np.uint8)  # alpha 1 of 255 still counts
-    rgba = np.dstack([np.full_like(alpha, 255)] * 3 + [alpha])
-    assert np.array_equal(decoded(Image.fromarray(rgba, mode="RGBA")), SELECTED)
-
-
-def test_opaque_rgba_with_a_dim_blue_selection() -> None:
-    # Pure blue of value 1 has no luminance: reading it as grey would lose it.
-    rgba = np.zeros((6, 8, 4), np.uint8)
-    rgba[..., 3] = 255
-    rgba[..., 2] = SELECTED
-    assert np.array_equal(decoded(Image.fromarray(rgba, mode="RGBA")), SELECTED)
-
-
-def test_opaque_grey_with_alpha() -> None:
-    la = np.dstack([SELECTED * 255, np.full_like(SELECTED, 255)])
-    assert np.array_equal(decoded(Image.fromarray(la, mode="LA")), SELECTED)
-
-
-def test_png_base64_with_stray_characters_is_refused() -> None:
-    payload = png_payload(Image.fromarray(SELECTED * 255, mode="L"))
-    text = str(payload["base64"])
-    with pytest.raises(MaskDecodeError, match="PNG mask is not valid base64"):
-        decode_png_mask({"base64": text[:8] + "*" + text[8:]})
-
-
-def test_png_larger_than_the_pixel_limit_is_refused_before_decoding() -> None:
-    side = 8193  # 8193 x 8193 is just over 8192 x 8192
-    image = Image.new("1", (side, side))
-    with pytest.raises(MaskDecodeError) as info:
-        decode_png_mask(png_payload(image))
-    assert str(info.value) == f"PNG mask {side}x{side} is larger than the pixel limit"
-
-
-@pytest.mark.parametrize(
-    ("payload", "message"),
-    [
-        ("nope", "PNG mask must be a mapping with a 'base64' field"),
-        ({"size": [1, 1]}, "PNG mask must be a mapping with a 'base64' field"),
-        ({"base64": 42}, "PNG mask base64 must be a string, got int"),
-    ],
-)
-def test_png_mask_error_sentences(payload: object, message: str) -> None:
-    with pytest.raises(MaskDecodeError) as info:
-        decode_png_mask(payload)  # type: ignore[arg-type]
-    assert str(info.value) == message
 
 
 def test_rle_size_limit_is_inclusive() -> None:
