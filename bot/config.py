@@ -201,22 +201,24 @@ class _Reader:
     def where(self, key: str) -> str:
         return self.origins.get(key) or f"[{self.section}] {key}"
 
-    def string(self, key: str) -> str | None:
+    def _text(self, key: str) -> str | None:
+        """The key's raw string, or None when it is missing or not a string (a problem then,
+        which never echoes the value: it may be a mistyped secret)."""
         value = self.table.get(key)
         if value is None:
             return None
         if not isinstance(value, str):
             self.problems.append(f"{self.where(key)} must be a string")
             return None
-        return value.strip() or None
+        return value
+
+    def string(self, key: str) -> str | None:
+        value = self._text(key)
+        return (value.strip() or None) if value is not None else None
 
     def secret(self, key: str) -> Secret | None:
-        value = self.table.get(key)
+        value = self._text(key)
         if value is None:
-            return None
-        if not isinstance(value, str):
-            # Do not echo the value: it may be a mistyped secret.
-            self.problems.append(f"{self.where(key)} must be a string")
             return None
         if value.strip() and looks_like_placeholder(value):
             # Not echoed either: the check could be wrong about a real secret.

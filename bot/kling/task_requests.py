@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 MODEL_NAME = "kling-v1-6"
 MAX_PROMPT_CHARS = 2500
@@ -48,22 +48,54 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
 
 
-def _optional_fields(
-    *,
-    negative_prompt: str | None,
-    watermark_enabled: bool | None,
-    callback_url: str | None,
-    external_task_id: str | None,
+def _check_texts_and_mode(task: _TaskFields) -> None:
+    _check_prompt("prompt", task.prompt, required=True)
+    _check_prompt("negative_prompt", task.negative_prompt, required=False)
+    _check_mode(task.mode)
+
+
+class _TaskFields(Protocol):
+    """What both task requests have, read-only (the requests are frozen dataclasses)."""
+
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def negative_prompt(self) -> str | None: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def duration(self) -> int | str: ...
+    @property
+    def external_task_id(self) -> str | None: ...
+    @property
+    def callback_url(self) -> str | None: ...
+    @property
+    def watermark_enabled(self) -> bool | None: ...
+    @property
+    def model_name(self) -> str | None: ...
+
+
+def _body(
+    task: _TaskFields, own: dict[str, Any], own_after: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """The model, the endpoint's ``own`` fields, the prompt and its settings, ``own_after``,
+    then the optional fields that are set (in the order of Kling's reference)."""
     body: dict[str, Any] = {}
-    if negative_prompt:
-        body["negative_prompt"] = negative_prompt
-    if watermark_enabled is not None:
-        body["watermark_info"] = {"enabled": watermark_enabled}
-    if callback_url:
-        body["callback_url"] = callback_url
-    if external_task_id:
-        body["external_task_id"] = external_task_id
+    if task.model_name:
+        body["model_name"] = task.model_name
+    body.update(own)
+    body["prompt"] = task.prompt
+    body["mode"] = task.mode
+    body["duration"] = str(task.duration)
+    body.update(own_after or {})
+    if task.negative_prompt:
+        body["negative_prompt"] = task.negative_prompt
+    if task.watermark_enabled is not None:
+        body["watermark_info"] = {"enabled": task.watermark_enabled}
+    if task.callback_url:
+        body["callback_url"] = task.callback_url
+    if task.external_task_id:
+        body["external_task_id"] = task.external_task_id
     return body
 
 
@@ -103,33 +135,16 @@ class CreateEditTask:
             raise ValueError(
                 f"{edit_mode.value} takes {low}-{high} reference images, got {len(self.images)}"
             )
-        _check_prompt("prompt", self.prompt, required=True)
-        _check_prompt("negative_prompt", self.negative_prompt, required=False)
-        _check_mode(self.mode)
+        _check_texts_and_mode(self)
 
     def with_external_task_id(self, external_task_id: str) -> CreateEditTask:
         return dataclasses.replace(self, external_task_id=external_task_id)
 
     def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if self.model_name:
-            body["model_name"] = self.model_name
-        body["session_id"] = self.session_id
-        body["edit_mode"] = str(self.edit_mode)
+        own: dict[str, Any] = {"session_id": self.session_id, "edit_mode": str(self.edit_mode)}
         if self.images:
-            body["image_list"] = [{"image": image} for image in self.images]
-        body["prompt"] = self.prompt
-        body["mode"] = self.mode
-        body["duration"] = str(self.duration)
-        body.update(
-            _optional_fields(
-                negative_prompt=self.negative_prompt,
-                watermark_enabled=self.watermark_enabled,
-                callback_url=self.callback_url,
-                external_task_id=self.external_task_id,
-            )
-        )
-        return body
+            own["image_list"] = [{"image": image} for image in self.images]
+        return _body(self, own)
 
 
 @dataclass(frozen=True)
@@ -152,9 +167,7 @@ class CreateMultiImageTask:
         object.__setattr__(self, "duration", _duration_text(self.duration))
         if not 1 <= len(self.images) <= 4:
             raise ValueError(f"multi-image2video takes 1-4 images, got {len(self.images)}")
-        _check_prompt("prompt", self.prompt, required=True)
-        _check_prompt("negative_prompt", self.negative_prompt, required=False)
-        _check_mode(self.mode)
+        _check_texts_and_mode(self)
         if self.aspect_ratio not in ASPECT_RATIOS:
             raise ValueError(f"aspect_ratio must be one of {ASPECT_RATIOS}")
 
@@ -162,20 +175,5 @@ class CreateMultiImageTask:
         return dataclasses.replace(self, external_task_id=external_task_id)
 
     def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if self.model_name:
-            body["model_name"] = self.model_name
-        body["image_list"] = [{"image": image} for image in self.images]
-        body["prompt"] = self.prompt
-        body["mode"] = self.mode
-        body["duration"] = str(self.duration)
-        body["aspect_ratio"] = self.aspect_ratio
-        body.update(
-            _optional_fields(
-                negative_prompt=self.negative_prompt,
-                watermark_enabled=self.watermark_enabled,
-                callback_url=self.callback_url,
-                external_task_id=self.external_task_id,
-            )
-        )
-        return body
+        own = {"image_list": [{"image": image} for image in self.images]}
+        return _body(self, own, {"aspect_ratio": self.aspect_ratio})
