@@ -171,6 +171,22 @@ def add_callback_routes(app: web.Application, wake: WakeJob, *, secret: str | No
     app.router.add_get(HEALTH_PATH, health)
 
 
+async def serve_app(
+    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 60.0
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a free port): its runner, to clean up when done,
+    and the port it listens on. ``shutdown_timeout`` is aiohttp's own default unless given."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, runner.addresses[0][1]
+
+
 class CallbackServer:
     """Serves :func:`create_callback_app` on ``host:port`` until closed."""
 
@@ -183,16 +199,7 @@ class CallbackServer:
         self.port: int | None = None
 
     async def start(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = runner.addresses[0][1]
+        self._runner, self.port = await serve_app(self._app, self._host, self._port)
         log.info("Kling callback endpoint listening on %s:%s", self._host, self.port)
 
     async def close(self) -> None:

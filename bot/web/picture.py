@@ -16,26 +16,12 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.editing.board_cache import full_frame
 from bot.editing.boards import session_dir
-from bot.media import FrameExtractor, MediaError
 from bot.render.board import BOARD_LONG_SIDE, POINT_FILL, display_size, paint_masks
 
 CACHE_SIZE = 48
 JPEG_QUALITY = 88
-
-
-def _frame(video: Path, cache_dir: Path, index: int) -> Image.Image:
-    extractor = FrameExtractor(video, cache_dir)
-    try:
-        return extractor.get(index)
-    except MediaError:
-        # Kling may count a frame or two more than the local decoder: show the nearest one.
-        for earlier in range(index - 1, max(index - 4, -1), -1):
-            try:
-                return extractor.get(earlier)
-            except MediaError:
-                continue
-        raise
 
 
 def draw_points(image: Image.Image, points: Sequence[tuple[int, float, float]]) -> None:
@@ -58,7 +44,7 @@ def draw_points(image: Image.Image, points: Sequence[tuple[int, float, float]]) 
 def render_picture(video: Path, cache_dir: Path, index: int, masks: Sequence[Any],
                    points: Sequence[tuple[int, float, float]]) -> bytes:
     """JPEG of frame `index` (longest side BOARD_LONG_SIDE) with masks and numbered points."""
-    frame = _frame(video, cache_dir, index).convert("RGB")
+    frame = full_frame(video, cache_dir, index).convert("RGB")
     size = display_size(*frame.size, BOARD_LONG_SIDE)
     image = frame.resize(size, Image.Resampling.BILINEAR) if frame.size != size else frame.copy()
     paint_masks(image, [(int(m.get("object_id", 0)), m["rle_mask"]) for m in masks

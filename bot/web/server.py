@@ -14,7 +14,7 @@ import time
 
 from aiohttp import web
 
-from bot.callbacks import MAX_BODY_BYTES, Clock, WakeJob, add_callback_routes
+from bot.callbacks import MAX_BODY_BYTES, Clock, WakeJob, add_callback_routes, serve_app
 from bot.web.picker import Picker
 
 log = logging.getLogger(__name__)
@@ -70,16 +70,9 @@ class WebServer:
     async def start(self) -> None:
         # Open event streams end on shutdown (the picker's on_shutdown), so a short timeout
         # is enough for the rest to finish.
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = runner.addresses[0][1]
+        self._runner, self.port = await serve_app(
+            self.app, self._host, self._port, shutdown_timeout=2.0
+        )
         log.info("web server listening on %s:%s (%s)", self._host, self.port,
                  "picker and callbacks" if self.picker else "callbacks")
 
