@@ -168,12 +168,19 @@ def _add_points(runtime: EmulatorRuntime, session: Session, index: int,
     return masks
 
 
-async def add_selection(request: web.Request) -> web.Response:
+async def _points_request(
+    request: web.Request,
+) -> tuple[EmulatorRuntime, Session, int, list[tuple[float, float]]]:
+    """The session, frame and points of an add or delete call, validated in Kling's order."""
     runtime = runtime_of(request)
     body = await read_json(request)
     session = runtime.session(body.get("session_id"))
     index = v.frame_index(body, session.total_frame)
-    points = v.points(body)
+    return runtime, session, index, v.points(body)
+
+
+async def add_selection(request: web.Request) -> web.Response:
+    runtime, session, index, points = await _points_request(request)
     async with session.lock:
         marked = {i for i, clicks in session.clicks.items() if clicks}
         if index not in marked and len(marked) >= v.MAX_MARKED_FRAMES:
@@ -194,11 +201,7 @@ def _current_masks(runtime: EmulatorRuntime, session: Session, index: int) -> di
 
 
 async def delete_selection(request: web.Request) -> web.Response:
-    runtime = runtime_of(request)
-    body = await read_json(request)
-    session = runtime.session(body.get("session_id"))
-    index = v.frame_index(body, session.total_frame)
-    points = v.points(body)
+    runtime, session, index, points = await _points_request(request)
     async with session.lock:
         remaining = list(session.clicks.get(index, []))
         for i, (x, y) in enumerate(points):
