@@ -8,11 +8,12 @@ created (the emulator would render a real video per task, which would dominate t
 Delivery posts nowhere (a counter) but the result file is really downloaded. The runner's own
 process is measured: CPU time (getrusage), wall time, peak RSS; the stand-in counts requests.
 
-Job cards (``--queued 20000``): the real runner and the real job-card observer (``cogs.job_cards``,
-posting to a stand-in channel that only counts edits), with an in-process Kling that has one slot
-and answers 1303 beyond it, so the rest of the jobs wait in the local queue. Reported: CPU per card
-edit and per refresh of every card (the first submission after the 10 s progress interval re-renders
-every waiting card with its new place in line), and CPU per submission while no card is due.
+Job cards (``--queued 20000``): the real runner and the real job-card observer
+(``cogs.jobs.job_cards``, posting to a stand-in channel that only counts edits), with an
+in-process Kling that has one slot and answers 1303 beyond it, so the rest of the jobs wait in the
+local queue. Reported: CPU per card edit and per refresh of every card (the first submission after
+the 10 s progress interval re-renders every waiting card with its new place in line), and CPU per
+submission while no card is due.
 
 Quota queries (``--history 10,1000,10000``): ``count_active_jobs``, ``recent_jobs`` and the quota
 check inside ``create_job`` on a server with that many jobs in its history.
@@ -51,7 +52,7 @@ from bot.kling import KlingClient, make_provider  # noqa: E402
 from bot.kling.errors import ConcurrencyFullError  # noqa: E402
 from bot.kling.models import Task, TaskStatus  # noqa: E402
 from bot.storage import Job, JobKind, JobLimits, JobState, NewJob, Store  # noqa: E402
-from cogs.job_cards import JobCards  # noqa: E402
+from cogs.jobs.job_cards import JobCards  # noqa: E402
 
 BASE = "/v1/videos/multi-image2video"
 RESULT_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(16 * 1024)

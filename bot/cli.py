@@ -46,7 +46,8 @@ def _fail(problems: Sequence[str]) -> int:
 
 
 def _with_discord(args: argparse.Namespace, entry: str) -> int:
-    """Load and check the configuration and the folders, then run `cogs.app.<entry>(config)`."""
+    """Load and check the configuration and the folders, then run
+    `cogs.core.app.<entry>(config)`."""
     from bot.startup import storage_problems
 
     config = _load(args.config)
@@ -60,7 +61,7 @@ def _with_discord(args: argparse.Namespace, entry: str) -> int:
             "board, card and result says so). Set KLING_API_KEY, or KLING_ACCESS_KEY and "
             "KLING_SECRET_KEY, to use Kling")
     # Discord lives in cogs/; bot/ stays importable without it.
-    from cogs import app
+    from cogs.core import app
 
     return asyncio.run(getattr(app, entry)(config))
 

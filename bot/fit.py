@@ -2,7 +2,7 @@
 
 Discord refuses a whole message (HTTP 400) when one part is too long, so a reply that quotes a
 6,000-character option would never arrive and the member would watch "thinking…" forever. Every
-text the bot sends goes through :func:`fit` (``cogs.replies`` applies it to content, embeds and
+text the bot sends goes through :func:`fit` (``cogs.core.replies`` applies it to content, embeds and
 layout components); error messages quote bad input through :func:`excerpt`.
 
 Lengths are counted in code points, as Discord's API does (Python ``len``).

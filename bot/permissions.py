@@ -43,7 +43,7 @@ BOT_PERMISSIONS: tuple[UsedPermission, ...] = (
     UsedPermission(Permission.VIEW_CHANNEL, "View Channels",
                    "see the channels it posts boards, job cards and results in"),
     # Boards (cogs/edit.py), previews (cogs/marking.py), job cards (cogs/job_cards.py) and
-    # results (cogs/delivery.py) are ordinary channel messages, not interaction replies.
+    # results (cogs/jobs/delivery.py) are ordinary channel messages, not interaction replies.
     UsedPermission(Permission.SEND_MESSAGES, "Send Messages",
                    "post boards, previews, job cards and results"),
     # A result too large to attach is posted as Kling's link; it unfurls into a player only

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.config import Config
 from bot.i18n import update
 from bot.i18n.extract import SourceMessage
-from cogs.app import EXTENSIONS, KlingBot, use_api_base
-from cogs.translator import command_messages
+from cogs.core.app import EXTENSIONS, KlingBot, use_api_base
+from cogs.core.translator import command_messages
 
 
 async def slash_command_strings() -> list[SourceMessage]:

@@ -69,7 +69,7 @@ Checking
     (the same check the tests run).
 
 Slash commands (names, descriptions, option descriptions, choices) are translated by
-``cogs.translator.KlingTranslator`` from the same catalogues, under the msgctxt values in
+``cogs.core.translator.KlingTranslator`` from the same catalogues, under the msgctxt values in
 :data:`COMMAND_CONTEXTS`.
 """
 

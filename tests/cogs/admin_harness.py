@@ -17,8 +17,9 @@ from discord.ext import commands
 
 from bot.policy import PolicyError
 from bot.storage import Job, JobKind, JobState, NewJob, Store
-from cogs.access import ensure_channel_enabled, ensure_member_can_submit
-from cogs.tree import KlingTree
+from cogs.core.access import ensure_channel_enabled, ensure_member_can_submit
+from cogs.core.kling_group import KlingSubcommands
+from cogs.core.tree import KlingTree
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, TwinRole, bot_running
 from tests.discord_twin.actors import MESSAGE_COMPONENT, InteractionHandle, TwinActor
 from tests.discord_twin.connect import use_gateway_from_rest
@@ -38,13 +39,10 @@ class Clock:
         return self.now
 
 
-class StandInKlingCog(commands.Cog):
-    """Owns a `/kling` group the way the real Kling cog does (a cog-bound group)."""
+class StandInKlingCog(KlingSubcommands):
+    """A `/kling` subcommand the way the feature cogs declare theirs."""
 
-    kling = app_commands.Group(name="kling", description="Edit short videos with Kling AI",
-                               guild_only=True)
-
-    @kling.command(name="status", description="Show this channel's editing session")
+    @app_commands.command(name="status", description="Show this channel's editing session")
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message("no session", ephemeral=True)
 
@@ -87,7 +85,7 @@ class AdminTestBot(commands.Bot):
     async def setup_hook(self) -> None:
         await use_gateway_from_rest(self)
         self.store = await Store.open(self.db_path, clock=self.clock)
-        await self.add_cog(StandInKlingCog())
+        await self.add_cog(StandInKlingCog(self))
         await self.add_cog(SubmitProbeCog())
         for name in self.extension_names:
             await self.load_extension(name)
@@ -114,7 +112,7 @@ async def run_bot(tmp_path: Path, clock: Clock,
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def start(extensions: Sequence[str] = ("cogs.admin", "cogs.jobs_list"),
+    async def start(extensions: Sequence[str] = ("cogs.admin.cog", "cogs.jobs.cog"),
                     ) -> AsyncIterator[AdminTestBot]:
         bot = AdminTestBot(tmp_path / "bot.sqlite3", clock, extensions)
         async with bot_running(bot, discord_twin):

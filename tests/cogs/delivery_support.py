@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cogs.runtime
+import cogs.core.runtime
 from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
 from bot.jobs import RunnerConfig, animate_request
 from bot.kling.emulator import KlingEmulator
 from bot.storage import Job, JobKind, NewJob, Store
-from cogs.app import KlingBot
-from cogs.delivery import result_custom_id
+from cogs.core.app import KlingBot
+from cogs.jobs.delivery import result_custom_id
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, bot_running
 from tests.discord_twin.model import walk_components
 from tests.processes import ChildProcess, child_env, python_module
@@ -83,7 +83,7 @@ def bot_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Co
 @pytest.fixture
 def fast_runner(monkeypatch: pytest.MonkeyPatch) -> RunnerConfig:
     """Poll every fraction of a second instead of every 5-30 s (the in-process bot only)."""
-    monkeypatch.setattr(cogs.runtime, "runner_config",
+    monkeypatch.setattr(cogs.core.runtime, "runner_config",
                         lambda config: replace(FAST_RUNNER, poll_timeout=600.0))
     return FAST_RUNNER
 

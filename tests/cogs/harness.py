@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cogs.runtime
+import cogs.core.runtime
 from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
 from bot.jobs import RunnerConfig
 from bot.kling.emulator import KlingEmulator
 from bot.media import write_mp4
-from cogs.app import KlingBot, use_api_base
-from cogs.cooldowns import Cooldowns, use_cooldowns
+from cogs.core.app import KlingBot, use_api_base
+from cogs.core.cooldowns import Cooldowns
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild, TwinMessage, bot_running
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 24, 2.5
@@ -121,8 +121,7 @@ class KlingWorld:
     @contextlib.asynccontextmanager
     async def bot(self) -> AsyncIterator[KlingBot]:
         """The real bot, logged in to the stand-in; leaving the block shuts it down."""
-        bot = KlingBot(self.config)
-        use_cooldowns(bot, Cooldowns(clock=self.cooldown_clock))
+        bot = KlingBot(self.config, cooldowns=Cooldowns(clock=self.cooldown_clock))
         # discord.py waits this long after the last GUILD_CREATE before `ready` (2 s by
         # default); the stand-in sends its guilds at once, so a short wait loses nothing.
         bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT_S
@@ -180,7 +179,7 @@ FAST_RUNNER = RunnerConfig(poll_first=0.3, poll_max=1.0, poll_growth=1.5,
 async def kling_world(tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild,
                       monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[KlingWorld]:
     # Poll the emulator (which finishes at once) every fraction of a second, not every 5 s.
-    monkeypatch.setattr(cogs.runtime, "runner_config", lambda _config: FAST_RUNNER)
+    monkeypatch.setattr(cogs.core.runtime, "runner_config", lambda _config: FAST_RUNNER)
     async with KlingEmulator(seconds_per_stage=0.0, work_dir=tmp_path / "emulator") as emulator:
         config = Config(
             discord=DiscordConfig(token=Secret(discord_twin.token),

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from discord import app_commands
 
-from cogs.access import guild_and_channel, guild_id_of
-from cogs.tree import describe_app_command_error
+from cogs.core.access import guild_and_channel, guild_id_of
+from cogs.core.tree import describe_app_command_error
 
 
 def interaction(guild_id: int | None, channel_id: int | None) -> Any:
@@ -40,7 +40,7 @@ def test_no_server_is_answered_in_the_member_s_language(
 def test_the_check_holds_under_python_dash_o() -> None:
     code = ("from types import SimpleNamespace as S\n"
             "from discord import app_commands\n"
-            "from cogs.access import guild_id_of\n"
+            "from cogs.core.access import guild_id_of\n"
             "try:\n    guild_id_of(S(guild_id=None))\n"
             "except app_commands.NoPrivateMessage:\n    print('refused')\n")
     done = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,

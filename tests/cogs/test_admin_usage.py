@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.storage import GuildUsage, JobState, MemberUsage, UsageCounts
-from cogs.admin import usage_embed
+from cogs.admin.cog import usage_embed
 from tests.cogs.admin_harness import (
     NOW,
     BotFactory,

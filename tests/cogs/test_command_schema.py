@@ -5,8 +5,8 @@ import pytest
 from discord import app_commands
 
 from bot.config import Config
-from cogs.app import EXTENSIONS, KlingBot, use_api_base
-from cogs.tree import describe_app_command_error
+from cogs.core.app import EXTENSIONS, KlingBot, use_api_base
+from cogs.core.tree import describe_app_command_error
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import cogs.delivery
-import cogs.runtime
+import cogs.core.runtime
+import cogs.jobs.delivery
 from bot.kling.emulator import KlingEmulator
 from tests.cogs.delivery_support import (
     bot_config,
@@ -73,7 +73,7 @@ async def test_the_earlier_post_is_found_behind_more_than_500_messages(
     tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cogs.runtime, "STOP_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(cogs.core.runtime, "STOP_GRACE_SECONDS", 0.2)
     channel = twin_guild.channel("general")
     async with KlingEmulator(seconds_per_stage=0.1, image2video_long_side=320) as emulator:
         db, job_id = await post_then_crash(tmp_path, discord_twin, twin_guild, emulator,
@@ -89,8 +89,8 @@ async def test_an_undecided_lookup_neither_posts_again_nor_fails_and_reads_furth
     tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(cogs.runtime, "STOP_GRACE_SECONDS", 0.2)
-    monkeypatch.setattr(cogs.delivery, "HISTORY_LIMIT", 100)  # the post is 251st: 3 lookups
+    monkeypatch.setattr(cogs.core.runtime, "STOP_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(cogs.jobs.delivery, "HISTORY_LIMIT", 100)  # the post is 251st: 3 lookups
     channel = twin_guild.channel("general")
     async with KlingEmulator(seconds_per_stage=0.1, image2video_long_side=320) as emulator:
         db, job_id = await post_then_crash(tmp_path, discord_twin, twin_guild, emulator,

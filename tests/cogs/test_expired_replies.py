@@ -82,7 +82,7 @@ async def test_an_answer_the_bot_knows_is_late_is_never_posted_in_the_channel(
 async def test_a_member_who_takes_no_dms_finds_the_answer_only_in_the_log(
     kling_world: KlingWorld, bot_sees_the_twin_clock: None, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="cogs.replies")
+    caplog.set_level(logging.INFO, logger="cogs.core.replies")
     world = kling_world
     world.twin.dms.refuse_dms(world.alice.id)
     async with world.bot():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.kling.emulator import KlingEmulator
 from bot.storage import JobKind, JobState, NewJob
-from cogs.job_cards import JobCards, post_job_card, render_card
+from cogs.jobs.job_cards import JobCards, post_job_card, render_card
 from tests.cogs.delivery_support import (
     bot_config,
     fast_runner,

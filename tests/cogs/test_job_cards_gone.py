@@ -9,7 +9,7 @@ import pytest
 
 from bot.kling.emulator import KlingEmulator
 from bot.storage import Store
-from cogs.job_cards import post_job_card
+from cogs.jobs.job_cards import post_job_card
 from tests.cogs.delivery_support import (
     bot_config,
     fast_runner,

@@ -8,12 +8,11 @@ from discord.ext import commands
 
 from bot.config import Config
 from bot.storage import JobKind, JobState
-from cogs.app import EXTENSIONS, KlingBot, use_api_base
+from cogs.core.app import EXTENSIONS, KlingBot, use_api_base
 from tests.cogs.admin_harness import (
     NOW,
     BotFactory,
     Clock,
-    StandInKlingCog,
     clock,
     run_bot,
     seed_job,
@@ -88,28 +87,27 @@ async def test_jobs_is_refused_in_a_disabled_channel(
         assert elsewhere.embeds[0]["description"] == "This server has no Kling jobs yet."
 
 
-async def test_jobs_joins_the_kling_group_of_the_real_bot() -> None:
+async def test_jobs_joins_the_one_kling_group_and_reloads_on_its_own() -> None:
     bot = KlingBot(Config())
     try:
-        for name in (*EXTENSIONS, "cogs.admin", "cogs.jobs_list"):
-            if name not in bot.extensions:
-                await bot.load_extension(name)
-        schema = {c["name"]: c for c in await bot.command_schema()}
-        kling = {o["name"] for o in schema["kling"]["options"]}
-        assert "jobs" in kling
-        admin = {o["name"] for o in schema["kling-admin"]["options"]}
-        assert admin == {"settings", "usage"}
-        await bot.unload_extension("cogs.jobs_list")
-        assert "jobs" not in {c.name for c in bot.tree.get_command("kling").commands}
+        for name in EXTENSIONS:
+            await bot.load_extension(name)
+        before = await bot.command_schema()
+        kling = {o["name"] for o in before[0]["options"]} if before[0]["name"] == "kling" else set()
+        assert {"jobs", "remove", "edit", "animate"} <= kling
+        await bot.unload_extension("cogs.jobs.cog")
+        left = {c.name for c in bot.tree.get_command("kling").commands}
+        assert "jobs" not in left and "remove" not in left
+        assert {"edit", "mark", "animate"} <= left  # the other features keep theirs
+        await bot.load_extension("cogs.jobs.cog")
+        await bot.reload_extension("cogs.editing.cog")
+        assert await bot.command_schema() == before  # same commands, same order
     finally:
         await bot.close()
         use_api_base(None)
 
 
-async def test_jobs_extension_needs_the_kling_group_first() -> None:
+async def test_a_feature_needs_the_bots_kling_group() -> None:
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
-    with pytest.raises(commands.ExtensionFailed, match="must load after"):
-        await bot.load_extension("cogs.jobs_list")
-    await bot.add_cog(StandInKlingCog())
-    await bot.load_extension("cogs.jobs_list")
-    assert bot.tree.get_command("kling").get_command("jobs") is not None
+    with pytest.raises(commands.ExtensionFailed, match="no /kling group"):
+        await bot.load_extension("cogs.jobs.cog")

@@ -15,7 +15,7 @@ import pytest
 from discord import app_commands
 
 from bot.i18n import catalogues
-from cogs.tree import report_error
+from cogs.core.tree import report_error
 from tests.cogs.harness import KlingWorld, kling_world, make_reference_image
 from tests.discord_twin import TwinMessage
 

@@ -21,8 +21,8 @@ from bot.editing.picking import PickerView
 from bot.i18n import Msg
 from bot.media import FrameExtractor, write_mp4
 from bot.zoom import cell_names, parse_cell_name
-from cogs.cooldowns import SELECTION
-from cogs.picker import TEMPLATE, PickerTarget, parse_target, picker_layout
+from cogs.core.cooldowns import SELECTION
+from cogs.editing.picker import TEMPLATE, PickerTarget, parse_target, picker_layout
 from tests.cogs.harness import KlingWorld, board_image, kling_world
 from tests.discord_twin import TwinMessage
 from tests.discord_twin.bodies import count_components

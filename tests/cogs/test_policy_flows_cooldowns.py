@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cogs.cooldowns import PREVIEW, SELECTION, SUBMIT, CooldownError, Cooldowns
+from cogs.core.cooldowns import PREVIEW, SELECTION, SUBMIT, CooldownError, Cooldowns
 from tests.cogs.harness import KlingWorld, kling_world
 
 __all__ = ["kling_world"]

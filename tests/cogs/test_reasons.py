@@ -1,4 +1,4 @@
-"""Failure reasons are stored in English and shown in the reader's language (cogs.reasons)."""
+"""Failure reasons are stored in English and shown in the reader's language (cogs.jobs.reasons)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from bot.jobs.poller import plain_reason
 from bot.kling.errors import ContentPolicyError
 from bot.storage import JobState
-from cogs.job_cards import render_card
-from cogs.reasons import stored_reason
+from cogs.jobs.job_cards import render_card
+from cogs.jobs.reasons import stored_reason
 from tests.bot.jobs.conftest import Rig, rig
 from tests.bot.jobs.fakes import new_job
 from tests.cogs.job_cards_data import failed_job
@@ -85,7 +85,7 @@ async def test_a_job_cancelled_before_it_was_sent_reads_in_indonesian(rig: Rig) 
 
 def test_every_reason_the_runner_stores_is_a_catalogue_message() -> None:
     """A literal string given as a job's reason in bot/jobs would reach every server in English
-    (cogs.reasons translates only what the catalogue knows): reasons are written as Msg."""
+    (cogs.jobs.reasons translates only what the catalogue knows): reasons are written as Msg."""
     plain: list[str] = []
     for path in sorted(JOBS.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

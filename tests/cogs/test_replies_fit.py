@@ -9,7 +9,7 @@ import discord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cogs.replies import fit_content, fit_embed, fit_view
+from cogs.core.replies import fit_content, fit_embed, fit_view
 from tests.discord_twin.bodies import validate_message
 from tests.discord_twin.model import COMPONENTS_V2_FLAG
 

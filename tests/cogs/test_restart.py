@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import cogs.runtime
+import cogs.core.runtime
 from bot.kling.emulator import KlingEmulator, ManualClock
 from tests.cogs.delivery_support import (
     bot_config,
@@ -78,7 +78,7 @@ async def test_crash_after_posting_before_recording_does_not_post_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The hung step would otherwise get the full shutdown grace before it is cut off.
-    monkeypatch.setattr(cogs.runtime, "STOP_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(cogs.core.runtime, "STOP_GRACE_SECONDS", 0.2)
     channel = twin_guild.channel("general")
     alice = discord_twin.member(twin_guild, "alice")
     images = write_images(tmp_path / "refs", noisy=False)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from cogs.cooldowns import SUBMIT, Cooldowns
+from cogs.core.cooldowns import SUBMIT, Cooldowns
 from tests.cogs.harness import KlingWorld, kling_world
 from tests.discord_twin import TwinMessage
 

@@ -14,8 +14,8 @@ from bot.i18n import LOCALES
 from bot.i18n.catalogues import catalogue
 from bot.i18n.check import catalogue_problems
 from bot.i18n.extract import project_messages
-from cogs.app import EXTENSIONS, KlingBot, use_api_base
-from cogs.translator import KlingTranslator, command_messages
+from cogs.core.app import EXTENSIONS, KlingBot, use_api_base
+from cogs.core.translator import KlingTranslator, command_messages
 from tests.cogs.harness import KlingWorld, kling_world
 from tests.discord_twin.commands import find_command
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-import cogs.runtime
+import cogs.core.runtime
 from bot.cli import main
 from bot.config import Config
 from bot.jobs import RunnerConfig
@@ -29,5 +29,5 @@ def _fast_runner_config(config: Config) -> RunnerConfig:
 
 
 if __name__ == "__main__":
-    cogs.runtime.runner_config = _fast_runner_config
+    cogs.core.runtime.runner_config = _fast_runner_config
     sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import cogs.runtime
+import cogs.core.runtime
 from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
 from bot.kling.emulator import KlingEmulator, ManualClock
 from tests.cogs.delivery_support import (
@@ -127,7 +127,7 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
 
             # The job resumes in a new bot and is delivered once (Kling's clock moves again).
             ticking = asyncio.create_task(tick(clock))
-            monkeypatch.setattr(cogs.runtime, "runner_config",
+            monkeypatch.setattr(cogs.core.runtime, "runner_config",
                                 lambda _c: replace(FAST_RUNNER, poll_timeout=600.0))
             resumed = Config(
                 discord=DiscordConfig(token=Secret(DISCORD_TOKEN), api_base=twin.api_base),

@@ -16,12 +16,12 @@ from discord import app_commands
 from bot.editing import BoardView
 from bot.i18n import Joined, Msg, Text, translate
 from bot.storage import Session
-from cogs.access import ensure_channel_enabled, guild_and_channel
-from cogs.board import board_file, board_lock, publish_board
-from cogs.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
-from cogs.kling_group import KLING, editing_service, store_of
-from cogs.languages import channel_locale, member_locale
-from cogs.options import PointOption
+from cogs.core.access import ensure_channel_enabled, guild_and_channel
+from cogs.core.cooldowns import PREVIEW, SELECTION, CooldownRule, enforce_cooldown
+from cogs.core.kling_group import editing_service, store_of
+from cogs.core.languages import channel_locale, member_locale
+from cogs.core.options import PointOption
+from cogs.editing.board import board_file, board_lock, publish_board, usable_session
 
 CLEARED = Msg("Cleared every point.")
 PREVIEW_MISSING = Msg("Kling returned no preview video.")
@@ -46,7 +46,7 @@ async def run_board_change(interaction: discord.Interaction,
     await ensure_channel_enabled(interaction, store_of(interaction.client))
     service = editing_service(interaction.client)
     session = await service.require_session(guild_id, channel_id)
-    lock = board_lock(session.id)  # before the change: see publish_board
+    lock = board_lock(interaction.client, session.id)  # before the change: see publish_board
     # The change waits for the session's earlier Kling calls (if it calls Kling); the board's
     # lock is only taken to edit the message, so a frame move never waits behind a mark.
     board = await change(session)
@@ -101,8 +101,6 @@ async def run_preview(interaction: discord.Interaction, session_id: int | None) 
         session = await editing_service(interaction.client).require_session(
             guild_id, channel_id)
     else:
-        from cogs.board_buttons import usable_session  # checks the channel too
-
         found = await usable_session(interaction, session_id)
         if found is None:
             return
@@ -111,9 +109,9 @@ async def run_preview(interaction: discord.Interaction, session_id: int | None) 
 
 
 class MarkingCommands:
-    """Mixed into cogs.status.KlingCog."""
+    """Mixed into cogs.editing.cog.EditingCog."""
 
-    @KLING.command(name="mark", description="Mark points on a frame of this channel's video")
+    @app_commands.command(name="mark", description="Mark points on a frame of this channel's video")
     @app_commands.describe(points="Cells (C4), 0.42,0.61, 42%,61% or 640,360px; space-separated",
                            frame="Frame number (default: the board's frame)",
                            time="Or a time such as 1.5s")
@@ -133,7 +131,7 @@ class MarkingCommands:
                           frame=b.frame_index, count=_count_on(b)),
             cooldown=SELECTION)
 
-    @KLING.command(name="undo", description="Remove one point (default: the last one added)")
+    @app_commands.command(name="undo", description="Remove one point (default: the last one added)")
     @app_commands.describe(point="The point to remove")
     async def undo(self, interaction: discord.Interaction,
                    point: PointOption | None = None) -> None:
@@ -158,14 +156,14 @@ class MarkingCommands:
                                               locale=member_locale(interaction))
         return [app_commands.Choice(name=label[:100], value=pid) for label, pid in choices[:25]]
 
-    @KLING.command(name="clear", description="Remove every point of this channel's session")
+    @app_commands.command(name="clear", description="Remove every point of this channel's session")
     async def clear(self, interaction: discord.Interaction) -> None:
         service = editing_service(interaction.client)
         await run_board_change(
             interaction, lambda s: service.clear(s.id, user_id=interaction.user.id),
             lambda _b: CLEARED, cooldown=SELECTION)
 
-    @KLING.command(name="frame", description="Move the board to a frame")
+    @app_commands.command(name="frame", description="Move the board to a frame")
     @app_commands.describe(frame="Frame number", time="Or a time such as 1.5s")
     async def frame(self, interaction: discord.Interaction,
                     frame: app_commands.Range[int, 0] | None = None,
@@ -181,6 +179,7 @@ class MarkingCommands:
             lambda b: Msg("The board shows frame {frame} ({time} s).", frame=b.frame_index,
                           time=f"{b.time_s:.2f}"), cooldown=None)
 
-    @KLING.command(name="preview", description="Preview the tracked selection across the video")
+    @app_commands.command(name="preview",
+                          description="Preview the tracked selection across the video")
     async def preview(self, interaction: discord.Interaction) -> None:
         await run_preview(interaction, None)

@@ -11,9 +11,9 @@ from discord import ui
 
 from bot.i18n import Msg
 from bot.storage import Session
-from cogs.board import board_lock, publish_board
-from cogs.kling_group import editing_service
-from cogs.languages import member_locale
+from cogs.core.kling_group import editing_service
+from cogs.core.languages import member_locale
+from cogs.editing.board import publish_board
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class DiscordPickerSide:
     async def board_changed(self, session_id: int) -> None:
         service = editing_service(self.client)
         # As after /kling mark: publish_board keeps the newest board on top.
-        lock = board_lock(session_id)
+        lock = service.locks.board(session_id)
         session = await service.store.get_session(session_id)
         if session is None or not session.is_active:
             return

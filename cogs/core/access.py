@@ -2,7 +2,7 @@
 
 Every paid path checks twice: :func:`ensure_submit_allowed` right after acknowledging (before any
 image is downloaded or planned), and :func:`ensure_member_can_submit` again in
-`cogs.confirm.submit_plan` just before the service's submit (a confirmation card can stay open
+`cogs.jobs.confirm.submit_plan` just before the service's submit (a confirmation card can stay open
 while settings and usage change). Free steps (starting a session, marking, frames, previews,
 status) call :func:`ensure_channel_enabled`. All raise `bot.policy.PolicyError`, whose
 `user_message` the error routing shows as it is.

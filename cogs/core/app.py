@@ -22,25 +22,25 @@ from discord.voice_client import VoiceClient
 
 from bot import i18n
 from bot.config import Config, StartupError
+from bot.cooldowns import Cooldowns
 from bot.editing import EditingService
 from bot.health import HEARTBEAT_SECONDS, heartbeat_path, write_heartbeat
 from bot.jobs import JobRunner
 from bot.kling import KlingClient
 from bot.retention import sweep_forever
 from bot.storage import Session, Store
-from cogs.cooldowns import cooldowns_of
-from cogs.delivery import DiscordDeliverer, EditResultButton
-from cogs.job_cards import JobCards
-from cogs.languages import server_locale
-from cogs.runtime import Services, close_services, open_services
-from cogs.stale_clicks import answer_unheard, note_unheard
-from cogs.translator import KlingTranslator
-from cogs.tree import KlingTree
-from cogs.web_side import DiscordPickerSide
+from cogs.core.languages import server_locale
+from cogs.core.runtime import Services, close_services, open_services
+from cogs.core.stale_clicks import answer_unheard, note_unheard
+from cogs.core.translator import KlingTranslator
+from cogs.core.tree import KlingTree
+from cogs.editing.web_side import DiscordPickerSide
+from cogs.jobs.delivery import DiscordDeliverer
+from cogs.jobs.job_cards import JobCards
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.status", "cogs.admin", "cogs.jobs_list")
+EXTENSIONS = ("cogs.animate.cog", "cogs.editing.cog", "cogs.jobs.cog", "cogs.admin.cog")
 
 
 def use_api_base(api_base: str | None) -> None:
@@ -51,9 +51,12 @@ def use_api_base(api_base: str | None) -> None:
 class KlingBot(commands.Bot):
     """Owns the shared resources; cogs reach them as attributes.
 
-    After `setup_hook`: `http_session`, `store` (SQLite), `kling` (KlingClient), `runner`
-    (JobRunner, started once the gateway is ready), `editing` (EditingService), `deliverer`
-    and `job_cards` (what the runner calls back into Discord with).
+    From the start: `cooldowns` (the members' buckets, also used by the web picker), `deliverer`
+    and `job_cards` (what the runner calls back into Discord with). After `setup_hook`:
+    `http_session`, `store` (SQLite), `kling` (KlingClient), `runner` (JobRunner, started once
+    the gateway is ready), `editing` (EditingService, with the per-session locks). All of it
+    belongs to this bot object: cogs keep no state of their own, so an extension reloads without
+    losing any, and two bots in one process share nothing.
     """
 
     store: Store
@@ -61,7 +64,7 @@ class KlingBot(commands.Bot):
     runner: JobRunner
     editing: EditingService
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, cooldowns: Cooldowns | None = None) -> None:
         # The bot never joins voice: discord.py's warnings about missing voice libraries
         # (PyNaCl, davey), logged by every Client it builds, would only mislead operators.
         VoiceClient.warn_nacl = VoiceClient.warn_dave = False
@@ -73,6 +76,8 @@ class KlingBot(commands.Bot):
             help_command=None,
         )
         self.config = config
+        # Tests pass ones with their own clock.
+        self.cooldowns = Cooldowns() if cooldowns is None else cooldowns
         self.http_session: aiohttp.ClientSession | None = None
         self.services: Services | None = None
         self.deliverer = DiscordDeliverer(self, retention_days=config.storage.retention_days)
@@ -99,7 +104,6 @@ class KlingBot(commands.Bot):
         log.info("message catalogues: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
         await self.tree.set_translator(KlingTranslator())
         await self.open_services()
-        self.add_dynamic_items(EditResultButton)
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_if_changed()
@@ -149,7 +153,7 @@ class KlingBot(commands.Bot):
             board_locale=lambda session: server_locale(self, session.guild_id),
             # The web picker redraws boards through Discord and shares the members' cooldowns.
             web_side=DiscordPickerSide(self),
-            cooldowns=cooldowns_of(self),
+            cooldowns=self.cooldowns,
         )
         self.services = services
         self.http_session = services.http

@@ -24,7 +24,7 @@ from typing import Any
 import discord
 
 from bot.i18n import Msg, Text
-from cogs.replies import send_reply
+from cogs.core.replies import send_reply
 
 log = logging.getLogger(__name__)
 

@@ -22,22 +22,22 @@ from bot.editing import SubmitPlan
 from bot.errors import UserFacingError
 from bot.i18n import Joined, Msg, render, translate
 from bot.storage import Job
-from cogs.access import ensure_member_can_submit, ensure_submit_allowed, guild_and_channel
-from cogs.cooldowns import (
+from cogs.core.access import ensure_member_can_submit, ensure_submit_allowed, guild_and_channel
+from cogs.core.cooldowns import (
     SUBMIT,
     CooldownError,
     enforce_cooldown,
     refund_submit,
     submit_wait,
 )
-from cogs.emulator_note import on_emulator, with_emulator_note
-from cogs.job_cards import post_job_card
-from cogs.job_words import kind_name, kind_title
-from cogs.kling_group import editing_service, store_of
-from cogs.languages import member_locale
-from cogs.replies import fit_view, send_reply
-from cogs.stale_clicks import CONFIRM_PREFIX, card_finished
-from cogs.tree import report_error
+from cogs.core.emulator_note import on_emulator, with_emulator_note
+from cogs.core.kling_group import editing_service, store_of
+from cogs.core.languages import member_locale
+from cogs.core.replies import fit_view, send_reply
+from cogs.core.stale_clicks import CONFIRM_PREFIX, card_finished
+from cogs.core.tree import report_error
+from cogs.jobs.job_cards import post_job_card
+from cogs.jobs.job_words import kind_name, kind_title
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class ConfirmSubmitView(ui.LayoutView):
         self._on_submit = on_submit
         self._submitting = False
         # The buttons' ids name this card, so a click on an old copy of it (after it was
-        # submitted or cancelled) can be told what became of it (cogs.stale_clicks).
+        # submitted or cancelled) can be told what became of it (cogs.core.stale_clicks).
         self.card = secrets.token_hex(8)
         container = ui.Container(
             ui.TextDisplay(card_text(plan, locale, emulator=emulator, ready_at=ready_at)),

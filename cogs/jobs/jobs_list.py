@@ -1,23 +1,20 @@
 """`/kling jobs [user]`: the server's recent jobs with their status and links.
 
-The `/kling` group belongs to another cog; this extension adds its subcommand to that group when
-it loads (so it must load after the cog that defines `/kling`) and removes it when unloaded.
+The command itself is declared by `cogs.jobs.cog.JobsCog`.
 """
 
 from __future__ import annotations
 
 import discord
-from discord import app_commands
-from discord.ext import commands
 
 from bot.i18n import Joined, Msg, render
 from bot.policy import PolicyError
 from bot.storage import Job, JobState, Store
-from cogs.access import ensure_channel_enabled, guild_id_of
-from cogs.admin import format_units
-from cogs.job_words import kind_name, state_name
-from cogs.languages import member_locale
-from cogs.reasons import stored_reason
+from cogs.admin.cog import format_units
+from cogs.core.access import ensure_channel_enabled, guild_id_of
+from cogs.core.languages import member_locale
+from cogs.jobs.job_words import kind_name, state_name
+from cogs.jobs.reasons import stored_reason
 
 RECENT_JOBS = 15
 STATE_EMOJI = {
@@ -95,10 +92,8 @@ def jobs_embed(jobs: list[Job], *, user: discord.abc.User | None,
     return embed
 
 
-@app_commands.command(name="jobs", description="Recent jobs in this server, with status and links")
-@app_commands.describe(user="Only this member's jobs")
-async def jobs_command(interaction: discord.Interaction,
-                      user: discord.Member | None = None) -> None:
+async def show_jobs(interaction: discord.Interaction,
+                    user: discord.Member | None = None) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     guild_id = guild_id_of(interaction)
     store: Store | None = getattr(interaction.client, "store", None)
@@ -116,19 +111,3 @@ async def jobs_command(interaction: discord.Interaction,
         embed=jobs_embed(jobs, user=user, locale=member_locale(interaction)),
         allowed_mentions=discord.AllowedMentions.none())
 
-
-def kling_group(bot: commands.Bot) -> app_commands.Group:
-    group = bot.tree.get_command("kling")
-    if not isinstance(group, app_commands.Group):
-        raise RuntimeError("cogs.jobs_list must load after the cog that defines /kling")
-    return group
-
-
-async def setup(bot: commands.Bot) -> None:
-    kling_group(bot).add_command(jobs_command)
-
-
-async def teardown(bot: commands.Bot) -> None:
-    group = bot.tree.get_command("kling")
-    if isinstance(group, app_commands.Group):
-        group.remove_command(jobs_command.name)

@@ -12,7 +12,7 @@ call does not use up anything.
 
 from __future__ import annotations
 
-import weakref
+from typing import Any
 
 import discord
 
@@ -31,24 +31,17 @@ from bot.storage import Job, JobState
 __all__ = [
     "IDLE_FORGET_S", "PREVIEW", "SELECTION", "SUBMIT", "CooldownError", "CooldownRule",
     "Cooldowns", "cooldowns_of", "enforce_cooldown", "refund_submit", "refund_unsent_job",
-    "submit_wait", "use_cooldowns",
+    "submit_wait",
 ]
 
 
-_per_client: weakref.WeakKeyDictionary[discord.Client, Cooldowns] = weakref.WeakKeyDictionary()
-
-
-def cooldowns_of(client: discord.Client) -> Cooldowns:
-    """The cooldowns of this bot (a restarted bot starts with fresh ones)."""
-    found = _per_client.get(client)
-    if found is None:
-        found = _per_client[client] = Cooldowns()
+def cooldowns_of(client: discord.Client | Any) -> Cooldowns:
+    """This bot's cooldowns (`KlingBot.cooldowns`, one set per bot: a restarted or second bot
+    has its own)."""
+    found = getattr(client, "cooldowns", None)
+    if not isinstance(found, Cooldowns):
+        raise RuntimeError("this bot keeps no cooldowns")
     return found
-
-
-def use_cooldowns(client: discord.Client, cooldowns: Cooldowns) -> None:
-    """Give this bot its cooldowns (tests pass ones with their own clock)."""
-    _per_client[client] = cooldowns
 
 
 def enforce_cooldown(interaction: discord.Interaction, rule: CooldownRule) -> None:

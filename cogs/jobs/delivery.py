@@ -25,15 +25,17 @@ from typing import Any
 
 import discord
 
+from bot.errors import UserFacingError
 from bot.i18n import Joined, Msg
 from bot.jobs import PostLookupUndecided
 from bot.media.errors import MediaError
 from bot.media.shrink import shrink_video
 from bot.storage import Job
-from cogs.emulator_note import on_emulator, with_emulator_note
-from cogs.job_cards import job_summary, units_text
-from cogs.languages import server_locale
-from cogs.tree import routed_callback
+from cogs.core.emulator_note import on_emulator, with_emulator_note
+from cogs.core.languages import server_locale
+from cogs.core.tree import routed_callback
+from cogs.editing.edit import open_session_from_video
+from cogs.jobs.job_cards import job_summary, units_text
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,6 @@ class EditResultButton(
         # The "session is open" answer is for the presser; the board itself is public.
         await interaction.response.defer(ephemeral=True, thinking=True)
         video_url, filename = await self._result_video(interaction)
-        from cogs.edit import open_session_from_video  # the editing cog; loaded after this one
-
         await open_session_from_video(interaction, video_url, filename)
 
     async def _result_video(self, interaction: discord.Interaction) -> tuple[str, str]:
@@ -103,8 +103,6 @@ class EditResultButton(
         store = getattr(interaction.client, "store", None)
         job = await store.get_job(self.job_id) if store is not None else None
         if job is None or not job.result_url:
-            from bot.errors import UserFacingError
-
             raise UserFacingError(Msg("The video of this result is no longer available."))
         return job.result_url, result_filename(job)
 

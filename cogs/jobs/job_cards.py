@@ -19,12 +19,12 @@ import discord
 
 from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, JobKind, JobState, Store
-from cogs.cooldowns import refund_unsent_job
-from cogs.emulator_note import on_emulator, with_emulator_note
-from cogs.job_words import kind_title
-from cogs.languages import server_locale
-from cogs.reasons import stored_reason
-from cogs.replies import fit_content
+from cogs.core.cooldowns import refund_unsent_job
+from cogs.core.emulator_note import on_emulator, with_emulator_note
+from cogs.core.languages import server_locale
+from cogs.core.replies import fit_content
+from cogs.jobs.job_words import kind_title
+from cogs.jobs.reasons import stored_reason
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from discord import app_commands
 from bot.errors import new_error_id, user_message_for
 from bot.fit import excerpt
 from bot.i18n import Msg, Text
-from cogs.replies import send_reply
+from cogs.core.kling_group import KlingGroup
+from cogs.core.replies import send_reply
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ async def report_error(interaction: discord.Interaction, error: BaseException, *
 
 
 class KlingTree(app_commands.CommandTree):
+    """The bot's tree, with its own `/kling` group that the feature cogs fill."""
+
+    def __init__(self, client: discord.Client, *args: Any, **kwargs: Any) -> None:
+        super().__init__(client, *args, **kwargs)
+        self.add_command(KlingGroup())
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:

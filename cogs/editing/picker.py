@@ -30,14 +30,14 @@ from bot.i18n import Joined, Msg, Text
 from bot.ids import row_id
 from bot.storage import Session
 from bot.zoom import ZOOM_GRID, cell_names, parse_cell_name, point_for, points_text
-from cogs.board import board_lock, publish_board
-from cogs.board_buttons import INVALID_BUTTON, usable_session
-from cogs.cooldowns import SELECTION, enforce_cooldown
-from cogs.kling_group import editing_service, store_of
-from cogs.languages import member_locale
-from cogs.replies import fit_view, send_reply
-from cogs.tree import report_error
-from cogs.web_side import picker_link_button
+from cogs.core.cooldowns import SELECTION, enforce_cooldown
+from cogs.core.kling_group import editing_service, store_of
+from cogs.core.languages import member_locale
+from cogs.core.replies import fit_view, send_reply
+from cogs.core.tree import report_error
+from cogs.editing.board import board_lock, publish_board, usable_session
+from cogs.editing.board_buttons import INVALID_BUTTON
+from cogs.editing.web_side import picker_link_button
 
 PREFIX = "kling:p"
 TEMPLATE = r"kling:p:(?P<session>[0-9]+):(?P<frame>[0-9]+):(?P<path>[A-Za-z0-9:]+)"
@@ -233,7 +233,7 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
                              links=await picker_links(interaction, session))
         await interaction.edit_original_response(view=view, attachments=[picker_file(picker)])
 
-    lock = board_lock(session.id)  # before the change: see publish_board
+    lock = board_lock(interaction.client, session.id)  # before the change: see publish_board
     board = await service.mark(session.id, points=points_text(x, y),
                                user_id=interaction.user.id, frame=target.frame)
     # The picker is drawn (in a thread) while the board's edit is on its way: the member

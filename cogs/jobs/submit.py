@@ -1,7 +1,7 @@
 """`/kling remove | swap | add`: paid edits of the channel's session, confirmed first (SPEC §5).
 
 Policy (role, pro mode, daily and concurrent limits, disabled channels) is checked by
-`cogs.confirm` right after acknowledging and again just before the job is sent.
+`cogs.jobs.confirm` right after acknowledging and again just before the job is sent.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.storage import JobKind
-from cogs.confirm import plan_and_confirm
-from cogs.kling_group import KLING
+from cogs.jobs.confirm import plan_and_confirm
 
 Mode = Literal["std", "pro"]
 
@@ -32,15 +31,15 @@ async def _plan(interaction: discord.Interaction, kind: JobKind, prompt: str,
 
 
 class SubmitCommands:
-    """Mixed into cogs.status.KlingCog."""
+    """`/kling remove | swap | add` (mixed into cogs.jobs.cog.JobsCog)."""
 
-    @KLING.command(name="remove", description="Remove the marked object from the video")
+    @app_commands.command(name="remove", description="Remove the marked object from the video")
     @app_commands.describe(prompt=PROMPT_HELP, negative_prompt=NEGATIVE_HELP, mode=MODE_HELP)
     async def remove(self, interaction: discord.Interaction, prompt: str,
                      negative_prompt: str | None = None, mode: Mode | None = None) -> None:
         await _plan(interaction, JobKind.EDIT_REMOVAL, prompt, [], negative_prompt, mode)
 
-    @KLING.command(name="swap", description="Swap the marked object for the one in an image")
+    @app_commands.command(name="swap", description="Swap the marked object for the one in an image")
     @app_commands.describe(prompt=PROMPT_HELP, image="The reference image",
                            negative_prompt=NEGATIVE_HELP, mode=MODE_HELP)
     async def swap(self, interaction: discord.Interaction, prompt: str,
@@ -48,7 +47,7 @@ class SubmitCommands:
                    mode: Mode | None = None) -> None:
         await _plan(interaction, JobKind.EDIT_SWAP, prompt, [image], negative_prompt, mode)
 
-    @KLING.command(name="add", description="Add an element from one or two images")
+    @app_commands.command(name="add", description="Add an element from one or two images")
     @app_commands.describe(prompt=PROMPT_HELP, image="A reference image",
                            image2="A second reference image (optional)",
                            negative_prompt=NEGATIVE_HELP, mode=MODE_HELP)

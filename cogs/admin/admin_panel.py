@@ -15,9 +15,9 @@ import discord
 
 from bot.i18n import Msg
 from bot.storage import GuildSettings, Store
-from cogs.access import NOT_AN_ADMIN, can_manage_server
-from cogs.replies import send_reply
-from cogs.tree import report_error
+from cogs.core.access import NOT_AN_ADMIN, can_manage_server
+from cogs.core.replies import send_reply
+from cogs.core.tree import report_error
 
 log = logging.getLogger(__name__)
 

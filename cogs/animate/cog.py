@@ -12,10 +12,11 @@ from typing import Literal
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
-from cogs.access import ensure_submit_allowed, guild_and_channel
-from cogs.confirm import confirm_or_submit, read_images
-from cogs.kling_group import KLING, editing_service, store_of
+from cogs.core.access import ensure_submit_allowed, guild_and_channel
+from cogs.core.kling_group import KlingSubcommands, editing_service, store_of
+from cogs.jobs.confirm import confirm_or_submit, read_images
 
 Mode = Literal["std", "pro"]
 Duration = Literal["5", "10"]
@@ -30,10 +31,10 @@ DURATION_HELP = "Length in seconds (default 5)"
 ASPECT_HELP = "Shape of the video (default 16:9)"
 
 
-class AnimateCommands:
-    """Mixed into cogs.status.KlingCog."""
+class AnimateCog(KlingSubcommands):
+    """`/kling animate`."""
 
-    @KLING.command(name="animate", description="Turn 2 to 4 images into a short video")
+    @app_commands.command(name="animate", description="Turn 2 to 4 images into a short video")
     @app_commands.describe(image1=IMAGE_HELP, image2=IMAGE_HELP, prompt=PROMPT_HELP,
                            image3=OPTIONAL_IMAGE_HELP, image4=OPTIONAL_IMAGE_HELP,
                            negative_prompt=NEGATIVE_HELP, mode=MODE_HELP,
@@ -55,3 +56,7 @@ class AnimateCommands:
             negative_prompt=negative_prompt, mode=mode, duration=duration,
             aspect_ratio=aspect_ratio)
         await confirm_or_submit(interaction, plan)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(AnimateCog(bot))

@@ -16,10 +16,10 @@ from discord.ext import commands
 
 from bot.i18n import Msg, locale_for, translate
 from bot.storage import GuildUsage, Store, UsageCounts
-from cogs.access import NOT_AN_ADMIN, can_manage_server, guild_id_of
-from cogs.admin_panel import SettingsPanel
-from cogs.languages import member_locale
-from cogs.replies import send_reply
+from cogs.admin.admin_panel import SettingsPanel
+from cogs.core.access import NOT_AN_ADMIN, can_manage_server, guild_id_of
+from cogs.core.languages import member_locale
+from cogs.core.replies import send_reply
 
 TOP_MEMBERS = 10
 

@@ -14,7 +14,7 @@ import discord
 from discord import ui
 
 from bot.i18n import Msg
-from cogs.tree import report_error
+from cogs.core.tree import report_error
 
 CHOICE_TIMEOUT_S = 10 * 60
 

@@ -22,8 +22,12 @@ from bot.editing import VideoCheck
 from bot.errors import UserFacingError
 from bot.i18n import Joined, Msg, Text, render, translate
 from bot.storage import SessionConflictError
-from cogs.access import ensure_channel_enabled
-from cogs.board import (
+from cogs.core.access import ensure_channel_enabled
+from cogs.core.emulator_note import on_emulator
+from cogs.core.kling_group import editing_service, store_of
+from cogs.core.languages import channel_locale, member_locale
+from cogs.core.replies import send_reply
+from cogs.editing.board import (
     NO_MENTIONS,
     OPENING_TEXT,
     REPLACED_TEXT,
@@ -33,11 +37,7 @@ from cogs.board import (
     retire_board,
     source_attachment,
 )
-from cogs.edit_views import FixVideoView, ReplaceSessionView
-from cogs.emulator_note import on_emulator
-from cogs.kling_group import KLING, editing_service, store_of
-from cogs.languages import channel_locale, member_locale
-from cogs.replies import send_reply
+from cogs.editing.edit_views import FixVideoView, ReplaceSessionView
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +209,9 @@ async def post_board(interaction: discord.Interaction, source: VideoSource, *, i
 
 
 class EditCommands:
-    """`/kling edit` (mixed into cogs.status.KlingCog)."""
+    """`/kling edit` (mixed into cogs.editing.cog.EditingCog)."""
 
-    @KLING.command(name="edit", description="Start editing a video in this channel")
+    @app_commands.command(name="edit", description="Start editing a video in this channel")
     @app_commands.describe(video="The video to edit (mp4 or mov, 2–5 s or 7–10 s)",
                            url="Or a link to the video", thread="Open the session in a new thread")
     async def edit(self, interaction: discord.Interaction,

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections import Counter
 
 import discord
+from discord import app_commands
 
 from bot.i18n import Joined, Msg, Text
 from bot.storage import Job, Point, Session
-from cogs.access import ensure_channel_enabled, guild_and_channel
-from cogs.board import retire_board
-from cogs.job_words import kind_name, state_name
-from cogs.kling_group import KLING, editing_service, store_of
-from cogs.languages import member_locale
-from cogs.reasons import stored_reason
-from cogs.replies import send_reply
+from cogs.core.access import ensure_channel_enabled, guild_and_channel
+from cogs.core.kling_group import editing_service, store_of
+from cogs.core.languages import member_locale
+from cogs.core.replies import send_reply
+from cogs.editing.board import retire_board
+from cogs.jobs.job_words import kind_name, state_name
+from cogs.jobs.reasons import stored_reason
 
 NO_SESSION = Msg("There is no editing session in this channel. Start one with `/kling edit`.")
 ENDED = Msg("The editing session of this channel has ended.")
@@ -59,9 +60,10 @@ def status_text(session: Session, points: list[Point], jobs: list[Job]) -> Text:
 
 
 class SessionCommands:
-    """Mixed into cogs.status.KlingCog."""
+    """Mixed into cogs.editing.cog.EditingCog."""
 
-    @KLING.command(name="status", description="Show this channel's editing session and its jobs")
+    @app_commands.command(name="status",
+                          description="Show this channel's editing session and its jobs")
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id, channel_id = guild_and_channel(interaction)
@@ -77,7 +79,7 @@ class SessionCommands:
         await interaction.followup.send(text.render(member_locale(interaction)), ephemeral=True,
                                         allowed_mentions=discord.AllowedMentions.none())
 
-    @KLING.command(name="end", description="Close this channel's editing session")
+    @app_commands.command(name="end", description="Close this channel's editing session")
     async def end(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id, channel_id = guild_and_channel(interaction)

@@ -3,7 +3,7 @@
 A modal can only be the first answer to a click, so the session is looked up when the modal is
 submitted (after acknowledging), never before showing it; so are the server's settings: the
 channel check (`usable_session`) and, for Remove / Swap / Add, the member's submit policy
-(`cogs.confirm.plan_and_confirm`). Add points has the marking cooldown.
+(`cogs.jobs.confirm.plan_and_confirm`). Add points has the marking cooldown.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from discord import ui
 
 from bot.i18n import Msg
 from bot.storage import JobKind
-from cogs.board import board_lock, publish_board
-from cogs.board_buttons import usable_session
-from cogs.cooldowns import SELECTION, enforce_cooldown
-from cogs.kling_group import editing_service
-from cogs.tree import report_error
+from cogs.core.cooldowns import SELECTION, enforce_cooldown
+from cogs.core.kling_group import editing_service
+from cogs.core.tree import report_error
+from cogs.editing.board import board_lock, publish_board, usable_session
+from cogs.jobs.confirm import plan_and_confirm
 
 # Modal titles and labels are at most 45 characters in every language (Discord's limit);
 # descriptions and placeholders at most 100. The modal is the member's: their language.
@@ -87,7 +87,7 @@ class AddPointsModal(ui.Modal):
         if session is None:
             return
         frame, time_text = frame_or_time(self.frame.value)
-        lock = board_lock(session.id)  # before the change: see publish_board
+        lock = board_lock(interaction.client, session.id)  # before the change: see publish_board
         board = await editing_service(interaction.client).mark(
             session.id, points=self.points.value, user_id=interaction.user.id,
             frame=frame, time_text=time_text)
@@ -128,8 +128,6 @@ class EditModal(ui.Modal):
                                description=MODE_HELP.render(locale), component=self.mode))
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
-        from cogs.confirm import plan_and_confirm
-
         await interaction.response.defer(ephemeral=True, thinking=True)
         session = await usable_session(interaction, self.session_id)
         if session is None:

@@ -9,10 +9,8 @@ re-reading the message (`KlingBot.fresh_video_url`).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +19,14 @@ from discord import ui
 
 from bot.editing import BoardView
 from bot.editing.boards import clamp_frame
+from bot.editing.locks import BoardLock
 from bot.i18n import Joined, Msg, render, translate
-from cogs.emulator_note import on_emulator, with_emulator_note
-from cogs.languages import server_locale
+from cogs.core.access import ensure_channel_enabled
+from cogs.core.emulator_note import on_emulator, with_emulator_note
+from cogs.core.kling_group import editing_service, store_of
+from cogs.core.languages import channel_locale, server_locale
+from cogs.core.replies import send_reply
+from cogs.editing.board_buttons import BoardButton
 
 if TYPE_CHECKING:
     from bot.storage import Session
@@ -34,12 +37,14 @@ BOARD_IMAGE_NAME = "board"
 NO_MENTIONS = discord.AllowedMentions.none()
 
 # The board is a channel message everybody reads: its text and buttons are in the server's
-# language (`cogs.languages.server_locale`), worded each time the board is drawn.
+# language (`cogs.core.languages.server_locale`), worded each time the board is drawn.
 OPENING_TEXT = Msg("## Kling editing board\nOpening the editing session…")
 ENDED_TEXT = Msg("## Kling editing board\nThis editing session has ended. Start a new one with "
                  "`/kling edit`.")
 REPLACED_TEXT = Msg("## Kling editing board\nThis editing session was replaced by a newer one "
                     "in this channel.")
+SESSION_ENDED = Msg("This editing session has ended. Start a new one with `/kling edit`.")
+OTHER_CHANNEL = Msg("This board belongs to another channel's editing session.")
 SOURCE_LABEL = Msg("-# Source video (re-hosted here so Kling can always fetch it)")
 
 # Buttons: (action, label); arrows need no words.
@@ -95,8 +100,6 @@ def board_text(board: BoardView, locale: object = None, *, emulator: bool = Fals
 
 def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
             style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> ui.Item[Any]:
-    from cogs.board_buttons import BoardButton
-
     return BoardButton(session_id, action, label=label, style=style, disabled=disabled)
 
 
@@ -113,7 +116,7 @@ def board_layout(board: BoardView, *, video_filename: str | None,
         nav.add_item(_button(sid, action, label, disabled=first if "-" in action else last))
     nav.add_item(_button(sid, "mark", labels["mark"], style=discord.ButtonStyle.primary))
     tools = ui.ActionRow()
-    # The zoom picker (cogs.picker): always there, marking is by clicking as well as typing.
+    # The zoom picker (cogs.editing.picker): always there, marking is by clicking as well as typing.
     tools.add_item(_button(sid, "pick", labels["pick"], style=discord.ButtonStyle.primary))
     for action in ("undo", "clear", "preview"):
         tools.add_item(_button(sid, action, labels[action], disabled=not has_points))
@@ -158,28 +161,10 @@ def source_attachment(message: discord.Message) -> discord.Attachment | None:
                  if not a.filename.startswith(BOARD_IMAGE_NAME + ".")), None)
 
 
-class BoardLock(asyncio.Lock):
-    """A session's board lock: held only while the board message is edited (never while Kling
-    is asked anything), with the drawing last put on the message."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shown: BoardView | None = None
-
-
-# One lock per session: an edit always shows the state after the operation it follows, so two
-# members acting at once never leave an older board on top of a newer one.
-# Weak values: a lock lives while someone holds or waits on it, so ended sessions leave nothing.
-_board_locks: weakref.WeakValueDictionary[int, BoardLock] = weakref.WeakValueDictionary()
-
-
-def board_lock(session_id: int) -> BoardLock:
-    """The session's board lock. Take it *before* the change whose board you will publish:
-    holding a reference keeps the record of what is shown while your drawing is on its way."""
-    lock = _board_locks.get(session_id)
-    if lock is None:
-        lock = _board_locks[session_id] = BoardLock()
-    return lock
+def board_lock(client: discord.Client, session_id: int) -> BoardLock:
+    """The session's board lock (`bot.editing.locks.SessionLocks.board`), from this bot's
+    editing service. Take it *before* the change whose board you will publish."""
+    return editing_service(client).locks.board(session_id)
 
 
 Respond = Callable[..., Awaitable[Any]]
@@ -195,8 +180,6 @@ async def publish_board(client: discord.Client, session: Session, board: BoardVi
     newer drawing stays, or the current frame is drawn, so the board never goes back in time.
     `respond` edits through the member's interaction (their click's answer) instead of the bot's
     channel edit; with it the message is edited even when nothing changed."""
-    from cogs.kling_group import editing_service
-
     service = editing_service(client)
     async with lock:
         stored = await service.store.get_session(session.id)
@@ -275,3 +258,21 @@ async def update_board(client: discord.Client, session: Session, board: BoardVie
         return None
     return await show_board(target, board, server_locale(client, session.guild_id),
                             emulator=on_emulator(client), respond=respond)
+
+
+async def usable_session(interaction: discord.Interaction, session_id: int) -> Session | None:
+    """The session behind a board control, or None after telling the user why not (the
+    interaction must already be acknowledged). Raises PolicyError in a disabled channel."""
+    store = store_of(interaction.client)
+    await ensure_channel_enabled(interaction, store)
+    session = await store.get_session(session_id)
+    if session is None or not session.is_active:
+        message = interaction.message
+        if message is not None and session is not None and session.board_message_id == message.id:
+            await show_notice(message, ENDED_TEXT, channel_locale(interaction))
+        await send_reply(interaction, SESSION_ENDED)
+        return None
+    if session.channel_id != interaction.channel_id or session.guild_id != interaction.guild_id:
+        await send_reply(interaction, OTHER_CHANNEL)
+        return None
+    return session

@@ -1,0 +1,1 @@
+"""`/kling-admin`: server settings and usage."""

@@ -1,0 +1,1 @@
+"""`/kling animate`: images into a video."""

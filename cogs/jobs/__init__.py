@@ -1,0 +1,1 @@
+"""Jobs: paid edits and their confirmation, job cards, delivery of results, `/kling jobs`."""
