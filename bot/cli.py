@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 
 from bot.config import (
@@ -63,7 +63,8 @@ def _with_discord(args: argparse.Namespace, entry: str) -> int:
     # Discord lives in cogs/; bot/ stays importable without it.
     from cogs.core import app
 
-    return asyncio.run(getattr(app, entry)(config))
+    run: Callable[[Config], Coroutine[object, object, int]] = getattr(app, entry)
+    return asyncio.run(run(config))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -249,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        command: Callable[[argparse.Namespace], int] = args.func  # set by build_parser's add()
+        return command(args)
     except StartupError as exc:  # ConfigError too
         return _fail(exc.problems)
     except KeyboardInterrupt:
