@@ -43,7 +43,8 @@ def _timed_frames(
     stream.thread_type = "AUTO"
     start = stream.start_time or 0
     time_base = stream.time_base
-    assert time_base is not None  # FFmpeg gives every demuxed stream a time base
+    if time_base is None:  # FFmpeg gives every demuxed stream one; a broken file may not
+        raise RuntimeError("the video stream has no time base")
     for frame in container.decode(stream):
         if frame.pts is None:
             continue
