@@ -31,7 +31,7 @@ from bot.retention import sweep_forever
 from bot.storage import Session, Store
 from cogs.core.languages import server_locale
 from cogs.core.runtime import Services, close_services, open_services
-from cogs.core.stale_clicks import answer_unheard, note_unheard
+from cogs.core.stale_clicks import FinishedCards, answer_unheard, note_unheard
 from cogs.core.translator import KlingTranslator
 from cogs.core.tree import KlingTree
 from cogs.editing.web_side import DiscordPickerSide
@@ -51,8 +51,9 @@ def use_api_base(api_base: str | None) -> None:
 class KlingBot(commands.Bot):
     """Owns the shared resources; cogs reach them as attributes.
 
-    From the start: `cooldowns` (the members' buckets, also used by the web picker), `deliverer`
-    and `job_cards` (what the runner calls back into Discord with). After `setup_hook`:
+    From the start: `cooldowns` (the members' buckets, also used by the web picker),
+    `finished_cards` (what became of answered confirmation cards), `deliverer` and `job_cards`
+    (what the runner calls back into Discord with). After `setup_hook`:
     `http_session`, `store` (SQLite), `kling` (KlingClient), `runner` (JobRunner, started once
     the gateway is ready), `editing` (EditingService, with the per-session locks). All of it
     belongs to this bot object: cogs keep no state of their own, so an extension reloads without
@@ -78,6 +79,7 @@ class KlingBot(commands.Bot):
         self.config = config
         # Tests pass ones with their own clock.
         self.cooldowns = Cooldowns() if cooldowns is None else cooldowns
+        self.finished_cards = FinishedCards()
         self.http_session: aiohttp.ClientSession | None = None
         self.services: Services | None = None
         self.deliverer = DiscordDeliverer(self, retention_days=config.storage.retention_days)

@@ -40,18 +40,35 @@ PANEL_CLOSED = Msg("This settings panel has closed. Open it again with `/kling-a
 FORM_EXPIRED = Msg("This form has expired; nothing was changed. Open it again from the board.")
 BUTTONS_EXPIRED = Msg("These buttons have expired; nothing was changed. Run the command again.")
 
-# What happened to the confirmation cards that were answered: card id -> what to tell a click on
-# an old copy. In memory (a few hundred bytes each, the newest kept): after a restart a card
-# just says it expired.
-_finished_cards: OrderedDict[str, Text] = OrderedDict()
+class FinishedCards:
+    """What happened to the confirmation cards that were answered: card id -> what to tell a
+    click on an old copy. One per bot (`KlingBot.finished_cards`), in memory (a few hundred bytes
+    each, the newest kept): after a restart a card just says it expired."""
+
+    def __init__(self, size: int = _REMEMBERED_CARDS) -> None:
+        self.size = size
+        self._answers: OrderedDict[str, Text] = OrderedDict()
+
+    def note(self, card: str, answer: Text) -> None:
+        self._answers[card] = answer
+        self._answers.move_to_end(card)
+        while len(self._answers) > self.size:
+            self._answers.popitem(last=False)
+
+    def get(self, card: str) -> Text | None:
+        return self._answers.get(card)
 
 
-def card_finished(card: str, answer: Text) -> None:
+def finished_cards(client: discord.Client | Any) -> FinishedCards:
+    cards = getattr(client, "finished_cards", None)
+    if not isinstance(cards, FinishedCards):
+        raise RuntimeError("this bot keeps no record of answered confirmation cards")
+    return cards
+
+
+def card_finished(client: discord.Client | Any, card: str, answer: Text) -> None:
     """Remember what became of confirmation card `card` (its buttons' ids carry it)."""
-    _finished_cards[card] = answer
-    _finished_cards.move_to_end(card)
-    while len(_finished_cards) > _REMEMBERED_CARDS:
-        _finished_cards.popitem(last=False)
+    finished_cards(client).note(card, answer)
 
 
 def _view_store(client: discord.Client) -> Any:
@@ -99,7 +116,7 @@ def why_unheard(interaction: discord.Interaction) -> Text:
         return FORM_EXPIRED if custom_id.startswith(MODAL_PREFIX) else BUTTONS_EXPIRED
     if custom_id.startswith(CONFIRM_PREFIX):
         card = custom_id[len(CONFIRM_PREFIX):].partition(":")[0]
-        return _finished_cards.get(card, CARD_EXPIRED)
+        return finished_cards(interaction.client).get(card) or CARD_EXPIRED
     if custom_id.startswith(ADMIN_PREFIX):
         return PANEL_CLOSED
     return BUTTONS_EXPIRED

@@ -141,7 +141,8 @@ class ConfirmSubmitView(ui.LayoutView):
 
     async def _finish(self, interaction: discord.Interaction, text: str,
                       *, outcome: Msg) -> None:
-        card_finished(self.card, outcome)  # before stop(): from then on old copies are unheard
+        # Before stop(): from then on old copies are unheard.
+        card_finished(interaction.client, self.card, outcome)
         self.stop()
         done = ui.LayoutView()
         done.add_item(ui.Container(ui.TextDisplay(render(text, member_locale(interaction)))))

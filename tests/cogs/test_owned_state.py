@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 from bot.config import Config, KlingConfig, StorageConfig
+from bot.i18n import Msg
 from cogs.core.app import KlingBot, use_api_base
 from cogs.core.cooldowns import SELECTION, cooldowns_of
+from cogs.core.stale_clicks import card_finished, finished_cards
 from cogs.editing.board import board_lock
 from tests.cogs.harness import KlingWorld, kling_world
 
@@ -41,6 +43,10 @@ async def test_two_bots_in_one_process_share_no_lock_and_no_cooldown(tmp_path: P
             assert cooldowns_of(one).take(SELECTION, 42, 10) is None
         assert cooldowns_of(one).take(SELECTION, 42, 10) is not None
         assert cooldowns_of(two).take(SELECTION, 42, 10) is None
+        # What became of a confirmation card is the business of the bot that showed it.
+        card_finished(one, "c0ffee", Msg("Submitted."))
+        assert finished_cards(one).get("c0ffee") == Msg("Submitted.")
+        assert finished_cards(two).get("c0ffee") is None
     finally:
         await one.close()
         await two.close()
