@@ -284,12 +284,14 @@ class Picker:
                 return _json_error(429, user_message_for(refused, locale) or str(refused),
                                    retryAfter=wait)
             await change(checked, body)
-        except UserFacingError as error:
-            now = await self.store.get_session(session.id)
-            ended = now is None or not now.is_active
-            return _json_error(410 if ended else 400,
-                               user_message_for(error, locale) or str(error), ended=ended)
-        except Exception:
+        except Exception as error:
+            # Refusals carry their own sentence (a UserFacingError, and also storage errors such
+            # as the points limit); only an error without one is ours to apologise for.
+            told = user_message_for(error, locale)
+            if told is not None:
+                now = await self.store.get_session(session.id)
+                ended = now is None or not now.is_active
+                return _json_error(410 if ended else 400, told, ended=ended)
             error_id = new_error_id()
             log.exception("picker change on session %s failed (error id %s)", session.id,
                           error_id)

@@ -220,3 +220,18 @@ async def test_the_frame_picture_is_the_video_frame_at_board_size(web: WebRig) -
 async def test_a_tokens_signature_needs_the_key(web: WebRig) -> None:
     assert SIGNING_KEY not in web.link()
     assert web.link().startswith(f"{web.base_url}/picker/{web.session_id}/?t=")
+
+
+async def test_an_eleventh_marked_frame_gets_klings_limit_not_an_error_id(web: WebRig) -> None:
+    async with aiohttp.ClientSession() as http:
+        for frame in range(0, 22, 2):
+            web.cooldown_clock.now += 2.0  # one mark a member may make every 2 s
+            async with await mark(http, web, 0.5, 0.5, frame=frame) as response:
+                said = await response.json()
+                status = response.status
+        # The eleventh frame is refused by the points limit, named as such (not a 500).
+        assert status == 400, said
+        assert "error id" not in said["error"]
+        assert "10" in said["error"]
+    stored = await web.rig.store.list_points(web.session_id)
+    assert len({p.frame_index for p in stored}) == 10
