@@ -80,10 +80,12 @@ class SettingsPanel(discord.ui.LayoutView):
         box.add_item(discord.ui.Section(t(Msg(
             "**Who may submit paid jobs:** {who}\n-# Marking points and previews stay free for "
             "everyone.", who=who)), accessory=everyone))
-        role = discord.ui.RoleSelect(
+        role: discord.ui.RoleSelect[discord.ui.LayoutView] = discord.ui.RoleSelect(
             custom_id="kling-admin:role",
             placeholder=t(Msg("Choose the role that may submit paid jobs")),
             default_values=[discord.Object(s.submit_role_id)] if s.submit_role_id else [])
+        # discord.py's way to give one item its own callback is to assign it; mypy refuses any
+        # assignment to a method (here and below in this panel).
         role.callback = self._with_select(role, self._on_role)  # type: ignore[method-assign]
         box.add_item(discord.ui.ActionRow(role))
 
@@ -100,6 +102,7 @@ class SettingsPanel(discord.ui.LayoutView):
 
         box.add_item(discord.ui.TextDisplay(t(Msg("**Default mode:** {mode}",
                                                   mode=s.default_mode))))
+        mode: discord.ui.Select[discord.ui.LayoutView]
         mode = discord.ui.Select(custom_id="kling-admin:mode", options=[
             discord.SelectOption(label=t(Msg("std by default")), value="std",
                                  description=t(Msg("Standard mode: cheaper and faster")),
@@ -130,7 +133,7 @@ class SettingsPanel(discord.ui.LayoutView):
         channels = listed or Msg("none", msgctxt="channels")
         box.add_item(discord.ui.TextDisplay(t(Msg(
             "**Channels where the bot is disabled:** {channels}", channels=channels))))
-        picker = discord.ui.ChannelSelect(
+        picker: discord.ui.ChannelSelect[discord.ui.LayoutView] = discord.ui.ChannelSelect(
             custom_id="kling-admin:channels",
             placeholder=t(Msg("Choose channels to disable the bot in")),
             channel_types=CHANNEL_TYPES, min_values=0, max_values=25,
@@ -164,7 +167,8 @@ class SettingsPanel(discord.ui.LayoutView):
                                  default=v == current)
             for v in values
         ]
-        select = discord.ui.Select(custom_id=f"kling-admin:{key}", options=options)
+        select: discord.ui.Select[discord.ui.LayoutView] = discord.ui.Select(
+            custom_id=f"kling-admin:{key}", options=options)
         select.callback = self._with_select(select, handler)  # type: ignore[method-assign]
         return discord.ui.ActionRow(select)
 
@@ -197,7 +201,10 @@ class SettingsPanel(discord.ui.LayoutView):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: discord.ui.Item[Any], /) -> None:
-        await report_error(interaction, error, where=f"settings panel {item.custom_id}")
+        # Only the panel's selects and buttons raise here and each has a custom_id; the Item
+        # base class declares none.
+        custom_id = getattr(item, "custom_id", None)
+        await report_error(interaction, error, where=f"settings panel {custom_id}")
 
     async def on_timeout(self) -> None:
         # The last click's token is good for 15 minutes; past that the panel just stops.

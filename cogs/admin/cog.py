@@ -25,7 +25,7 @@ TOP_MEMBERS = 10
 
 
 def _store(client: discord.Client | Any) -> Store:
-    store = getattr(client, "store", None)
+    store: Store | None = getattr(client, "store", None)
     if store is None:
         raise RuntimeError("the database is not open")
     return store

@@ -218,7 +218,7 @@ class KlingBot(commands.Bot):
             self.services = None
         await super().close()
 
-    async def command_schema(self) -> list[dict]:
+    async def command_schema(self) -> list[dict[str, Any]]:
         """What ``tree.sync`` sends: once the translator is set (``setup_hook``), every command's
         ``name_localizations`` and ``description_localizations`` as well."""
         translator = self.tree.translator

@@ -36,7 +36,7 @@ class KlingGroup(app_commands.Group):
                                      key=lambda item: rank.get(item[0], len(rank))))
 
 
-def kling_group(client: discord.Client | Any) -> KlingGroup:
+def kling_group(client: commands.Bot) -> KlingGroup:
     """This bot's `/kling` group."""
     group = client.tree.get_command("kling")
     if not isinstance(group, KlingGroup):
@@ -71,14 +71,14 @@ class KlingSubcommands(commands.Cog):
 
 def editing_service(client: discord.Client | Any) -> EditingService:
     """The bot's editing service (wired by `cogs.core.app.KlingBot.setup_hook`)."""
-    service = getattr(client, "editing", None)
+    service: EditingService | None = getattr(client, "editing", None)
     if service is None:
         raise RuntimeError("the editing service is not running")
     return service
 
 
 def store_of(client: discord.Client | Any) -> Store:
-    store = getattr(client, "store", None)
+    store: Store | None = getattr(client, "store", None)
     if store is None:
         raise RuntimeError("the database is not open")
     return store

@@ -16,6 +16,7 @@ Wiring: ``await bot.tree.set_translator(KlingTranslator())`` in ``setup_hook``, 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -35,7 +36,7 @@ _DESCRIPTIONS = frozenset({
 _NAMES = frozenset({Where.command_name, Where.group_name, Where.parameter_name})
 
 
-def message_context(context: app_commands.TranslationContext) -> str | None:
+def message_context(context: app_commands.TranslationContext[Any, Any]) -> str | None:
     """The msgctxt of a command string, or None for strings this bot does not translate."""
     location = context.location
     if location in _NAMES:
@@ -56,7 +57,7 @@ class KlingTranslator(app_commands.Translator):
         self,
         string: app_commands.locale_str,
         locale: discord.Locale,
-        context: app_commands.TranslationContext,
+        context: app_commands.TranslationContext[Any, Any],
     ) -> str | None:
         code = locale_for(locale)
         msgctxt = message_context(context)
@@ -75,7 +76,7 @@ class _Collector(app_commands.Translator):
         self,
         string: app_commands.locale_str,
         locale: discord.Locale,
-        context: app_commands.TranslationContext,
+        context: app_commands.TranslationContext[Any, Any],
     ) -> str | None:
         msgctxt = message_context(context)
         if msgctxt is not None and locale is discord.Locale.indonesian:
@@ -87,17 +88,18 @@ class _Collector(app_commands.Translator):
         return None
 
 
-def _where(context: app_commands.TranslationContext) -> tuple[str, int]:
+def _where(context: app_commands.TranslationContext[Any, Any]) -> tuple[str, int]:
     """A location for the catalogue comment: ``/kling edit`` plus the kind of string."""
     data = context.data
     command = getattr(data, "command", data)  # a Parameter or Choice knows little; say what
-    name = getattr(command, "qualified_name", None) or getattr(data, "name", "?")
+    name = str(getattr(command, "qualified_name", None) or getattr(data, "name", "?"))
     # No spaces: a .po location holding one gets wrapped in bidi isolation marks.
     return f"/{name.replace(' ', '/')}:{context.location.name}", 0
 
 
 async def command_messages(
-    commands: Iterable[app_commands.Command | app_commands.Group | app_commands.ContextMenu],
+    commands: Iterable[
+        app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu],
     tree: app_commands.CommandTree,
 ) -> list[SourceMessage]:
     """Every translatable string of ``commands``, as discord.py itself walks them to sync."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 from discord import app_commands
@@ -104,24 +104,35 @@ class RoutedView(discord.ui.View):
 class RoutedModal(discord.ui.Modal):
     """A Modal whose submit errors go to :func:`report_error`."""
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+    # discord.py's Modal.on_error drops BaseView.on_error's `item` (a modal has no failing item);
+    # mypy checks overrides against BaseView, so the signature Modal itself declares is refused.
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
         await report_error(interaction, error, where=f"modal {self.title}")
 
 
-Callback = TypeVar("Callback", bound=Callable[..., Awaitable[None]])
+Owner = TypeVar("Owner")
+Rest = ParamSpec("Rest")
 
 
-def routed_callback(where: str) -> Callable[[Callback], Callback]:
+def routed_callback(where: str) -> Callable[
+    [Callable[Concatenate[Owner, discord.Interaction, Rest], Awaitable[None]]],
+    Callable[Concatenate[Owner, discord.Interaction, Rest], Coroutine[Any, Any, None]],
+]:
     """Wrap a DynamicItem callback: discord.py only logs their errors, users would see nothing."""
 
-    def wrap(func: Callback) -> Callback:
+    def wrap(
+        func: Callable[Concatenate[Owner, discord.Interaction, Rest], Awaitable[None]],
+    ) -> Callable[Concatenate[Owner, discord.Interaction, Rest], Coroutine[Any, Any, None]]:
         @functools.wraps(func)
-        async def wrapper(self: Any, interaction: discord.Interaction, *args: Any) -> None:
+        async def wrapper(self: Owner, interaction: discord.Interaction, /,
+                          *args: Rest.args, **kwargs: Rest.kwargs) -> None:
             try:
-                await func(self, interaction, *args)
+                await func(self, interaction, *args, **kwargs)
             except Exception as error:
                 await report_error(interaction, error, where=where)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return wrap

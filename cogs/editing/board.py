@@ -86,9 +86,9 @@ def board_text(board: BoardView, locale: object = None, *, emulator: bool = Fals
         lines.append(Msg("No points yet: click **Add points** or use `/kling mark` (e.g. `C4` or "
                          "`0.42,0.61`)."))
     if board.points_on_frame:
-        items = Joined((Msg("#{number} by <@{user}>", number=p.number, user=p.added_by)
-                        for p in board.points_on_frame), ", ")
-        lines.append(Msg("**On this frame:** {points}", points=items))
+        on_frame = Joined((Msg("#{number} by <@{user}>", number=p.number, user=p.added_by)
+                           for p in board.points_on_frame), ", ")
+        lines.append(Msg("**On this frame:** {points}", points=on_frame))
     if board.contributors:
         people = ", ".join(f"<@{user}> ({count})" for user, count in board.contributors)
         lines.append(Msg("**Marked by:** {people}", people=people))
@@ -111,20 +111,20 @@ def board_layout(board: BoardView, *, video_filename: str | None,
     labels = {action: label.render(locale) for action, label in ACTION_LABELS.items()}
     first, last = board.frame_index <= 0, board.frame_index >= board.total_frames - 1
     has_points = board.total_points > 0
-    nav = ui.ActionRow()
+    nav: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
     for action, label in NAV_BUTTONS:
         nav.add_item(_button(sid, action, label, disabled=first if "-" in action else last))
     nav.add_item(_button(sid, "mark", labels["mark"], style=discord.ButtonStyle.primary))
-    tools = ui.ActionRow()
+    tools: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
     # The zoom picker (cogs.editing.picker): always there, marking is by clicking as well as typing.
     tools.add_item(_button(sid, "pick", labels["pick"], style=discord.ButtonStyle.primary))
     for action in ("undo", "clear", "preview"):
         tools.add_item(_button(sid, action, labels[action], disabled=not has_points))
-    edits = ui.ActionRow()
+    edits: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
     for action in ("remove", "swap", "add"):
         edits.add_item(_button(sid, action, labels[action], disabled=not has_points,
                                style=discord.ButtonStyle.success))
-    container = ui.Container(accent_colour=discord.Colour.blurple())
+    container: ui.Container[ui.LayoutView] = ui.Container(accent_colour=discord.Colour.blurple())
     container.add_item(ui.MediaGallery(
         discord.MediaGalleryItem(f"attachment://{board_image_filename(board)}",
                                  description=translate(locale, "Frame {frame}",

@@ -49,7 +49,7 @@ class BoardButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
                    label=(button.label or "") if button else "",
                    style=button.style if button else discord.ButtonStyle.secondary)
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         try:
             if self.session_id is None:
                 await send_reply(interaction, INVALID_BUTTON)

@@ -106,7 +106,7 @@ class PickerButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
         return cls(parse_target(match["session"], match["frame"], match["path"]),
                    label=(button.label or "") if button else "")
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         try:
             target = self.target
             if target is None:
@@ -150,7 +150,7 @@ def picker_layout(picker: PickerView, locale: object = None, *, note: Text | Non
     alt = Msg("Frame {frame} with a 5x5 grid", frame=frame) if cell is None else Msg(
         "Cell {cell} of frame {frame}, enlarged, with a 5x5 grid", cell=picker.cell_name,
         frame=frame)
-    container = ui.Container(accent_colour=discord.Colour.blurple())
+    container: ui.Container[ui.LayoutView] = ui.Container(accent_colour=discord.Colour.blurple())
     container.add_item(ui.MediaGallery(discord.MediaGalleryItem(
         f"attachment://{IMAGE_NAME}.{ext}", description=alt.render(locale))))
     lines: list[object] = [note] if note is not None else []
@@ -160,14 +160,14 @@ def picker_layout(picker: PickerView, locale: object = None, *, note: Text | Non
                          "points on another frame.", max=picker.max_points))
     container.add_item(ui.TextDisplay(Joined(lines, "\n").render(locale)))
     for names in cell_names():
-        row = ui.ActionRow()
+        row: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
         for name in names:
             ref = parse_cell_name(name)
             target = (PickerTarget(sid, frame, ref) if cell is None
                       else PickerTarget(sid, frame, cell, ref))
             row.add_item(PickerButton(target, label=name))
         container.add_item(row)
-    last = ui.ActionRow()
+    last: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
     last.add_item(PickerButton(PickerTarget(sid, frame), label=BACK_LABEL.render(locale),
                                disabled=cell is None))
     for link in links:
@@ -215,19 +215,20 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
     the whole frame again (with the new mask) in the same private message."""
     if target.cell is None or target.sub is None:  # routed here only with both
         raise RuntimeError(f"a picker mark needs a cell and a sub-cell, not {target}")
+    cell, sub = target.cell, target.sub  # the check above does not narrow inside refresh_picker
     enforce_cooldown(interaction, SELECTION)  # before acknowledging: a refusal stays private
     await interaction.response.defer()  # DEFERRED_UPDATE_MESSAGE: the picker is edited below
     session = await usable_session(interaction, target.session_id)
     if session is None:
         return
-    x, y = point_for(target.cell, target.sub)
+    x, y = point_for(cell, sub)
     service = editing_service(interaction.client)
 
     async def refresh_picker() -> None:
         picker = await _picker_for(interaction, session, target.frame, None)
         note = Msg("Marked {cell} › {sub} at ({x}, {y}) on frame {frame}: {count} point(s) "
-                   "there now.", cell=ZOOM_GRID.cell_name(target.cell),
-                   sub=ZOOM_GRID.cell_name(target.sub), x=f"{x:.2f}", y=f"{y:.2f}",
+                   "there now.", cell=ZOOM_GRID.cell_name(cell),
+                   sub=ZOOM_GRID.cell_name(sub), x=f"{x:.2f}", y=f"{y:.2f}",
                    frame=target.frame, count=picker.points_on_frame)
         view = picker_layout(picker, member_locale(interaction), note=note,
                              links=await picker_links(interaction, session))

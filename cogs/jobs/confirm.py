@@ -114,19 +114,21 @@ class ConfirmSubmitView(ui.LayoutView):
         # The buttons' ids name this card, so a click on an old copy of it (after it was
         # submitted or cancelled) can be told what became of it (cogs.core.stale_clicks).
         self.card = secrets.token_hex(8)
-        container = ui.Container(
+        container: ui.Container[ui.LayoutView] = ui.Container(
             ui.TextDisplay(card_text(plan, locale, emulator=emulator, ready_at=ready_at)),
             accent_colour=discord.Colour.gold())
         if plan.image_paths:
             container.add_item(ui.MediaGallery(*[
                 discord.MediaGalleryItem(f"attachment://{f.filename}")
                 for f in reference_files(plan)]))
-        submit = ui.Button(label=translate(locale, "Submit", msgctxt="button"),
-                           style=discord.ButtonStyle.success,
-                           custom_id=f"{CONFIRM_PREFIX}{self.card}:submit")
-        cancel = ui.Button(label=translate(locale, "Cancel", msgctxt="button"),
-                           style=discord.ButtonStyle.secondary,
-                           custom_id=f"{CONFIRM_PREFIX}{self.card}:cancel")
+        submit: ui.Button[ui.LayoutView] = ui.Button(
+            label=translate(locale, "Submit", msgctxt="button"),
+            style=discord.ButtonStyle.success, custom_id=f"{CONFIRM_PREFIX}{self.card}:submit")
+        cancel: ui.Button[ui.LayoutView] = ui.Button(
+            label=translate(locale, "Cancel", msgctxt="button"),
+            style=discord.ButtonStyle.secondary, custom_id=f"{CONFIRM_PREFIX}{self.card}:cancel")
+        # discord.py's way to give one button its own callback is to assign it; mypy refuses any
+        # assignment to a method.
         submit.callback = self._submit  # type: ignore[method-assign]
         cancel.callback = self._cancel  # type: ignore[method-assign]
         container.add_item(ui.ActionRow(submit, cancel))

@@ -79,7 +79,7 @@ class EditResultButton(
     async def from_custom_id(
         cls,
         interaction: discord.Interaction,
-        item: discord.ui.Button[Any],
+        item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
     ) -> EditResultButton:
@@ -231,10 +231,12 @@ class DiscordDeliverer:
         with_emulator_note(text, on_emulator(self.client))
         file = discord.File(upload, filename=result_filename(job)) if upload else None
         kwargs: dict[str, Any] = {"file": file} if file is not None else {}
+        # send() takes nonce=None (its default) but its overloads only admit str | int.
+        if job.delivery_key is not None:
+            kwargs["nonce"] = job.delivery_key
         return await channel.send(
             Joined(text, "\n").render(locale)[:2000],
             view=view,
-            nonce=job.delivery_key,
             allowed_mentions=discord.AllowedMentions(
                 users=[discord.Object(job.requester_id)], everyone=False, roles=False
             ),

@@ -311,13 +311,12 @@ class JobCards:
         """Edits do not notify anyone: a short reply pings the requester with the reason."""
         channel = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         card_id = self._card_id(job)
-        reference = (
-            discord.MessageReference(
+        # send() takes reference=None (its default) but its overloads only admit a reference.
+        kwargs: dict[str, Any] = {}
+        if card_id:
+            kwargs["reference"] = discord.MessageReference(
                 message_id=card_id, channel_id=job.channel_id, fail_if_not_exists=False
             )
-            if card_id
-            else None
-        )
         text = Msg(
             "<@{user}> your {summary} job failed: {reason} {units}", user=job.requester_id,
             summary=job_summary(job), reason=failure_reason(job), units=units_text(job),
@@ -325,10 +324,10 @@ class JobCards:
         with contextlib.suppress(discord.HTTPException):
             await channel.send(
                 fit_content(text),
-                reference=reference,  # type: ignore[arg-type]
                 allowed_mentions=discord.AllowedMentions(
                     users=[discord.Object(job.requester_id)], everyone=False, roles=False
                 ),
+                **kwargs,
             )
 
     def _card_id(self, job: Job) -> int | None:
