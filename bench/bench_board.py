@@ -106,7 +106,8 @@ class Case:
         self.grid = BoardGrid.for_frame(width, height)
         self.masks: list[dict[str, Any]] = [
             {"object_id": n, "rle_mask": encode_rle(m)}
-            for n, m in enumerate(three_objects(width, height), start=1)]
+            for n, m in enumerate(three_objects(width, height), start=1)
+        ]
         self.moves = 0
         self.store: Store | None = None
         self.session_id = 0
@@ -115,11 +116,17 @@ class Case:
         frame = video_like_frame(self.width, self.height)
         await asyncio.to_thread(write_mp4, [frame, frame], self.video, 30)
         self.store = await Store.open(self.folder / "bot.db")
-        session = await self.store.start_session(NewSession(
-            guild_id=1, channel_id=1, created_by=1,
-            video=VideoInfo(fps=30, width=self.width, height=self.height, total_frame=2,
-                            duration=2 / 30),
-            local_path=str(self.video)))
+        session = await self.store.start_session(
+            NewSession(
+                guild_id=1,
+                channel_id=1,
+                created_by=1,
+                video=VideoInfo(
+                    fps=30, width=self.width, height=self.height, total_frame=2, duration=2 / 30
+                ),
+                local_path=str(self.video),
+            )
+        )
         self.session_id = session.id
         for _, x, y in POINTS:
             await self.store.add_points(session.id, 0, [(x, y)], added_by=7, masks=self.masks)
@@ -136,12 +143,14 @@ class Case:
     def naive(self) -> bytes:
         frame = full_frame(self.video, self.cache, 0)
         pairs = [(m["object_id"], m["rle_mask"]) for m in self.masks]
-        return render_board(frame, pairs, self.numbered(), self.grid, CAPTION,
-                            image_format=boards.BOARD_FORMAT)
+        return render_board(
+            frame, pairs, self.numbered(), self.grid, CAPTION, image_format=boards.BOARD_FORMAT
+        )
 
     def board(self) -> bytes:
-        return boards._render(self.video, self.cache, 0, self.masks, self.numbered(), self.grid,
-                              CAPTION)
+        return boards._render(
+            self.video, self.cache, 0, self.masks, self.numbered(), self.grid, CAPTION
+        )
 
     def board_from_disk(self) -> bytes:
         BOARD_FRAMES.clear()
@@ -160,8 +169,9 @@ class Case:
         again: list[float] = []
         for _ in range(repeats):
             _, x, y = self.numbered()[-1]
-            added = await self.store.add_points(self.session_id, 0, [(x, y)], added_by=8,
-                                                masks=self.masks)
+            added = await self.store.add_points(
+                self.session_id, 0, [(x, y)], added_by=8, masks=self.masks
+            )
             session = await self.store.get_session(self.session_id)
             if session is None:
                 raise RuntimeError("the session went away")
@@ -183,8 +193,10 @@ async def bench(folder: Path, width: int, height: int) -> None:
     board_frame(case.video, case.cache, 0)
     mark, again = await case.after_mark()
     (first,) = timed([case.first_view], repeats=5)
-    print(f"frame {width}x{height}, 3 RLE masks, 4 points -> board 1280x"
-          f"{round(height * 1280 / width)} JPEG; ms: best  median   worst")
+    print(
+        f"frame {width}x{height}, 3 RLE masks, 4 points -> board 1280x"
+        f"{round(height * 1280 / width)} JPEG; ms: best  median   worst"
+    )
     line("naive: full-res PNG cache + draw + encode", naive)
     line("board: board-size frame (memory) + draw + encode", board, naive)
     line("board: board-size frame (disk .npy) + draw + encode", disk, naive)

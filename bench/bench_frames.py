@@ -125,8 +125,10 @@ def main() -> None:
             f"clip: {info.width}x{info.height}, {info.fps:g} fps, {info.duration_s:g} s, "
             f"{info.frame_count} frames, {info.size_bytes / 1e6:.1f} MB, keyframe every 60"
         )
-        print(f"{'frame':>6} {'seek+decode s':>14} {'from start s':>13} {'ratio':>7}"
-              f" {'floor s':>8} {'x floor':>8}")
+        print(
+            f"{'frame':>6} {'seek+decode s':>14} {'from start s':>13} {'ratio':>7}"
+            f" {'floor s':>8} {'x floor':>8}"
+        )
         ratios = []
         times: dict[int, tuple[float, float]] = {}
         for index in FRAMES_TO_TRY:
@@ -136,23 +138,29 @@ def main() -> None:
             assert read_index(fast_image) == index == read_index(slow_image), index
             assert read_index(floor_image) == index, index
             fast, slow, floor = best_of_each(
-                REPEATS, lambda i=index: extract_frame(clip, i),
+                REPEATS,
+                lambda i=index: extract_frame(clip, i),
                 lambda i=index: decode_from_start(clip, i),
-                lambda i=index: decode_group_until(clip, i))
+                lambda i=index: decode_group_until(clip, i),
+            )
             ratios.append(fast / slow)
             times[index] = (fast, floor)
-            print(f"{index:>6} {fast:>14.3f} {slow:>13.3f} {fast / slow:>7.3f} {floor:>8.3f}"
-                  f" {fast / floor:>8.2f}")
+            print(
+                f"{index:>6} {fast:>14.3f} {slow:>13.3f} {fast / slow:>7.3f} {floor:>8.3f}"
+                f" {fast / floor:>8.2f}"
+            )
         print(
             f"ratio: median {statistics.median(ratios):.3f}, worst {max(ratios):.3f} "
             "(target <= 0.2)"
         )
         worst = max(times, key=lambda i: times[i][0])
         fast, floor = times[worst]
-        print(f"seek+decode: median {statistics.median(t for t, _ in times.values()):.3f} s, "
-              f"worst {fast:.3f} s (frame {worst}, {worst % FPS + 1} frames into its group); "
-              f"its floor {floor:.3f} s (decoding its group from the keyframe), "
-              f"worst / floor {fast / floor:.2f}")
+        print(
+            f"seek+decode: median {statistics.median(t for t, _ in times.values()):.3f} s, "
+            f"worst {fast:.3f} s (frame {worst}, {worst % FPS + 1} frames into its group); "
+            f"its floor {floor:.3f} s (decoding its group from the keyframe), "
+            f"worst / floor {fast / floor:.2f}"
+        )
         with tempfile.TemporaryDirectory() as cache:
             extractor = FrameExtractor(clip, Path(cache))
             first = best_of(1, lambda: extractor.get(479))

@@ -61,19 +61,26 @@ UNEXPECTED = ("Something went wrong", "error id")
 KINDS = ("status", "mark", "undo", "frame", "button", "preview")
 # What a successful answer says (anything else from a member's action is a refusal: cooldowns,
 # limits, nothing to undo).
-SUCCESS = {"status": "Editing session", "mark": "Marked frame", "undo": "Removed the point",
-           "frame": "The board shows frame", "preview": "The preview is in the channel"}
+SUCCESS = {
+    "status": "Editing session",
+    "mark": "Marked frame",
+    "undo": "Removed the point",
+    "frame": "The board shows frame",
+    "preview": "The preview is in the channel",
+}
 GOAL_BOT_P99 = 0.150
 GOAL_MOVE_P99 = 0.300
 GOAL_RSS_MIB = 200.0
 
 
-async def start_bot(folder: Path, twin: DiscordTwin,
-                    emulator: KlingEmulator) -> ChildProcess:
+async def start_bot(folder: Path, twin: DiscordTwin, emulator: KlingEmulator) -> ChildProcess:
     config = write_run_config(folder, twin, emulator, log_level="WARNING")
     # BENCH_PROFILE=out.prof: run the bot under cProfile (written when it stops).
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
-        if os.environ.get("BENCH_PROFILE") else []
+    profile = (
+        ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+        if os.environ.get("BENCH_PROFILE")
+        else []
+    )
     # BENCH_TRACEMALLOC=report.txt: what Python memory the bot holds at its high (traced_bot).
     module = "bench.traced_bot" if os.environ.get("BENCH_TRACEMALLOC") else "bot.cli"
     return await start_bot_process(config, twin, python_options=profile, module=module)
@@ -106,13 +113,15 @@ def board_in(channel: TwinChannel) -> TwinMessage | None:
 def kling_sessions(database: Path) -> dict[int, str]:
     """channel id -> the Kling session of its editing session (read from the bot's database)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT channel_id, kling_session_id FROM sessions "
-                            "WHERE status = 'active'").fetchall()
+        rows = conn.execute(
+            "SELECT channel_id, kling_session_id FROM sessions WHERE status = 'active'"
+        ).fetchall()
     return {int(channel): str(kling) for channel, kling in rows if kling}
 
 
-async def open_sessions(actors: dict[int, list[Any]], channels: list[TwinChannel],
-                        video: Path) -> None:
+async def open_sessions(
+    actors: dict[int, list[Any]], channels: list[TwinChannel], video: Path
+) -> None:
     async def one(channel: TwinChannel) -> None:
         handle = await actors[channel.id][0].slash("kling edit", video=video, channel=channel)
         reply = await handle.response(timeout=120)
@@ -148,26 +157,36 @@ def unique_point(rng: random.Random, used: set[tuple[float, float]]) -> tuple[fl
             return point
 
 
-async def fire(actor: Any, channel: TwinChannel, kind: str, rng: random.Random,
-               used: set[tuple[float, float]]) -> tuple[Any, tuple[tuple[float, float], ...]]:
+async def fire(
+    actor: Any, channel: TwinChannel, kind: str, rng: random.Random, used: set[tuple[float, float]]
+) -> tuple[Any, tuple[tuple[float, float], ...]]:
     if kind == "status":
         return await actor.slash("kling status", channel=channel, wait=False), ()
     if kind == "mark":
         x, y = unique_point(rng, used)
-        return await actor.slash("kling mark", points=f"{x},{y}", frame=rng.choice((0, 20, 40)),
-                                 channel=channel, wait=False), ((x, y),)
+        return await actor.slash(
+            "kling mark",
+            points=f"{x},{y}",
+            frame=rng.choice((0, 20, 40)),
+            channel=channel,
+            wait=False,
+        ), ((x, y),)
     if kind == "undo":
         return await actor.slash("kling undo", channel=channel, wait=False), ()
     if kind == "preview":
         return await actor.slash("kling preview", channel=channel, wait=False), ()
     if kind == "frame":
-        return await actor.slash("kling frame", frame=rng.randint(0, 59), channel=channel,
-                                 wait=False), ()
+        return await actor.slash(
+            "kling frame", frame=rng.randint(0, 59), channel=channel, wait=False
+        ), ()
     board = board_in(channel)
     if board is None:
         raise RuntimeError(f"no board in #{channel.name}")
-    labels = {c.get("label") for c in walk_components(board.components)
-              if c.get("type") == 2 and not c.get("disabled")}
+    labels = {
+        c.get("label")
+        for c in walk_components(board.components)
+        if c.get("type") == 2 and not c.get("disabled")
+    }
     label = "▶ +1" if "▶ +1" in labels else "◀ -1"
     return await actor.click(board, label, wait=False), ()
 
@@ -193,19 +212,27 @@ def settled(twin: DiscordTwin, item: Fired) -> bool:
     return message is not None and not message.loading
 
 
-async def run_round(twin: DiscordTwin, actors: dict[int, list[Any]],
-                    channels: list[TwinChannel], rng: random.Random, kinds: list[str],
-                    spread: float, used: set[tuple[float, float]]) -> list[Fired]:
+async def run_round(
+    twin: DiscordTwin,
+    actors: dict[int, list[Any]],
+    channels: list[TwinChannel],
+    rng: random.Random,
+    kinds: list[str],
+    spread: float,
+    used: set[tuple[float, float]],
+) -> list[Fired]:
     """One interaction per member, dispatched over `spread` seconds (0: all at once)."""
-    plan = [(actor, channel, rng.choice(kinds)) for channel in channels
-            for actor in actors[channel.id]]
+    plan = [
+        (actor, channel, rng.choice(kinds)) for channel in channels for actor in actors[channel.id]
+    ]
     rng.shuffle(plan)
     fired: list[Fired] = []
     for actor, channel, kind in plan:
         board = board_in(channel)
         handle, points = await fire(actor, channel, kind, rng, used)
-        fired.append(Fired(kind, handle.record, channel.id, board.edit_count if board else 0,
-                           points))
+        fired.append(
+            Fired(kind, handle.record, channel.id, board.edit_count if board else 0, points)
+        )
         # Let the gateway writer send each frame now: the clock starts at dispatch.
         await asyncio.sleep(spread / len(plan))
 
@@ -246,8 +273,10 @@ def finish(twin: DiscordTwin, item: Fired) -> None:
 
 def peak_in_flight(results: list[Fired]) -> int:
     """Most interactions dispatched and not yet answered at the same moment."""
-    events = sorted([(f.created_at, 1) for f in results]
-                    + [(f.done_at, -1) for f in results if f.done_at is not None])
+    events = sorted(
+        [(f.created_at, 1) for f in results]
+        + [(f.done_at, -1) for f in results if f.done_at is not None]
+    )
     peak = current = 0
     for _, step in events:
         current += step
@@ -262,12 +291,12 @@ async def main_async(args: argparse.Namespace) -> None:
     channels: list[TwinChannel] = []
     actors: dict[int, list[Any]] = {}
     for g in range(args.guilds):
-        guild = twin.add_guild(f"Server {g}",
-                               channels=[f"room-{c}" for c in range(args.channels)])
+        guild = twin.add_guild(f"Server {g}", channels=[f"room-{c}" for c in range(args.channels)])
         for channel in guild.channels.values():
             channels.append(channel)
-            actors[channel.id] = [twin.member(guild, f"m{g}-{channel.name}-{i}")
-                                  for i in range(args.members)]
+            actors[channel.id] = [
+                twin.member(guild, f"m{g}-{channel.name}-{i}") for i in range(args.members)
+            ]
     video = make_video(work / "clip.mp4")
     used: set[tuple[float, float]] = set()
     async with KlingEmulator(seconds_per_stage=0.5, work_dir=work / "emulator") as emulator:
@@ -283,8 +312,9 @@ async def main_async(args: argparse.Namespace) -> None:
             began = time.monotonic()
             bot_cpu, own_cpu = cpu_seconds(proc.pid), time.process_time()
             for _ in range(args.rounds):
-                results += await run_round(twin, actors, channels, rng, args.kinds.split(","),
-                                          args.spread, used)
+                results += await run_round(
+                    twin, actors, channels, rng, args.kinds.split(","), args.spread, used
+                )
             wall = time.monotonic() - began
             cpu = (cpu_seconds(proc.pid) - bot_cpu, time.process_time() - own_cpu)
             rss = peak_rss_mib(proc.pid)
@@ -298,13 +328,23 @@ async def main_async(args: argparse.Namespace) -> None:
 def row(label: str, values: list[float]) -> str:
     if not values:
         return f"{label:<9}{'-':>8}"
-    return (f"{label:<9}{percentile(values, .5) * 1000:>8.0f}{percentile(values, .99) * 1000:>8.0f}"
-            f"{max(values) * 1000:>8.0f}")
+    return (
+        f"{label:<9}{percentile(values, 0.5) * 1000:>8.0f}{percentile(values, 0.99) * 1000:>8.0f}"
+        f"{max(values) * 1000:>8.0f}"
+    )
 
 
-def report(twin: DiscordTwin, results: list[Fired], records: list[Any],
-           sessions: dict[int, str], wall: float, rss: float, cpu: tuple[float, float],
-           channels: int, args: argparse.Namespace) -> None:
+def report(
+    twin: DiscordTwin,
+    results: list[Fired],
+    records: list[Any],
+    sessions: dict[int, str],
+    wall: float,
+    rss: float,
+    cpu: tuple[float, float],
+    channels: int,
+    args: argparse.Namespace,
+) -> None:
     errors: Counter[str] = Counter()
     refusals: Counter[str] = Counter()
     for item in results:
@@ -313,8 +353,7 @@ def report(twin: DiscordTwin, results: list[Fired], records: list[Any],
             errors[f"{item.kind}: {item.outcome.removeprefix('error: ')}"] += 1
         elif item.outcome == "refused":
             refusals[item.kind] += 1
-        if item.record.acked_at is not None and \
-                item.record.acked_at - item.created_at > ACK_LIMIT:
+        if item.record.acked_at is not None and item.record.acked_at - item.created_at > ACK_LIMIT:
             errors["acknowledged after 3 s"] += 1
     for violation in twin.violations:
         errors[f"Discord rule {violation.code}"] += 1
@@ -337,15 +376,20 @@ def report(twin: DiscordTwin, results: list[Fired], records: list[Any],
         splits[item.kind].append(split(item, item.done_at, owned.get(index, []), calls))
     per_round = len(results) // max(1, args.rounds)
     when = f"dispatched within {args.spread:g} s" if args.spread else "dispatched at once"
-    print(f"load: {channels} channels x {args.members} members = {per_round} interactions "
-          f"{when}, {args.rounds} rounds ({len(results)} total), Kling selection latency 1-3 s; "
-          f"peak in flight (sent, not yet answered): {peak_in_flight(results)}")
+    print(
+        f"load: {channels} channels x {args.members} members = {per_round} interactions "
+        f"{when}, {args.rounds} rounds ({len(results)} total), Kling selection latency 1-3 s; "
+        f"peak in flight (sent, not yet answered): {peak_in_flight(results)}"
+    )
     load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} "
-          f"{load[2]:.2f}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     print("time to answer, ms (answered, refusals included; p50 / p99 / max):")
-    print(f"{'kind':<9}{'n':>5}  {'answer':^24}  {'Kling':^24}  {'waiting':^24}  "
-          f"{'bot':^24}  {'ack':^24}")
+    print(
+        f"{'kind':<9}{'n':>5}  {'answer':^24}  {'Kling':^24}  {'waiting':^24}  "
+        f"{'bot':^24}  {'ack':^24}"
+    )
     every: list[Split] = []
     for kind in [*KINDS, "all"]:
         items = every if kind == "all" else splits[kind]
@@ -354,16 +398,25 @@ def report(twin: DiscordTwin, results: list[Fired], records: list[Any],
         ack = [t for k in KINDS for t in acks[k]] if kind == "all" else acks[kind]
         if not items and not ack:
             continue
-        cells = [[s.total for s in items], [s.kling for s in items],
-                 [s.waiting for s in items], [s.bot for s in items], ack]
-        print(f"{kind:<9}{len(items):>5}" + "".join(
-            "  " + row("", values)[9:].rjust(24) for values in cells))
+        cells = [
+            [s.total for s in items],
+            [s.kling for s in items],
+            [s.waiting for s in items],
+            [s.bot for s in items],
+            ack,
+        ]
+        print(
+            f"{kind:<9}{len(items):>5}"
+            + "".join("  " + row("", values)[9:].rjust(24) for values in cells)
+        )
     print(f"errors: {sum(errors.values())} {dict(errors) if errors else ''}")
     if refusals:
         print(f"user-facing refusals (cooldowns, limits, nothing to undo): {dict(refusals)}")
     n = max(1, len(results))
-    print(f"CPU: bot {cpu[0]:.1f} s ({cpu[0] / n * 1000:.1f} ms per interaction), stand-in + "
-          f"emulator {cpu[1]:.1f} s; wall time of the measured rounds: {wall:.1f} s")
+    print(
+        f"CPU: bot {cpu[0]:.1f} s ({cpu[0] / n * 1000:.1f} ms per interaction), stand-in + "
+        f"emulator {cpu[1]:.1f} s; wall time of the measured rounds: {wall:.1f} s"
+    )
     print(f"bot peak RSS: {rss:.0f} MiB")
     goals(splits, rss, overlaps)
 
@@ -372,18 +425,30 @@ def goals(splits: dict[str, list[Split]], rss: float, overlaps: int) -> None:
     bots = [s.bot for items in splits.values() for s in items]
     moves = [s.total for kind in ("frame", "button") for s in splits[kind]]
     checks = [
-        (f"bot's own time p99 <= {GOAL_BOT_P99 * 1000:.0f} ms", bots,
-         lambda v: percentile(v, .99) <= GOAL_BOT_P99, lambda v: percentile(v, .99) * 1000),
-        (f"frame moves answered p99 <= {GOAL_MOVE_P99 * 1000:.0f} ms", moves,
-         lambda v: percentile(v, .99) <= GOAL_MOVE_P99, lambda v: percentile(v, .99) * 1000),
+        (
+            f"bot's own time p99 <= {GOAL_BOT_P99 * 1000:.0f} ms",
+            bots,
+            lambda v: percentile(v, 0.99) <= GOAL_BOT_P99,
+            lambda v: percentile(v, 0.99) * 1000,
+        ),
+        (
+            f"frame moves answered p99 <= {GOAL_MOVE_P99 * 1000:.0f} ms",
+            moves,
+            lambda v: percentile(v, 0.99) <= GOAL_MOVE_P99,
+            lambda v: percentile(v, 0.99) * 1000,
+        ),
     ]
     for name, values, ok, figure in checks:
         if values:
             print(f"goal {name}: {'met' if ok(values) else 'NOT met'} ({figure(values):.0f} ms)")
-    print(f"goal peak RSS <= {GOAL_RSS_MIB:.0f} MiB: "
-          f"{'met' if rss <= GOAL_RSS_MIB else 'NOT met'} ({rss:.0f} MiB)")
-    print(f"goal Kling calls of a session one at a time: "
-          f"{'met' if overlaps == 0 else f'NOT met ({overlaps} overlaps)'}")
+    print(
+        f"goal peak RSS <= {GOAL_RSS_MIB:.0f} MiB: "
+        f"{'met' if rss <= GOAL_RSS_MIB else 'NOT met'} ({rss:.0f} MiB)"
+    )
+    print(
+        f"goal Kling calls of a session one at a time: "
+        f"{'met' if overlaps == 0 else f'NOT met ({overlaps} overlaps)'}"
+    )
 
 
 def main() -> None:
@@ -393,10 +458,17 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5, help="members per channel")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--spread", type=float, default=0.0,
-                        help="seconds over which each round's interactions are dispatched")
-    parser.add_argument("--kinds", default=",".join(KINDS),
-                        help=f"comma-separated interaction kinds (default: {','.join(KINDS)})")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="seconds over which each round's interactions are dispatched",
+    )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help=f"comma-separated interaction kinds (default: {','.join(KINDS)})",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

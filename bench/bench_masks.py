@@ -70,11 +70,14 @@ def timed_pair(
     return min(ours_s), statistics.median(ours_s), min(theirs_s), statistics.median(theirs_s)
 
 
-def report(label: str, other: str, figures: tuple[float, float, float, float],
-           target: str = "") -> None:
+def report(
+    label: str, other: str, figures: tuple[float, float, float, float], target: str = ""
+) -> None:
     ob, om, tb, tm = figures
-    print(f"{label:<28} best {ob:7.2f} ms (median {om:7.2f})   {other:<34} best {tb:7.2f} ms"
-          f" (median {tm:7.2f})   ratio {ob / tb:.3f} (median {om / tm:.3f}) {target}")
+    print(
+        f"{label:<28} best {ob:7.2f} ms (median {om:7.2f})   {other:<34} best {tb:7.2f} ms"
+        f" (median {tm:7.2f})   ratio {ob / tb:.3f} (median {om / tm:.3f}) {target}"
+    )
 
 
 def main() -> None:
@@ -125,7 +128,10 @@ print(peak_kib() - before)
 def peak_rss_growth_mib(which: str, counts_file: Path) -> float:
     out = subprocess.run(
         [sys.executable, "-c", _RSS_PROBE, which, str(counts_file), str(HEIGHT), str(WIDTH)],
-        check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
     )
     return int(out.stdout.strip()) / 1024
 
@@ -136,23 +142,31 @@ def run_many_runs_case(kind: str) -> None:
     rle = {"size": [HEIGHT, WIDTH], "counts": coco_rle["counts"].decode("ascii")}
     assert np.array_equal(decode_rle(rle), coco.decode(coco_rle))
     runs = int(np.count_nonzero(np.diff(mask.T.ravel()))) + 1
-    print(f"many runs, {kind}: mask {WIDTH}x{HEIGHT}, {runs} runs, "
-          f"counts {len(rle['counts'])} chars")
-    report("decode_rle", "pycocotools.mask.decode",
-           timed_pair(lambda: decode_rle(rle), lambda: coco.decode(coco_rle), 10))
+    print(
+        f"many runs, {kind}: mask {WIDTH}x{HEIGHT}, {runs} runs, counts {len(rle['counts'])} chars"
+    )
+    report(
+        "decode_rle",
+        "pycocotools.mask.decode",
+        timed_pair(lambda: decode_rle(rle), lambda: coco.decode(coco_rle), 10),
+    )
     traced = traced_peak_mib(lambda: decode_rle(rle))
     scaled_peak = traced_peak_mib(lambda: decode_rle_scaled(rle, 1280, 720))
-    report("decode_rle_scaled 1280x720", "pycocotools.mask.decode (full)",
-           timed_pair(lambda: decode_rle_scaled(rle, 1280, 720), lambda: coco.decode(coco_rle),
-                      10))
+    report(
+        "decode_rle_scaled 1280x720",
+        "pycocotools.mask.decode (full)",
+        timed_pair(lambda: decode_rle_scaled(rle, 1280, 720), lambda: coco.decode(coco_rle), 10),
+    )
     with tempfile.TemporaryDirectory() as folder:
         counts_file = Path(folder) / "counts.txt"
         counts_file.write_bytes(coco_rle["counts"])
         ours_rss = peak_rss_growth_mib("ours", counts_file)
         theirs_rss = peak_rss_growth_mib("coco", counts_file)
-    print(f"{'peak memory':<28} decode_rle {traced:6.0f} MiB traced, {ours_rss:6.0f} MiB RSS growth"
-          f"   pycocotools {theirs_rss:6.0f} MiB RSS growth   (the mask itself: "
-          f"{HEIGHT * WIDTH / 2**20:.0f} MiB)")
+    print(
+        f"{'peak memory':<28} decode_rle {traced:6.0f} MiB traced, {ours_rss:6.0f} MiB RSS growth"
+        f"   pycocotools {theirs_rss:6.0f} MiB RSS growth   (the mask itself: "
+        f"{HEIGHT * WIDTH / 2**20:.0f} MiB)"
+    )
     print(f"{'peak memory, board size':<28} decode_rle_scaled {scaled_peak:6.1f} MiB traced")
 
 
@@ -176,10 +190,16 @@ def per_object_masks(seed: int = 3) -> dict[str, np.ndarray]:
     car = (yy > 1400) & (yy < 1900) & (xx > 2200) & (xx < 3500) & (yy - 1400 > (xx - 2200) / 8)
     ball = (xx - 2900) ** 2 + (yy - 700) ** 2 < 220**2
     foliage = ((xx - 3300) / 450.0) ** 2 + ((yy - 500) / 380.0) ** 2 < (
-        1 + 0.3 * rng.standard_normal((HEIGHT, WIDTH)))
+        1 + 0.3 * rng.standard_normal((HEIGHT, WIDTH))
+    )
     pole = (xx > 1900) & (xx < 1912) & (yy > 200)
-    return {"person (ragged hair)": body | head, "car": car, "ball": ball,
-            "foliage (noisy edge)": foliage, "thin pole": pole}
+    return {
+        "person (ragged hair)": body | head,
+        "car": car,
+        "ball": ball,
+        "foliage (noisy edge)": foliage,
+        "thin pole": pole,
+    }
 
 
 def run_per_object_case() -> None:
@@ -192,19 +212,24 @@ def run_per_object_case() -> None:
         coco_rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
         assert np.array_equal(decode_rle(rle), coco.decode(coco_rle))
         full = timed_pair(lambda r=rle: decode_rle(r), lambda c=coco_rle: coco.decode(c), 10)
-        small = timed_pair(lambda r=rle: decode_rle_scaled(r, 1280, 720),
-                           lambda c=coco_rle: coco.decode(c), 10)
+        small = timed_pair(
+            lambda r=rle: decode_rle_scaled(r, 1280, 720), lambda c=coco_rle: coco.decode(c), 10
+        )
         peak = traced_peak_mib(lambda r=rle: decode_rle(r))
         small_peak = traced_peak_mib(lambda r=rle: decode_rle_scaled(r, 1280, 720))
         ratios.append(full[1] / full[3])
         scaled.append(small[1])
-        print(f"  {name:<22} {mask.mean():6.1%} {len(rle['counts']):>7} chars   decode_rle "
-              f"{full[0]:6.2f} / {full[1]:6.2f} ({peak:5.1f} MiB)   at 1280x720 {small[0]:6.2f} /"
-              f" {small[1]:6.2f} ({small_peak:4.1f} MiB)   pycocotools {full[2]:6.2f} / "
-              f"{full[3]:6.2f}   ratio {full[1] / full[3]:.3f}")
-    print(f"  decode_rle / pycocotools (medians): median object {statistics.median(ratios):.3f}, "
-          f"worst object {max(ratios):.3f}; board-size decode: median "
-          f"{statistics.median(scaled):.2f} ms, worst {max(scaled):.2f} ms")
+        print(
+            f"  {name:<22} {mask.mean():6.1%} {len(rle['counts']):>7} chars   decode_rle "
+            f"{full[0]:6.2f} / {full[1]:6.2f} ({peak:5.1f} MiB)   at 1280x720 {small[0]:6.2f} /"
+            f" {small[1]:6.2f} ({small_peak:4.1f} MiB)   pycocotools {full[2]:6.2f} / "
+            f"{full[3]:6.2f}   ratio {full[1] / full[3]:.3f}"
+        )
+    print(
+        f"  decode_rle / pycocotools (medians): median object {statistics.median(ratios):.3f}, "
+        f"worst object {max(ratios):.3f}; board-size decode: median "
+        f"{statistics.median(scaled):.2f} ms, worst {max(scaled):.2f} ms"
+    )
 
 
 def run_case(mask: np.ndarray, name: str) -> None:
@@ -216,17 +241,33 @@ def run_case(mask: np.ndarray, name: str) -> None:
     print(f"{name}: mask {WIDTH}x{HEIGHT}, {mask.mean():.1%} selected, counts {runs} chars")
 
     coco_decode = lambda: coco.decode(coco_rle)  # noqa: E731
-    report("decode_rle", "pycocotools.mask.decode",
-           timed_pair(lambda: decode_rle(rle), coco_decode), "target <= 1.0")
-    report("decode_rle + C order", "pycocotools.mask.decode",
-           timed_pair(lambda: np.ascontiguousarray(decode_rle(rle)), coco_decode))
-    report("decode_rle_scaled 1280x720", "pycocotools.mask.decode (full)",
-           timed_pair(lambda: decode_rle_scaled(rle, 1280, 720), coco_decode))
+    report(
+        "decode_rle",
+        "pycocotools.mask.decode",
+        timed_pair(lambda: decode_rle(rle), coco_decode),
+        "target <= 1.0",
+    )
+    report(
+        "decode_rle + C order",
+        "pycocotools.mask.decode",
+        timed_pair(lambda: np.ascontiguousarray(decode_rle(rle)), coco_decode),
+    )
+    report(
+        "decode_rle_scaled 1280x720",
+        "pycocotools.mask.decode (full)",
+        timed_pair(lambda: decode_rle_scaled(rle, 1280, 720), coco_decode),
+    )
     fortran = np.asfortranarray(mask)
-    report("encode_rle (C-order input)", "pycocotools encode (F-order input)",
-           timed_pair(lambda: encode_rle(mask), lambda: coco.encode(fortran), 10))
-    report("encode_rle (C-order input)", "pycocotools encode + asfortranarray",
-           timed_pair(lambda: encode_rle(mask), lambda: coco.encode(np.asfortranarray(mask)), 10))
+    report(
+        "encode_rle (C-order input)",
+        "pycocotools encode (F-order input)",
+        timed_pair(lambda: encode_rle(mask), lambda: coco.encode(fortran), 10),
+    )
+    report(
+        "encode_rle (C-order input)",
+        "pycocotools encode + asfortranarray",
+        timed_pair(lambda: encode_rle(mask), lambda: coco.encode(np.asfortranarray(mask)), 10),
+    )
 
 
 if __name__ == "__main__":

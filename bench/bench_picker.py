@@ -66,12 +66,16 @@ class KlingSpans:
         faults.apply = timed  # type: ignore[method-assign]
 
     def within(self, start: float, end: float) -> float:
-        return sum(stop - begin for name, begin, stop in self.spans
-                   if name in SELECTION_ENDPOINTS and begin >= start and stop <= end)
+        return sum(
+            stop - begin
+            for name, begin, stop in self.spans
+            if name in SELECTION_ENDPOINTS and begin >= start and stop <= end
+        )
 
 
-async def click_and_wait(twin: DiscordTwin, actor: Any, message: TwinMessage,
-                         label: str) -> tuple[float, float, str]:
+async def click_and_wait(
+    twin: DiscordTwin, actor: Any, message: TwinMessage, label: str
+) -> tuple[float, float, str]:
     """(dispatched at, picker edited at, its text) for one click on a picker message."""
     before = twin.find_message(message.id).edit_count
     handle = await actor.click(twin.find_message(message.id), label, wait=False)
@@ -98,8 +102,14 @@ async def open_pickers(twin: DiscordTwin, members: list[Any], board: TwinMessage
     pickers = []
     for member in members:
         handle = await member.click(board, "Pick points")
-        picker = await twin.wait_until(lambda h=handle: (m := twin.find_message(
-            h.record.original_message_id or 0)) is not None and not m.loading and m, WAIT)
+        picker = await twin.wait_until(
+            lambda h=handle: (
+                (m := twin.find_message(h.record.original_message_id or 0)) is not None
+                and not m.loading
+                and m
+            ),
+            WAIT,
+        )
         if "Pick a point" not in picker.text:
             raise RuntimeError(f"no picker: {picker.text}")
         pickers.append(picker)
@@ -129,11 +139,11 @@ async def main_async(args: argparse.Namespace) -> None:
     marks: list[tuple[float, float]] = []  # (total, Kling's share)
     async with KlingEmulator(seconds_per_stage=0.5, work_dir=work / "emulator") as emulator:
         spans = KlingSpans(emulator)
-        proc = await start_bot_process(write_run_config(work, twin, emulator,
-                                                        log_level="WARNING"), twin)
+        proc = await start_bot_process(
+            write_run_config(work, twin, emulator, log_level="WARNING"), twin
+        )
         try:
-            reply = await (await members[0].slash("kling edit", video=video)).response(
-                timeout=WAIT)
+            reply = await (await members[0].slash("kling edit", video=video)).response(timeout=WAIT)
             if "editing session is open" not in reply.content:
                 raise RuntimeError(reply.content)
             pickers = await open_pickers(twin, members, await board_of(channel))
@@ -155,19 +165,28 @@ async def main_async(args: argparse.Namespace) -> None:
     await twin.stop()
 
 
-def report(zoom: list[float], marks: list[tuple[float, float]], twin: DiscordTwin,
-           args: argparse.Namespace) -> None:
+def report(
+    zoom: list[float], marks: list[tuple[float, float]], twin: DiscordTwin, args: argparse.Namespace
+) -> None:
     totals = [total for total, _ in marks]
     kling = [share for _, share in marks]
     bot = [total - share for total, share in marks]
-    print(f"zoom picker: {args.clicks} cell clicks and {args.clicks} sub-cell clicks by "
-          f"{args.members} members, Kling selection latency 1-3 s")
+    print(
+        f"zoom picker: {args.clicks} cell clicks and {args.clicks} sub-cell clicks by "
+        f"{args.members} members, Kling selection latency 1-3 s"
+    )
     print(f"{'step':<32}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    rows = [("cell click -> picker updated", zoom), ("mark click -> picker updated", totals),
-            ("  of which Kling", kling), ("  of which the bot", bot)]
+    rows = [
+        ("cell click -> picker updated", zoom),
+        ("mark click -> picker updated", totals),
+        ("  of which Kling", kling),
+        ("  of which the bot", bot),
+    ]
     for name, values in rows:
-        print(f"{name:<32}{len(values):>5}{percentile(values, .5) * 1000:>10.1f}"
-              f"{percentile(values, .99) * 1000:>10.1f}{max(values) * 1000:>10.1f}")
+        print(
+            f"{name:<32}{len(values):>5}{percentile(values, 0.5) * 1000:>10.1f}"
+            f"{percentile(values, 0.99) * 1000:>10.1f}{max(values) * 1000:>10.1f}"
+        )
     print(f"Discord rules broken: {len(twin.violations)}")
 
 

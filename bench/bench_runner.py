@@ -65,29 +65,47 @@ def kling_stand_in(port_out: Any, task_seconds: float) -> None:
     calls: Counter[str] = Counter()
 
     def envelope(data: Any) -> web.Response:
-        return web.json_response({"code": 0, "message": "SUCCEED",
-                                  "request_id": uuid.uuid4().hex, "data": data})
+        return web.json_response(
+            {"code": 0, "message": "SUCCEED", "request_id": uuid.uuid4().hex, "data": data}
+        )
 
     def payload(task: dict[str, Any], base: str) -> dict[str, Any]:
         done = time.time() - task["created"] >= task_seconds
         status = "succeed" if done else "processing"
-        videos = [{"id": "v" + task["id"], "url": f"{base}/files/{task['id']}.mp4",
-                   "duration": "5"}] if done else []
-        return {"task_id": task["id"], "task_status": status, "task_status_msg": "",
-                "task_info": {"external_task_id": task["external"]},
-                "task_result": {"videos": videos}, "final_unit_deduction": "1" if done else "0",
-                "created_at": int(task["created"] * 1000), "updated_at": int(time.time() * 1000)}
+        videos = (
+            [{"id": "v" + task["id"], "url": f"{base}/files/{task['id']}.mp4", "duration": "5"}]
+            if done
+            else []
+        )
+        return {
+            "task_id": task["id"],
+            "task_status": status,
+            "task_status_msg": "",
+            "task_info": {"external_task_id": task["external"]},
+            "task_result": {"videos": videos},
+            "final_unit_deduction": "1" if done else "0",
+            "created_at": int(task["created"] * 1000),
+            "updated_at": int(time.time() * 1000),
+        }
 
     async def create(request: web.Request) -> web.Response:
         calls["create"] += 1
         body = await request.json()
         task_id = str(800_000_000_000_000_000 + len(tasks))
-        tasks[task_id] = {"id": task_id, "external": body["external_task_id"],
-                          "created": time.time()}
+        tasks[task_id] = {
+            "id": task_id,
+            "external": body["external_task_id"],
+            "created": time.time(),
+        }
         by_external[body["external_task_id"]] = task_id
-        return envelope({"task_id": task_id, "task_status": "submitted",
-                         "task_info": {"external_task_id": body["external_task_id"]},
-                         "created_at": int(time.time() * 1000)})
+        return envelope(
+            {
+                "task_id": task_id,
+                "task_status": "submitted",
+                "task_info": {"external_task_id": body["external_task_id"]},
+                "created_at": int(time.time() * 1000),
+            }
+        )
 
     async def get(request: web.Request) -> web.Response:
         key = request.match_info["task_id"]
@@ -150,15 +168,27 @@ async def run(args: argparse.Namespace, base_url: str) -> None:
         images.append(path)
     store = await Store.open(work / "bot.sqlite3")
     for _ in range(args.jobs):
-        await store.create_job(NewJob(
-            kind=JobKind.ANIMATE, guild_id=1, channel_id=2, requester_id=3,
-            request=animate_request(prompt="a slow pan", image_paths=images)))
+        await store.create_job(
+            NewJob(
+                kind=JobKind.ANIMATE,
+                guild_id=1,
+                channel_id=2,
+                requester_id=3,
+                request=animate_request(prompt="a slow pan", image_paths=images),
+            )
+        )
     deliverer = CountingDeliverer()
     deliverer.expected = args.jobs
     async with aiohttp.ClientSession() as http:
         client = KlingClient(http, make_provider("emulator", base_url=base_url))
-        runner = JobRunner(store, KlingTaskBackend(client), deliverer, media_dir=work / "media",
-                           http=http, config=RunnerConfig())
+        runner = JobRunner(
+            store,
+            KlingTaskBackend(client),
+            deliverer,
+            media_dir=work / "media",
+            http=http,
+            config=RunnerConfig(),
+        )
         cpu_before, began = cpu_seconds(), time.monotonic()
         await runner.start()
         peak_in_flight = 0
@@ -185,21 +215,37 @@ async def _all_jobs(store: Store) -> list[Job]:
     return [job for row in rows if (job := await store.get_job(row["id"])) is not None]
 
 
-def report(args: argparse.Namespace, calls: Counter[str], wall: float, cpu: float,
-           peak: int, states: Counter[JobState], wakeups: int, job_minutes: float) -> None:
+def report(
+    args: argparse.Namespace,
+    calls: Counter[str],
+    wall: float,
+    cpu: float,
+    peak: int,
+    states: Counter[JobState],
+    wakeups: int,
+    job_minutes: float,
+) -> None:
     kling = calls["create"] + calls["get"]
     jobs = args.jobs
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"jobs: {jobs} queued at once, each finishing {args.task_seconds:g} s after Kling "
-          f"accepts it; peak in flight {peak}; final states "
-          f"{ {s.value: n for s, n in states.items()} }")
-    print(f"Kling requests: {kling} (create {calls['create']}, get {calls['get']}), "
-          f"plus {calls['download']} result downloads")
-    print(f"Kling requests per job: {kling / jobs:.2f}; per job per minute in flight: "
-          f"{kling / job_minutes:.2f}; all jobs together: {kling / (wall / 60):.0f}/min")
-    print(f"wall time: {wall:.1f} s; runner CPU time: {cpu:.2f} s "
-          f"({cpu / jobs * 1000:.2f} ms per job, {cpu / wall * 100:.1f}% of one core); "
-          f"scheduler wake-ups: {wakeups}")
+    print(
+        f"jobs: {jobs} queued at once, each finishing {args.task_seconds:g} s after Kling "
+        f"accepts it; peak in flight {peak}; final states "
+        f"{ {s.value: n for s, n in states.items()} }"
+    )
+    print(
+        f"Kling requests: {kling} (create {calls['create']}, get {calls['get']}), "
+        f"plus {calls['download']} result downloads"
+    )
+    print(
+        f"Kling requests per job: {kling / jobs:.2f}; per job per minute in flight: "
+        f"{kling / job_minutes:.2f}; all jobs together: {kling / (wall / 60):.0f}/min"
+    )
+    print(
+        f"wall time: {wall:.1f} s; runner CPU time: {cpu:.2f} s "
+        f"({cpu / jobs * 1000:.2f} ms per job, {cpu / wall * 100:.1f}% of one core); "
+        f"scheduler wake-ups: {wakeups}"
+    )
     print(f"peak RSS of the runner's process: {rss:.0f} MiB")
 
 
@@ -235,9 +281,16 @@ class OneSlotKling:
 
     @staticmethod
     def _task(job: Job, status: TaskStatus) -> Task:
-        return Task(task_id="t" + job.id, status=status, status_msg="stopped",
-                    external_task_id=job.id, videos=(), final_unit_deduction=None,
-                    created_at=None, updated_at=None)
+        return Task(
+            task_id="t" + job.id,
+            status=status,
+            status_msg="stopped",
+            external_task_id=job.id,
+            videos=(),
+            final_unit_deduction=None,
+            created_at=None,
+            updated_at=None,
+        )
 
 
 class CardChannel:
@@ -324,16 +377,32 @@ async def run_cards(args: argparse.Namespace) -> None:
     store = await Store.open(work / "bot.sqlite3", clock=clock)
     request = {"prompt": "a slow pan across the harbour", "mode": "std", "duration": 5}
     for _ in range(args.queued):
-        await store.create_job(NewJob(kind=JobKind.ANIMATE, guild_id=1, channel_id=2,
-                                      requester_id=3, request=request))
+        await store.create_job(
+            NewJob(kind=JobKind.ANIMATE, guild_id=1, channel_id=2, requester_id=3, request=request)
+        )
     await store._write_statement("UPDATE jobs SET card_message_id = rowid + 1000")
     kling = OneSlotKling()
     holder: dict[str, Any] = {}
-    cards = JobCards(CardClient(), store=lambda: store, runner=lambda: holder.get("view"),  # type: ignore[arg-type]
-                     clock=clock, wall_clock=clock, sleep=lambda _: asyncio.sleep(0))
+    cards = JobCards(
+        CardClient(),
+        store=lambda: store,
+        runner=lambda: holder.get("view"),  # type: ignore[arg-type]
+        clock=clock,
+        wall_clock=clock,
+        sleep=lambda _: asyncio.sleep(0),
+    )
     async with aiohttp.ClientSession() as http:
-        runner = JobRunner(store, kling, CountingDeliverer(), media_dir=work / "media", http=http,
-                           observer=cards, config=RunnerConfig(), clock=clock, sleep=forever)
+        runner = JobRunner(
+            store,
+            kling,
+            CountingDeliverer(),
+            media_dir=work / "media",
+            http=http,
+            observer=cards,
+            config=RunnerConfig(),
+            clock=clock,
+            sleep=forever,
+        )
         holder["view"] = runner
         await runner.start()  # the head goes to Kling's slot; every card shows its place
         await settle(runner, cards)
@@ -374,16 +443,22 @@ async def run_cards(args: argparse.Namespace) -> None:
     await cards.close()
     await store.close()
     print(f"job cards: {args.queued} jobs waiting in one server's local queue, Kling full")
-    print(f"  the queue moves after the {interval:g} s progress interval: {refresh_cpu:.2f} s CPU "
-          f"for {refresh_edits} card edits ({refresh_cpu / max(1, refresh_edits) * 1e6:.0f} µs "
-          "per edit, runner and cards together)")
-    print(f"  the queue moves with no card due: {submit_cpu / rounds * 1000:.2f} ms CPU per "
-          f"submission ({submit_edits / rounds:.1f} card edits each: the jobs that moved)")
+    print(
+        f"  the queue moves after the {interval:g} s progress interval: {refresh_cpu:.2f} s CPU "
+        f"for {refresh_edits} card edits ({refresh_cpu / max(1, refresh_edits) * 1e6:.0f} µs "
+        "per edit, runner and cards together)"
+    )
+    print(
+        f"  the queue moves with no card due: {submit_cpu / rounds * 1000:.2f} ms CPU per "
+        f"submission ({submit_edits / rounds:.1f} card edits each: the jobs that moved)"
+    )
     (ours, n_ours), (walk, n_walk) = timings["runner"], timings["walk"]
-    print(f"  refresh of every card through the observer: {ours:.2f} s CPU "
-          f"({ours / max(1, n_ours) * 1e6:.0f} µs per edit) vs {walk:.2f} s "
-          f"({walk / max(1, n_walk) * 1e6:.0f} µs per edit) when each place is found by walking "
-          f"the queue: {ours / walk:.3f}x")
+    print(
+        f"  refresh of every card through the observer: {ours:.2f} s CPU "
+        f"({ours / max(1, n_ours) * 1e6:.0f} µs per edit) vs {walk:.2f} s "
+        f"({walk / max(1, n_walk) * 1e6:.0f} µs per edit) when each place is found by walking "
+        f"the queue: {ours / walk:.3f}x"
+    )
 
 
 # -- quota queries as a server's history grows -----------------------------------------------------
@@ -403,8 +478,13 @@ async def run_queries(args: argparse.Namespace) -> None:
 async def _time_queries(store: Store) -> list[str]:
     guild, member = 2, 7
     limits = JobLimits(daily_jobs_per_member=10**6, concurrent_jobs_per_guild=10**6)
-    new = NewJob(kind=JobKind.ANIMATE, guild_id=guild, channel_id=5, requester_id=member,
-                 request={"prompt": "x"})
+    new = NewJob(
+        kind=JobKind.ANIMATE,
+        guild_id=guild,
+        channel_id=5,
+        requester_id=member,
+        request={"prompt": "x"},
+    )
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
         "count_active_jobs": lambda: store.count_active_jobs(guild),
         "count_active_jobs(member)": lambda: store.count_active_jobs(guild, user_id=member),
@@ -432,15 +512,29 @@ async def _fill_history(store: Store, size: int, *, servers: int, members: int) 
             created = now - 30 * 86400 * (1 - n / size)
             active = n >= size - 3
             state = "processing" if active else ("delivered" if n % 5 else "failed")
-            rows.append((uuid.uuid4().hex, "animate", guild, 5, n % members, "{}", state,
-                         created, created, created + 5, None if active else created + 90))
+            rows.append(
+                (
+                    uuid.uuid4().hex,
+                    "animate",
+                    guild,
+                    5,
+                    n % members,
+                    "{}",
+                    state,
+                    created,
+                    created,
+                    created + 5,
+                    None if active else created + 90,
+                )
+            )
 
     async def body(conn: Any) -> None:
         await conn.executemany(
             "INSERT INTO jobs (id, kind, guild_id, channel_id, requester_id, request_json, state,"
             " queued_at, created_at, submitted_at, finished_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row, row[7]) for row in rows])
+            [(*row, row[7]) for row in rows],
+        )
 
     await store._write(body)
 
@@ -452,8 +546,9 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--queued", type=int, default=20_000)
     parser.add_argument("--submissions", type=int, default=50)
-    parser.add_argument("--history", type=lambda v: [int(x) for x in v.split(",")],
-                        default=[10, 1000, 10_000])
+    parser.add_argument(
+        "--history", type=lambda v: [int(x) for x in v.split(",")], default=[10, 1000, 10_000]
+    )
     parser.add_argument("--only", choices=["runner", "cards", "queries"])
     args = parser.parse_args()
     if args.only in (None, "runner"):
@@ -466,8 +561,9 @@ def main() -> None:
 
 def run_runner(args: argparse.Namespace) -> None:
     receive, send = multiprocessing.Pipe(duplex=False)
-    server = multiprocessing.Process(target=kling_stand_in, args=(send, args.task_seconds),
-                                     daemon=True)
+    server = multiprocessing.Process(
+        target=kling_stand_in, args=(send, args.task_seconds), daemon=True
+    )
     server.start()
     try:
         port = receive.recv()

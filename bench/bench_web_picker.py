@@ -70,8 +70,12 @@ FRAMES = [3 + 6 * k for k in range(MAX_MARKED_FRAMES)]
 SX0, SY0, SX1, SY1 = SQUARE[0] / WIDTH, SQUARE[1] / HEIGHT, SQUARE[2] / WIDTH, SQUARE[3] / HEIGHT
 CENTRE = ((SX0 + SX1) / 2, (SY0 + SY1) / 2)
 SPREAD = (0.03, 0.05)  # how far from the centre a click may land
-SPOTS = [(SX0 + 0.03, SY0 + 0.04), (SX1 - 0.03, SY0 + 0.04),
-         (SX0 + 0.03, SY1 - 0.04), (SX1 - 0.03, SY1 - 0.04)]
+SPOTS = [
+    (SX0 + 0.03, SY0 + 0.04),
+    (SX1 - 0.03, SY0 + 0.04),
+    (SX0 + 0.03, SY1 - 0.04),
+    (SX1 - 0.03, SY1 - 0.04),
+]
 CHANGED = 60.0  # sum over R, G, B of a spot's mean change: the fill moves it by well over 100
 SPOTS_NEEDED = 3
 
@@ -158,16 +162,29 @@ class Click:
 
 
 # The bot's share of a click, step by step, from the page's Resource Timing of its two requests.
-PARTS = ("click -> mark request sent", "mark request, less Kling", "answer -> picture requested",
-         "picture request (drawn by the bot)", "picture received -> drawn", "drawn -> next frame")
+PARTS = (
+    "click -> mark request sent",
+    "mark request, less Kling",
+    "answer -> picture requested",
+    "picture request (drawn by the bot)",
+    "picture received -> drawn",
+    "drawn -> next frame",
+)
 
 
 def parts_of(result: dict[str, Any], kling: float) -> dict[str, float]:
     mark, picture = result["mark"], result["picture"]
     if mark is None or picture is None:
         raise RuntimeError(f"the page's requests after the click were not seen: {result}")
-    marks = [result["clicked"], mark[0], mark[1], picture[0], picture[1], result["drawn"],
-             result["visible"]]
+    marks = [
+        result["clicked"],
+        mark[0],
+        mark[1],
+        picture[0],
+        picture[1],
+        result["drawn"],
+        result["visible"],
+    ]
     steps = [(b - a) / 1000 for a, b in itertools.pairwise(marks)]
     steps[1] -= kling
     return dict(zip(PARTS, steps, strict=True))
@@ -184,8 +201,9 @@ def load_average() -> str:
 
 def kling_session(database: Path) -> str:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        row = conn.execute("SELECT kling_session_id FROM sessions WHERE status = 'active'"
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT kling_session_id FROM sessions WHERE status = 'active'"
+        ).fetchone()
     if row is None or not row[0]:
         raise RuntimeError("no active editing session in the bot's database")
     return str(row[0])
@@ -197,8 +215,14 @@ async def board_of(channel: TwinChannel) -> TwinMessage:
 
 async def picker_link(twin: DiscordTwin, member: Any, board: TwinMessage) -> str:
     handle = await member.click(board, "Pick points")
-    picker = await twin.wait_until(lambda: (m := twin.find_message(
-        handle.record.original_message_id or 0)) is not None and not m.loading and m, WAIT)
+    picker = await twin.wait_until(
+        lambda: (
+            (m := twin.find_message(handle.record.original_message_id or 0)) is not None
+            and not m.loading
+            and m
+        ),
+        WAIT,
+    )
     links = [str(b["url"]) for b in picker.buttons if b.get("url")]
     if not links:
         raise RuntimeError(f"the picker has no Open the picker link: {picker.text}")
@@ -213,39 +237,51 @@ async def wait_showing(page: Any, frame: int, *, points: int | None = None) -> s
             const shown = document.getElementById('frame').dataset.shown || '';
             const listed = document.querySelectorAll('#points li[data-point]').length;
             return v && shown === frame + '@' + v && (points === null || listed === points);
-        }""", arg=[frame, points], timeout=WAIT * 1000)
+        }""",
+        arg=[frame, points],
+        timeout=WAIT * 1000,
+    )
     return str(await page.evaluate("document.body.dataset.version"))
 
 
 async def show_frame(page: Any, frame: int, version: str) -> None:
     """Move the page to `frame` and wait for it there with the state `version` (not measured)."""
-    await page.wait_for_function("v => document.body.dataset.version === v", arg=version,
-                                 timeout=WAIT * 1000)
+    await page.wait_for_function(
+        "v => document.body.dataset.version === v", arg=version, timeout=WAIT * 1000
+    )
     await page.fill("#slider", str(frame))
     await wait_showing(page, frame)
 
 
-async def clear_points(twin: DiscordTwin, clearer: Any, channel: TwinChannel,
-                       pages: list[Any]) -> str:
+async def clear_points(
+    twin: DiscordTwin, clearer: Any, channel: TwinChannel, pages: list[Any]
+) -> str:
     board = await board_of(channel)
     await clearer.click(board, "Clear")
     await twin.wait_until(lambda: "No points yet" in twin.find_message(board.id).text, WAIT)
-    versions = {await wait_showing(page, int(await page.evaluate(
-        "document.getElementById('slider').value")), points=0) for page in pages}
+    versions = {
+        await wait_showing(
+            page, int(await page.evaluate("document.getElementById('slider').value")), points=0
+        )
+        for page in pages
+    }
     if len(versions) != 1:
         raise RuntimeError(f"pages disagree after clearing: {versions}")
     return versions.pop()
 
 
 async def click_once(page: Any, point: tuple[float, float]) -> dict[str, Any]:
-    await page.evaluate("([s, c, n]) => window.__benchProbe.arm(s, c, n)",
-                        [SPOTS, CHANGED, SPOTS_NEEDED])
+    await page.evaluate(
+        "([s, c, n]) => window.__benchProbe.arm(s, c, n)", [SPOTS, CHANGED, SPOTS_NEEDED]
+    )
     box = await page.locator("#frame").bounding_box()
     await page.mouse.click(box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"])
     # The mask, or the page saying why not (a cooldown, a limit, an error): stop then.
     await page.wait_for_function(
         "() => window.__benchProbe.result || document.getElementById('status')"
-        ".classList.contains('error')", timeout=WAIT * 1000)
+        ".classList.contains('error')",
+        timeout=WAIT * 1000,
+    )
     result = await page.evaluate("window.__benchProbe.result")
     if not result:
         status = await page.inner_text("#status")
@@ -253,19 +289,29 @@ async def click_once(page: Any, point: tuple[float, float]) -> dict[str, Any]:
     return dict(result)
 
 
-def kling_share(records: list[Any], session: str, start: float, end: float,
-                frame: int) -> tuple[float, int]:
+def kling_share(
+    records: list[Any], session: str, start: float, end: float, frame: int
+) -> tuple[float, int]:
     """Kling's time for the click made on `frame` between `start` and `end` (wall clock).
 
     The page's mark request waits for its Kling call, so the whole call is on the click's path:
     its full duration counts, and the clock offset only has to be good enough to find it."""
     slack = 0.5
-    mine = [r for r in records if r.endpoint in SELECTION_ENDPOINTS and r.session_id == session
-            and r.frame_index == frame and r.started >= start - slack and r.ended <= end + slack]
+    mine = [
+        r
+        for r in records
+        if r.endpoint in SELECTION_ENDPOINTS
+        and r.session_id == session
+        and r.frame_index == frame
+        and r.started >= start - slack
+        and r.ended <= end + slack
+    ]
     adds = sum(1 for r in mine if r.endpoint == "add-selection")
     spans = [(r.started, r.ended) for r in mine]
-    return (covered(spans, min(s for s, _ in spans), max(e for _, e in spans)) if spans else 0.0,
-            adds)
+    return (
+        covered(spans, min(s for s, _ in spans), max(e for _, e in spans)) if spans else 0.0,
+        adds,
+    )
 
 
 async def clock_offset(page: Any) -> float:
@@ -283,10 +329,14 @@ async def clock_offset(page: Any) -> float:
 async def start_bot(work: Path, twin: DiscordTwin, emulator: KlingEmulator, port: int) -> Any:
     config = write_run_config(work, twin, emulator, log_level="WARNING")
     with config.open("a") as out:
-        out.write(f'[web]\npublic_url = "http://127.0.0.1:{port}"\nhost = "127.0.0.1"\n'
-                  f"port = {port}\n")
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
-        if os.environ.get("BENCH_PROFILE") else []
+        out.write(
+            f'[web]\npublic_url = "http://127.0.0.1:{port}"\nhost = "127.0.0.1"\nport = {port}\n'
+        )
+    profile = (
+        ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+        if os.environ.get("BENCH_PROFILE")
+        else []
+    )
     return await start_bot_process(config, twin, python_options=profile)
 
 
@@ -298,9 +348,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def run_clicks(args: argparse.Namespace, twin: DiscordTwin, channel: TwinChannel,
-                     emulator: KlingEmulator, session: str, members: list[Any],
-                     clearer: Any, browser: Any, offsets: list[float]) -> list[Click]:
+async def run_clicks(
+    args: argparse.Namespace,
+    twin: DiscordTwin,
+    channel: TwinChannel,
+    emulator: KlingEmulator,
+    session: str,
+    members: list[Any],
+    clearer: Any,
+    browser: Any,
+    offsets: list[float],
+) -> list[Click]:
     rng = random.Random(args.seed)
     board = await board_of(channel)
     pages = []
@@ -322,8 +380,10 @@ async def run_clicks(args: argparse.Namespace, twin: DiscordTwin, channel: TwinC
         member = i % len(pages)
         page, frame = pages[member], FRAMES[i % MAX_MARKED_FRAMES]
         await show_frame(page, frame, version)
-        point = (CENTRE[0] + rng.uniform(-SPREAD[0], SPREAD[0]),
-                 CENTRE[1] + rng.uniform(-SPREAD[1], SPREAD[1]))
+        point = (
+            CENTRE[0] + rng.uniform(-SPREAD[0], SPREAD[0]),
+            CENTRE[1] + rng.uniform(-SPREAD[1], SPREAD[1]),
+        )
         # The page's clock drifts from this process's by some ms a minute: measured per click.
         offset = await clock_offset(page)
         offsets.append(offset)
@@ -334,8 +394,19 @@ async def run_clicks(args: argparse.Namespace, twin: DiscordTwin, channel: TwinC
         if adds != 1:
             raise RuntimeError(f"click {i}: {adds} add-selection calls on frame {frame}")
         deciding = sorted(result["changes"], reverse=True)[SPOTS_NEEDED - 1]
-        clicks.append(Click(member, frame, end - start, (result["drawn"] - result["clicked"])
-                            / 1000, kling, parts_of(result, kling), adds, start, deciding))
+        clicks.append(
+            Click(
+                member,
+                frame,
+                end - start,
+                (result["drawn"] - result["clicked"]) / 1000,
+                kling,
+                parts_of(result, kling),
+                adds,
+                start,
+                deciding,
+            )
+        )
         version = await wait_showing(page, frame)
     return clicks
 
@@ -357,18 +428,19 @@ async def main_async(args: argparse.Namespace) -> None:
     async with KlingEmulator(seconds_per_stage=0.5, work_dir=work / "emulator") as emulator:
         proc = await start_bot(work, twin, emulator, free_port())
         try:
-            reply = await (await members[0].slash("kling edit", video=video)).response(
-                timeout=WAIT)
+            reply = await (await members[0].slash("kling edit", video=video)).response(timeout=WAIT)
             if "editing session is open" not in reply.content:
                 raise RuntimeError(reply.content)
             session = kling_session(work / "data" / "bot.sqlite3")
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+                )
                 try:
                     loads.append(load_average())
-                    clicks = await run_clicks(args, twin, channel, emulator, session, members,
-                                              clearer, browser, offsets)
+                    clicks = await run_clicks(
+                        args, twin, channel, emulator, session, members, clearer, browser, offsets
+                    )
                     loads.append(load_average())
                 finally:
                     await browser.close()
@@ -378,35 +450,54 @@ async def main_async(args: argparse.Namespace) -> None:
     await twin.stop()
 
 
-def report(clicks: list[Click], offsets: list[float], loads: list[str], twin: DiscordTwin,
-           args: argparse.Namespace) -> None:
+def report(
+    clicks: list[Click],
+    offsets: list[float],
+    loads: list[str],
+    twin: DiscordTwin,
+    args: argparse.Namespace,
+) -> None:
     gaps = []
     for member in range(args.members):
         times = [c.clicked_at for c in clicks if c.member == member]
         gaps += [b - a for a, b in itertools.pairwise(times)]
-    print(f"web picker: {len(clicks)} clicks by {args.members} members taking turns (each "
-          f"member's page open all along), Kling selection latency 1-3 s")
-    print(f"least gap between one member's clicks: {min(gaps, default=0):.1f} s (cooldown: 4 "
-          f"at once, then one every 2 s), page clock - bench clock: "
-          f"{min(offsets) * 1000:+.1f} to {max(offsets) * 1000:+.1f} ms (measured before each "
-          f"click)")
-    print(f"load average (1, 5, 15 min) at start, before the clicks, after: {' | '.join(loads)} "
-          f"({os.cpu_count()} cores)")
+    print(
+        f"web picker: {len(clicks)} clicks by {args.members} members taking turns (each "
+        f"member's page open all along), Kling selection latency 1-3 s"
+    )
+    print(
+        f"least gap between one member's clicks: {min(gaps, default=0):.1f} s (cooldown: 4 "
+        f"at once, then one every 2 s), page clock - bench clock: "
+        f"{min(offsets) * 1000:+.1f} to {max(offsets) * 1000:+.1f} ms (measured before each "
+        f"click)"
+    )
+    print(
+        f"load average (1, 5, 15 min) at start, before the clicks, after: {' | '.join(loads)} "
+        f"({os.cpu_count()} cores)"
+    )
     print(f"{'step':<40}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    rows = [("click -> mask visible on the page", [c.total for c in clicks]),
-            ("  of which Kling", [c.kling for c in clicks]),
-            ("  of which the bot", [c.bot for c in clicks]),
-            *((f"    {part}", [c.parts[part] for c in clicks]) for part in PARTS),
-            ("click -> picture drawn on canvas", [c.drawn for c in clicks])]
+    rows = [
+        ("click -> mask visible on the page", [c.total for c in clicks]),
+        ("  of which Kling", [c.kling for c in clicks]),
+        ("  of which the bot", [c.bot for c in clicks]),
+        *((f"    {part}", [c.parts[part] for c in clicks]) for part in PARTS),
+        ("click -> picture drawn on canvas", [c.drawn for c in clicks]),
+    ]
     for name, values in rows:
-        print(f"{name:<40}{len(values):>5}{percentile(values, .5) * 1000:>10.1f}"
-              f"{percentile(values, .99) * 1000:>10.1f}{max(values) * 1000:>10.1f}")
-    print(f"mask seen when {SPOTS_NEEDED} of {len(SPOTS)} spots over the square changed by more "
-          f"than {CHANGED:g} (sum over R, G, B); the deciding change was "
-          f"{min(c.change for c in clicks):.0f} at least")
-    bot_p99 = percentile([c.bot for c in clicks], .99)
-    print(f"goal: the bot's share p99 <= {GOAL_BOT_P99 * 1000:.0f} ms: "
-          f"{'MET' if bot_p99 <= GOAL_BOT_P99 else 'NOT MET'} ({bot_p99 * 1000:.1f} ms)")
+        print(
+            f"{name:<40}{len(values):>5}{percentile(values, 0.5) * 1000:>10.1f}"
+            f"{percentile(values, 0.99) * 1000:>10.1f}{max(values) * 1000:>10.1f}"
+        )
+    print(
+        f"mask seen when {SPOTS_NEEDED} of {len(SPOTS)} spots over the square changed by more "
+        f"than {CHANGED:g} (sum over R, G, B); the deciding change was "
+        f"{min(c.change for c in clicks):.0f} at least"
+    )
+    bot_p99 = percentile([c.bot for c in clicks], 0.99)
+    print(
+        f"goal: the bot's share p99 <= {GOAL_BOT_P99 * 1000:.0f} ms: "
+        f"{'MET' if bot_p99 <= GOAL_BOT_P99 else 'NOT MET'} ({bot_p99 * 1000:.1f} ms)"
+    )
     print(f"Discord rules broken: {len(twin.violations)}")
 
 

@@ -22,8 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SELECTION_ENDPOINTS = ("init-selection", "add-selection", "delete-selection",
-                       "clear-selection", "preview-selection")
+SELECTION_ENDPOINTS = (
+    "init-selection",
+    "add-selection",
+    "delete-selection",
+    "clear-selection",
+    "preview-selection",
+)
 ENDPOINT_OF_KIND = {"undo": "delete-selection", "preview": "preview-selection"}
 
 
@@ -50,12 +55,14 @@ def covered(intervals: Iterable[tuple[float, float]], start: float, end: float) 
 
 
 def same_points(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> bool:
-    return len(a) == len(b) and all(abs(p[0] - q[0]) < 1e-9 and abs(p[1] - q[1]) < 1e-9
-                                    for p, q in zip(a, b, strict=True))
+    return len(a) == len(b) and all(
+        abs(p[0] - q[0]) < 1e-9 and abs(p[1] - q[1]) < 1e-9 for p, q in zip(a, b, strict=True)
+    )
 
 
-def own_calls(items: Sequence[Any], records: Sequence[Any],
-              kling_session: dict[int, str]) -> dict[int, list[Any]]:
+def own_calls(
+    items: Sequence[Any], records: Sequence[Any], kling_session: dict[int, str]
+) -> dict[int, list[Any]]:
     """index in `items` -> the Kling call records made for it.
 
     An item has: kind, channel_id, created_at, points (a mark's), succeeded."""
@@ -80,8 +87,11 @@ def own_calls(items: Sequence[Any], records: Sequence[Any],
             continue
         session = kling_session.get(item.channel_id, "")
         for record in sorted(by_session.get(session, ()), key=lambda r: r.started):
-            if (record.endpoint == endpoint and id(record) not in taken
-                    and record.started >= item.created_at):
+            if (
+                record.endpoint == endpoint
+                and id(record) not in taken
+                and record.started >= item.created_at
+            ):
                 owned[index].append(record)
                 taken.add(id(record))
                 break

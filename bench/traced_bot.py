@@ -44,11 +44,14 @@ class Watcher:
     def write(self, path: Path) -> None:
         self.stop.set()
         _current, peak = tracemalloc.get_traced_memory()
-        lines = [f"traced at the highest snapshot: {self.best / 2**20:.1f} MiB "
-                 f"(RSS then {self.rss:.0f} MiB); traced peak {peak / 2**20:.1f} MiB"]
+        lines = [
+            f"traced at the highest snapshot: {self.best / 2**20:.1f} MiB "
+            f"(RSS then {self.rss:.0f} MiB); traced peak {peak / 2**20:.1f} MiB"
+        ]
         if self.snapshot is not None:
-            snapshot = self.snapshot.filter_traces([
-                tracemalloc.Filter(False, tracemalloc.__file__)])
+            snapshot = self.snapshot.filter_traces(
+                [tracemalloc.Filter(False, tracemalloc.__file__)]
+            )
             for stat in snapshot.statistics("traceback")[:TOP]:
                 lines.append(f"\n{stat.size / 2**20:.2f} MiB in {stat.count} blocks")
                 lines.extend("    " + line for line in stat.traceback.format(limit=FRAMES))

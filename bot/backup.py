@@ -52,11 +52,14 @@ def backup_database(source: Path, dest: Path, *, force: bool = False) -> BackupR
     if not source.is_file():
         raise BackupError(f"no database at {source}: check [storage] path (nothing to back up)")
     if dest.is_dir():
-        raise BackupError(f"{dest} is a folder: give the backup's file name, e.g. "
-                          f"{dest / 'kling-bot-backup.sqlite3'}")
+        raise BackupError(
+            f"{dest} is a folder: give the backup's file name, e.g. "
+            f"{dest / 'kling-bot-backup.sqlite3'}"
+        )
     if dest.exists() and not force:
-        raise BackupError(f"{dest} already exists: choose another name, or add --force to "
-                          "replace it")
+        raise BackupError(
+            f"{dest} already exists: choose another name, or add --force to replace it"
+        )
     if not dest.parent.is_dir():
         raise BackupError(f"the folder {dest.parent} does not exist: create it first")
     if dest.resolve() == source.resolve():
@@ -67,11 +70,14 @@ def backup_database(source: Path, dest: Path, *, force: bool = False) -> BackupR
         report = _inspect(partial)
         partial.replace(dest)
     except sqlite3.Error as exc:
-        raise BackupError(f"the backup failed ({exc}): check that {source} is a kling-bot "
-                          "database and that the destination has room") from None
+        raise BackupError(
+            f"the backup failed ({exc}): check that {source} is a kling-bot "
+            "database and that the destination has room"
+        ) from None
     except OSError as exc:
-        raise BackupError(f"cannot write {dest} ({exc.strerror or exc}): check the folder "
-                          "exists and is writable") from None
+        raise BackupError(
+            f"cannot write {dest} ({exc.strerror or exc}): check the folder exists and is writable"
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             partial.unlink()
@@ -80,8 +86,9 @@ def backup_database(source: Path, dest: Path, *, force: bool = False) -> BackupR
 
 def _copy(source: Path, partial: Path) -> None:
     # mode=rw: never create an empty database where the real one was expected.
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True,
-                          timeout=BUSY_TIMEOUT_SECONDS)
+    src = sqlite3.connect(
+        f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_SECONDS
+    )
     try:
         dst = sqlite3.connect(partial)
         try:
@@ -101,10 +108,17 @@ def _inspect(path: Path) -> tuple[int, dict[str, int]]:
         verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check of the copy failed: {verdict}")
-        names = {row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
-        rows = {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # noqa: S608
-                for name in COUNTED_TABLES if name in names}
+        names = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        rows = {
+            name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # noqa: S608
+            for name in COUNTED_TABLES
+            if name in names
+        }
         return len(names), rows
     finally:
         conn.close()

@@ -65,8 +65,9 @@ def _secret_key(secret: str) -> bytes:
 class SignatureVerifier:
     """Standard-Webhooks verification with a freshness window and replay protection."""
 
-    def __init__(self, secret: str, *, tolerance: float = TOLERANCE_SECONDS,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self, secret: str, *, tolerance: float = TOLERANCE_SECONDS, clock: Clock = time.time
+    ) -> None:
         self._key = _secret_key(secret)
         self._tolerance = tolerance
         self._clock = clock
@@ -129,16 +130,18 @@ def _job_id_from_body(body: bytes) -> str | None:
     return external if isinstance(external, str) else None
 
 
-def create_callback_app(wake: WakeJob, *, secret: str | None = None,
-                        clock: Clock = time.time) -> web.Application:
+def create_callback_app(
+    wake: WakeJob, *, secret: str | None = None, clock: Clock = time.time
+) -> web.Application:
     """The callback app: ``POST /kling/callback/{job_id}`` verifies and calls ``wake(job_id)``."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     add_callback_routes(app, wake, secret=secret, clock=clock)
     return app
 
 
-def add_callback_routes(app: web.Application, wake: WakeJob, *, secret: str | None = None,
-                        clock: Clock = time.time) -> None:
+def add_callback_routes(
+    app: web.Application, wake: WakeJob, *, secret: str | None = None, clock: Clock = time.time
+) -> None:
     """Add the callback and its health route to `app` (the bot's one web server, bot.web)."""
     verifier = SignatureVerifier(secret, clock=clock) if secret else None
 
@@ -190,8 +193,15 @@ async def serve_app(
 class CallbackServer:
     """Serves :func:`create_callback_app` on ``host:port`` until closed."""
 
-    def __init__(self, wake: WakeJob, *, port: int, host: str = "0.0.0.0",  # noqa: S104
-                 secret: str | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        wake: WakeJob,
+        *,
+        port: int,
+        host: str = "0.0.0.0",  # noqa: S104
+        secret: str | None = None,
+        clock: Clock = time.time,
+    ) -> None:
         self._app = create_callback_app(wake, secret=secret, clock=clock)
         self._host = host
         self._port = port

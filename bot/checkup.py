@@ -85,8 +85,11 @@ async def run_checks(config: Config, *, source: str) -> list[CheckResult]:
         results += await _guarded([TOKEN, APPLICATION, SERVERS], check_discord(http, config))
         results += await _guarded([KLING], _one(check_kling(http, config)))
         results += await _guarded([CALLBACKS], _one(check_callbacks(http, config)))
-    results.append(check_folder(STORAGE, config.storage.path.parent, "[storage] path",
-                                database=config.storage.path))
+    results.append(
+        check_folder(
+            STORAGE, config.storage.path.parent, "[storage] path", database=config.storage.path
+        )
+    )
     results.append(check_folder(MEDIA, config.storage.media_dir, "[storage] media_dir"))
     return results
 
@@ -120,9 +123,13 @@ async def check_discord(http: aiohttp.ClientSession, config: Config) -> list[Che
     except DiscordUnreachableError as exc:
         why = "Discord is not reachable"
         return [
-            _fail(TOKEN, f"cannot reach Discord at {rest.base} ({exc}): check this machine's "
-                         "network, firewall or proxy, and [discord] api_base if set"),
-            _skip(APPLICATION, why), _skip(SERVERS, why),
+            _fail(
+                TOKEN,
+                f"cannot reach Discord at {rest.base} ({exc}): check this machine's "
+                "network, firewall or proxy, and [discord] api_base if set",
+            ),
+            _skip(APPLICATION, why),
+            _skip(SERVERS, why),
         ]
     except DiscordHttpError as exc:
         why = "the token check failed"
@@ -137,8 +144,7 @@ async def check_discord(http: aiohttp.ClientSession, config: Config) -> list[Che
 
 def _token_problem(exc: DiscordHttpError) -> str:
     if exc.status == 401:
-        return ("Discord refused the token (401): copy a new one from the developer portal, "
-                "Bot page")
+        return "Discord refused the token (401): copy a new one from the developer portal, Bot page"
     if exc.status == 429:
         return "Discord is rate-limiting this machine (429): wait a minute and check again"
     if exc.status >= 500:
@@ -150,14 +156,20 @@ async def _check_application(rest: DiscordRest) -> CheckResult:
     try:
         app = await rest.get("/oauth2/applications/@me")
     except (DiscordHttpError, DiscordUnreachableError) as exc:
-        return _fail(APPLICATION, f"cannot read the application ({exc}): check the token's "
-                                  "application in the developer portal")
+        return _fail(
+            APPLICATION,
+            f"cannot read the application ({exc}): check the token's "
+            "application in the developer portal",
+        )
     if not isinstance(app, dict) or not str(app.get("id", "")).isdigit():
         return _fail(APPLICATION, "Discord sent no application id: check [discord] api_base")
     if app.get("bot_require_code_grant"):
-        return _fail(APPLICATION, f"{app.get('name', '?')} (id {app['id']}) requires an OAuth2 "
-                                  "code grant, so the invite URL cannot add the bot: turn off "
-                                  "Requires OAuth2 Code Grant on the developer portal's Bot page")
+        return _fail(
+            APPLICATION,
+            f"{app.get('name', '?')} (id {app['id']}) requires an OAuth2 "
+            "code grant, so the invite URL cannot add the bot: turn off "
+            "Requires OAuth2 Code Grant on the developer portal's Bot page",
+        )
     return _ok(APPLICATION, f"{app.get('name', '?')} (id {app['id']})")
 
 
@@ -167,8 +179,11 @@ async def _check_servers(rest: DiscordRest) -> CheckResult:
     except (DiscordHttpError, DiscordUnreachableError) as exc:
         return _fail(SERVERS, f"cannot list the bot's servers ({exc}): try again")
     if not isinstance(guilds, list) or not guilds:
-        return _fail(SERVERS, "the bot is in no server: open the URL that `kling-bot invite` "
-                              "prints and add it to yours")
+        return _fail(
+            SERVERS,
+            "the bot is in no server: open the URL that `kling-bot invite` "
+            "prints and add it to yours",
+        )
     names = [str(g.get("name", "?")) for g in guilds if isinstance(g, dict)]
     count = f"{len(names)}{'+' if len(names) >= 200 else ''} server{'s' if len(names) != 1 else ''}"
     shown = ", ".join(names[:_SHOWN_SERVERS])
@@ -182,9 +197,12 @@ async def _check_servers(rest: DiscordRest) -> CheckResult:
             labels = ", ".join(p.label for p in missing)
             lacking.append(f"{guild.get('name', '?')} lacks {labels}")
     if lacking:
-        return _fail(SERVERS, f"in {count} ({shown}), but {'; '.join(lacking)}: give the bot's "
-                              "role these permissions, or invite it again with the URL that "
-                              "`kling-bot invite` prints")
+        return _fail(
+            SERVERS,
+            f"in {count} ({shown}), but {'; '.join(lacking)}: give the bot's "
+            "role these permissions, or invite it again with the URL that "
+            "`kling-bot invite` prints",
+        )
     return _ok(SERVERS, f"in {count}: {shown}")
 
 
@@ -202,11 +220,15 @@ async def check_kling(http: aiohttp.ClientSession, config: Config) -> CheckResul
     """List one page of tasks: free, and it proves the URL, the key and the account."""
     k = config.kling
     if k.provider == "emulator" and k.base_url is None:
-        return _ok(KLING, "the built-in emulator (starts with the bot; no key, no cost): members "
-                          "get emulator edits, not real Kling edits")
+        return _ok(
+            KLING,
+            "the built-in emulator (starts with the bot; no key, no cost): members "
+            "get emulator edits, not real Kling edits",
+        )
     try:
         provider = make_provider(
-            k.provider, base_url=k.base_url,
+            k.provider,
+            base_url=k.base_url,
             api_key=k.api_key.reveal() if k.api_key else None,
             access_key=k.access_key.reveal() if k.access_key else None,
             secret_key=k.secret_key.reveal() if k.secret_key else None,
@@ -214,17 +236,24 @@ async def check_kling(http: aiohttp.ClientSession, config: Config) -> CheckResul
     except ValueError:
         return _skip(KLING, "no usable credentials (see the configuration line)")
     where = f"provider {k.provider} at {provider.base_url}"
-    client = KlingClient(http, provider, connect_timeout=k.connect_timeout_seconds,
-                         total_timeout=min(k.request_timeout_seconds, 30.0),
-                         retry=RetryPolicy(max_attempts=1))
+    client = KlingClient(
+        http,
+        provider,
+        connect_timeout=k.connect_timeout_seconds,
+        total_timeout=min(k.request_timeout_seconds, 30.0),
+        retry=RetryPolicy(max_attempts=1),
+    )
     try:
         page = await client.list_edit_tasks(page_num=1, page_size=1)
     except KlingError as exc:
         exc.redact(provider.secrets())
         return _fail(KLING, _kling_problem(exc, where, k.provider))
     if k.provider == "emulator":
-        return _ok(KLING, f"the emulator at {provider.base_url} answers: members get emulator "
-                          "edits, not real Kling edits")
+        return _ok(
+            KLING,
+            f"the emulator at {provider.base_url} answers: members get emulator "
+            "edits, not real Kling edits",
+        )
     listed = "tasks listed" if page.tasks else "no tasks yet"
     return _ok(KLING, f"the credentials work ({where}; {listed})")
 
@@ -232,24 +261,37 @@ async def check_kling(http: aiohttp.ClientSession, config: Config) -> CheckResul
 def _kling_problem(exc: KlingError, where: str, provider: str) -> str:
     said = f"code {exc.code}" if exc.code is not None else f"HTTP {exc.http_status}"
     if isinstance(exc, NetworkError):
-        return (f"cannot reach Kling ({where}): {exc.kling_message}: check this machine's "
-                "network and [kling] base_url")
+        return (
+            f"cannot reach Kling ({where}): {exc.kling_message}: check this machine's "
+            "network and [kling] base_url"
+        )
     if isinstance(exc, AccessDeniedError):
-        return (f"Kling accepted the key but refused access ({said}, {where}): "
-                f"{exc.kling_message or 'no reason given'}; check the key's IP allow-list and "
-                "the account's API access")
+        return (
+            f"Kling accepted the key but refused access ({said}, {where}): "
+            f"{exc.kling_message or 'no reason given'}; check the key's IP allow-list and "
+            "the account's API access"
+        )
     if isinstance(exc, AuthError):
         if exc.code in (1003, 1004):
-            return (f"Kling refused the signed token ({said}, {where}): set this machine's clock "
-                    "right (the token is valid for 30 minutes from now)")
-        keys = ("KLING_API_KEY (CometAPI's key)" if provider == "cometapi" else
-                "KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY")
-        return (f"Kling refused the key ({said}, {where}): check {keys} against the keys in "
-                "your account, and that [kling] provider matches where they come from")
+            return (
+                f"Kling refused the signed token ({said}, {where}): set this machine's clock "
+                "right (the token is valid for 30 minutes from now)"
+            )
+        keys = (
+            "KLING_API_KEY (CometAPI's key)"
+            if provider == "cometapi"
+            else "KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY"
+        )
+        return (
+            f"Kling refused the key ({said}, {where}): check {keys} against the keys in "
+            "your account, and that [kling] provider matches where they come from"
+        )
     if isinstance(exc, BillingError):
-        return (f"the key works but the account cannot pay ({said}, {where}): add a resource "
-                "package or credits to the account")
-    return (f"Kling answered {exc} ({where}): check [kling] provider and base_url")
+        return (
+            f"the key works but the account cannot pay ({said}, {where}): add a resource "
+            "package or credits to the account"
+        )
+    return f"Kling answered {exc} ({where}): check [kling] provider and base_url"
 
 
 # -- callbacks -----------------------------------------------------------------------------
@@ -273,9 +315,11 @@ async def check_callbacks(http: aiohttp.ClientSession, config: Config) -> CheckR
         await candidate.start()
     except OSError:
         server = None  # the port is in use: presumably by the running bot
-    fix = (f"the URL must lead to port {port} of this machine (a reverse proxy with TLS "
-           f"forwarding {base.rstrip('/')}/kling/ to it); fix the proxy or [kling] "
-           "callback_base_url")
+    fix = (
+        f"the URL must lead to port {port} of this machine (a reverse proxy with TLS "
+        f"forwarding {base.rstrip('/')}/kling/ to it); fix the proxy or [kling] "
+        "callback_base_url"
+    )
     try:
         async with http.get(url, timeout=CALLBACK_TIMEOUT) as response:
             status = response.status
@@ -284,22 +328,21 @@ async def check_callbacks(http: aiohttp.ClientSession, config: Config) -> CheckR
             except ValueError:
                 body = None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return _fail(CALLBACKS, f"{url} is not reachable ({str(exc) or type(exc).__name__}): "
-                                f"{fix}")
+        return _fail(CALLBACKS, f"{url} is not reachable ({str(exc) or type(exc).__name__}): {fix}")
     finally:
         if server is not None:
             await server.close()
     if status == 200 and isinstance(body, dict) and body.get("ok") is True:
         return _ok(CALLBACKS, f"{base} reaches the callback endpoint (port {port})")
-    return _fail(CALLBACKS, f"{url} answered HTTP {status}, not the bot's callback endpoint: "
-                            f"{fix}")
+    return _fail(CALLBACKS, f"{url} answered HTTP {status}, not the bot's callback endpoint: {fix}")
 
 
 # -- folders -------------------------------------------------------------------------------
 
 
-def check_folder(name: str, folder: Path, setting: str, *,
-                 database: Path | None = None) -> CheckResult:
+def check_folder(
+    name: str, folder: Path, setting: str, *, database: Path | None = None
+) -> CheckResult:
     """The same checks as a start (create the folder if missing, write a file in it), so
     `kling-bot check` passes exactly when `kling-bot run` would accept the folder."""
     problem = folder_problem(folder, name, setting)

@@ -59,7 +59,8 @@ def _with_discord(args: argparse.Namespace, entry: str) -> int:
         logging.getLogger("bot.cli").warning(
             "Kling provider is the emulator: members get imitation edits, not Kling's (every "
             "board, card and result says so). Set KLING_API_KEY, or KLING_ACCESS_KEY and "
-            "KLING_SECRET_KEY, to use Kling")
+            "KLING_SECRET_KEY, to use Kling"
+        )
     # Discord lives in cogs/; bot/ stays importable without it.
     from cogs.core import app
 
@@ -122,8 +123,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(result.line())
     passed = all_passed(results)
     failing = sum(1 for r in results if r.status != "OK")
-    print(f"all {len(results)} checks passed" if passed
-          else f"{failing} of {len(results)} checks did not pass")
+    print(
+        f"all {len(results)} checks passed"
+        if passed
+        else f"{failing} of {len(results)} checks did not pass"
+    )
     return 0 if passed else 1
 
 
@@ -135,14 +139,21 @@ def cmd_invite(args: argparse.Namespace) -> int:
     if client_id is None:
         config = load_config(_config_path(args.config))
         if not config.discord.token:
-            return _fail(["no Discord token to look the application up with: set DISCORD_TOKEN, "
-                          "or give --client-id (the Application ID on the developer portal's "
-                          "General Information page)"])
+            return _fail(
+                [
+                    "no Discord token to look the application up with: set DISCORD_TOKEN, "
+                    "or give --client-id (the Application ID on the developer portal's "
+                    "General Information page)"
+                ]
+            )
         try:
             client_id = asyncio.run(application_id(config))
         except (DiscordHttpError, DiscordUnreachableError) as exc:
-            print(f"kling-bot invite: cannot look up the application id ({exc}); give "
-                  "--client-id N instead", file=sys.stderr)
+            print(
+                f"kling-bot invite: cannot look up the application id ({exc}); give "
+                "--client-id N instead",
+                file=sys.stderr,
+            )
             return 1
     print(invite_url(client_id))
     return 0
@@ -175,75 +186,131 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
-            description: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str, description: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=description)
         p.set_defaults(func=func)
         return p
 
-    run = add("run", cmd_run, "run the bot",
-              "Run the bot. Registers the slash commands when they differ from the last "
-              "registration.")
-    run.add_argument("--config", metavar="PATH",
-                     help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+    run = add(
+        "run",
+        cmd_run,
+        "run the bot",
+        "Run the bot. Registers the slash commands when they differ from the last registration.",
+    )
+    run.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
 
-    demo = add("demo", cmd_demo, "run the whole editing flow offline",
-               "Run the whole editing flow offline against the built-in Kling emulator and "
-               "write the boards, the preview and the result into DIR.")
+    demo = add(
+        "demo",
+        cmd_demo,
+        "run the whole editing flow offline",
+        "Run the whole editing flow offline against the built-in Kling emulator and "
+        "write the boards, the preview and the result into DIR.",
+    )
     from bot.demo_args import add_arguments as add_demo_arguments
 
     add_demo_arguments(demo)
 
-    emu = add("emulator", cmd_emulator, "serve the Kling emulator on loopback",
-              "Serve the local Kling API emulator, so the bot can be tried without spending "
-              "credits. It imitates the API, not Kling's models. Like Kling it refuses requests "
-              "without an Authorization header (HTTP 401, code 1001); any Bearer token is "
-              "accepted.")
+    emu = add(
+        "emulator",
+        cmd_emulator,
+        "serve the Kling emulator on loopback",
+        "Serve the local Kling API emulator, so the bot can be tried without spending "
+        "credits. It imitates the API, not Kling's models. Like Kling it refuses requests "
+        "without an Authorization header (HTTP 401, code 1001); any Bearer token is "
+        "accepted.",
+    )
     emu.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     emu.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
 
-    sync = add("sync", cmd_sync, "register the slash commands with Discord",
-               "Register (sync) the slash commands now, globally or in [discord] "
-               "sync_guild_ids.")
-    sync.add_argument("--config", metavar="PATH",
-                      help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+    sync = add(
+        "sync",
+        cmd_sync,
+        "register the slash commands with Discord",
+        "Register (sync) the slash commands now, globally or in [discord] sync_guild_ids.",
+    )
+    sync.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
 
-    health = add("health", cmd_health, "check that the running bot is connected",
-                 "Exit 0 when the running bot (same config) wrote a fresh heartbeat and is "
-                 "connected to Discord, 1 otherwise. Used by the Docker HEALTHCHECK.")
-    health.add_argument("--config", metavar="PATH",
-                        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+    health = add(
+        "health",
+        cmd_health,
+        "check that the running bot is connected",
+        "Exit 0 when the running bot (same config) wrote a fresh heartbeat and is "
+        "connected to Discord, 1 otherwise. Used by the Docker HEALTHCHECK.",
+    )
+    health.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
 
     from bot.permissions import BOT_PERMISSIONS
 
-    check = add("check", cmd_check, "check the configuration, Discord, Kling and the folders",
-                "Validate the configuration, then try each thing the bot needs: the Discord "
-                "token, application and servers, the Kling credentials (a free call), the "
-                "callback URL, and the storage and media folders. One line per check, with "
-                "the fix when it fails. Exit 0 when all pass, 1 when one fails, 2 when the "
-                "configuration cannot be loaded. Run it first.")
-    check.add_argument("--config", metavar="PATH",
-                       help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+    check = add(
+        "check",
+        cmd_check,
+        "check the configuration, Discord, Kling and the folders",
+        "Validate the configuration, then try each thing the bot needs: the Discord "
+        "token, application and servers, the Kling credentials (a free call), the "
+        "callback URL, and the storage and media folders. One line per check, with "
+        "the fix when it fails. Exit 0 when all pass, 1 when one fails, 2 when the "
+        "configuration cannot be loaded. Run it first.",
+    )
+    check.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
 
-    invite = add("invite", cmd_invite, "print the URL that adds the bot to a server",
-                 "Print the OAuth2 URL that adds the bot to a server, with the scopes bot and "
-                 "applications.commands and the permissions it uses: "
-                 + "; ".join(f"{p.label} ({p.used_for})" for p in BOT_PERMISSIONS) + ".")
-    invite.add_argument("--client-id", type=_client_id, metavar="N",
-                        help="the application id (default: looked up with the bot token)")
-    invite.add_argument("--config", metavar="PATH",
-                        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+    invite = add(
+        "invite",
+        cmd_invite,
+        "print the URL that adds the bot to a server",
+        "Print the OAuth2 URL that adds the bot to a server, with the scopes bot and "
+        "applications.commands and the permissions it uses: "
+        + "; ".join(f"{p.label} ({p.used_for})" for p in BOT_PERMISSIONS)
+        + ".",
+    )
+    invite.add_argument(
+        "--client-id",
+        type=_client_id,
+        metavar="N",
+        help="the application id (default: looked up with the bot token)",
+    )
+    invite.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
 
-    backup = add("backup", cmd_backup, "copy the database safely, even while the bot runs",
-                 "Write a consistent copy of the SQLite database to DEST with SQLite's online "
-                 "backup API; safe while the bot runs. Prints the size and the row counts.")
-    backup.epilog = ("To restore: stop the bot, copy the backup over the database path "
-                     "([storage] path), remove the database's -wal and -shm files next to it, "
-                     "then start the bot.")
+    backup = add(
+        "backup",
+        cmd_backup,
+        "copy the database safely, even while the bot runs",
+        "Write a consistent copy of the SQLite database to DEST with SQLite's online "
+        "backup API; safe while the bot runs. Prints the size and the row counts.",
+    )
+    backup.epilog = (
+        "To restore: stop the bot, copy the backup over the database path "
+        "([storage] path), remove the database's -wal and -shm files next to it, "
+        "then start the bot."
+    )
     backup.add_argument("dest", metavar="DEST", help="the backup file to write")
     backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
-    backup.add_argument("--config", metavar="PATH",
-                        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)")
+    backup.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
     return parser
 
 

@@ -23,8 +23,9 @@ from bot.config_sources import SCHEMA, SHORT_ENV, read_toml_file, settings_from_
 Provider = Literal["kling", "cometapi", "emulator"]
 PROVIDERS: tuple[Provider, ...] = ("kling", "cometapi", "emulator")
 
-SECRET_ENV = {name: where for name, where in SHORT_ENV.items()
-              if SCHEMA[where[0]][where[1]] == "secret"}
+SECRET_ENV = {
+    name: where for name, where in SHORT_ENV.items() if SCHEMA[where[0]][where[1]] == "secret"
+}
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -136,11 +137,13 @@ class Config:
             if k.access_key and not k.secret_key:
                 problems.append(
                     "Kling access key is set but its secret key is not: set KLING_SECRET_KEY "
-                    "(or [kling] secret_key) too, or use an API key alone")
+                    "(or [kling] secret_key) too, or use an API key alone"
+                )
             elif k.secret_key and not k.access_key:
                 problems.append(
                     "Kling secret key is set but its access key is not: set KLING_ACCESS_KEY "
-                    "(or [kling] access_key) too, or use an API key alone")
+                    "(or [kling] access_key) too, or use an API key alone"
+                )
             elif not k.api_key and not k.access_key:
                 problems.append(
                     "no Kling credentials: set KLING_API_KEY (or [kling] api_key), or both "
@@ -156,14 +159,32 @@ _KNOWN_KEYS: dict[str, set[str]] = {section: set(keys) for section, keys in SCHE
 # Values people leave in from an example or a template (compared lower-case, with everything
 # but letters and digits removed): never a real token or key.
 _PLACEHOLDER_WORDS = {
-    "", "changeme", "replaceme", "placeholder", "todo", "fixme", "secret", "token", "key",
-    "apikey", "accesskey", "secretkey", "bottoken", "discordtoken", "none", "null", "xxx",
-    "webhooksecret", "whsec", "whsecxxx", "insertherethetoken",
+    "",
+    "changeme",
+    "replaceme",
+    "placeholder",
+    "todo",
+    "fixme",
+    "secret",
+    "token",
+    "key",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "bottoken",
+    "discordtoken",
+    "none",
+    "null",
+    "xxx",
+    "webhooksecret",
+    "whsec",
+    "whsecxxx",
+    "insertherethetoken",
 }
 _PLACEHOLDER_PATTERNS = (
     re.compile(r"^(your|my|insert|put|paste|enter)[\W_]", re.IGNORECASE),  # YOUR_TOKEN, your-key
-    re.compile(r"^<.*>$"),            # <token>
-    re.compile(r"^\$\{?\w+\}?$"),    # ${DISCORD_TOKEN}: a variable nobody expanded
+    re.compile(r"^<.*>$"),  # <token>
+    re.compile(r"^\$\{?\w+\}?$"),  # ${DISCORD_TOKEN}: a variable nobody expanded
     re.compile(r"^[x*.…_-]+$", re.IGNORECASE),  # ..., ***, xxxx
 )
 _EXAMPLE_HOST = re.compile(r"(^|\.)example\.(com|org|net)$")
@@ -173,8 +194,9 @@ _N = TypeVar("_N", int, float)
 def looks_like_placeholder(value: str) -> bool:
     """True for template values such as ``...``, ``YOUR_TOKEN`` or ``changeme``."""
     text = value.strip()
-    return (re.sub(r"[^a-z0-9]", "", text.lower()) in _PLACEHOLDER_WORDS
-            or any(p.search(text) for p in _PLACEHOLDER_PATTERNS))
+    return re.sub(r"[^a-z0-9]", "", text.lower()) in _PLACEHOLDER_WORDS or any(
+        p.search(text) for p in _PLACEHOLDER_PATTERNS
+    )
 
 
 def is_loopback_host(host: str) -> bool:
@@ -190,8 +212,13 @@ def is_loopback_host(host: str) -> bool:
 class _Reader:
     """Reads typed values out of one TOML table, recording problems instead of raising."""
 
-    def __init__(self, section: str, table: Mapping[str, Any], problems: list[str],
-                 origins: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        section: str,
+        table: Mapping[str, Any],
+        problems: list[str],
+        origins: Mapping[str, str] | None = None,
+    ) -> None:
         self.section = section
         self.table = table
         self.problems = problems
@@ -222,8 +249,10 @@ class _Reader:
             return None
         if value.strip() and looks_like_placeholder(value):
             # Not echoed either: the check could be wrong about a real secret.
-            self.problems.append(f"{self.where(key)} looks like a placeholder, not a real "
-                                 "value: put the real one there, or leave it out")
+            self.problems.append(
+                f"{self.where(key)} looks like a placeholder, not a real "
+                "value: put the real one there, or leave it out"
+            )
             return None
         return Secret(value.strip()) if value.strip() else None
 
@@ -241,13 +270,17 @@ class _Reader:
             self.problems.append(f"{self.where(key)} has no host name")
             return None
         if _EXAMPLE_HOST.search(host):
-            self.problems.append(f"{self.where(key)} still points at the example host {host}: "
-                                 "put your own address there, or leave it out")
+            self.problems.append(
+                f"{self.where(key)} still points at the example host {host}: "
+                "put your own address there, or leave it out"
+            )
             return None
         if https_only and value.startswith("http://") and not is_loopback_host(host):
-            self.problems.append(f"{self.where(key)} must be an https:// URL (plain http is "
-                                 "accepted only for loopback hosts such as 127.0.0.1 or "
-                                 "localhost)")
+            self.problems.append(
+                f"{self.where(key)} must be an https:// URL (plain http is "
+                "accepted only for loopback hosts such as 127.0.0.1 or "
+                "localhost)"
+            )
             return None
         return value.rstrip("/")
 
@@ -257,8 +290,9 @@ class _Reader:
     def integer(self, key: str, default: int, *, low: int, high: int) -> int:
         return self._ranged(key, default, low, high, (int,), "a whole number")
 
-    def _ranged(self, key: str, default: _N, low: float, high: float,
-                types: tuple[type[_N], ...], what: str) -> _N:
+    def _ranged(
+        self, key: str, default: _N, low: float, high: float, types: tuple[type[_N], ...], what: str
+    ) -> _N:
         value = self.table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, types):
             self.problems.append(f"{self.where(key)} must be {what}")
@@ -283,9 +317,7 @@ class _Reader:
         return path if path.is_absolute() else base / path
 
 
-def load_config(
-    path: Path | None = None, env: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Load `path` (optional) and the environment (which wins); raise ConfigError."""
     env = os.environ if env is None else env
     problems: list[str] = []
@@ -333,15 +365,18 @@ def load_config(
     )
 
     k = reader("kling")
-    api_key, access_key, secret_key = (k.secret(key)
-                                       for key in ("api_key", "access_key", "secret_key"))
+    api_key, access_key, secret_key = (
+        k.secret(key) for key in ("api_key", "access_key", "secret_key")
+    )
     # With credentials and no provider named, the operator means Kling: silently using the
     # emulator would hand members imitation edits.
     provider = (k.string("provider") or "").lower() or (
-        "kling" if api_key or access_key or secret_key else "emulator")
+        "kling" if api_key or access_key or secret_key else "emulator"
+    )
     if provider not in PROVIDERS:
-        problems.append(f"{k.where('provider')} must be one of {', '.join(PROVIDERS)}, "
-                        f"not {provider!r}")
+        problems.append(
+            f"{k.where('provider')} must be one of {', '.join(PROVIDERS)}, not {provider!r}"
+        )
         provider = "emulator"
     kling_cfg = KlingConfig(
         provider=provider,  # type: ignore[arg-type]
@@ -379,22 +414,27 @@ def load_config(
     return Config(discord_cfg, kling_cfg, storage_cfg, logging_cfg, web_cfg)
 
 
-def _web_config(w: _Reader, k: _Reader, kling: KlingConfig,
-                problems: list[str]) -> tuple[WebConfig, KlingConfig]:
+def _web_config(
+    w: _Reader, k: _Reader, kling: KlingConfig, problems: list[str]
+) -> tuple[WebConfig, KlingConfig]:
     """[web], with the older [kling] callback_base_url / callback_port mapped onto it: one web
     server serves both, so one port; callbacks default to the public URL."""
     public_url = w.url("public_url") or kling.callback_base_url
     port = w.integer("port", 8090, low=1, high=65535)
     if "callback_port" in k.table:
         if "port" in w.table and kling.callback_port != port:
-            problems.append(f"{k.where('callback_port')} and {w.where('port')} differ: one web "
-                            f"server serves the picker and Kling's callbacks, so set only "
-                            f"{w.where('port')}")
+            problems.append(
+                f"{k.where('callback_port')} and {w.where('port')} differ: one web "
+                f"server serves the picker and Kling's callbacks, so set only "
+                f"{w.where('port')}"
+            )
         elif "port" not in w.table:
             port = kling.callback_port
     host = w.string("host") or WebConfig.host
     web = WebConfig(
-        public_url=public_url, host=host, port=port,
+        public_url=public_url,
+        host=host,
+        port=port,
         link_minutes=w.integer("link_minutes", 30, low=1, high=24 * 60),
         signing_key=w.secret("signing_key"),
     )

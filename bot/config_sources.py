@@ -24,14 +24,24 @@ Kind = Literal["str", "secret", "url", "int", "float", "bool", "path", "int_list
 SCHEMA: dict[str, dict[str, Kind]] = {
     "discord": {"token": "secret", "api_base": "url", "sync_guild_ids": "int_list"},
     "kling": {
-        "provider": "str", "api_key": "secret", "access_key": "secret", "secret_key": "secret",
-        "webhook_secret": "secret", "base_url": "url", "callback_base_url": "url",
-        "callback_port": "int", "poll_timeout_minutes": "int",
-        "connect_timeout_seconds": "float", "request_timeout_seconds": "float",
+        "provider": "str",
+        "api_key": "secret",
+        "access_key": "secret",
+        "secret_key": "secret",
+        "webhook_secret": "secret",
+        "base_url": "url",
+        "callback_base_url": "url",
+        "callback_port": "int",
+        "poll_timeout_minutes": "int",
+        "connect_timeout_seconds": "float",
+        "request_timeout_seconds": "float",
     },
     "storage": {"path": "path", "media_dir": "path", "retention_days": "int"},
     "web": {
-        "public_url": "url", "host": "str", "port": "int", "link_minutes": "int",
+        "public_url": "url",
+        "host": "str",
+        "port": "int",
+        "link_minutes": "int",
         "signing_key": "secret",
     },
     "logging": {"level": "str", "json": "bool"},
@@ -111,11 +121,12 @@ def settings_from_env(env: Mapping[str, str]) -> EnvSettings:
     for name in sorted(env):
         if not name.upper().startswith(ENV_PREFIX):
             continue
-        parts = name[len(ENV_PREFIX):].lower().split("__")
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
         if len(parts) != 2 or parts[1] not in SCHEMA.get(parts[0], {}):
             found.problems.append(
                 f"{name} is not a setting: use {ENV_PREFIX}<SECTION>__<KEY> with a key of "
-                "config.example.toml, e.g. KLING_BOT__STORAGE__PATH")
+                "config.example.toml, e.g. KLING_BOT__STORAGE__PATH"
+            )
             continue
         section, key = parts
         text = env[name]
@@ -133,19 +144,23 @@ def read_toml_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ValueError(f"{where} does not exist") from None
     except IsADirectoryError:
-        raise ValueError(f"{where} is a folder, not a file: give the path of a .toml "
-                         "file") from None
+        raise ValueError(
+            f"{where} is a folder, not a file: give the path of a .toml file"
+        ) from None
     except PermissionError:
-        raise ValueError(f"{where} cannot be read (permission denied): let the bot's user "
-                         "read it") from None
+        raise ValueError(
+            f"{where} cannot be read (permission denied): let the bot's user read it"
+        ) from None
     except OSError as error:
         raise ValueError(f"{where} cannot be read: {error.strerror or error}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise ValueError(f"{where} is not UTF-8 text (byte 0x{raw[error.start]:02x} on line "
-                         f"{line}): save it as UTF-8") from None
+        raise ValueError(
+            f"{where} is not UTF-8 text (byte 0x{raw[error.start]:02x} on line "
+            f"{line}): save it as UTF-8"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -39,8 +39,9 @@ SUBMIT = CooldownRule("submit", burst=1, every_s=5.0)
 
 class CooldownError(UserFacingError):
     def __init__(self, retry_after: float) -> None:
-        super().__init__(Msg("Slow down: try again in {seconds} s.",
-                             seconds=max(1, math.ceil(retry_after))))
+        super().__init__(
+            Msg("Slow down: try again in {seconds} s.", seconds=max(1, math.ceil(retry_after)))
+        )
         self.retry_after = retry_after
 
 
@@ -54,8 +55,9 @@ class Cooldowns:
 
     def wait(self, rule: CooldownRule, user_id: int, channel_id: int) -> float | None:
         """The seconds before `take` would allow a call (None: it would now); uses nothing."""
-        tokens, since = self._buckets.get((rule.name, user_id, channel_id),
-                                          (float(rule.burst), 0.0))
+        tokens, since = self._buckets.get(
+            (rule.name, user_id, channel_id), (float(rule.burst), 0.0)
+        )
         tokens = min(float(rule.burst), tokens + (self._clock() - since) / rule.every_s)
         return None if tokens >= 1.0 else (1.0 - tokens) * rule.every_s
 

@@ -79,7 +79,7 @@ def demo_frames() -> Iterator[np.ndarray]:
         cx, cy = ball_centre(index)
         left, top = round(cx * width) - BALL_RADIUS, round(cy * height) - BALL_RADIUS
         frame = backdrop.copy()
-        frame[top:top + disc.shape[0], left:left + disc.shape[1]][disc] = (220, 30, 30)
+        frame[top : top + disc.shape[0], left : left + disc.shape[1]][disc] = (220, 30, 30)
         yield frame
 
 
@@ -91,6 +91,7 @@ def make_demo_video(path: Path) -> Path:
 @asynccontextmanager
 async def serve_file(path: Path) -> AsyncIterator[str]:
     """Serve one file on loopback, standing in for the Discord CDN link Kling would fetch."""
+
     async def send_file(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(path)
 
@@ -175,14 +176,15 @@ async def run_demo(request: DemoRequest, *, seconds_per_stage: float = 0.5) -> i
         caption = f"frame {frame_index} · {frame_time(frame_index, info.fps):.2f} s"
         if request.points is None and request.video is not None:
             grid_board = out / "grid.png"
-            image = await asyncio.to_thread(render_board, frame, [], [], grid, caption,
-                                            image_format="png")
+            image = await asyncio.to_thread(
+                render_board, frame, [], [], grid, caption, image_format="png"
+            )
             await asyncio.to_thread(grid_board.write_bytes, image)
             raise DemoUsageError(
                 "with your own VIDEO, say where the object is with --points (e.g. --points C4 "
-                f"or --points 0.42,0.61); {grid_board} shows frame {frame_index} with the grid")
-        marks = request.points if request.points is not None else default_marks(frame_index,
-                                                                                 grid)
+                f"or --points 0.42,0.61); {grid_board} shows frame {frame_index} with the grid"
+            )
+        marks = request.points if request.points is not None else default_marks(frame_index, grid)
         points = resolve_points(marks, info)
         prompt = resolve_prompt(request, edit)
     except DemoUsageError as error:
@@ -207,33 +209,53 @@ async def run_demo(request: DemoRequest, *, seconds_per_stage: float = 0.5) -> i
             placed.append((number, *point))
             async with timings.step(f"render board {number}"):
                 image = await asyncio.to_thread(
-                    render_board, frame, [(m.object_id, m.rle_mask) for m in result.masks],
-                    placed, grid, caption, image_format="png",
+                    render_board,
+                    frame,
+                    [(m.object_id, m.rle_mask) for m in result.masks],
+                    placed,
+                    grid,
+                    caption,
+                    image_format="png",
                 )
             board = out / f"board-{number}.png"
             await asyncio.to_thread(board.write_bytes, image)
-            files.add(board, f"the board after point {number} ({text}) on frame "
-                             f"{frame_index}: {len(result.masks)} object mask(s)")
+            files.add(
+                board,
+                f"the board after point {number} ({text}) on frame "
+                f"{frame_index}: {len(result.masks)} object mask(s)",
+            )
 
         async with timings.step("preview-selection"):
             preview = await client.preview_selection(session.session_id)
-            wanted = ((preview.video, "preview.mp4",
-                       "the selection preview: the tracked mask on every frame"),
-                      (preview.video_cover, "preview-cover",
-                       f"the preview's cover: the mask on frame {frame_index}"))
+            wanted = (
+                (
+                    preview.video,
+                    "preview.mp4",
+                    "the selection preview: the tracked mask on every frame",
+                ),
+                (
+                    preview.video_cover,
+                    "preview-cover",
+                    f"the preview's cover: the mask on frame {frame_index}",
+                ),
+            )
             for url, name, what in wanted:
                 if url:
                     suffix = "" if name.endswith(".mp4") else Path(url.split("?")[0]).suffix
                     dest = out / f"{name}{suffix}"
-                    await download_to_file(http, url, dest, max_bytes=DOWNLOAD_CAP,
-                                           time_limit=60)
+                    await download_to_file(http, url, dest, max_bytes=DOWNLOAD_CAP, time_limit=60)
                     files.add(dest, what)
 
         async with timings.step(f"submit {edit.edit_mode}"):
-            task = await client.create_edit_task(CreateEditTask(
-                session_id=session.session_id, edit_mode=edit.edit_mode, prompt=prompt,
-                images=edit.images, duration=edit_duration_for(info),
-            ))
+            task = await client.create_edit_task(
+                CreateEditTask(
+                    session_id=session.session_id,
+                    edit_mode=edit.edit_mode,
+                    prompt=prompt,
+                    images=edit.images,
+                    duration=edit_duration_for(info),
+                )
+            )
         async with timings.step("wait for Kling"):
             while not task.status.is_terminal:
                 await asyncio.sleep(0.25)
@@ -247,8 +269,9 @@ async def run_demo(request: DemoRequest, *, seconds_per_stage: float = 0.5) -> i
             return 1
         result_path = out / "result.mp4"
         async with timings.step("download result"):
-            await download_to_file(http, result_url, result_path,
-                                   max_bytes=DOWNLOAD_CAP, time_limit=120)
+            await download_to_file(
+                http, result_url, result_path, max_bytes=DOWNLOAD_CAP, time_limit=120
+            )
         files.add(result_path, f"the edited video ({edit.edit_mode})")
         result_info = await asyncio.to_thread(probe_video, result_path)
 
@@ -257,11 +280,15 @@ async def run_demo(request: DemoRequest, *, seconds_per_stage: float = 0.5) -> i
         print(f"  video: {note}")
     for note in edit.notes:
         print(f"  image: {note}")
-    print(f"  session {session.session_id}, frame {frame_index} ({caption.split(' · ')[1]}), "
-          f"{len(placed)} point(s)")
+    print(
+        f"  session {session.session_id}, frame {frame_index} ({caption.split(' · ')[1]}), "
+        f"{len(placed)} point(s)"
+    )
     print(f"  {edit.edit_mode}: {prompt}")
-    print(f"  result: {result_info.duration_s:.1f} s, {result_info.width}x{result_info.height}, "
-          f"units charged by the emulator: {task.final_unit_deduction or 'none'}")
+    print(
+        f"  result: {result_info.duration_s:.1f} s, {result_info.width}x{result_info.height}, "
+        f"units charged by the emulator: {task.final_unit_deduction or 'none'}"
+    )
     print_timings(timings)
     files.print_listing()
     return 0

@@ -46,8 +46,13 @@ class DiscordRest:
     async def get(self, path: str, **params: str) -> Any:
         headers = {"Authorization": f"Bot {self._token}", "User-Agent": USER_AGENT}
         try:
-            async with self._http.get(self.base + path, headers=headers, params=params,
-                                      timeout=TIMEOUT, allow_redirects=False) as response:
+            async with self._http.get(
+                self.base + path,
+                headers=headers,
+                params=params,
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            ) as response:
                 status = response.status
                 try:
                     body: Any = await response.json(content_type=None)

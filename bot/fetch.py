@@ -125,9 +125,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-async def checked_addresses(
-    url: URL, resolver: Resolver, allowed: AddressPolicy
-) -> list[str]:
+async def checked_addresses(url: URL, resolver: Resolver, allowed: AddressPolicy) -> list[str]:
     """The addresses ``url``'s host resolves to, all allowed, or DownloadError."""
     if url.scheme not in ("http", "https"):
         raise DownloadError(NOT_HTTP)
@@ -168,10 +166,16 @@ class _PinnedResolver(AbstractResolver):
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
             fam = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-            results.append(ResolveResult(
-                hostname=host, host=str(address), port=port, family=fam, proto=0,
-                flags=socket.AI_NUMERICHOST,
-            ))
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=str(address),
+                    port=port,
+                    family=fam,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
         return results
 
     async def close(self) -> None:
@@ -213,8 +217,13 @@ async def download_to_file(
                 connector = aiohttp.TCPConnector(resolver=pinned, use_dns_cache=False)
                 async with aiohttp.ClientSession(connector=connector) as own:
                     await _follow(
-                        own, start, partial, max_bytes, pinned,
-                        resolver or system_resolver, address_allowed or is_public_address,
+                        own,
+                        start,
+                        partial,
+                        max_bytes,
+                        pinned,
+                        resolver or system_resolver,
+                        address_allowed or is_public_address,
                     )
             else:
                 await _follow(http, start, partial, max_bytes, None, None, None)
@@ -225,8 +234,10 @@ async def download_to_file(
     except TimeoutError as error:
         await _discard(partial)
         raise DownloadError(
-            Msg("The download took longer than {seconds} s; try a smaller file or another link.",
-                seconds=f"{time_limit:g}")
+            Msg(
+                "The download took longer than {seconds} s; try a smaller file or another link.",
+                seconds=f"{time_limit:g}",
+            )
         ) from error
     except (aiohttp.ClientError, OSError, ValueError) as error:
         await _discard(partial)
@@ -264,8 +275,11 @@ async def _follow(
                 continue
             if response.status != 200:
                 raise DownloadError(
-                    Msg("The link answered with HTTP {status}; it must be a direct, public link"
-                        " to the file.", status=response.status)
+                    Msg(
+                        "The link answered with HTTP {status}; it must be a direct, public link"
+                        " to the file.",
+                        status=response.status,
+                    )
                 )
             await _stream(response, partial, max_bytes)
             return

@@ -24,8 +24,9 @@ def heartbeat_path(database: Path) -> Path:
     return database.parent / HEARTBEAT_NAME
 
 
-def write_heartbeat(path: Path, *, connected: bool, servers: int = 0,
-                    clock: Callable[[], float] = time.time) -> None:
+def write_heartbeat(
+    path: Path, *, connected: bool, servers: int = 0, clock: Callable[[], float] = time.time
+) -> None:
     """Replace the file atomically, so a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"connected": connected, "time": clock(), "pid": os.getpid(), "servers": servers}
@@ -40,8 +41,9 @@ class Health:
     reason: str
 
 
-def check_heartbeat(path: Path, *, stale_after: float = STALE_AFTER_SECONDS,
-                    clock: Callable[[], float] = time.time) -> Health:
+def check_heartbeat(
+    path: Path, *, stale_after: float = STALE_AFTER_SECONDS, clock: Callable[[], float] = time.time
+) -> Health:
     try:
         payload = json.loads(path.read_text())
     except FileNotFoundError:

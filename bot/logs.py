@@ -20,7 +20,9 @@ REDACTED = "[redacted]"
 _JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Attributes every LogRecord has; anything else came from `extra=` and is a structured field.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName",
+    "message",
+    "asctime",
+    "taskName",
 }
 
 
@@ -80,8 +82,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = False,
-                      secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    level: str = "INFO", *, json_lines: bool = False, secrets: Iterable[str] = ()
+) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretScrubber(secrets))
     if json_lines:

@@ -118,9 +118,7 @@ def _parse_counts(counts: str | bytes | bytearray, max_runs: int | None = None) 
         ends = np.flatnonzero(chunk < _CONTINUE_BIT)  # no continuation bit: a value ends
         if stop == codes.size:
             if ends.size == 0 or ends[-1] != chunk.size - 1:
-                raise MaskDecodeError(
-                    "RLE counts end in the middle of a value (truncated string?)"
-                )
+                raise MaskDecodeError("RLE counts end in the middle of a value (truncated string?)")
         elif ends.size == 0:
             raise MaskDecodeError("RLE counts contain a value too large to be a run length")
         else:
@@ -203,9 +201,7 @@ def rle_runs(rle: Mapping[str, Any]) -> np.ndarray:
         raise MaskDecodeError(f"RLE counts decode to a negative run ({int(runs[i])}) at run {i}")
     covered = int(runs.sum())
     if covered != h * w:
-        raise MaskDecodeError(
-            f"RLE counts cover {covered} pixels but size {h}x{w} needs {h * w}"
-        )
+        raise MaskDecodeError(f"RLE counts cover {covered} pixels but size {h}x{w} needs {h * w}")
     return runs
 
 

@@ -40,29 +40,48 @@ class UsedPermission:
 
 BOT_PERMISSIONS: tuple[UsedPermission, ...] = (
     # Every channel message and every fetch of one of the bot's own messages needs it first.
-    UsedPermission(Permission.VIEW_CHANNEL, "View Channels",
-                   "see the channels it posts boards, job cards and results in"),
+    UsedPermission(
+        Permission.VIEW_CHANNEL,
+        "View Channels",
+        "see the channels it posts boards, job cards and results in",
+    ),
     # Boards (cogs/edit.py), previews (cogs/marking.py), job cards (cogs/job_cards.py) and
     # results (cogs/jobs/delivery.py) are ordinary channel messages, not interaction replies.
-    UsedPermission(Permission.SEND_MESSAGES, "Send Messages",
-                   "post boards, previews, job cards and results"),
+    UsedPermission(
+        Permission.SEND_MESSAGES, "Send Messages", "post boards, previews, job cards and results"
+    ),
     # A result too large to attach is posted as Kling's link; it unfurls into a player only
     # when the author may embed links.
-    UsedPermission(Permission.EMBED_LINKS, "Embed Links",
-                   "show a result link that is too large to attach as a playable preview"),
+    UsedPermission(
+        Permission.EMBED_LINKS,
+        "Embed Links",
+        "show a result link that is too large to attach as a playable preview",
+    ),
     # The board carries the video and the board image; previews and results are video files.
-    UsedPermission(Permission.ATTACH_FILES, "Attach Files",
-                   "attach the video and board image, previews and results"),
+    UsedPermission(
+        Permission.ATTACH_FILES,
+        "Attach Files",
+        "attach the video and board image, previews and results",
+    ),
     # Delivery reads the channel's recent messages to find a result it already posted before a
     # restart; the board is re-fetched to renew its video URL; a failure replies to its job card.
-    UsedPermission(Permission.READ_MESSAGE_HISTORY, "Read Message History",
-                   "find earlier posts after a restart, re-read boards, reply to job cards"),
+    UsedPermission(
+        Permission.READ_MESSAGE_HISTORY,
+        "Read Message History",
+        "find earlier posts after a restart, re-read boards, reply to job cards",
+    ),
     # `/kling edit thread:True` opens a public thread for the board (cogs/edit.py).
-    UsedPermission(Permission.CREATE_PUBLIC_THREADS, "Create Public Threads",
-                   "open a thread for a board with `/kling edit thread:`"),
+    UsedPermission(
+        Permission.CREATE_PUBLIC_THREADS,
+        "Create Public Threads",
+        "open a thread for a board with `/kling edit thread:`",
+    ),
     # Everything above, inside such a thread (or any thread a session is started in).
-    UsedPermission(Permission.SEND_MESSAGES_IN_THREADS, "Send Messages in Threads",
-                   "post boards, job cards and results inside threads"),
+    UsedPermission(
+        Permission.SEND_MESSAGES_IN_THREADS,
+        "Send Messages in Threads",
+        "post boards, job cards and results inside threads",
+    ),
 )
 
 

@@ -75,11 +75,20 @@ def _too_many(token: str, existing: int, parsed: int, max_points: int) -> Msg:
     shown = excerpt(token)  # a long bad token is quoted in part, not whole
     number = existing + parsed + 1
     if existing:
-        return Msg("`{token}` would be point {number} on this frame; at most {max} points per"
-                   " frame (it already has {existing})",
-                   token=shown, number=number, max=max_points, existing=existing)
-    return Msg("`{token}` would be point {number} on this frame; at most {max} points per frame",
-               token=shown, number=number, max=max_points)
+        return Msg(
+            "`{token}` would be point {number} on this frame; at most {max} points per"
+            " frame (it already has {existing})",
+            token=shown,
+            number=number,
+            max=max_points,
+            existing=existing,
+        )
+    return Msg(
+        "`{token}` would be point {number} on this frame; at most {max} points per frame",
+        token=shown,
+        number=number,
+        max=max_points,
+    )
 
 
 def _normalise_text(text: str) -> str:
@@ -151,8 +160,11 @@ def _parse_token(
         cell = grid.parse_cell(body)
         if cell is None:
             raise PointsError(
-                Msg("`{token}` is not a cell on this board ({grid})", token=shown,
-                    grid=grid.describe()),
+                Msg(
+                    "`{token}` is not a cell on this board ({grid})",
+                    token=shown,
+                    grid=grid.describe(),
+                ),
                 token,
             )
         return grid.cell_centre(cell)
@@ -170,8 +182,11 @@ def _parse_token(
         x, y = (_finite(v, token) for v in match.groups())
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             message = (
-                Msg("`{token}` is outside the frame (x and y go from 0 to 1) (did you mean"
-                    " pixels, like `640,360px`, or percent?)", token=shown)
+                Msg(
+                    "`{token}` is outside the frame (x and y go from 0 to 1) (did you mean"
+                    " pixels, like `640,360px`, or percent?)",
+                    token=shown,
+                )
                 if max(x, y) > 1
                 else Msg("`{token}` is outside the frame (x and y go from 0 to 1)", token=shown)
             )
@@ -184,8 +199,10 @@ def _parse_token(
             Msg("`{token}` mixes forms: write both as percent, like `42%,61%`", token=shown), token
         )
     raise PointsError(
-        Msg("`{token}` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
-            token=shown),
+        Msg(
+            "`{token}` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
+            token=shown,
+        ),
         token,
     )
 
@@ -202,8 +219,12 @@ def _pixel_point(
     # Pixel columns run 0..width-1; the right/bottom edge itself (= width) is still in frame.
     if not (0.0 <= x <= video_width and 0.0 <= y <= video_height):
         raise PointsError(
-            Msg("`{token}` is outside the frame (the video is {width}x{height} px)",
-                token=shown, width=video_width, height=video_height),
+            Msg(
+                "`{token}` is outside the frame (the video is {width}x{height} px)",
+                token=shown,
+                width=video_width,
+                height=video_height,
+            ),
             token,
         )
     return x / video_width, y / video_height
@@ -265,8 +286,9 @@ def parse_frame_ref(
         raise FrameRefError(Msg("give either a frame number or a time, not both"))
     if frame is not None:
         if isinstance(frame, bool) or not isinstance(frame, int):
-            raise FrameRefError(Msg("frame must be a whole number, got `{frame}`",
-                                    frame=excerpt(frame)))
+            raise FrameRefError(
+                Msg("frame must be a whole number, got `{frame}`", frame=excerpt(frame))
+            )
         if not 0 <= frame <= last:
             raise FrameRefError(
                 Msg("frame {frame} is outside this video (frames 0–{last})", frame=frame, last=last)
@@ -283,7 +305,11 @@ def parse_frame_ref(
     index = math.floor(seconds * fps + 1e-6)
     if index > last:
         raise FrameRefError(
-            Msg("`{time}` is after the end of the video (the last frame, {last}, is at {at})",
-                time=excerpt(time), last=last, at=format_time(last / fps))
+            Msg(
+                "`{time}` is after the end of the video (the last frame, {last}, is at {at})",
+                time=excerpt(time),
+                last=last,
+                at=format_time(last / fps),
+            )
         )
     return index

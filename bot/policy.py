@@ -44,8 +44,9 @@ class PolicyError(UserFacingError):
     ``resets_at`` is the Unix time the refusal lifts by itself (the daily limit), else None.
     """
 
-    def __init__(self, refusal: Refusal, user_message: str, *,
-                 resets_at: float | None = None) -> None:
+    def __init__(
+        self, refusal: Refusal, user_message: str, *, resets_at: float | None = None
+    ) -> None:
         super().__init__(user_message)
         self.refusal = refusal
         self.resets_at = resets_at
@@ -63,24 +64,28 @@ def next_daily_reset(now: float | datetime) -> float:
 
 
 def describe_reset(resets_at: float) -> str:
-    """"<t:…:R> (00:00 UTC)": Discord shows the relative time in the reader's own clock."""
+    """ "<t:…:R> (00:00 UTC)": Discord shows the relative time in the reader's own clock."""
     return f"<t:{int(resets_at)}:R> (00:00 UTC)"  # the same in every language
 
 
-def check_channel_enabled(settings: GuildSettings, channel_id: int, *,
-                          parent_channel_id: int | None = None) -> None:
+def check_channel_enabled(
+    settings: GuildSettings, channel_id: int, *, parent_channel_id: int | None = None
+) -> None:
     """Refuse anything in a channel where admins turned the bot off; threads follow their parent."""
     disabled = settings.disabled_channels
     if channel_id in disabled or (parent_channel_id is not None and parent_channel_id in disabled):
         raise PolicyError(
             Refusal.CHANNEL_DISABLED,
-            Msg("The bot is disabled in this channel; a server admin can turn it back on with"
-                " `/kling-admin settings`, or use another channel."),
+            Msg(
+                "The bot is disabled in this channel; a server admin can turn it back on with"
+                " `/kling-admin settings`, or use another channel."
+            ),
         )
 
 
-def may_submit(settings: GuildSettings, *, member_role_ids: Collection[int],
-               is_admin: bool) -> bool:
+def may_submit(
+    settings: GuildSettings, *, member_role_ids: Collection[int], is_admin: bool
+) -> bool:
     """Whether the member holds the submit role (no role set, or @everyone, means everyone)."""
     role = settings.submit_role_id
     return role is None or role == settings.guild_id or is_admin or role in member_role_ids
@@ -110,9 +115,11 @@ def check_can_submit(
     if not may_submit(settings, member_role_ids=member_role_ids, is_admin=is_admin):
         raise PolicyError(
             Refusal.MISSING_ROLE,
-            Msg("Only members with the <@&{role_id}> role can submit paid jobs on this server."
+            Msg(
+                "Only members with the <@&{role_id}> role can submit paid jobs on this server."
                 " Marking points and previews are free and open to everyone.",
-                role_id=settings.submit_role_id),
+                role_id=settings.submit_role_id,
+            ),
         )
     if mode not in MODES:
         raise PolicyError(
@@ -138,14 +145,21 @@ def _check_daily(limit: int | None, usage: UsageCounts, now: float | datetime) -
     resets_at = next_daily_reset(now)
     when = describe_reset(resets_at)
     if limit == 0:
-        message = Msg("This server allows no paid jobs per member today; the limit resets {when}.",
-                      when=when)
+        message = Msg(
+            "This server allows no paid jobs per member today; the limit resets {when}.", when=when
+        )
     elif limit == 1:
-        message = Msg("You have used your {limit} job for today; the limit resets {when}.",
-                      limit=limit, when=when)
+        message = Msg(
+            "You have used your {limit} job for today; the limit resets {when}.",
+            limit=limit,
+            when=when,
+        )
     else:
-        message = Msg("You have used your {limit} jobs for today; the limit resets {when}.",
-                      limit=limit, when=when)
+        message = Msg(
+            "You have used your {limit} jobs for today; the limit resets {when}.",
+            limit=limit,
+            when=when,
+        )
     raise PolicyError(Refusal.DAILY_LIMIT, message, resets_at=resets_at)
 
 
@@ -155,11 +169,19 @@ def _check_concurrent(limit: int | None, active_jobs: int) -> None:
     if limit == 0:
         message = Msg("Paid jobs are paused on this server (0 jobs may run at once).")
     elif active_jobs == 1:
-        message = Msg("This server already has {active} job running (its limit is {limit}); try"
-                      " again when one finishes.", active=active_jobs, limit=limit)
+        message = Msg(
+            "This server already has {active} job running (its limit is {limit}); try"
+            " again when one finishes.",
+            active=active_jobs,
+            limit=limit,
+        )
     else:
-        message = Msg("This server already has {active} jobs running (its limit is {limit}); try"
-                      " again when one finishes.", active=active_jobs, limit=limit)
+        message = Msg(
+            "This server already has {active} jobs running (its limit is {limit}); try"
+            " again when one finishes.",
+            active=active_jobs,
+            limit=limit,
+        )
     raise PolicyError(Refusal.CONCURRENT_LIMIT, message)
 
 

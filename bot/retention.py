@@ -33,13 +33,17 @@ class SweepReport:
     results_forgotten: int
 
 
-def _old_files(media_dir: Path, cutoff: float, keep: set[Path], keep_dirs: set[Path]
-               ) -> list[tuple[Path, int]]:
+def _old_files(
+    media_dir: Path, cutoff: float, keep: set[Path], keep_dirs: set[Path]
+) -> list[tuple[Path, int]]:
     found: list[tuple[Path, int]] = []
     for root, dirs, files in os.walk(media_dir):
         here = Path(root)
-        dirs[:] = [d for d in dirs if here / d not in keep_dirs
-                   and not (here == media_dir and d in _SKIPPED_FOLDERS)]
+        dirs[:] = [
+            d
+            for d in dirs
+            if here / d not in keep_dirs and not (here == media_dir and d in _SKIPPED_FOLDERS)
+        ]
         for name in files:
             path = here / name
             try:
@@ -72,8 +76,9 @@ def _remove(files: list[tuple[Path, int]], media_dir: Path) -> tuple[set[Path], 
     return removed, freed
 
 
-def _sweep(media_dir: Path, cutoff: float, files: set[Path], active_sessions: set[int]
-           ) -> tuple[set[Path], int]:
+def _sweep(
+    media_dir: Path, cutoff: float, files: set[Path], active_sessions: set[int]
+) -> tuple[set[Path], int]:
     media_dir = media_dir.resolve()
     if not media_dir.is_dir():
         return set(), 0
@@ -82,26 +87,38 @@ def _sweep(media_dir: Path, cutoff: float, files: set[Path], active_sessions: se
     return _remove(_old_files(media_dir, cutoff, keep, keep_dirs), media_dir)
 
 
-async def sweep_media(store: Store, media_dir: Path, *, retention_days: int,
-                      now: float | None = None) -> SweepReport:
+async def sweep_media(
+    store: Store, media_dir: Path, *, retention_days: int, now: float | None = None
+) -> SweepReport:
     """Remove media older than `retention_days` that nothing in flight needs."""
     cutoff = (time.time() if now is None else now) - retention_days * 86400
     files, active_sessions = await store.files_in_use()
-    removed, freed = await asyncio.to_thread(_sweep, Path(media_dir), cutoff, files,
-                                             active_sessions)
+    removed, freed = await asyncio.to_thread(
+        _sweep, Path(media_dir), cutoff, files, active_sessions
+    )
     results = await store.finished_results()
     gone = await asyncio.to_thread(
-        lambda: [job_id for job_id, path in results if Path(path).resolve() in removed])
+        lambda: [job_id for job_id, path in results if Path(path).resolve() in removed]
+    )
     await store.forget_results(gone)
     if removed:
-        log.info("retention: removed %d files (%d bytes) older than %d days",
-                 len(removed), freed, retention_days)
+        log.info(
+            "retention: removed %d files (%d bytes) older than %d days",
+            len(removed),
+            freed,
+            retention_days,
+        )
     return SweepReport(len(removed), freed, len(gone))
 
 
-async def sweep_forever(store: Store, media_dir: Path, *, retention_days: int,
-                        interval: float = SWEEP_INTERVAL_SECONDS,
-                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+async def sweep_forever(
+    store: Store,
+    media_dir: Path,
+    *,
+    retention_days: int,
+    interval: float = SWEEP_INTERVAL_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
     """Sweep now and then every `interval` seconds until cancelled; a failed sweep is logged."""
     while True:
         try:

@@ -36,23 +36,29 @@ def folder_problem(folder: Path, what: str, key: str) -> str | None:
     if blocker == folder and not folder.is_dir():
         return f"{what} {folder} exists but is not a folder: remove it or change {key}"
     if blocker is not None and not blocker.is_dir():
-        return (f"cannot create the {what} {folder}: {blocker} is a file, not a folder: move "
-                f"the file away or change {key}")
+        return (
+            f"cannot create the {what} {folder}: {blocker} is a file, not a folder: move "
+            f"the file away or change {key}"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         return f"{what} {folder} exists but is not a folder: remove it or change {key}"
     except OSError as error:
-        return (f"cannot create the {what} {folder} ({error.strerror or error}): create it and "
-                f"give {_user()} write access, or change {key}")
+        return (
+            f"cannot create the {what} {folder} ({error.strerror or error}): create it and "
+            f"give {_user()} write access, or change {key}"
+        )
     try:
         # The real thing: file-mode bits say little about ACLs, read-only mounts or root.
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        return (f"the {what} {folder} is not writable by {_user()} "
-                f"({error.strerror or error}): give that user write access (in Docker, the "
-                f"owner of the bind-mounted folder), or change {key}")
+        return (
+            f"the {what} {folder} is not writable by {_user()} "
+            f"({error.strerror or error}): give that user write access (in Docker, the "
+            f"owner of the bind-mounted folder), or change {key}"
+        )
     return None
 
 
@@ -63,8 +69,10 @@ def database_problem(db: Path) -> str | None:
     if db.is_dir():
         return f"the database {db} is a folder: [storage] path must name a file"
     if not os.access(db, os.R_OK | os.W_OK):
-        return (f"the database {db} is not readable and writable by {_user()}: "
-                "fix its owner or permissions")
+        return (
+            f"the database {db} is not readable and writable by {_user()}: "
+            "fix its owner or permissions"
+        )
     return None
 
 
@@ -72,10 +80,12 @@ def storage_problems(config: Config) -> list[str]:
     """The database folder, the database file and the media folder, each usable or named."""
     storage = config.storage
     problems = [
-        problem for problem in (
+        problem
+        for problem in (
             folder_problem(storage.path.parent, "storage folder", "[storage] path"),
             folder_problem(storage.media_dir, "media folder", "[storage] media_dir"),
-        ) if problem
+        )
+        if problem
     ]
     if not problems and (problem := database_problem(storage.path)):
         problems.append(problem)

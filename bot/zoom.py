@@ -41,8 +41,10 @@ def parse_cell_name(name: str) -> CellRef | None:
 
 def cell_names() -> list[list[str]]:
     """The names row by row, as the buttons are laid out: ``[["A1", ..., "E1"], ...]``."""
-    return [[ZOOM_GRID.cell_name(CellRef(column, row)) for column in range(CELLS)]
-            for row in range(CELLS)]
+    return [
+        [ZOOM_GRID.cell_name(CellRef(column, row)) for column in range(CELLS)]
+        for row in range(CELLS)
+    ]
 
 
 def cell_region(cell: CellRef) -> tuple[float, float, float, float]:
@@ -55,8 +57,10 @@ def point_for(cell: CellRef, sub: CellRef) -> tuple[float, float]:
     for ref in (cell, sub):
         ZOOM_GRID.cell_bounds(ref)  # IndexError for a cell that is not on the grid
     steps = CELLS * CELLS
-    return ((CELLS * cell.column + sub.column + 0.5) / steps,
-            (CELLS * cell.row + sub.row + 0.5) / steps)
+    return (
+        (CELLS * cell.column + sub.column + 0.5) / steps,
+        (CELLS * cell.row + sub.row + 0.5) / steps,
+    )
 
 
 def points_text(x: float, y: float) -> str:

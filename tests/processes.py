@@ -43,18 +43,29 @@ class ChildProcess:
             self._watch(asyncio.get_running_loop())  # so `returncode` follows on its own
 
     @classmethod
-    def start(cls, args: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-              log: Path | None = None) -> ChildProcess:
+    def start(
+        cls, args: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path | None = None
+    ) -> ChildProcess:
         """Start ``args``; stdout and stderr are appended to ``log`` (or discarded)."""
         if log is None:
-            popen = subprocess.Popen(list(args), cwd=cwd, env=dict(env),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+            popen = subprocess.Popen(
+                list(args),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         else:
             with log.open("ab") as out:
-                popen = subprocess.Popen(list(args), cwd=cwd, env=dict(env),
-                                         stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT)
+                popen = subprocess.Popen(
+                    list(args),
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
         return cls(popen, log)
 
     def output(self) -> str:

@@ -29,8 +29,9 @@ def module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, Path]:
-    return {module_name(p): p
-            for package in PACKAGES for p in sorted((REPO / package).rglob("*.py"))}
+    return {
+        module_name(p): p for package in PACKAGES for p in sorted((REPO / package).rglob("*.py"))
+    }
 
 
 class Import:
@@ -40,7 +41,8 @@ class Import:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports_of(name: str, path: Path, known: dict[str, Path]) -> Iterator[Import]:
@@ -106,10 +108,14 @@ def test_no_import_circles() -> None:
 
 def test_bot_never_imports_discord() -> None:
     _, found = project_graph()
-    offenders = [f"{name}:{imp.line} imports {imp.target}"
-                 for name, imports in found.items() if name.split(".")[0] == "bot"
-                 for imp in imports if imp.target.split(".")[0] in ("discord", "cogs")
-                 and (name, imp.target) not in DEFERRED_ALLOWED]
+    offenders = [
+        f"{name}:{imp.line} imports {imp.target}"
+        for name, imports in found.items()
+        if name.split(".")[0] == "bot"
+        for imp in imports
+        if imp.target.split(".")[0] in ("discord", "cogs")
+        and (name, imp.target) not in DEFERRED_ALLOWED
+    ]
     assert not offenders, "\n".join(offenders)
 
 
@@ -117,18 +123,24 @@ def test_no_project_import_hidden_in_a_function() -> None:
     # Circles through function-level imports already fail test_no_import_circles.
     _, found = project_graph()
     known = modules()
-    deferred = [f"{name}:{imp.line} imports {imp.target} inside a function"
-                for name, imports in found.items() if name not in LAZY_MODULES
-                for imp in imports if imp.deferred and imp.target in known]
+    deferred = [
+        f"{name}:{imp.line} imports {imp.target} inside a function"
+        for name, imports in found.items()
+        if name not in LAZY_MODULES
+        for imp in imports
+        if imp.deferred and imp.target in known
+    ]
     assert not deferred, "\n".join(deferred)
 
 
 def test_the_rules_see_what_they_forbid(tmp_path: Path) -> None:
     # The walker itself: a function-level import, a TYPE_CHECKING one and a relative one.
     source = tmp_path / "mod.py"
-    source.write_text("from typing import TYPE_CHECKING\nfrom . import sibling\n"
-                      "if TYPE_CHECKING:\n    import discord\n"
-                      "def f():\n    from cogs.core import app\n")
+    source.write_text(
+        "from typing import TYPE_CHECKING\nfrom . import sibling\n"
+        "if TYPE_CHECKING:\n    import discord\n"
+        "def f():\n    from cogs.core import app\n"
+    )
     known = {"pkg.mod": source, "pkg.sibling": source, "cogs.core.app": source}
     seen = {(i.target, i.deferred, i.type_only) for i in imports_of("pkg.mod", source, known)}
     assert ("pkg.sibling", False, False) in seen

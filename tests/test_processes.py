@@ -52,9 +52,12 @@ async def test_a_signal_after_the_exit_reaches_nobody(tmp_path: Path) -> None:
 
 
 async def test_sigterm_then_sigkill_after_the_timeout(tmp_path: Path) -> None:
-    ignores_term = [sys.executable, "-c",
-                    "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                    "print('ready', flush=True); time.sleep(60)"]
+    ignores_term = [
+        sys.executable,
+        "-c",
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)",
+    ]
     proc = start(ignores_term, tmp_path)
     for _ in range(500):
         if "ready" in proc.output():

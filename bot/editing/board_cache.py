@@ -117,8 +117,9 @@ def board_frame_path(cache_dir: Path, index: int, long_side: int = BOARD_LONG_SI
     return cache_dir / f"board-{index:06d}-{long_side}.npy"
 
 
-def board_frame(video: Path, cache_dir: Path, index: int,
-                long_side: int = BOARD_LONG_SIDE) -> Image.Image:
+def board_frame(
+    video: Path, cache_dir: Path, index: int, long_side: int = BOARD_LONG_SIDE
+) -> Image.Image:
     """Frame ``index`` shrunk so its longest side is ``long_side``. Shared: never draw on it
     (``render_board`` draws on a copy)."""
     key = (str(cache_dir), index, long_side)
@@ -165,6 +166,7 @@ def board_digest(scope: str, index: int, masks: list[Any], drawn: Any) -> bytes:
     """A key for everything a board image shows: the frame (``scope`` names the session's
     frame cache), its masks as Kling returned them, and ``drawn`` (points, grid, caption, format,
     any JSON-able value)."""
-    payload = json.dumps([scope, index, masks, drawn], sort_keys=True, separators=(",", ":"),
-                         default=str)
+    payload = json.dumps(
+        [scope, index, masks, drawn], sort_keys=True, separators=(",", ":"), default=str
+    )
     return hashlib.blake2b(payload.encode(), digest_size=20).digest()

@@ -41,8 +41,7 @@ def clamp_frame(session: Session, frame_index: int) -> int:
 def point_views(points: Sequence[Point], frame_index: int) -> tuple[PointView, ...]:
     on_frame = [p for p in points if p.frame_index == frame_index]
     return tuple(
-        PointView(id=p.id, number=n, frame_index=p.frame_index, x=p.x, y=p.y,
-                  added_by=p.added_by)
+        PointView(id=p.id, number=n, frame_index=p.frame_index, x=p.x, y=p.y, added_by=p.added_by)
         for n, p in enumerate(on_frame, start=1)
     )
 
@@ -60,11 +59,20 @@ def contributors(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
 
 
 def _render(
-    video: Path, cache_dir: Path, index: int, masks: list[Any],
-    numbered: list[tuple[int, float, float]], grid: BoardGrid, caption: str,
+    video: Path,
+    cache_dir: Path,
+    index: int,
+    masks: list[Any],
+    numbered: list[tuple[int, float, float]],
+    grid: BoardGrid,
+    caption: str,
 ) -> bytes:
-    key = board_digest(str(cache_dir), index, masks,
-                       [numbered, grid.describe(), caption, BOARD_FORMAT, BOARD_LONG_SIDE])
+    key = board_digest(
+        str(cache_dir),
+        index,
+        masks,
+        [numbered, grid.describe(), caption, BOARD_FORMAT, BOARD_LONG_SIDE],
+    )
     encoded = ENCODED_BOARDS.get(key)
     if encoded is not None:
         return encoded
@@ -95,8 +103,14 @@ async def build_board(
     numbered = [(p.number, p.x, p.y) for p in on_frame]
     try:
         image = await asyncio.to_thread(
-            _render, Path(session.local_path), session_dir(media_dir, session.id) / "frames",
-            frame_index, masks, numbered, grid, caption,
+            _render,
+            Path(session.local_path),
+            session_dir(media_dir, session.id) / "frames",
+            frame_index,
+            masks,
+            numbered,
+            grid,
+            caption,
         )
     except MediaError as error:
         raise UserFacingError(

@@ -60,12 +60,8 @@ class SessionLocks:
     """
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[int, SessionGate] = (
-            weakref.WeakValueDictionary()
-        )
-        self._boards: weakref.WeakValueDictionary[int, BoardLock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[int, SessionGate] = weakref.WeakValueDictionary()
+        self._boards: weakref.WeakValueDictionary[int, BoardLock] = weakref.WeakValueDictionary()
 
     def for_session(self, session_id: int) -> SessionGate:
         lock = self._locks.get(session_id)

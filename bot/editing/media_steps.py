@@ -49,7 +49,11 @@ async def download_video(
     suffix = suffix_of(url, ".mp4")
     dest = media_dir / "videos" / f"{uuid.uuid4().hex}{suffix if suffix in _VIDEO_SUFFIXES else ''}"
     return await download_to_file(
-        http, url, dest, max_bytes=VIDEO_MAX_BYTES, time_limit=VIDEO_TIME_LIMIT,
+        http,
+        url,
+        dest,
+        max_bytes=VIDEO_MAX_BYTES,
+        time_limit=VIDEO_TIME_LIMIT,
         public_only=public_only,
     )
 
@@ -100,7 +104,11 @@ async def fetch_result(http: aiohttp.ClientSession, url: str | None, dest: Path)
         return None
     try:
         return await download_to_file(
-            http, url, dest, max_bytes=PREVIEW_MAX_BYTES, time_limit=PREVIEW_TIME_LIMIT,
+            http,
+            url,
+            dest,
+            max_bytes=PREVIEW_MAX_BYTES,
+            time_limit=PREVIEW_TIME_LIMIT,
             public_only=False,
         )
     except DownloadError as error:
@@ -119,8 +127,10 @@ async def edit_duration(session: Session) -> str:
     window = duration_window(session.video.duration)
     if window is None:
         raise UserFacingError(
-            Msg("The video is {seconds:.2f} s long; Kling edits 2–5 s or 7–10 s videos.",
-                seconds=session.video.duration)
+            Msg(
+                "The video is {seconds:.2f} s long; Kling edits 2–5 s or 7–10 s videos.",
+                seconds=session.video.duration,
+            )
         )
     return "5" if window == DURATION_WINDOWS[0] else "10"
 

@@ -25,8 +25,9 @@ from bot.zoom import ZOOM_GRID, cell_region
 __all__ = ["PICKER_FORMAT", "PickerView", "build_picker"]
 
 PICKER_FORMAT: Final = "jpeg"
-NO_SUCH_FRAME = Msg("This picker's frame is not in the video any more; open a new picker from "
-                    "the board.")
+NO_SUCH_FRAME = Msg(
+    "This picker's frame is not in the video any more; open a new picker from the board."
+)
 
 
 @dataclass(frozen=True)
@@ -46,19 +47,36 @@ class PickerView:
         return ZOOM_GRID.cell_name(self.cell) if self.cell is not None else None
 
 
-def _render(video: Path, cache_dir: Path, index: int, masks: list[Any],
-            numbered: list[tuple[int, float, float]], cell: CellRef | None,
-            caption: str) -> bytes:
+def _render(
+    video: Path,
+    cache_dir: Path,
+    index: int,
+    masks: list[Any],
+    numbered: list[tuple[int, float, float]],
+    cell: CellRef | None,
+    caption: str,
+) -> bytes:
     frame = full_frame(video, cache_dir, index)
-    mask_inputs = [(int(m.get("object_id", 0)), m["rle_mask"]) for m in masks
-                   if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)]
+    mask_inputs = [
+        (int(m.get("object_id", 0)), m["rle_mask"])
+        for m in masks
+        if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
+    ]
     region = WHOLE if cell is None else cell_region(cell)
-    return render_picker(frame, mask_inputs, numbered, region=region, caption=caption,
-                         image_format=PICKER_FORMAT)
+    return render_picker(
+        frame, mask_inputs, numbered, region=region, caption=caption, image_format=PICKER_FORMAT
+    )
 
 
-async def build_picker(store: Store, session: Session, media_dir: Path, *, frame_index: int,
-                       cell: CellRef | None, locale: object = None) -> PickerView:
+async def build_picker(
+    store: Store,
+    session: Session,
+    media_dir: Path,
+    *,
+    frame_index: int,
+    cell: CellRef | None,
+    locale: object = None,
+) -> PickerView:
     """The picker of ``frame_index`` (whole, or ``cell`` enlarged), its caption in ``locale``
     (the member's: only they see it); UserFacingError when the frame is not in the video or the
     video is gone."""
@@ -73,10 +91,24 @@ async def build_picker(store: Store, session: Session, media_dir: Path, *, frame
         caption += f" · {ZOOM_GRID.cell_name(cell)}"
     try:
         image = await asyncio.to_thread(
-            _render, Path(session.local_path), session_dir(media_dir, session.id) / "frames",
-            frame_index, masks, [(p.number, p.x, p.y) for p in points], cell, caption)
+            _render,
+            Path(session.local_path),
+            session_dir(media_dir, session.id) / "frames",
+            frame_index,
+            masks,
+            [(p.number, p.x, p.y) for p in points],
+            cell,
+            caption,
+        )
     except MediaError as error:
         raise UserFacingError(
-            Msg("The board could not be drawn: {reason}", reason=error.message)) from error
-    return PickerView(session_id=session.id, frame_index=frame_index, cell=cell, image=image,
-                      image_format=PICKER_FORMAT, points_on_frame=len(points))
+            Msg("The board could not be drawn: {reason}", reason=error.message)
+        ) from error
+    return PickerView(
+        session_id=session.id,
+        frame_index=frame_index,
+        cell=cell,
+        image=image,
+        image_format=PICKER_FORMAT,
+        points_on_frame=len(points),
+    )

@@ -29,9 +29,11 @@ from bot.storage import GuildSettings, JobKind, NewJob
 MAX_PROMPT_CHARS = 2500
 
 _KIND_NAMES = {
-    "removal": JobKind.EDIT_REMOVAL, "remove": JobKind.EDIT_REMOVAL,
+    "removal": JobKind.EDIT_REMOVAL,
+    "remove": JobKind.EDIT_REMOVAL,
     "swap": JobKind.EDIT_SWAP,
-    "addition": JobKind.EDIT_ADDITION, "add": JobKind.EDIT_ADDITION,
+    "addition": JobKind.EDIT_ADDITION,
+    "add": JobKind.EDIT_ADDITION,
 }
 _IMAGE_COUNTS = {
     JobKind.EDIT_REMOVAL: (0, 0),
@@ -74,13 +76,18 @@ def check_image_count(kind: JobKind, count: int) -> None:
         raise UserFacingError(Msg("A removal takes no reference image; leave the image out."))
     if kind is JobKind.EDIT_SWAP and count != 1:
         raise UserFacingError(
-            Msg("A swap needs exactly one reference image: the thing to put in place of the"
-                " marked object (you gave {count}).", count=count)
+            Msg(
+                "A swap needs exactly one reference image: the thing to put in place of the"
+                " marked object (you gave {count}).",
+                count=count,
+            )
         )
     if not low <= count <= high:
         raise UserFacingError(
-            Msg("An addition needs one or two reference images of what to add (you gave"
-                " {count}).", count=count)
+            Msg(
+                "An addition needs one or two reference images of what to add (you gave {count}).",
+                count=count,
+            )
         )
 
 
@@ -102,8 +109,12 @@ def clean_text(text: str | None) -> str:
 def _check_length(text: str, what: Msg) -> None:
     if len(text) > MAX_PROMPT_CHARS:
         raise UserFacingError(
-            Msg("The {what} is {length} characters long; Kling accepts at most {max}.",
-                what=what, length=len(text), max=MAX_PROMPT_CHARS)
+            Msg(
+                "The {what} is {length} characters long; Kling accepts at most {max}.",
+                what=what,
+                length=len(text),
+                max=MAX_PROMPT_CHARS,
+            )
         )
 
 
@@ -127,12 +138,20 @@ def check_references(text: str, *, image_count: int, has_video: bool) -> None:
         number = IMAGE_REF.fullmatch(token)
         if number and int(number.group(1)) >= 1:
             raise UserFacingError(
-                Msg("The prompt mentions <<<image_{number}>>> but the edit has {count} reference"
-                    " image(s).", number=number.group(1), count=image_count)
+                Msg(
+                    "The prompt mentions <<<image_{number}>>> but the edit has {count} reference"
+                    " image(s).",
+                    number=number.group(1),
+                    count=image_count,
+                )
             )
         raise UserFacingError(
-            Msg("The prompt mentions `{token}`, which is not one of this job's inputs; use"
-                " {allowed}.", token=excerpt(token), allowed=", ".join(f"`{a}`" for a in allowed))
+            Msg(
+                "The prompt mentions `{token}`, which is not one of this job's inputs; use"
+                " {allowed}.",
+                token=excerpt(token),
+                allowed=", ".join(f"`{a}`" for a in allowed),
+            )
         )
 
 
@@ -152,8 +171,9 @@ def build_prompt(kind: JobKind, prompt: str, *, image_count: int) -> str:
         built = f"Delete {subject} from {VIDEO_REF}"
     elif kind is JobKind.EDIT_SWAP:
         parts = _SWAP_SPLIT.split(subject, maxsplit=1)
-        old, new = (parts[0], parts[1]) if len(parts) == 2 and all(parts) else (
-            subject, "the subject")
+        old, new = (
+            (parts[0], parts[1]) if len(parts) == 2 and all(parts) else (subject, "the subject")
+        )
         built = f"swap {new} from <<<image_1>>> for {old} from {VIDEO_REF}"
     else:
         images = " and ".join(f"<<<image_{n}>>>" for n in range(1, max(image_count, 1) + 1))

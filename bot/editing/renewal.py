@@ -92,7 +92,10 @@ class SelectionKeeper:
     """Runs selection calls on a session's Kling session, renewing it when it has expired."""
 
     def __init__(
-        self, store: Store, client: KlingClient, clock: Callable[[], float],
+        self,
+        store: Store,
+        client: KlingClient,
+        clock: Callable[[], float],
         fresh_video_url: FreshUrl | None,
     ) -> None:
         self._store = store
@@ -152,13 +155,20 @@ class SelectionKeeper:
             if replay and not kling_may_have_acted(error):
                 await self._store.settle_selection(session.id)
             else:
-                log.warning("session %s: the selection call's outcome is unknown (%s); the "
-                            "next action renews the Kling session", session.id,
-                            type(error).__name__)
+                log.warning(
+                    "session %s: the selection call's outcome is unknown (%s); the "
+                    "next action renews the Kling session",
+                    session.id,
+                    type(error).__name__,
+                )
             raise
 
     async def call(
-        self, session: Session, action: Callable[[str], Awaitable[T]], *, replay: bool = True,
+        self,
+        session: Session,
+        action: Callable[[str], Awaitable[T]],
+        *,
+        replay: bool = True,
         keep_unsure: bool = False,
     ) -> tuple[Session, T]:
         """Run ``action(kling_session_id)``; on expiry renew (replaying points) and run it again."""
@@ -188,9 +198,7 @@ class SelectionKeeper:
         masks_by_frame: dict[int, list[dict[str, Any]]] = {}
         if replay:
             for frame_index, points in replay_runs(await self._store.list_points(session.id)):
-                result = await self._client.add_selection(
-                    selection.session_id, frame_index, points
-                )
+                result = await self._client.add_selection(selection.session_id, frame_index, points)
                 masks_by_frame[frame_index] = masks_of(result)
         await self._store.set_kling_session(
             session.id,
@@ -214,11 +222,16 @@ class SelectionKeeper:
             try:
                 return await self._fresh_video_url(session)
             except Exception:  # any failure: fall back to the stored link
-                log.warning("session %s: no fresh video URL; using the stored one", session.id,
-                            exc_info=True)
+                log.warning(
+                    "session %s: no fresh video URL; using the stored one",
+                    session.id,
+                    exc_info=True,
+                )
         if session.source_url:
             return session.source_url
         raise UserFacingError(
-            Msg("Kling's 24-hour editing session ended and the video's link is gone; "
-                "start again with `/kling edit`.")
+            Msg(
+                "Kling's 24-hour editing session ended and the video's link is gone; "
+                "start again with `/kling edit`."
+            )
         )

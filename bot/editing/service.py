@@ -151,7 +151,8 @@ class EditingService(PaidJobs):
             height=info.height,
             total_frame=selection.total_frame or info.frame_count,
             duration=(selection.original_duration / 1000.0)
-            if selection.original_duration else info.duration_s,
+            if selection.original_duration
+            else info.duration_s,
         )
         session = await self.store.start_session(
             NewSession(
@@ -197,7 +198,11 @@ class EditingService(PaidJobs):
         return await self._build_board(session)
 
     async def goto_frame(
-        self, session_id: int, *, frame: int | None = None, time_text: str | None = None,
+        self,
+        session_id: int,
+        *,
+        frame: int | None = None,
+        time_text: str | None = None,
         delta: int | None = None,
     ) -> BoardView:
         """Move the board (absolute frame, a time such as "1.5s", or ±delta, clamped).
@@ -217,7 +222,12 @@ class EditingService(PaidJobs):
         return await self._board(session_id, target)
 
     async def mark(
-        self, session_id: int, *, points: str, user_id: int, frame: int | None = None,
+        self,
+        session_id: int,
+        *,
+        points: str,
+        user_id: int,
+        frame: int | None = None,
         time_text: str | None = None,
     ) -> BoardView:
         """Parse SPEC §4 points on one frame (default: the board's frame), check the limits,
@@ -233,8 +243,11 @@ class EditingService(PaidJobs):
             on_frame = await self.store.list_points(session_id, target)
             try:
                 parsed = parse_points(
-                    points, grid_for(session), video_width=session.video.width,
-                    video_height=session.video.height, existing_count=len(on_frame),
+                    points,
+                    grid_for(session),
+                    video_width=session.video.width,
+                    video_height=session.video.height,
+                    existing_count=len(on_frame),
                 )
             except PointsError as error:
                 raise _user_error(error) from error
@@ -244,7 +257,11 @@ class EditingService(PaidJobs):
             )
             try:
                 await self.store.add_points(
-                    session_id, target, parsed, added_by=user_id, masks=masks_of(result),
+                    session_id,
+                    target,
+                    parsed,
+                    added_by=user_id,
+                    masks=masks_of(result),
                     settle_selection=True,
                 )
             except BaseException as error:
@@ -298,9 +315,7 @@ class EditingService(PaidJobs):
             if session.selection_unsure or self.selections.looks_expired(session):
                 await self.selections.renew(session, replay=False)
             else:
-                await self.selections.change(
-                    session, self.client.clear_selection, replay=False
-                )
+                await self.selections.change(session, self.client.clear_selection, replay=False)
             removed = await self.store.clear_points(session_id, settle_selection=True)
             log.info("session %s: user %s cleared %d point(s)", session_id, user_id, removed)
         return await self._board(session_id, session.current_frame)
@@ -326,8 +341,12 @@ class EditingService(PaidJobs):
             cell = grid.cell_name(grid.cell_at(point.x, point.y))
             label = Msg(
                 "#{number} on frame {frame} at {cell} ({x:.3f}, {y:.3f}) by user {user}",
-                number=numbers[point.id], frame=point.frame_index, cell=cell, x=point.x,
-                y=point.y, user=point.added_by,
+                number=numbers[point.id],
+                frame=point.frame_index,
+                cell=cell,
+                x=point.x,
+                y=point.y,
+                user=point.added_by,
             ).render(locale)
             if wanted and wanted not in label.lower():
                 continue
@@ -346,17 +365,17 @@ class EditingService(PaidJobs):
                 )
             # Kling previews its own selection: make it the stored one first.
             session = await self.selections.in_step(session)
-            session, result = await self.selections.call(
-                session, self.client.preview_selection
-            )
+            session, result = await self.selections.call(session, self.client.preview_selection)
         folder = session_dir(self.media_dir, session_id) / f"preview-{uuid.uuid4().hex[:12]}"
         video = await media_steps.fetch_result(self.http, result.video, folder / "preview.mp4")
         cover = await media_steps.fetch_result(
-            self.http, result.video_cover, folder / ("cover" + media_steps.suffix_of(
-                result.video_cover, ".png"))
+            self.http,
+            result.video_cover,
+            folder / ("cover" + media_steps.suffix_of(result.video_cover, ".png")),
         )
-        return PreviewFiles(video=video, cover=cover, video_url=result.video,
-                            cover_url=result.video_cover)
+        return PreviewFiles(
+            video=video, cover=cover, video_url=result.video, cover_url=result.video_cover
+        )
 
     # ----- internals -----
 
@@ -402,5 +421,6 @@ class EditingService(PaidJobs):
                 self.client.delete_selection(session.kling_session_id, frame_index, points)
             )
         except Exception:  # the original error matters more; the unsure mark covers the rest
-            log.warning("session %s: could not take back unstored clicks", session.id,
-                        exc_info=True)
+            log.warning(
+                "session %s: could not take back unstored clicks", session.id, exc_info=True
+            )

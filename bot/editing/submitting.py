@@ -52,8 +52,9 @@ class PaidJobs:
         points = await self.store.list_points(session_id)
         if not points:
             raise UserFacingError(
-                Msg("Mark the object first (`/kling mark` or **Add points**), then submit the"
-                    " edit.")
+                Msg(
+                    "Mark the object first (`/kling mark` or **Add points**), then submit the edit."
+                )
             )
         planning.check_image_count(job_kind, len(images))
         built_prompt = planning.build_prompt(job_kind, prompt, image_count=len(images))
@@ -74,10 +75,12 @@ class PaidJobs:
             mode=chosen_mode,
             duration=duration,
             image_paths=tuple(image_paths),
-            marked_frames=tuple(sorted(
-                (frame, sum(1 for p in points if p.frame_index == frame))
-                for frame in {p.frame_index for p in points}
-            )),
+            marked_frames=tuple(
+                sorted(
+                    (frame, sum(1 for p in points if p.frame_index == frame))
+                    for frame in {p.frame_index for p in points}
+                )
+            ),
             notes=tuple(notes),
         )
 
@@ -104,9 +107,17 @@ class PaidJobs:
         folder = self.media_dir / "jobs" / uuid.uuid4().hex
         image_paths, notes = await media_steps.save_reference_images(images, folder)
         return SubmitPlan(
-            session_id=None, guild_id=guild_id, channel_id=channel_id, requester_id=user_id,
-            kind=JobKind.ANIMATE.value, prompt=text, negative_prompt=negative, mode=chosen_mode,
-            duration=duration, image_paths=tuple(image_paths), aspect_ratio=aspect_ratio,
+            session_id=None,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            requester_id=user_id,
+            kind=JobKind.ANIMATE.value,
+            prompt=text,
+            negative_prompt=negative,
+            mode=chosen_mode,
+            duration=duration,
+            image_paths=tuple(image_paths),
+            aspect_ratio=aspect_ratio,
             notes=tuple(notes),
         )
 
@@ -121,8 +132,10 @@ class PaidJobs:
             session = await self._active(plan.session_id)
             if await self.store.last_point(session.id) is None:
                 raise UserFacingError(
-                    Msg("The marks were cleared since this edit was prepared; mark the object"
-                        " again.")
+                    Msg(
+                        "The marks were cleared since this edit was prepared; mark the object"
+                        " again."
+                    )
                 )
             # The edit uses Kling's selection: make sure it is the stored one.
             session = await self.selections.in_step(session)
@@ -147,4 +160,3 @@ class PaidJobs:
                 ),
                 limits=limits,
             )
-

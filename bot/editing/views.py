@@ -62,8 +62,11 @@ class VideoCheck:
 
     @property
     def fixable(self) -> bool:
-        return self.info is not None and bool(self.violations) and all(
-            v.fixable for v in self.violations)
+        return (
+            self.info is not None
+            and bool(self.violations)
+            and all(v.fixable for v in self.violations)
+        )
 
 
 @dataclass(frozen=True)

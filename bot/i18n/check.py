@@ -44,8 +44,9 @@ def catalogue_problems(
         elif placeholders(str(entry.string)) != placeholders(msgid):
             problems.append(f"{locale}: placeholders differ in {_label(key)}: {entry.string!r}")
         elif locale == DEFAULT_LOCALE and entry.string != msgid:
-            problems.append(f"{locale}: the English catalogue must repeat the source text of "
-                            f"{_label(key)}")
+            problems.append(
+                f"{locale}: the English catalogue must repeat the source text of {_label(key)}"
+            )
     wanted = set(expected)
     for entry in catalog:
         if not entry.id:

@@ -60,9 +60,7 @@ def update_catalogues(messages: Iterable[SourceMessage], folder: Path | None = N
         catalog = _read(path, locale)
         # No fuzzy matching: a guessed translation of a changed message is worse than none.
         # A fresh template each time: Babel adopts the template's own entries for new messages.
-        catalog.update(
-            template_for(messages), no_fuzzy_matching=True, update_header_comment=False
-        )
+        catalog.update(template_for(messages), no_fuzzy_matching=True, update_header_comment=False)
         if locale == DEFAULT_LOCALE:
             for entry in catalog:
                 if entry.id:

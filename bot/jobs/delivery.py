@@ -135,8 +135,7 @@ class Delivery:
         except asyncio.CancelledError:
             raise
         except PostLookupUndecided as error:
-            log.warning("job %s: cannot tell yet whether the result was posted (%s)", job.id,
-                        error)
+            log.warning("job %s: cannot tell yet whether the result was posted (%s)", job.id, error)
             return UNDECIDED
         except Exception as error:
             log.warning("job %s: looking for an earlier post failed (%r)", job.id, error)

@@ -115,9 +115,12 @@ class Poller:
         if now - started >= self.config.poll_timeout:
             await self.recorder.fail(
                 job,
-                Msg("Kling did not finish within {minutes} minutes; the bot stopped waiting "
-                    "(Kling task {task}).", minutes=minutes(self.config.poll_timeout),
-                    task=job.kling_task_id),
+                Msg(
+                    "Kling did not finish within {minutes} minutes; the bot stopped waiting "
+                    "(Kling task {task}).",
+                    minutes=minutes(self.config.poll_timeout),
+                    task=job.kling_task_id,
+                ),
             )
             return
         await self._maybe_progress(job)
@@ -142,7 +145,8 @@ class Poller:
         )
         if url is None:
             await self.recorder.fail(
-                job, Msg("Kling reported success but sent no video."),
+                job,
+                Msg("Kling reported success but sent no video."),
                 units=task.final_unit_deduction,
             )
             return

@@ -118,8 +118,9 @@ class SubmissionGate:
     also wakes the scheduler through ``wake``.
     """
 
-    def __init__(self, config: RunnerConfig, clock: Callable[[], float],
-                 wake: Callable[[], None]) -> None:
+    def __init__(
+        self, config: RunnerConfig, clock: Callable[[], float], wake: Callable[[], None]
+    ) -> None:
         self._config = config
         self._clock = clock
         self._wake = wake

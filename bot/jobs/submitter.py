@@ -72,8 +72,9 @@ class Submitter:
                 isinstance(error, CreateOutcomeUnknownError) and error.known_to_exist
             ):
                 # An earlier send of this job is at Kling (and running, and charged): adopt it.
-                log.warning("job %s: Kling has this id already (%r); will look it up", job_id,
-                            error)
+                log.warning(
+                    "job %s: Kling has this id already (%r); will look it up", job_id, error
+                )
                 self.table.notes(job_id).id_taken = True
                 self._schedule_lookup(job)
             elif proves_not_processed(error):  # 1302/1303, or the connection was never made
@@ -124,7 +125,8 @@ class Submitter:
         absent = notes.absent_after_send
         if absent >= self.config.max_submit_attempts:
             await self.recorder.fail(
-                job, Msg("Kling did not take the job after {tries} tries.", tries=absent))
+                job, Msg("Kling did not take the job after {tries} tries.", tries=absent)
+            )
             return
         await self._requeue(job)  # certainly not created: sending it again is safe
 
@@ -136,16 +138,22 @@ class Submitter:
             return
         await self.recorder.fail(
             job,
-            Msg("Kling stayed busy for {minutes} minutes; the job was not sent and nothing was "
-                "charged.", minutes=minutes(self.config.queue_timeout)),
+            Msg(
+                "Kling stayed busy for {minutes} minutes; the job was not sent and nothing was "
+                "charged.",
+                minutes=minutes(self.config.queue_timeout),
+            ),
         )
 
     async def _look_again_later(self, job: Job) -> None:
         if self.clock() - job.updated_at >= self.config.poll_timeout:
             await self.recorder.fail(
                 job,
-                Msg("The bot lost contact with Kling while submitting; the job may still "
-                    "run at Kling under id {job}.", job=job.id),
+                Msg(
+                    "The bot lost contact with Kling while submitting; the job may still "
+                    "run at Kling under id {job}.",
+                    job=job.id,
+                ),
             )
             return
         self._schedule_lookup(job)
@@ -197,5 +205,6 @@ class Submitter:
             job = table.get(job_id)
             if job is not None and job_id in table.queue:
                 table.notes(job_id).last_progress = now
-                await self.recorder.notify("on_progress", job, now - job.created_at,
-                                           self.poller.estimates.get(job.kind))
+                await self.recorder.notify(
+                    "on_progress", job, now - job.created_at, self.poller.estimates.get(job.kind)
+                )

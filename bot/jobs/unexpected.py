@@ -38,7 +38,10 @@ def log_unexpected(stats: RunnerStats, job_id: str, where: str) -> str:
     error_id = new_error_id()
     stats.unexpected_errors += 1
     log.exception(
-        "job %s: unexpected error %s in %s", job_id, error_id, where,
+        "job %s: unexpected error %s in %s",
+        job_id,
+        error_id,
+        where,
         extra={"unexpected_error": error_id},
     )
     return error_id

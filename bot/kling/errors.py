@@ -81,8 +81,8 @@ class AuthError(KlingError):
 class AccessDeniedError(AuthError):
     """1103 (no permission for this API/model) and 1304 (IP allow-list)."""
 
-    default_user_message = (
-        Msg("The bot's Kling account may not use this feature; ask a server admin.")
+    default_user_message = Msg(
+        "The bot's Kling account may not use this feature; ask a server admin."
     )
 
 
@@ -99,8 +99,8 @@ class NotFoundError(KlingError):
 
 
 class ContentPolicyError(KlingError):
-    default_user_message = (
-        Msg("Kling rejected the content under its content policy; try other inputs.")
+    default_user_message = Msg(
+        "Kling rejected the content under its content policy; try other inputs."
     )
 
 
@@ -110,8 +110,8 @@ class RateLimitError(KlingError):
 
 
 class ConcurrencyFullError(RateLimitError):
-    default_user_message = (
-        Msg("Kling's account is running its maximum number of jobs; yours is queued.")
+    default_user_message = Msg(
+        "Kling's account is running its maximum number of jobs; yours is queued."
     )
 
 
@@ -146,8 +146,8 @@ class MalformedResponseError(KlingError):
 class SelectionRejectedError(KlingError):
     """A selection call succeeded at the envelope level but ``data.status`` was non-zero."""
 
-    default_user_message = (
-        Msg("Kling could not use that selection; try marking the object differently.")
+    default_user_message = Msg(
+        "Kling could not use that selection; try marking the object differently."
     )
 
     def __init__(self, kling_message: str = "", *, selection_status: int, **kwargs: Any) -> None:
@@ -161,8 +161,8 @@ class CreateOutcomeUnknownError(KlingError):
     The task may or may not exist; look it up later by ``external_task_id`` before sending again.
     """
 
-    default_user_message = (
-        Msg("The bot lost contact with Kling while submitting; it will check back.")
+    default_user_message = Msg(
+        "The bot lost contact with Kling while submitting; it will check back."
     )
     default_retryable = True
 
@@ -186,7 +186,8 @@ _CODE_TABLE: dict[int, tuple[type[KlingError], bool, Msg | None]] = {
     1001: (AuthError, False, Msg("The bot sent no Kling credentials; ask a server admin.")),
     1002: (AuthError, False, None),
     1003: (
-        AuthError, False,
+        AuthError,
+        False,
         Msg("The bot's Kling token is not valid yet; check the server clock."),
     ),
     1004: (AuthError, False, Msg("The bot's Kling token has expired; ask a server admin.")),
@@ -203,7 +204,8 @@ _CODE_TABLE: dict[int, tuple[type[KlingError], bool, Msg | None]] = {
     1302: (RateLimitError, True, None),
     1303: (ConcurrencyFullError, True, None),
     1304: (
-        AccessDeniedError, False,
+        AccessDeniedError,
+        False,
         Msg("Kling refused the bot's IP address; ask a server admin."),
     ),
     5000: (ServerError, True, None),

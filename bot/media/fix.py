@@ -40,8 +40,12 @@ def _target_window(duration_s: float) -> tuple[float, float]:
     long_low, long_high = DURATION_WINDOWS[-1]
     if duration_s < short_low:
         raise MediaError(
-            Msg("The video is {seconds} s long; Kling needs at least {min} s, and a video cannot"
-                " be made longer.", seconds=format_seconds(duration_s), min=f"{short_low:g}")
+            Msg(
+                "The video is {seconds} s long; Kling needs at least {min} s, and a video cannot"
+                " be made longer.",
+                seconds=format_seconds(duration_s),
+                min=f"{short_low:g}",
+            )
         )
     # Too long for a window: trim to whichever end keeps more of the video.
     return (long_low, long_high) if duration_s > long_high else (short_low, short_high)
@@ -54,29 +58,44 @@ def _changes(
     changes: list[Msg] = []
     if info.duration_s > high:
         changes.append(
-            Msg("Trimmed from {seconds} s to {new_seconds} s (the start is kept).",
+            Msg(
+                "Trimmed from {seconds} s to {new_seconds} s (the start is kept).",
                 seconds=format_seconds(info.duration_s),
-                new_seconds=f"{float(frame_count / out_fps):g}")
+                new_seconds=f"{float(frame_count / out_fps):g}",
+            )
         )
     if size != (info.width, info.height):
         changes.append(
-            Msg("Resized from {width}x{height} to {new_width}x{new_height} px.",
-                width=info.width, height=info.height, new_width=size[0], new_height=size[1])
+            Msg(
+                "Resized from {width}x{height} to {new_width}x{new_height} px.",
+                width=info.width,
+                height=info.height,
+                new_width=size[0],
+                new_height=size[1],
+            )
         )
     if float(out_fps) != info.fps:
         changes.append(
-            Msg("Changed the frame rate from {fps} to {new_fps} fps.",
-                fps=format_fps(info.fps), new_fps=int(out_fps))
+            Msg(
+                "Changed the frame rate from {fps} to {new_fps} fps.",
+                fps=format_fps(info.fps),
+                new_fps=int(out_fps),
+            )
         )
     if info.rotation:
         changes.append(
-            Msg("Turned the picture upright (it was stored rotated by {degrees}°).",
-                degrees=info.rotation)
+            Msg(
+                "Turned the picture upright (it was stored rotated by {degrees}°).",
+                degrees=info.rotation,
+            )
         )
     if info.container != "mp4" or info.codec != "h264":
         changes.append(
-            Msg("Converted from {container} ({codec}) to MP4 (H.264).",
-                container=info.container.upper(), codec=info.codec)
+            Msg(
+                "Converted from {container} ({codec}) to MP4 (H.264).",
+                container=info.container.upper(),
+                codec=info.codec,
+            )
         )
     else:
         changes.append(Msg("Re-encoded as H.264 MP4."))
@@ -102,8 +121,11 @@ def fix_video(
     size = fitted_size(info.width, info.height)
     if size is None:
         raise MediaError(
-            Msg("The video's shape ({width}x{height} px) cannot be fitted.",
-                width=info.width, height=info.height)
+            Msg(
+                "The video's shape ({width}x{height} px) cannot be fitted.",
+                width=info.width,
+                height=info.height,
+            )
         )
     out_fps = Fraction(nearest_allowed_fps(info.fps))
     kept_s = min(info.duration_s, high)
@@ -121,7 +143,9 @@ def fix_video(
     if remaining:
         dst.unlink(missing_ok=True)
         raise MediaError(
-            Msg("The video could not be fixed: {problems}",
-                problems=Joined(v.message for v in remaining))
+            Msg(
+                "The video could not be fixed: {problems}",
+                problems=Joined(v.message for v in remaining),
+            )
         )
     return FixReport(path=dst, changes=changes, info=fixed)

@@ -99,8 +99,12 @@ class FrameExtractor:
             total = stream.frames
             if total and index >= total:
                 raise MediaError(
-                    Msg("Frame {index} does not exist; the video has {total} frames (0–{last}).",
-                        index=index, total=total, last=total - 1)
+                    Msg(
+                        "Frame {index} does not exist; the video has {total} frames (0–{last}).",
+                        index=index,
+                        total=total,
+                        last=total - 1,
+                    )
                 )
             rate = stream.average_rate or stream.guessed_rate
             if not rate or not stream.time_base:

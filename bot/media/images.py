@@ -74,9 +74,13 @@ def _open(data: bytes) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise MediaError(
-            Msg("The image is {width}x{height} px, too many pixels to process safely"
+            Msg(
+                "The image is {width}x{height} px, too many pixels to process safely"
                 " (limit {limit} megapixels).",
-                width=width, height=height, limit=MAX_PIXELS // 1_000_000)
+                width=width,
+                height=height,
+                limit=MAX_PIXELS // 1_000_000,
+            )
         )
     return image
 
@@ -84,16 +88,24 @@ def _open(data: bytes) -> Image.Image:
 def _check_shape(width: int, height: int) -> None:
     if min(width, height) < MIN_SIDE:
         raise MediaError(
-            Msg("The image is {width}x{height} px; Kling needs at least {min} px on each side.",
-                width=width, height=height, min=MIN_SIDE)
+            Msg(
+                "The image is {width}x{height} px; Kling needs at least {min} px on each side.",
+                width=width,
+                height=height,
+                min=MIN_SIDE,
+            )
         )
     aspect = max(width, height) / min(width, height)
     if aspect > MAX_ASPECT + 1e-9:
         shape = f"{aspect:.2f}:1" if width >= height else f"1:{aspect:.2f}"
         raise MediaError(
-            Msg("The image is {width}x{height} px ({shape}); Kling accepts aspect ratios"
+            Msg(
+                "The image is {width}x{height} px ({shape}); Kling accepts aspect ratios"
                 " from 1:2.5 to 2.5:1. Crop it and try again.",
-                width=width, height=height, shape=shape)
+                width=width,
+                height=height,
+                shape=shape,
+            )
         )
 
 
@@ -209,8 +221,12 @@ def _finish(frame: Image.Image, source_format: str, changes: list[Msg]) -> Refer
         )
     if frame.size != original:
         changes.append(
-            Msg("Downscaled from {width}x{height} to {new_width}x{new_height} px.",
-                width=original[0], height=original[1], new_width=frame.size[0],
-                new_height=frame.size[1])
+            Msg(
+                "Downscaled from {width}x{height} to {new_width}x{new_height} px.",
+                width=original[0],
+                height=original[1],
+                new_width=frame.size[0],
+                new_height=frame.size[1],
+            )
         )
     return ReferenceImage(encoded, fmt, frame.size[0], frame.size[1], changes)

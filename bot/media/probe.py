@@ -134,8 +134,10 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(
-            Msg("The file is not a video that can be read (it may be damaged, cut short, "
-                "or a different kind of file).")
+            Msg(
+                "The file is not a video that can be read (it may be damaged, cut short, "
+                "or a different kind of file)."
+            )
         ) from exc
     with container:
         fmt_name = container.format.name

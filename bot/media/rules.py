@@ -99,8 +99,10 @@ def fitted_size(width: int, height: int) -> tuple[int, int] | None:
 
 
 def too_long_or_short(duration_s: float) -> Msg:
-    return Msg("The video is {seconds} s long; Kling accepts 2–5 s or 7–10 s.",
-               seconds=format_seconds(duration_s))
+    return Msg(
+        "The video is {seconds} s long; Kling accepts 2–5 s or 7–10 s.",
+        seconds=format_seconds(duration_s),
+    )
 
 
 def check_video(info: VideoInfo) -> list[RuleViolation]:
@@ -110,8 +112,10 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "container",
-                Msg("The video is a {container} file; Kling accepts MP4 or MOV.",
-                    container=info.container.upper()),
+                Msg(
+                    "The video is a {container} file; Kling accepts MP4 or MOV.",
+                    container=info.container.upper(),
+                ),
                 fixable=True,
             )
         )
@@ -127,8 +131,14 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "dimensions",
-                Msg("The video is {width}x{height} px; Kling needs each side between {min} and"
-                    " {max} px.", width=info.width, height=info.height, min=MIN_SIDE, max=MAX_SIDE),
+                Msg(
+                    "The video is {width}x{height} px; Kling needs each side between {min} and"
+                    " {max} px.",
+                    width=info.width,
+                    height=info.height,
+                    min=MIN_SIDE,
+                    max=MAX_SIDE,
+                ),
                 fixable=fitted_size(info.width, info.height) is not None,
             )
         )
@@ -136,8 +146,10 @@ def check_video(info: VideoInfo) -> list[RuleViolation]:
         violations.append(
             RuleViolation(
                 "fps",
-                Msg("The video runs at {fps} fps; Kling accepts 24, 30 or 60 fps.",
-                    fps=format_fps(info.fps)),
+                Msg(
+                    "The video runs at {fps} fps; Kling accepts 24, 30 or 60 fps.",
+                    fps=format_fps(info.fps),
+                ),
                 fixable=True,
             )
         )

@@ -142,7 +142,11 @@ def _one_pass(colour: RGB) -> tuple[list[int], list[int]]:
     alphas: list[int] = []
     # (colour, how much of it): the fill is the frame itself, tinted MASK_FILL_ALPHA of the way.
     layers: tuple[tuple[RGB, float], ...] = (
-        (HALO_COLOURS[1], 1.0), (HALO_COLOURS[0], 1.0), (colour, 1.0), (colour, MASK_FILL_ALPHA))
+        (HALO_COLOURS[1], 1.0),
+        (HALO_COLOURS[0], 1.0),
+        (colour, 1.0),
+        (colour, MASK_FILL_ALPHA),
+    )
     for value in range(256):
         keep, paint = 1.0, [0.0, 0.0, 0.0]
         for level, (rgb, strength) in enumerate(layers, start=1):
@@ -173,12 +177,15 @@ def _locate(size: tuple[int, int], masks: Sequence[tuple[int, MaskInput]]) -> li
             continue
         columns = np.flatnonzero(selected.any(axis=0))
         # Work inside the object's bounding box: objects rarely cover the whole frame.
-        top, bottom = max(int(rows[0]) - EDGE_ROOM_PX, 0), min(int(rows[-1]) + 1 + EDGE_ROOM_PX,
-                                                               height)
+        top, bottom = (
+            max(int(rows[0]) - EDGE_ROOM_PX, 0),
+            min(int(rows[-1]) + 1 + EDGE_ROOM_PX, height),
+        )
         left = max(int(columns[0]) - EDGE_ROOM_PX, 0)
         right = min(int(columns[-1]) + 1 + EDGE_ROOM_PX, width)
-        found.append(_Object(object_id, (left, top, right, bottom),
-                             selected[top:bottom, left:right]))
+        found.append(
+            _Object(object_id, (left, top, right, bottom), selected[top:bottom, left:right])
+        )
     return found
 
 
@@ -189,8 +196,9 @@ def _choose_colours(image: Image.Image, objects: Sequence[_Object]) -> dict[int,
         step = max(1, math.isqrt(int(np.count_nonzero(obj.region)) // SAMPLES_PER_OBJECT))
         crop = np.asarray(image.crop(obj.box))
         under = crop[::step, ::step][obj.region[::step, ::step]]
-        colours[obj.object_id] = contrast_colour(under, colours.values(),
-                                                 mask_colour(obj.object_id))
+        colours[obj.object_id] = contrast_colour(
+            under, colours.values(), mask_colour(obj.object_id)
+        )
     return colours
 
 

@@ -55,7 +55,10 @@ def mask_colour(object_id: int) -> RGB:
 def _srgb_to_lab() -> ImageCms.ImageCmsTransform:
     # NOCACHE: LittleCMS's one-pixel cache is not safe when boards render in several threads.
     return ImageCms.buildTransform(
-        ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB",
+        ImageCms.createProfile("sRGB"),
+        ImageCms.createProfile("LAB"),
+        "RGB",
+        "LAB",
         flags=ImageCms.Flags.NOCACHE,
     )
 

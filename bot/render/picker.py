@@ -60,8 +60,9 @@ def _as_image(frame: np.ndarray | Image.Image) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")
 
 
-def _crop_masks(masks: Sequence[tuple[int, MaskInput]],
-                region: Region) -> list[tuple[int, MaskInput]]:
+def _crop_masks(
+    masks: Sequence[tuple[int, MaskInput]], region: Region
+) -> list[tuple[int, MaskInput]]:
     """Each mask cut to ``region`` (decoded at its own size; painting scales it to the image)."""
     if region == WHOLE:
         return list(masks)
@@ -76,8 +77,9 @@ def _crop_masks(masks: Sequence[tuple[int, MaskInput]],
     return cropped
 
 
-def _points_in(points: Sequence[tuple[int, float, float]],
-               region: Region) -> list[tuple[int, float, float]]:
+def _points_in(
+    points: Sequence[tuple[int, float, float]], region: Region
+) -> list[tuple[int, float, float]]:
     left, top, right, bottom = region
     width, height = right - left, bottom - top
     inside = []
@@ -88,8 +90,9 @@ def _points_in(points: Sequence[tuple[int, float, float]],
     return inside
 
 
-def _draw_grid(draw: ImageDraw.ImageDraw, size: tuple[int, int], grid: BoardGrid, *,
-               crosses: bool) -> None:
+def _draw_grid(
+    draw: ImageDraw.ImageDraw, size: tuple[int, int], grid: BoardGrid, *, crosses: bool
+) -> None:
     width, height = size
     xs, ys = grid.column_edges(width), grid.row_edges(height)
     line = max(1, round(min(width, height) / 400))
@@ -108,8 +111,9 @@ def _draw_grid(draw: ImageDraw.ImageDraw, size: tuple[int, int], grid: BoardGrid
             name = grid.cell_name(CellRef(column, row))
             corner = (xs[column] + line + pad, ys[row] + line + pad)
             left, top, right, bottom = draw.textbbox(corner, name, font=font, anchor="lt")
-            draw.rounded_rectangle((left - pad, top - pad, right + pad, bottom + pad),
-                                   radius=pad, fill=LABEL_BACK)
+            draw.rounded_rectangle(
+                (left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill=LABEL_BACK
+            )
             draw.text(corner, name, font=font, fill=LABEL_TEXT, anchor="lt")
             if crosses:
                 cx, cy = (xs[column] + xs[column + 1]) / 2, (ys[row] + ys[row + 1]) / 2
@@ -143,8 +147,9 @@ def render_picker(
     if not (0.0 <= left < right <= 1.0 and 0.0 <= top < bottom <= 1.0):
         raise ValueError(f"region {region} is not inside the frame")
     box = (left * width, top * height, right * width, bottom * height)
-    picture = image.resize(size, Image.Resampling.BICUBIC, box=box,
-                           reducing_gap=3.0 if region == WHOLE else None)
+    picture = image.resize(
+        size, Image.Resampling.BICUBIC, box=box, reducing_gap=3.0 if region == WHOLE else None
+    )
     paint_masks(picture, _crop_masks(masks, region))
     draw = ImageDraw.Draw(picture, "RGBA")
     _draw_grid(draw, size, grid, crosses=region != WHOLE)

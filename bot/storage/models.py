@@ -62,13 +62,16 @@ class PointLimitError(StorageError):
             self.user_message = Msg(
                 "Kling allows at most {max} marked frames and {current} are marked already;"
                 " mark a frame that already has points, or undo the points of another frame.",
-                max=maximum, current=current,
+                max=maximum,
+                current=current,
             )
         else:
             self.user_message = Msg(
                 "Kling allows at most {max} points per frame; this frame has {current}, so"
                 " {adding} more will not fit. Undo a point first.",
-                max=maximum, current=current, adding=adding,
+                max=maximum,
+                current=current,
+                adding=adding,
             )
         super().__init__(f"{limit}: {current} stored + {adding} new > {maximum}")
 
@@ -88,17 +91,23 @@ class QuotaExceededError(StorageError):
         self.resets_at = resets_at
         if limit == "daily_jobs_per_member":
             self.user_message = (
-                Msg("You have used all {max} of your jobs for today on this server. The count"
-                    " starts over <t:{resets_at}:R>.", max=maximum, resets_at=int(resets_at))
+                Msg(
+                    "You have used all {max} of your jobs for today on this server. The count"
+                    " starts over <t:{resets_at}:R>.",
+                    max=maximum,
+                    resets_at=int(resets_at),
+                )
                 if resets_at
-                else Msg("You have used all {max} of your jobs for today on this server.",
-                         max=maximum)
+                else Msg(
+                    "You have used all {max} of your jobs for today on this server.", max=maximum
+                )
             )
         else:
             self.user_message = Msg(
                 "This server is already running {current} of its {max} jobs at once;"
                 " try again when one of them has finished.",
-                current=current, max=maximum,
+                current=current,
+                max=maximum,
             )
         super().__init__(f"{limit}: {current} of {maximum}")
 

@@ -140,7 +140,11 @@ class PointQueries(Database):
         return _point(row) if row else None
 
     async def delete_point(
-        self, session_id: int, point_id: int, *, masks: Sequence[Any] | None = None,
+        self,
+        session_id: int,
+        point_id: int,
+        *,
+        masks: Sequence[Any] | None = None,
         settle_selection: bool = False,
     ) -> Point | None:
         """Delete one point of the session (and replace its frame's masks); None if absent.

@@ -17,7 +17,9 @@ class SecretQueries(Database):
         async def body(conn: aiosqlite.Connection) -> str:
             await conn.execute(
                 "INSERT INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO NOTHING", (name, make(), self.now()))
+                " ON CONFLICT (name) DO NOTHING",
+                (name, make(), self.now()),
+            )
             row = await fetch_one(conn, "SELECT value FROM bot_secrets WHERE name = ?", (name,))
             if row is None:  # inserted or kept in this very transaction
                 raise RuntimeError(f"the secret {name!r} could not be read back")

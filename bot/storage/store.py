@@ -16,7 +16,12 @@ from bot.storage.settings import SettingsQueries
 
 
 class Store(
-    SessionQueries, PointQueries, MaskQueries, JobQueries, SettingsQueries, RetentionQueries,
+    SessionQueries,
+    PointQueries,
+    MaskQueries,
+    JobQueries,
+    SettingsQueries,
+    RetentionQueries,
     SecretQueries,
 ):
     """Async access to the bot's SQLite database (one connection per process).

@@ -36,7 +36,8 @@ class LiveHub:
         pages.add(queue)
         if session_id not in self._watchers:
             self._watchers[session_id] = asyncio.create_task(
-                self._watch(session_id), name=f"picker watcher {session_id}")
+                self._watch(session_id), name=f"picker watcher {session_id}"
+            )
         try:
             yield queue
         finally:

@@ -47,8 +47,14 @@ def render_page(*, token: str, session_id: int, locale: object) -> str:
         return html.escape(message.render(locale), quote=True)
 
     return _template().substitute(
-        lang=html.escape(_html_lang(locale)), title=text(texts.TITLE), hint=text(texts.HINT),
-        frame_label=text(texts.FRAME_LABEL), undo=text(texts.UNDO), clear=text(texts.CLEAR),
-        points=text(texts.POINTS), css=f"static/picker.css?t={quoted_token}",
-        js=f"static/picker.js?t={quoted_token}", config=blob,
+        lang=html.escape(_html_lang(locale)),
+        title=text(texts.TITLE),
+        hint=text(texts.HINT),
+        frame_label=text(texts.FRAME_LABEL),
+        undo=text(texts.UNDO),
+        clear=text(texts.CLEAR),
+        points=text(texts.POINTS),
+        css=f"static/picker.css?t={quoted_token}",
+        js=f"static/picker.js?t={quoted_token}",
+        config=blob,
     )

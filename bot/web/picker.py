@@ -78,9 +78,16 @@ def _json_error(status: int, message: str, **extra: Any) -> web.Response:
 class Picker:
     """The picker's routes and links; `discord` is None in tests that do not need a board."""
 
-    def __init__(self, service: EditingService, signer: TokenSigner, *, public_url: str,
-                 cooldowns: Cooldowns, discord: DiscordSide | None = None,
-                 hub: LiveHub | None = None) -> None:
+    def __init__(
+        self,
+        service: EditingService,
+        signer: TokenSigner,
+        *,
+        public_url: str,
+        cooldowns: Cooldowns,
+        discord: DiscordSide | None = None,
+        hub: LiveHub | None = None,
+    ) -> None:
         self.service = service
         self.store = service.store
         self.signer = signer
@@ -144,8 +151,7 @@ class Picker:
     async def page(self, request: web.Request) -> web.Response:
         checked = await self._check(request)
         token = request.headers.get(TOKEN_HEADER) or request.query["t"]
-        body = render_page(token=token, session_id=checked.session.id,
-                           locale=checked.token.locale)
+        body = render_page(token=token, session_id=checked.session.id, locale=checked.token.locale)
         return web.Response(text=body, content_type="text/html")
 
     async def static(self, request: web.Request) -> web.Response:
@@ -167,23 +173,34 @@ class Picker:
         listed = []
         for point in points:
             numbers[point.frame_index] = numbers.get(point.frame_index, 0) + 1
-            name = (self.discord.member_name(session.guild_id, point.added_by)
-                    if self.discord else None)
-            listed.append({
-                "id": point.id, "number": numbers[point.frame_index],
-                "frame": point.frame_index, "x": point.x, "y": point.y,
-                "by": str(point.added_by), "mine": point.added_by == checked.token.member_id,
-                "name": name or Msg("member {id}", id=point.added_by).render(
-                    checked.token.locale),
-            })
-        width, height = display_size(session.video.width, session.video.height,
-                                     BOARD_LONG_SIDE)
+            name = (
+                self.discord.member_name(session.guild_id, point.added_by) if self.discord else None
+            )
+            listed.append(
+                {
+                    "id": point.id,
+                    "number": numbers[point.frame_index],
+                    "frame": point.frame_index,
+                    "x": point.x,
+                    "y": point.y,
+                    "by": str(point.added_by),
+                    "mine": point.added_by == checked.token.member_id,
+                    "name": name
+                    or Msg("member {id}", id=point.added_by).render(checked.token.locale),
+                }
+            )
+        width, height = display_size(session.video.width, session.video.height, BOARD_LONG_SIDE)
         return {
-            "version": await self.version(session.id), "active": session.is_active,
+            "version": await self.version(session.id),
+            "active": session.is_active,
             "frame": clamp_frame(session, session.current_frame),
-            "totalFrames": session.video.total_frame, "fps": session.video.fps,
-            "width": width, "height": height, "points": listed,
-            "maxFrames": MAX_MARKED_FRAMES, "maxPoints": MAX_POINTS_PER_FRAME,
+            "totalFrames": session.video.total_frame,
+            "fps": session.video.fps,
+            "width": width,
+            "height": height,
+            "points": listed,
+            "maxFrames": MAX_MARKED_FRAMES,
+            "maxPoints": MAX_POINTS_PER_FRAME,
             "expiresAt": checked.token.expires_at,
         }
 
@@ -196,19 +213,25 @@ class Picker:
         masks = await self.store.get_frame_masks(session.id, index)
         try:
             picture = await self.pictures.get(
-                session_id=session.id, video=Path(session.local_path), frame=index,
-                version=await self.version(session.id), masks=masks)
+                session_id=session.id,
+                video=Path(session.local_path),
+                frame=index,
+                version=await self.version(session.id),
+                masks=masks,
+            )
         except (MediaError, OSError):
-            log.warning("picker: frame %s of session %s cannot be drawn", index, session.id,
-                        exc_info=True)
+            log.warning(
+                "picker: frame %s of session %s cannot be drawn", index, session.id, exc_info=True
+            )
             raise web.HTTPNotFound() from None
         return web.Response(body=picture, content_type="image/jpeg")
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: ``version`` whenever the session's points change."""
         checked = await self._check(request)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "X-Accel-Buffering": "no"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        )
         await response.prepare(request)
         async with self.hub.listen(checked.session.id) as queue:
             version = await self.version(checked.session.id)
@@ -222,11 +245,14 @@ class Picker:
                         break
                     getter = asyncio.ensure_future(queue.get())
                     done, _ = await asyncio.wait(
-                        {getter, closing}, timeout=min(HEARTBEAT_SECONDS, remaining),
-                        return_when=asyncio.FIRST_COMPLETED)
+                        {getter, closing},
+                        timeout=min(HEARTBEAT_SECONDS, remaining),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                     if getter in done:
-                        await response.write(f"event: version\ndata: {getter.result()}\n\n"
-                                             .encode())
+                        await response.write(
+                            f"event: version\ndata: {getter.result()}\n\n".encode()
+                        )
                     else:
                         getter.cancel()
                         await response.write(b": keep-alive\n\n")
@@ -241,11 +267,16 @@ class Picker:
     async def mark(self, request: web.Request) -> web.Response:
         async def change(checked: _Request, body: dict[str, Any]) -> None:
             frame, x, y = body.get("frame"), body.get("x"), body.get("y")
-            if not (isinstance(frame, int) and not isinstance(frame, bool) and _unit(x)
-                    and _unit(y)):
+            if not (
+                isinstance(frame, int) and not isinstance(frame, bool) and _unit(x) and _unit(y)
+            ):
                 raise UserFacingError(texts.BAD_CLICK)
-            await self.service.mark(checked.session.id, points=f"{x:.6f},{y:.6f}",
-                                    user_id=checked.token.member_id, frame=frame)
+            await self.service.mark(
+                checked.session.id,
+                points=f"{x:.6f},{y:.6f}",
+                user_id=checked.token.member_id,
+                frame=frame,
+            )
 
         return await self._change(request, change)
 
@@ -254,8 +285,9 @@ class Picker:
             point = body.get("point")
             if point is not None and (not isinstance(point, int) or isinstance(point, bool)):
                 raise UserFacingError(Msg("That point is not on this session's board any more."))
-            await self.service.undo(checked.session.id, user_id=checked.token.member_id,
-                                    point_id=point)
+            await self.service.undo(
+                checked.session.id, user_id=checked.token.member_id, point_id=point
+            )
 
         return await self._change(request, change)
 
@@ -265,9 +297,9 @@ class Picker:
 
         return await self._change(request, change)
 
-    async def _change(self, request: web.Request,
-                      change: Callable[[_Request, dict[str, Any]], Awaitable[None]]
-                      ) -> web.Response:
+    async def _change(
+        self, request: web.Request, change: Callable[[_Request, dict[str, Any]], Awaitable[None]]
+    ) -> web.Response:
         checked = await self._check(request, header_only=True)
         locale = checked.token.locale
         session = checked.session
@@ -281,8 +313,9 @@ class Picker:
             wait = self.cooldowns.take(SELECTION, checked.token.member_id, session.channel_id)
             if wait is not None:
                 refused = CooldownError(wait)
-                return _json_error(429, user_message_for(refused, locale) or str(refused),
-                                   retryAfter=wait)
+                return _json_error(
+                    429, user_message_for(refused, locale) or str(refused), retryAfter=wait
+                )
             await change(checked, body)
         except Exception as error:
             # Refusals carry their own sentence (a UserFacingError, and also storage errors such
@@ -293,10 +326,10 @@ class Picker:
                 ended = now is None or not now.is_active
                 return _json_error(410 if ended else 400, told, ended=ended)
             error_id = new_error_id()
-            log.exception("picker change on session %s failed (error id %s)", session.id,
-                          error_id)
-            message = Msg("Something went wrong on our side (error id `{error_id}`).",
-                          error_id=error_id)
+            log.exception("picker change on session %s failed (error id %s)", session.id, error_id)
+            message = Msg(
+                "Something went wrong on our side (error id `{error_id}`).", error_id=error_id
+            )
             return _json_error(500, message.render(locale))
         self._refresh_board(session.id)
         await self.hub.changed(session.id)
@@ -305,8 +338,9 @@ class Picker:
     def _refresh_board(self, session_id: int) -> None:
         if self.discord is None:
             return
-        task = asyncio.create_task(self._board_changed(session_id),
-                                   name=f"picker board refresh {session_id}")
+        task = asyncio.create_task(
+            self._board_changed(session_id), name=f"picker board refresh {session_id}"
+        )
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
 
@@ -317,13 +351,20 @@ class Picker:
         try:
             await discord.board_changed(session_id)
         except Exception:
-            log.warning("could not refresh the board of session %s after a web change",
-                        session_id, exc_info=True)
+            log.warning(
+                "could not refresh the board of session %s after a web change",
+                session_id,
+                exc_info=True,
+            )
 
 
 def _unit(value: object) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and 0.0 <= value <= 1.0)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0.0 <= value <= 1.0
+    )
 
 
 async def _read_json(request: web.Request) -> dict[str, Any]:

@@ -31,24 +31,40 @@ def draw_points(image: Image.Image, points: Sequence[tuple[int, float, float]]) 
     radius = max(9, round(min(width, height) / 45))
     try:
         font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(
-            size=max(10, round(radius * 1.2)))
+            size=max(10, round(radius * 1.2))
+        )
     except (ImportError, OSError, TypeError):  # Pillow without FreeType
         font = ImageFont.load_default()
     for number, x, y in points:
         cx, cy = x * width, y * height
-        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius),
-                     fill=(*POINT_FILL, 255), outline=(0, 0, 0, 255), width=max(2, radius // 5))
+        draw.ellipse(
+            (cx - radius, cy - radius, cx + radius, cy + radius),
+            fill=(*POINT_FILL, 255),
+            outline=(0, 0, 0, 255),
+            width=max(2, radius // 5),
+        )
         draw.text((cx, cy), str(number), font=font, fill=(0, 0, 0, 255), anchor="mm")
 
 
-def render_picture(video: Path, cache_dir: Path, index: int, masks: Sequence[Any],
-                   points: Sequence[tuple[int, float, float]]) -> bytes:
+def render_picture(
+    video: Path,
+    cache_dir: Path,
+    index: int,
+    masks: Sequence[Any],
+    points: Sequence[tuple[int, float, float]],
+) -> bytes:
     """JPEG of frame `index` (longest side BOARD_LONG_SIDE) with masks and numbered points."""
     frame = full_frame(video, cache_dir, index).convert("RGB")
     size = display_size(*frame.size, BOARD_LONG_SIDE)
     image = frame.resize(size, Image.Resampling.BILINEAR) if frame.size != size else frame.copy()
-    paint_masks(image, [(int(m.get("object_id", 0)), m["rle_mask"]) for m in masks
-                        if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)])
+    paint_masks(
+        image,
+        [
+            (int(m.get("object_id", 0)), m["rle_mask"])
+            for m in masks
+            if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
+        ],
+    )
     draw_points(image, points)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
@@ -63,9 +79,16 @@ class PictureCache:
         self._size = size
         self._pictures: OrderedDict[tuple[int, int, str], bytes] = OrderedDict()
 
-    async def get(self, *, session_id: int, video: Path, frame: int, version: str,
-                  masks: Sequence[Any], points: Sequence[tuple[int, float, float]] = ()
-                  ) -> bytes:
+    async def get(
+        self,
+        *,
+        session_id: int,
+        video: Path,
+        frame: int,
+        version: str,
+        masks: Sequence[Any],
+        points: Sequence[tuple[int, float, float]] = (),
+    ) -> bytes:
         """The page draws the numbered points itself (sized for the screen): none by default."""
         key = (session_id, frame, version)
         found = self._pictures.get(key)

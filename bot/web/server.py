@@ -20,8 +20,10 @@ from bot.web.picker import Picker
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-store",
@@ -37,8 +39,13 @@ async def _secure_headers(_request: web.Request, response: web.StreamResponse) -
         response.headers[name] = value
 
 
-def create_web_app(*, wake: WakeJob | None = None, webhook_secret: str | None = None,
-                   picker: Picker | None = None, clock: Clock = time.time) -> web.Application:
+def create_web_app(
+    *,
+    wake: WakeJob | None = None,
+    webhook_secret: str | None = None,
+    picker: Picker | None = None,
+    clock: Clock = time.time,
+) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.on_response_prepare.append(_secure_headers)
 
@@ -56,11 +63,19 @@ def create_web_app(*, wake: WakeJob | None = None, webhook_secret: str | None = 
 class WebServer:
     """Serves :func:`create_web_app` on ``host:port`` until closed."""
 
-    def __init__(self, *, port: int, host: str = "0.0.0.0",  # noqa: S104
-                 wake: WakeJob | None = None, webhook_secret: str | None = None,
-                 picker: Picker | None = None, clock: Clock = time.time) -> None:
-        self.app = create_web_app(wake=wake, webhook_secret=webhook_secret, picker=picker,
-                                  clock=clock)
+    def __init__(
+        self,
+        *,
+        port: int,
+        host: str = "0.0.0.0",  # noqa: S104
+        wake: WakeJob | None = None,
+        webhook_secret: str | None = None,
+        picker: Picker | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.app = create_web_app(
+            wake=wake, webhook_secret=webhook_secret, picker=picker, clock=clock
+        )
         self.picker = picker
         self._host = host
         self._port = port
@@ -73,8 +88,12 @@ class WebServer:
         self._runner, self.port = await serve_app(
             self.app, self._host, self._port, shutdown_timeout=2.0
         )
-        log.info("web server listening on %s:%s (%s)", self._host, self.port,
-                 "picker and callbacks" if self.picker else "callbacks")
+        log.info(
+            "web server listening on %s:%s (%s)",
+            self._host,
+            self.port,
+            "picker and callbacks" if self.picker else "callbacks",
+        )
 
     @property
     def base_url(self) -> str:

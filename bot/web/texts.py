@@ -22,8 +22,10 @@ OFFLINE = Msg("Connection lost; reconnecting…")
 CONFIRM_CLEAR = Msg("Remove every point of this session?")
 BAD_CLICK = Msg("That click could not be read; reload the page.")
 # Shown when the token is missing, forged or expired: the language is unknown, so English.
-LINK_INVALID = Msg("This picker link is not valid or has expired. Open a new one with "
-                   "**Pick points** on the board.")
+LINK_INVALID = Msg(
+    "This picker link is not valid or has expired. Open a new one with "
+    "**Pick points** on the board."
+)
 
 # Placeholders: {number} (1-based on its frame), {frame}, {name}.
 POINT_LINE = Msg("#{number} on frame {frame} by {name}")
@@ -33,9 +35,13 @@ FRAME_OF = Msg("Frame {frame} / {last}")
 def page_texts(locale: object) -> dict[str, str]:
     """The strings the page's script shows, in `locale`."""
     return {
-        "hint": HINT.render(locale), "noPoints": NO_POINTS.render(locale),
-        "ended": SESSION_ENDED.render(locale), "saving": SAVING.render(locale),
-        "offline": OFFLINE.render(locale), "confirmClear": CONFIRM_CLEAR.render(locale),
-        "remove": REMOVE.render(locale), "pointLine": POINT_LINE.render(locale),
+        "hint": HINT.render(locale),
+        "noPoints": NO_POINTS.render(locale),
+        "ended": SESSION_ENDED.render(locale),
+        "saving": SAVING.render(locale),
+        "offline": OFFLINE.render(locale),
+        "confirmClear": CONFIRM_CLEAR.render(locale),
+        "remove": REMOVE.render(locale),
+        "pointLine": POINT_LINE.render(locale),
         "frameOf": FRAME_OF.render(locale),
     }

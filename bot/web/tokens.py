@@ -46,8 +46,9 @@ def new_signing_key() -> str:
 class TokenSigner:
     """Makes and checks picker tokens with one key; `clock` is unix seconds."""
 
-    def __init__(self, key: str, *, lifetime_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, key: str, *, lifetime_s: float, clock: Callable[[], float] = time.time
+    ) -> None:
         if len(key) < 32:
             raise ValueError("the picker's signing key must be at least 32 characters")
         self._key = key.encode()
@@ -62,8 +63,12 @@ class TokenSigner:
 
     def sign(self, *, member_id: int, session_id: int, locale: object = None) -> str:
         expires = int(self._clock() + self.lifetime_s)
-        claims: dict[str, Any] = {"aud": AUDIENCE, "sub": str(member_id), "sid": session_id,
-                                  "exp": expires}
+        claims: dict[str, Any] = {
+            "aud": AUDIENCE,
+            "sub": str(member_id),
+            "sid": session_id,
+            "exp": expires,
+        }
         if locale is not None and str(locale):
             claims["loc"] = str(locale)[:MAX_LOCALE_CHARS]
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
@@ -75,9 +80,13 @@ class TokenSigner:
             raise BadTokenError("no token")
         try:
             # Expiry is checked here against our clock (PyJWT's own uses the real one).
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
-                                options={"verify_exp": False,
-                                         "require": ["exp", "sub", "sid", "aud"]})
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                options={"verify_exp": False, "require": ["exp", "sub", "sid", "aud"]},
+            )
         except jwt.PyJWTError as error:
             raise BadTokenError(f"invalid token ({type(error).__name__})") from None
         try:
@@ -89,6 +98,9 @@ class TokenSigner:
         if sid != session_id:
             raise BadTokenError("token for another session")
         locale = claims.get("loc")
-        return PickerToken(member_id=member_id, session_id=sid,
-                           locale=locale if isinstance(locale, str) else None,
-                           expires_at=expires)
+        return PickerToken(
+            member_id=member_id,
+            session_id=sid,
+            locale=locale if isinstance(locale, str) else None,
+            expires_at=expires,
+        )

@@ -26,8 +26,12 @@ CONCURRENT_CHOICES: tuple[int | None, ...] = (1, 2, 3, 5, 10, None)
 PANEL_TIMEOUT_SECONDS = 600.0
 UNLIMITED = "unlimited"
 # Channels where a text conversation (and so a session) can happen.
-CHANNEL_TYPES = [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum,
-                 discord.ChannelType.voice]
+CHANNEL_TYPES = [
+    discord.ChannelType.text,
+    discord.ChannelType.news,
+    discord.ChannelType.forum,
+    discord.ChannelType.voice,
+]
 ACCENT = discord.Colour.blurple()
 
 
@@ -44,8 +48,15 @@ def on_off(flag: bool) -> Msg:
 class SettingsPanel(discord.ui.LayoutView):
     """The panel for one admin; redrawn in place from the stored settings after every change."""
 
-    def __init__(self, store: Store, settings: GuildSettings, *, owner_id: int,
-                 timeout: float | None = PANEL_TIMEOUT_SECONDS, locale: object = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: GuildSettings,
+        *,
+        owner_id: int,
+        timeout: float | None = PANEL_TIMEOUT_SECONDS,
+        locale: object = None,
+    ) -> None:
         super().__init__(timeout=timeout)
         self.store = store
         self.settings = settings
@@ -69,106 +80,199 @@ class SettingsPanel(discord.ui.LayoutView):
     def _container(self, s: GuildSettings) -> discord.ui.Container[Any]:
         t = self._t
         box: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ACCENT)
-        box.add_item(discord.ui.TextDisplay(t(Msg(
-            "## Kling settings for this server\nChanges are saved as soon as you make them."))))
+        box.add_item(
+            discord.ui.TextDisplay(
+                t(
+                    Msg(
+                        "## Kling settings for this server\nChanges are saved as soon as you make them."  # noqa: E501
+                    )
+                )
+            )
+        )
         box.add_item(discord.ui.Separator())
 
-        who = (Msg("members with <@&{role}>", role=s.submit_role_id) if s.submit_role_id
-               else Msg("everyone"))
-        everyone = self._button(t(Msg("Allow everyone")), "role:everyone", self._on_everyone,
-                                disabled=s.submit_role_id is None)
-        box.add_item(discord.ui.Section(t(Msg(
-            "**Who may submit paid jobs:** {who}\n-# Marking points and previews stay free for "
-            "everyone.", who=who)), accessory=everyone))
+        who = (
+            Msg("members with <@&{role}>", role=s.submit_role_id)
+            if s.submit_role_id
+            else Msg("everyone")
+        )
+        everyone = self._button(
+            t(Msg("Allow everyone")),
+            "role:everyone",
+            self._on_everyone,
+            disabled=s.submit_role_id is None,
+        )
+        box.add_item(
+            discord.ui.Section(
+                t(
+                    Msg(
+                        "**Who may submit paid jobs:** {who}\n-# Marking points and previews stay free for "  # noqa: E501
+                        "everyone.",
+                        who=who,
+                    )
+                ),
+                accessory=everyone,
+            )
+        )
         role: discord.ui.RoleSelect[discord.ui.LayoutView] = discord.ui.RoleSelect(
             custom_id="kling-admin:role",
             placeholder=t(Msg("Choose the role that may submit paid jobs")),
-            default_values=[discord.Object(s.submit_role_id)] if s.submit_role_id else [])
+            default_values=[discord.Object(s.submit_role_id)] if s.submit_role_id else [],
+        )
         # discord.py's way to give one item its own callback is to assign it; mypy refuses any
         # assignment to a method (here and below in this panel).
         role.callback = self._with_select(role, self._on_role)  # type: ignore[method-assign]
         box.add_item(discord.ui.ActionRow(role))
 
-        box.add_item(discord.ui.TextDisplay(t(Msg(
-            "**Daily jobs per member:** {limit} (counts start over at 00:00 UTC)",
-            limit=limit_text(s.daily_jobs_per_member)))))
-        box.add_item(self._limit_select("daily", s.daily_jobs_per_member, DAILY_CHOICES,
-                                        self._on_daily))
-        box.add_item(discord.ui.TextDisplay(t(Msg(
-            "**Jobs running at once on this server:** {limit}",
-            limit=limit_text(s.concurrent_jobs_per_guild)))))
-        box.add_item(self._limit_select("concurrent", s.concurrent_jobs_per_guild,
-                                        CONCURRENT_CHOICES, self._on_concurrent))
+        box.add_item(
+            discord.ui.TextDisplay(
+                t(
+                    Msg(
+                        "**Daily jobs per member:** {limit} (counts start over at 00:00 UTC)",
+                        limit=limit_text(s.daily_jobs_per_member),
+                    )
+                )
+            )
+        )
+        box.add_item(
+            self._limit_select("daily", s.daily_jobs_per_member, DAILY_CHOICES, self._on_daily)
+        )
+        box.add_item(
+            discord.ui.TextDisplay(
+                t(
+                    Msg(
+                        "**Jobs running at once on this server:** {limit}",
+                        limit=limit_text(s.concurrent_jobs_per_guild),
+                    )
+                )
+            )
+        )
+        box.add_item(
+            self._limit_select(
+                "concurrent", s.concurrent_jobs_per_guild, CONCURRENT_CHOICES, self._on_concurrent
+            )
+        )
 
-        box.add_item(discord.ui.TextDisplay(t(Msg("**Default mode:** {mode}",
-                                                  mode=s.default_mode))))
+        box.add_item(
+            discord.ui.TextDisplay(t(Msg("**Default mode:** {mode}", mode=s.default_mode)))
+        )
         mode: discord.ui.Select[discord.ui.LayoutView]
-        mode = discord.ui.Select(custom_id="kling-admin:mode", options=[
-            discord.SelectOption(label=t(Msg("std by default")), value="std",
-                                 description=t(Msg("Standard mode: cheaper and faster")),
-                                 default=s.default_mode == "std"),
-            discord.SelectOption(label=t(Msg("pro by default")), value="pro",
-                                 description=t(Msg("Pro mode: higher quality, more credits")),
-                                 default=s.default_mode == "pro"),
-        ])
+        mode = discord.ui.Select(
+            custom_id="kling-admin:mode",
+            options=[
+                discord.SelectOption(
+                    label=t(Msg("std by default")),
+                    value="std",
+                    description=t(Msg("Standard mode: cheaper and faster")),
+                    default=s.default_mode == "std",
+                ),
+                discord.SelectOption(
+                    label=t(Msg("pro by default")),
+                    value="pro",
+                    description=t(Msg("Pro mode: higher quality, more credits")),
+                    default=s.default_mode == "pro",
+                ),
+            ],
+        )
         mode.callback = self._with_select(mode, self._on_mode)  # type: ignore[method-assign]
         box.add_item(discord.ui.ActionRow(mode))
 
-        pro = Msg("allowed", msgctxt="setting") if s.pro_allowed \
+        pro = (
+            Msg("allowed", msgctxt="setting")
+            if s.pro_allowed
             else Msg("not allowed", msgctxt="setting")
-        box.add_item(self._toggle(t(Msg("**Pro mode:** {state}", state=pro)),
-                                  t(Msg("Turn pro off") if s.pro_allowed else Msg("Allow pro")),
-                                  "toggle:pro", not s.pro_allowed, self._on_pro))
-        box.add_item(self._toggle(
-            t(Msg("**Confirm before submitting:** {state}", state=on_off(s.confirm_submits))),
-            t(Msg("Stop asking") if s.confirm_submits else Msg("Ask to confirm")),
-            "toggle:confirm", not s.confirm_submits, self._on_confirm))
-        box.add_item(self._toggle(
-            t(Msg("**Sessions open in a new thread:** {state}",
-                  state=on_off(s.sessions_in_threads))),
-            t(Msg("Keep in channel") if s.sessions_in_threads else Msg("Use threads")),
-            "toggle:threads", not s.sessions_in_threads, self._on_threads))
+        )
+        box.add_item(
+            self._toggle(
+                t(Msg("**Pro mode:** {state}", state=pro)),
+                t(Msg("Turn pro off") if s.pro_allowed else Msg("Allow pro")),
+                "toggle:pro",
+                not s.pro_allowed,
+                self._on_pro,
+            )
+        )
+        box.add_item(
+            self._toggle(
+                t(Msg("**Confirm before submitting:** {state}", state=on_off(s.confirm_submits))),
+                t(Msg("Stop asking") if s.confirm_submits else Msg("Ask to confirm")),
+                "toggle:confirm",
+                not s.confirm_submits,
+                self._on_confirm,
+            )
+        )
+        box.add_item(
+            self._toggle(
+                t(
+                    Msg(
+                        "**Sessions open in a new thread:** {state}",
+                        state=on_off(s.sessions_in_threads),
+                    )
+                ),
+                t(Msg("Keep in channel") if s.sessions_in_threads else Msg("Use threads")),
+                "toggle:threads",
+                not s.sessions_in_threads,
+                self._on_threads,
+            )
+        )
 
         listed = ", ".join(f"<#{c}>" for c in sorted(s.disabled_channels))
         channels = listed or Msg("none", msgctxt="channels")
-        box.add_item(discord.ui.TextDisplay(t(Msg(
-            "**Channels where the bot is disabled:** {channels}", channels=channels))))
+        box.add_item(
+            discord.ui.TextDisplay(
+                t(Msg("**Channels where the bot is disabled:** {channels}", channels=channels))
+            )
+        )
         picker: discord.ui.ChannelSelect[discord.ui.LayoutView] = discord.ui.ChannelSelect(
             custom_id="kling-admin:channels",
             placeholder=t(Msg("Choose channels to disable the bot in")),
-            channel_types=CHANNEL_TYPES, min_values=0, max_values=25,
-            default_values=[discord.Object(c) for c in sorted(s.disabled_channels)[:25]])
+            channel_types=CHANNEL_TYPES,
+            min_values=0,
+            max_values=25,
+            default_values=[discord.Object(c) for c in sorted(s.disabled_channels)[:25]],
+        )
         picker.callback = self._with_select(picker, self._on_channels)  # type: ignore[method-assign]
         box.add_item(discord.ui.ActionRow(picker))
         return box
 
-    def _button(self, label: str, key: str, handler: Any, *, disabled: bool = False,
-                style: discord.ButtonStyle = discord.ButtonStyle.secondary,
-                ) -> discord.ui.Button[Any]:
+    def _button(
+        self,
+        label: str,
+        key: str,
+        handler: Any,
+        *,
+        disabled: bool = False,
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+    ) -> discord.ui.Button[Any]:
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label=label, custom_id=f"kling-admin:{key}", style=style, disabled=disabled)
+            label=label, custom_id=f"kling-admin:{key}", style=style, disabled=disabled
+        )
         button.callback = handler  # type: ignore[method-assign]
         return button
 
-    def _toggle(self, text: str, label: str, key: str, turns_on: bool,
-                handler: Any) -> discord.ui.Section[Any]:
+    def _toggle(
+        self, text: str, label: str, key: str, turns_on: bool, handler: Any
+    ) -> discord.ui.Section[Any]:
         style = discord.ButtonStyle.success if turns_on else discord.ButtonStyle.secondary
         return discord.ui.Section(text, accessory=self._button(label, key, handler, style=style))
 
-    def _limit_select(self, key: str, current: int | None, choices: tuple[int | None, ...],
-                      handler: Any) -> discord.ui.ActionRow[Any]:
+    def _limit_select(
+        self, key: str, current: int | None, choices: tuple[int | None, ...], handler: Any
+    ) -> discord.ui.ActionRow[Any]:
         values: list[int | None] = list(choices)
         if current is not None and current not in choices:
             # A value set elsewhere (an older panel, the database) still shows as chosen.
             values = [*sorted({current, *(c for c in choices if c is not None)}), None]
         options = [
-            discord.SelectOption(label=self._t(self._limit_label(key, v)),
-                                 value=str(v) if v is not None else UNLIMITED,
-                                 default=v == current)
+            discord.SelectOption(
+                label=self._t(self._limit_label(key, v)),
+                value=str(v) if v is not None else UNLIMITED,
+                default=v == current,
+            )
             for v in values
         ]
         select: discord.ui.Select[discord.ui.LayoutView] = discord.ui.Select(
-            custom_id=f"kling-admin:{key}", options=options)
+            custom_id=f"kling-admin:{key}", options=options
+        )
         select.callback = self._with_select(select, handler)  # type: ignore[method-assign]
         return discord.ui.ActionRow(select)
 
@@ -191,16 +295,22 @@ class SettingsPanel(discord.ui.LayoutView):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner_id:
-            await send_reply(interaction, Msg("This settings panel belongs to another admin; "
-                                              "open your own with `/kling-admin settings`."))
+            await send_reply(
+                interaction,
+                Msg(
+                    "This settings panel belongs to another admin; "
+                    "open your own with `/kling-admin settings`."
+                ),
+            )
             return False
         if not can_manage_server(interaction):
             await send_reply(interaction, NOT_AN_ADMIN)
             return False
         return True
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception,
-                       item: discord.ui.Item[Any], /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
         # Only the panel's selects and buttons raise here and each has a custom_id; the Item
         # base class declares none.
         custom_id = getattr(item, "custom_id", None)
@@ -211,8 +321,15 @@ class SettingsPanel(discord.ui.LayoutView):
         if self.last_interaction is None or self.last_interaction.is_expired():
             return
         closed = discord.ui.LayoutView()
-        closed.add_item(discord.ui.TextDisplay(self._t(Msg(
-            "This settings panel has closed. Open it again with `/kling-admin settings`."))))
+        closed.add_item(
+            discord.ui.TextDisplay(
+                self._t(
+                    Msg(
+                        "This settings panel has closed. Open it again with `/kling-admin settings`."  # noqa: E501
+                    )
+                )
+            )
+        )
         try:
             await self.last_interaction.edit_original_response(view=closed)
         except discord.HTTPException as error:
@@ -237,8 +354,9 @@ class SettingsPanel(discord.ui.LayoutView):
     async def _on_role(self, interaction: discord.Interaction, values: list[Any]) -> None:
         role_id = int(values[0].id) if values else None
         # @everyone as the role means everyone: store "no role" so the panel says so.
-        await self._save(interaction, submit_role_id=None if role_id == interaction.guild_id
-                         else role_id)
+        await self._save(
+            interaction, submit_role_id=None if role_id == interaction.guild_id else role_id
+        )
 
     async def _on_daily(self, interaction: discord.Interaction, values: list[str]) -> None:
         await self._save(interaction, daily_jobs_per_member=_limit_value(values))

@@ -36,13 +36,13 @@ def format_units(units: float) -> str:
 
 
 def month_name(now: float, locale: object = None) -> str:
-    """"March 2026" (UTC), in `locale`'s own words ("Maret 2026", "março de 2026")."""
+    """ "March 2026" (UTC), in `locale`'s own words ("Maret 2026", "março de 2026")."""
     day = datetime.fromtimestamp(now, tz=UTC).date()
     return format_skeleton("yMMMM", day, locale=locale_for(locale))
 
 
 def usage_line(usage: UsageCounts, period: str) -> Msg:
-    """"3 jobs · 12.5 units" for ``period`` "today" or "month"."""
+    """ "3 jobs · 12.5 units" for ``period`` "today" or "month"."""
     if period == "today":
         jobs, units = usage.jobs_today, usage.units_today
     else:
@@ -52,8 +52,9 @@ def usage_line(usage: UsageCounts, period: str) -> Msg:
     return Msg("{jobs} jobs · {units} units", jobs=jobs, units=format_units(units))
 
 
-def usage_embed(usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS,
-                locale: object = None) -> discord.Embed:
+def usage_embed(
+    usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS, locale: object = None
+) -> discord.Embed:
     """The server's totals and its busiest members, today and this month (UTC), in `locale`
     (the admin's language: the answer is ephemeral)."""
     month = month_name(now, locale)
@@ -61,18 +62,27 @@ def usage_embed(usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS,
         title=translate(locale, "Kling usage on this server"),
         colour=discord.Colour.blurple(),
         description=translate(
-            locale, "Jobs Kling accepted, and the units Kling reported for them (units appear "
-            "once a job finishes). Days and months are in UTC."),
+            locale,
+            "Jobs Kling accepted, and the units Kling reported for them (units appear "
+            "once a job finishes). Days and months are in UTC.",
+        ),
     )
-    embed.add_field(name=translate(locale, "Today"),
-                    value=usage_line(usage.total, "today").render(locale))
-    embed.add_field(name=translate(locale, "This month ({month})", month=month),
-                    value=usage_line(usage.total, "month").render(locale))
+    embed.add_field(
+        name=translate(locale, "Today"), value=usage_line(usage.total, "today").render(locale)
+    )
+    embed.add_field(
+        name=translate(locale, "This month ({month})", month=month),
+        value=usage_line(usage.total, "month").render(locale),
+    )
     if usage.members:
         lines = [
-            Msg("{rank}. <@{user}>: today {today}; month {month}", rank=rank, user=m.user_id,
-                today=usage_line(m.usage, "today"), month=usage_line(m.usage, "month"))
-            .render(locale)
+            Msg(
+                "{rank}. <@{user}>: today {today}; month {month}",
+                rank=rank,
+                user=m.user_id,
+                today=usage_line(m.usage, "today"),
+                month=usage_line(m.usage, "month"),
+            ).render(locale)
             for rank, m in enumerate(usage.members[:top], start=1)
         ]
         more = len(usage.members) - top
@@ -80,25 +90,34 @@ def usage_embed(usage: GuildUsage, *, now: float, top: int = TOP_MEMBERS,
             lines.append(translate(locale, "…and 1 more member."))
         elif more > 1:
             lines.append(translate(locale, "…and {count} more members.", count=more))
-        embed.add_field(name=translate(locale, "Top members this month"), value="\n".join(lines),
-                        inline=False)
+        embed.add_field(
+            name=translate(locale, "Top members this month"), value="\n".join(lines), inline=False
+        )
     else:
-        embed.add_field(name=translate(locale, "Members"),
-                        value=translate(locale, "No jobs yet this month."), inline=False)
+        embed.add_field(
+            name=translate(locale, "Members"),
+            value=translate(locale, "No jobs yet this month."),
+            inline=False,
+        )
     return embed
 
 
-def member_usage_embed(user: discord.abc.User, usage: UsageCounts, *,
-                       now: float, locale: object = None) -> discord.Embed:
+def member_usage_embed(
+    user: discord.abc.User, usage: UsageCounts, *, now: float, locale: object = None
+) -> discord.Embed:
     month = month_name(now, locale)
     embed = discord.Embed(
         title=translate(locale, "Kling usage of {name}", name=user.display_name),
         colour=discord.Colour.blurple(),
-        description=translate(locale, "Jobs Kling accepted and the units it reported (UTC)."))
-    embed.add_field(name=translate(locale, "Today"),
-                    value=usage_line(usage, "today").render(locale))
-    embed.add_field(name=translate(locale, "This month ({month})", month=month),
-                    value=usage_line(usage, "month").render(locale))
+        description=translate(locale, "Jobs Kling accepted and the units it reported (UTC)."),
+    )
+    embed.add_field(
+        name=translate(locale, "Today"), value=usage_line(usage, "today").render(locale)
+    )
+    embed.add_field(
+        name=translate(locale, "This month ({month})", month=month),
+        value=usage_line(usage, "month").render(locale),
+    )
     return embed
 
 
@@ -121,15 +140,17 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         store = _store(interaction.client)
         current = await store.get_settings(guild_id_of(interaction))
-        panel = SettingsPanel(store, current, owner_id=interaction.user.id,
-                              locale=member_locale(interaction))
+        panel = SettingsPanel(
+            store, current, owner_id=interaction.user.id, locale=member_locale(interaction)
+        )
         panel.last_interaction = interaction
         await interaction.edit_original_response(view=panel)
 
     @admin.command(name="usage", description="Jobs and credits spent, today and this month")
     @app_commands.describe(user="Show one member's usage instead of the whole server's")
-    async def usage(self, interaction: discord.Interaction,
-                    user: discord.Member | None = None) -> None:
+    async def usage(
+        self, interaction: discord.Interaction, user: discord.Member | None = None
+    ) -> None:
         if not can_manage_server(interaction):
             await send_reply(interaction, NOT_AN_ADMIN)
             return
@@ -138,13 +159,17 @@ class AdminCog(commands.Cog):
         store = _store(interaction.client)
         now = store.now()
         if user is None:
-            embed = usage_embed(await store.guild_usage(guild_id, now=now), now=now,
-                                locale=member_locale(interaction))
+            embed = usage_embed(
+                await store.guild_usage(guild_id, now=now),
+                now=now,
+                locale=member_locale(interaction),
+            )
         else:
             counts = await store.member_usage(guild_id, user.id, now=now)
             embed = member_usage_embed(user, counts, now=now, locale=member_locale(interaction))
         await interaction.edit_original_response(
-            embed=embed, allowed_mentions=discord.AllowedMentions.none())
+            embed=embed, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 async def setup(bot: commands.Bot) -> None:

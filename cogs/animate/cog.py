@@ -35,26 +35,46 @@ class AnimateCog(KlingSubcommands):
     """`/kling animate`."""
 
     @app_commands.command(name="animate", description="Turn 2 to 4 images into a short video")
-    @app_commands.describe(image1=IMAGE_HELP, image2=IMAGE_HELP, prompt=PROMPT_HELP,
-                           image3=OPTIONAL_IMAGE_HELP, image4=OPTIONAL_IMAGE_HELP,
-                           negative_prompt=NEGATIVE_HELP, mode=MODE_HELP,
-                           duration=DURATION_HELP, aspect_ratio=ASPECT_HELP)
-    async def animate(self, interaction: discord.Interaction, image1: discord.Attachment,
-                      image2: discord.Attachment, prompt: str,
-                      image3: discord.Attachment | None = None,
-                      image4: discord.Attachment | None = None,
-                      negative_prompt: str | None = None, mode: Mode | None = None,
-                      duration: Duration = "5", aspect_ratio: AspectRatio = "16:9") -> None:
+    @app_commands.describe(
+        image1=IMAGE_HELP,
+        image2=IMAGE_HELP,
+        prompt=PROMPT_HELP,
+        image3=OPTIONAL_IMAGE_HELP,
+        image4=OPTIONAL_IMAGE_HELP,
+        negative_prompt=NEGATIVE_HELP,
+        mode=MODE_HELP,
+        duration=DURATION_HELP,
+        aspect_ratio=ASPECT_HELP,
+    )
+    async def animate(
+        self,
+        interaction: discord.Interaction,
+        image1: discord.Attachment,
+        image2: discord.Attachment,
+        prompt: str,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        negative_prompt: str | None = None,
+        mode: Mode | None = None,
+        duration: Duration = "5",
+        aspect_ratio: AspectRatio = "16:9",
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id, channel_id = guild_and_channel(interaction)
         await ensure_submit_allowed(interaction, store_of(interaction.client), mode=mode)
         attachments = [a for a in (image1, image2, image3, image4) if a is not None]
         images = await read_images(attachments)
         plan = await editing_service(interaction.client).plan_animate(
-            guild_id=guild_id, channel_id=channel_id,
-            user_id=interaction.user.id, prompt=prompt, images=images,
-            negative_prompt=negative_prompt, mode=mode, duration=duration,
-            aspect_ratio=aspect_ratio)
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=interaction.user.id,
+            prompt=prompt,
+            images=images,
+            negative_prompt=negative_prompt,
+            mode=mode,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+        )
         await confirm_or_submit(interaction, plan)
 
 

@@ -66,17 +66,18 @@ def parent_channel_id(interaction: discord.Interaction) -> int | None:
     return channel.parent_id if isinstance(channel, discord.Thread) else None
 
 
-async def ensure_channel_enabled(interaction: discord.Interaction,
-                                 store: Store) -> GuildSettings:
+async def ensure_channel_enabled(interaction: discord.Interaction, store: Store) -> GuildSettings:
     """The server's settings, or PolicyError when the bot is disabled in this channel."""
     settings = await store.get_settings(guild_id_of(interaction))
-    check_channel_enabled(settings, interaction.channel_id or 0,
-                          parent_channel_id=parent_channel_id(interaction))
+    check_channel_enabled(
+        settings, interaction.channel_id or 0, parent_channel_id=parent_channel_id(interaction)
+    )
     return settings
 
 
-async def ensure_member_can_submit(interaction: discord.Interaction, store: Store, *,
-                                   mode: str) -> GuildSettings:
+async def ensure_member_can_submit(
+    interaction: discord.Interaction, store: Store, *, mode: str
+) -> GuildSettings:
     """Raise PolicyError unless this member may submit a paid job of `mode` here and now.
 
     Returns the settings; create the job with `limits=JobLimits.from_settings(settings)`.
@@ -93,8 +94,9 @@ async def ensure_member_can_submit(interaction: discord.Interaction, store: Stor
     )
 
 
-async def ensure_submit_allowed(interaction: discord.Interaction, store: Store, *,
-                                mode: str | None) -> GuildSettings:
+async def ensure_submit_allowed(
+    interaction: discord.Interaction, store: Store, *, mode: str | None
+) -> GuildSettings:
     """The early check of a paid command; `mode` None means the server's default mode."""
     if mode is None:
         mode = (await store.get_settings(guild_id_of(interaction))).default_mode or "std"

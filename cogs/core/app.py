@@ -112,8 +112,11 @@ class KlingBot(commands.Bot):
         self._runner_start = asyncio.create_task(self._start_runner_when_ready())
         self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
         self._retention = asyncio.create_task(
-            sweep_forever(self.store, self.config.storage.media_dir,
-                          retention_days=self.config.storage.retention_days),
+            sweep_forever(
+                self.store,
+                self.config.storage.media_dir,
+                retention_days=self.config.storage.retention_days,
+            ),
             name="media retention",
         )
 
@@ -123,8 +126,11 @@ class KlingBot(commands.Bot):
 
     def write_heartbeat(self) -> None:
         try:
-            write_heartbeat(self.heartbeat_file, connected=self.connected and not self.is_closed(),
-                            servers=len(self.guilds))
+            write_heartbeat(
+                self.heartbeat_file,
+                connected=self.connected and not self.is_closed(),
+                servers=len(self.guilds),
+            )
         except OSError as error:
             log.warning("could not write the heartbeat file: %s", error)
 
@@ -194,8 +200,11 @@ class KlingBot(commands.Bot):
                 log.info("session %s: its message is gone (%s)", session.id, error)
             else:
                 wanted = session.source_attachment_id
-                videos = [a for a in message.attachments
-                          if (a.content_type or "").startswith("video/") or a.id == wanted]
+                videos = [
+                    a
+                    for a in message.attachments
+                    if (a.content_type or "").startswith("video/") or a.id == wanted
+                ]
                 chosen = next((a for a in videos if a.id == wanted), videos[0] if videos else None)
                 if chosen is not None:
                     return chosen.url
@@ -223,7 +232,8 @@ class KlingBot(commands.Bot):
         ``name_localizations`` and ``description_localizations`` as well."""
         translator = self.tree.translator
         payload = [
-            await cmd.get_translated_payload(self.tree, translator) if translator is not None
+            await cmd.get_translated_payload(self.tree, translator)
+            if translator is not None
             else cmd.to_dict(self.tree)
             for cmd in self.tree.get_commands()
         ]
@@ -250,8 +260,10 @@ class KlingBot(commands.Bot):
 
     async def _schema_digest(self) -> str:
         # The translated payload: a changed translation must reach Discord like a new command.
-        payload = {"guilds": list(self.config.discord.sync_guild_ids),
-                   "commands": await self.command_schema()}
+        payload = {
+            "guilds": list(self.config.discord.sync_guild_ids),
+            "commands": await self.command_schema(),
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_if_changed(self) -> None:
@@ -281,8 +293,9 @@ def _reason(error: BaseException) -> str:
         if os_error.errno and os_error.errno > 0:  # negative: a resolver (gaierror) code
             return os.strerror(os_error.errno)  # "Connection refused", not aiohttp's wording
         return os_error.strerror or str(os_error)
-    return str(error) or ("no answer in time" if isinstance(error, TimeoutError)
-                          else type(error).__name__)
+    return str(error) or (
+        "no answer in time" if isinstance(error, TimeoutError) else type(error).__name__
+    )
 
 
 async def log_in(bot: KlingBot, token: str) -> None:
@@ -290,25 +303,31 @@ async def log_in(bot: KlingBot, token: str) -> None:
     try:
         await bot.login(token)
     except discord.LoginFailure:
-        raise StartupError([
-            "Discord refused the bot token (401 Unauthorized): copy the token again from the "
-            "developer portal (Bot > Reset Token) into DISCORD_TOKEN or [discord] token"
-        ]) from None
+        raise StartupError(
+            [
+                "Discord refused the bot token (401 Unauthorized): copy the token again from the "
+                "developer portal (Bot > Reset Token) into DISCORD_TOKEN or [discord] token"
+            ]
+        ) from None
     except (aiohttp.ClientError, TimeoutError) as error:
         if bot.user is not None:  # logged in: this came from setup_hook, not from reaching Discord
             raise
-        raise StartupError([
-            f"cannot reach Discord at {_discord_host(bot.config)} ({_reason(error)}): check "
-            "the network, DNS and proxy "
-            "settings" + (", and [discord] api_base" if bot.config.discord.api_base else "")
-        ]) from None
+        raise StartupError(
+            [
+                f"cannot reach Discord at {_discord_host(bot.config)} ({_reason(error)}): check "
+                "the network, DNS and proxy "
+                "settings" + (", and [discord] api_base" if bot.config.discord.api_base else "")
+            ]
+        ) from None
     except discord.HTTPException as error:
         if bot.user is not None:
             raise
-        raise StartupError([
-            f"Discord answered the login with HTTP {error.status} ({error.text or 'no reason'}): "
-            "try again later"
-        ]) from None
+        raise StartupError(
+            [
+                f"Discord answered the login with HTTP {error.status} ({error.text or 'no reason'}): "  # noqa: E501
+                "try again later"
+            ]
+        ) from None
 
 
 def discord_token(config: Config) -> str:

@@ -29,8 +29,17 @@ from bot.cooldowns import (
 from bot.storage import Job, JobState
 
 __all__ = [
-    "IDLE_FORGET_S", "PREVIEW", "SELECTION", "SUBMIT", "CooldownError", "CooldownRule",
-    "Cooldowns", "cooldowns_of", "enforce_cooldown", "refund_submit", "refund_unsent_job",
+    "IDLE_FORGET_S",
+    "PREVIEW",
+    "SELECTION",
+    "SUBMIT",
+    "CooldownError",
+    "CooldownRule",
+    "Cooldowns",
+    "cooldowns_of",
+    "enforce_cooldown",
+    "refund_submit",
+    "refund_unsent_job",
     "submit_wait",
 ]
 
@@ -47,7 +56,8 @@ def cooldowns_of(client: discord.Client | Any) -> Cooldowns:
 def enforce_cooldown(interaction: discord.Interaction, rule: CooldownRule) -> None:
     """Raise CooldownError ("Slow down: try again in N s.") when this member is too quick."""
     wait = cooldowns_of(interaction.client).take(
-        rule, interaction.user.id, interaction.channel_id or 0)
+        rule, interaction.user.id, interaction.channel_id or 0
+    )
     if wait is not None:
         raise CooldownError(wait)
 
@@ -55,13 +65,15 @@ def enforce_cooldown(interaction: discord.Interaction, rule: CooldownRule) -> No
 def submit_wait(interaction: discord.Interaction) -> float | None:
     """Seconds before this member may submit here (None: now); uses nothing."""
     return cooldowns_of(interaction.client).wait(
-        SUBMIT, interaction.user.id, interaction.channel_id or 0)
+        SUBMIT, interaction.user.id, interaction.channel_id or 0
+    )
 
 
 def refund_submit(interaction: discord.Interaction) -> None:
     """The submit this interaction counted never became a job: it does not count."""
-    cooldowns_of(interaction.client).refund(SUBMIT, interaction.user.id,
-                                            interaction.channel_id or 0)
+    cooldowns_of(interaction.client).refund(
+        SUBMIT, interaction.user.id, interaction.channel_id or 0
+    )
 
 
 def refund_unsent_job(client: discord.Client, job: Job) -> None:

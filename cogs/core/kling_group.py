@@ -20,20 +20,35 @@ if TYPE_CHECKING:
 
 # Subcommands in the order Discord receives them whatever order the features load in: the
 # synced schema (and its digest, which decides whether to register again) stays the same.
-SUBCOMMAND_ORDER = ("animate", "edit", "mark", "undo", "clear", "frame", "preview", "status",
-                    "end", "remove", "swap", "add", "jobs")
+SUBCOMMAND_ORDER = (
+    "animate",
+    "edit",
+    "mark",
+    "undo",
+    "clear",
+    "frame",
+    "preview",
+    "status",
+    "end",
+    "remove",
+    "swap",
+    "add",
+    "jobs",
+)
 
 
 class KlingGroup(app_commands.Group):
     def __init__(self) -> None:
-        super().__init__(name="kling", description="Edit short videos with Kling AI",
-                         guild_only=True)
+        super().__init__(
+            name="kling", description="Edit short videos with Kling AI", guild_only=True
+        )
 
     def add_command(self, command: Any, /, *, override: bool = False) -> None:
         super().add_command(command, override=override)
         rank = {name: i for i, name in enumerate(SUBCOMMAND_ORDER)}
-        self._children = dict(sorted(self._children.items(),
-                                     key=lambda item: rank.get(item[0], len(rank))))
+        self._children = dict(
+            sorted(self._children.items(), key=lambda item: rank.get(item[0], len(rank)))
+        )
 
 
 def kling_group(client: commands.Bot) -> KlingGroup:

@@ -36,17 +36,24 @@ def fit_embed(embed: discord.Embed) -> discord.Embed:
     if embed.title:
         embed.title = fit(embed.title, limits.EMBED_TITLE)
     if embed.author.name:
-        embed.set_author(name=fit(embed.author.name, limits.EMBED_AUTHOR),
-                         url=embed.author.url, icon_url=embed.author.icon_url)
+        embed.set_author(
+            name=fit(embed.author.name, limits.EMBED_AUTHOR),
+            url=embed.author.url,
+            icon_url=embed.author.icon_url,
+        )
     while len(embed.fields) > limits.EMBED_FIELDS:
         embed.remove_field(limits.EMBED_FIELDS)
     for index, field in enumerate(embed.fields):
-        embed.set_field_at(index, name=fit(field.name or "", limits.EMBED_FIELD_NAME),
-                           value=fit(field.value or "", limits.EMBED_FIELD_VALUE),
-                           inline=bool(field.inline))
+        embed.set_field_at(
+            index,
+            name=fit(field.name or "", limits.EMBED_FIELD_NAME),
+            value=fit(field.value or "", limits.EMBED_FIELD_VALUE),
+            inline=bool(field.inline),
+        )
     if embed.footer.text:
-        embed.set_footer(text=fit(embed.footer.text, limits.EMBED_FOOTER),
-                         icon_url=embed.footer.icon_url)
+        embed.set_footer(
+            text=fit(embed.footer.text, limits.EMBED_FOOTER), icon_url=embed.footer.icon_url
+        )
     if embed.description:
         embed.description = fit(embed.description, limits.EMBED_DESCRIPTION)
     if len(embed) > limits.EMBED_TOTAL:
@@ -54,8 +61,14 @@ def fit_embed(embed: discord.Embed) -> discord.Embed:
         # longest (descriptions, values) are cut most.
         names = [f.name or "" for f in embed.fields]
         values = [f.value or "" for f in embed.fields]
-        parts = [embed.title or "", embed.description or "", embed.footer.text or "",
-                 embed.author.name or "", *names, *values]
+        parts = [
+            embed.title or "",
+            embed.description or "",
+            embed.footer.text or "",
+            embed.author.name or "",
+            *names,
+            *values,
+        ]
         caps = iter(share([len(p) for p in parts], limits.EMBED_TOTAL))
         title, description, footer, author = (fit(p, next(caps)) for p in parts[:4])
         embed.title, embed.description = title or None, description or None
@@ -65,8 +78,12 @@ def fit_embed(embed: discord.Embed) -> discord.Embed:
             embed.set_author(name=author, url=embed.author.url, icon_url=embed.author.icon_url)
         names = [fit(n, next(caps)) for n in names]
         for index, field in enumerate(embed.fields):
-            embed.set_field_at(index, name=names[index], value=fit(values[index], next(caps)),
-                               inline=bool(field.inline))
+            embed.set_field_at(
+                index,
+                name=names[index],
+                value=fit(values[index], next(caps)),
+                inline=bool(field.inline),
+            )
     return embed
 
 
@@ -92,8 +109,9 @@ def fit_view(view: AnyView) -> AnyView:
     return view
 
 
-async def send_reply(interaction: discord.Interaction, content: str, *,
-                     ephemeral: bool = True) -> None:
+async def send_reply(
+    interaction: discord.Interaction, content: str, *, ephemeral: bool = True
+) -> None:
     """Answer with `content` as the first response or a followup; once the interaction's token is
     gone (15 minutes), privately in a DM, or only in the log when the member takes no DMs.
 
@@ -120,11 +138,23 @@ async def send_reply(interaction: discord.Interaction, content: str, *,
 async def tell_privately(interaction: discord.Interaction, content: str) -> None:
     """A DM to the member who interacted; if they take no DMs, the log is all that is left."""
     if interaction.channel_id is not None:  # a DM says where it comes from
-        content = fit_content(render(Msg("About your request in <#{channel}>: {answer}",
-                                         channel=interaction.channel_id, answer=content),
-                                     interaction.locale))
+        content = fit_content(
+            render(
+                Msg(
+                    "About your request in <#{channel}>: {answer}",
+                    channel=interaction.channel_id,
+                    answer=content,
+                ),
+                interaction.locale,
+            )
+        )
     try:
         await interaction.user.send(content, allowed_mentions=discord.AllowedMentions.none())
     except discord.HTTPException as exc:  # 50007: the member's privacy settings refuse DMs
-        log.info("interaction %s expired and user %s takes no DMs (%s); the answer was: %s",
-                 interaction.id, interaction.user.id, exc, content)
+        log.info(
+            "interaction %s expired and user %s takes no DMs (%s); the answer was: %s",
+            interaction.id,
+            interaction.user.id,
+            exc,
+            content,
+        )

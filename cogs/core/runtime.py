@@ -66,9 +66,13 @@ def job_callback_url(config: Config) -> Callable[[Job], str] | None:
     return lambda job: callback_url(base, job.id)
 
 
-async def start_web_server(config: Config, runner: JobRunner, editing: EditingService,
-                           web_side: DiscordSide | None,
-                           cooldowns: Cooldowns | None = None) -> WebServer | None:
+async def start_web_server(
+    config: Config,
+    runner: JobRunner,
+    editing: EditingService,
+    web_side: DiscordSide | None,
+    cooldowns: Cooldowns | None = None,
+) -> WebServer | None:
     """Serve Kling's callback route and the picker on `[web] host:port` when a public URL (or
     the older callback base URL) is set; off otherwise.
 
@@ -79,13 +83,25 @@ async def start_web_server(config: Config, runner: JobRunner, editing: EditingSe
         return None
     picker = None
     if web.public_url is not None:
-        key = (web.signing_key.reveal() if web.signing_key else
-               await editing.store.get_or_create_secret(KEY_NAME, new_signing_key))
-        picker = Picker(editing, TokenSigner(key, lifetime_s=web.link_minutes * 60.0),
-                        public_url=web.public_url, cooldowns=cooldowns or Cooldowns(),
-                        discord=web_side)
-    server = WebServer(host=web.host, port=web.port, wake=runner.poll_soon,
-                       webhook_secret=_secret(config.kling.webhook_secret), picker=picker)
+        key = (
+            web.signing_key.reveal()
+            if web.signing_key
+            else await editing.store.get_or_create_secret(KEY_NAME, new_signing_key)
+        )
+        picker = Picker(
+            editing,
+            TokenSigner(key, lifetime_s=web.link_minutes * 60.0),
+            public_url=web.public_url,
+            cooldowns=cooldowns or Cooldowns(),
+            discord=web_side,
+        )
+    server = WebServer(
+        host=web.host,
+        port=web.port,
+        wake=runner.poll_soon,
+        webhook_secret=_secret(config.kling.webhook_secret),
+        picker=picker,
+    )
     await server.start()
     if config.kling.webhook_secret is None:
         log.warning("Kling callbacks are not signed: set KLING_WEBHOOK_SECRET to verify them")
@@ -149,8 +165,9 @@ async def open_services(
             observer=observer,
             config=runner_config(config),
         )
-        editing = _editing_service(store, kling, runner, http, storage.media_dir, fresh_video_url,
-                                   board_locale)
+        editing = _editing_service(
+            store, kling, runner, http, storage.media_dir, fresh_video_url, board_locale
+        )
         web = await start_web_server(config, runner, editing, web_side, cooldowns)
     except BaseException:
         if store is not None:
@@ -172,7 +189,12 @@ def _editing_service(
     board_locale: BoardLocale | None = None,
 ) -> EditingService:
     return EditingService(
-        store, kling, runner, http=http, media_dir=media_dir, fresh_video_url=fresh_video_url,
+        store,
+        kling,
+        runner,
+        http=http,
+        media_dir=media_dir,
+        fresh_video_url=fresh_video_url,
         board_locale=board_locale,
     )
 

@@ -34,11 +34,14 @@ ADMIN_PREFIX = "kling-admin:"
 MODAL_PREFIX = "kling:m:"
 _REMEMBERED_CARDS = 1024
 
-CARD_EXPIRED = Msg("This confirmation card has expired; nothing was sent to Kling. Run the "
-                   "command again to get a new one.")
+CARD_EXPIRED = Msg(
+    "This confirmation card has expired; nothing was sent to Kling. Run the "
+    "command again to get a new one."
+)
 PANEL_CLOSED = Msg("This settings panel has closed. Open it again with `/kling-admin settings`.")
 FORM_EXPIRED = Msg("This form has expired; nothing was changed. Open it again from the board.")
 BUTTONS_EXPIRED = Msg("These buttons have expired; nothing was changed. Run the command again.")
+
 
 class FinishedCards:
     """What happened to the confirmation cards that were answered: card id -> what to tell a
@@ -115,7 +118,7 @@ def why_unheard(interaction: discord.Interaction) -> Text:
     if interaction.type is discord.InteractionType.modal_submit:
         return FORM_EXPIRED if custom_id.startswith(MODAL_PREFIX) else BUTTONS_EXPIRED
     if custom_id.startswith(CONFIRM_PREFIX):
-        card = custom_id[len(CONFIRM_PREFIX):].partition(":")[0]
+        card = custom_id[len(CONFIRM_PREFIX) :].partition(":")[0]
         return finished_cards(interaction.client).get(card) or CARD_EXPIRED
     if custom_id.startswith(ADMIN_PREFIX):
         return PANEL_CLOSED
@@ -127,8 +130,11 @@ async def answer_unheard(interaction: discord.Interaction) -> None:
     if not interaction.extras.get(UNHEARD) or interaction.response.is_done():
         return
     data: Any = interaction.data or {}
-    log.info("interaction %s: nothing listens to %r any more; telling the member", interaction.id,
-             str(data.get("custom_id", ""))[:100])
+    log.info(
+        "interaction %s: nothing listens to %r any more; telling the member",
+        interaction.id,
+        str(data.get("custom_id", ""))[:100],
+    )
     # Something may have answered after all: then there is nothing more to say.
     with contextlib.suppress(discord.InteractionResponded):
         await send_reply(interaction, why_unheard(interaction))

@@ -30,9 +30,13 @@ CONTEXT_MENU_NAME = "context-menu"
 DESCRIPTION = "command-description"
 CHOICE = "choice"
 
-_DESCRIPTIONS = frozenset({
-    Where.command_description, Where.group_description, Where.parameter_description,
-})
+_DESCRIPTIONS = frozenset(
+    {
+        Where.command_description,
+        Where.group_description,
+        Where.parameter_description,
+    }
+)
 _NAMES = frozenset({Where.command_name, Where.group_name, Where.parameter_name})
 
 
@@ -82,7 +86,8 @@ class _Collector(app_commands.Translator):
         if msgctxt is not None and locale is discord.Locale.indonesian:
             where = _where(context)
             entry = self.found.setdefault(
-                (string.message, msgctxt), SourceMessage(string.message, msgctxt))
+                (string.message, msgctxt), SourceMessage(string.message, msgctxt)
+            )
             if where not in entry.locations:
                 entry.locations.append(where)
         return None
@@ -99,7 +104,8 @@ def _where(context: app_commands.TranslationContext[Any, Any]) -> tuple[str, int
 
 async def command_messages(
     commands: Iterable[
-        app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu],
+        app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu
+    ],
     tree: app_commands.CommandTree,
 ) -> list[SourceMessage]:
     """Every translatable string of ``commands``, as discord.py itself walks them to sync."""

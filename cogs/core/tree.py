@@ -39,8 +39,7 @@ def describe_app_command_error(error: BaseException) -> Text | None:
     if isinstance(error, app_commands.NoPrivateMessage):
         return Msg("This command works in a server channel, not in direct messages.")
     if isinstance(error, app_commands.TransformerError):
-        return Msg("`{value}` is not a valid value for this option.",
-                   value=excerpt(error.value))
+        return Msg("`{value}` is not a valid value for this option.", value=excerpt(error.value))
     if isinstance(error, app_commands.CheckFailure):
         # A check's own words (not ours to translate), else a translated default.
         return Text(str(error)) if str(error) else Msg("You cannot use this command here.")
@@ -55,8 +54,9 @@ def _unwrap(error: BaseException) -> BaseException:
     return error
 
 
-async def report_error(interaction: discord.Interaction, error: BaseException, *,
-                       where: str) -> str | None:
+async def report_error(
+    interaction: discord.Interaction, error: BaseException, *, where: str
+) -> str | None:
     """Tell the user what went wrong (or an error id); returns the id for unexpected errors."""
     cause = _unwrap(error)
     if isinstance(cause, discord.HTTPException) and cause.code in QUIET_DISCORD_CODES:
@@ -71,8 +71,9 @@ async def report_error(interaction: discord.Interaction, error: BaseException, *
     if message is None:
         error_id = new_error_id()
         log.error("unexpected error %s in %s", error_id, where, exc_info=cause)
-        message = Msg("Something went wrong on our side (error id `{error_id}`).",
-                      error_id=error_id).render(locale)
+        message = Msg(
+            "Something went wrong on our side (error id `{error_id}`).", error_id=error_id
+        ).render(locale)
     await send_reply(interaction, message)
     return error_id
 
@@ -116,7 +117,9 @@ Owner = TypeVar("Owner")
 Rest = ParamSpec("Rest")
 
 
-def routed_callback(where: str) -> Callable[
+def routed_callback(
+    where: str,
+) -> Callable[
     [Callable[Concatenate[Owner, discord.Interaction, Rest], Awaitable[None]]],
     Callable[Concatenate[Owner, discord.Interaction, Rest], Coroutine[Any, Any, None]],
 ]:
@@ -126,8 +129,13 @@ def routed_callback(where: str) -> Callable[
         func: Callable[Concatenate[Owner, discord.Interaction, Rest], Awaitable[None]],
     ) -> Callable[Concatenate[Owner, discord.Interaction, Rest], Coroutine[Any, Any, None]]:
         @functools.wraps(func)
-        async def wrapper(self: Owner, interaction: discord.Interaction, /,
-                          *args: Rest.args, **kwargs: Rest.kwargs) -> None:
+        async def wrapper(
+            self: Owner,
+            interaction: discord.Interaction,
+            /,
+            *args: Rest.args,
+            **kwargs: Rest.kwargs,
+        ) -> None:
             try:
                 await func(self, interaction, *args, **kwargs)
             except Exception as error:

@@ -39,10 +39,12 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # The board is a channel message everybody reads: its text and buttons are in the server's
 # language (`cogs.core.languages.server_locale`), worded each time the board is drawn.
 OPENING_TEXT = Msg("## Kling editing board\nOpening the editing session…")
-ENDED_TEXT = Msg("## Kling editing board\nThis editing session has ended. Start a new one with "
-                 "`/kling edit`.")
-REPLACED_TEXT = Msg("## Kling editing board\nThis editing session was replaced by a newer one "
-                    "in this channel.")
+ENDED_TEXT = Msg(
+    "## Kling editing board\nThis editing session has ended. Start a new one with `/kling edit`."
+)
+REPLACED_TEXT = Msg(
+    "## Kling editing board\nThis editing session was replaced by a newer one in this channel."
+)
 SESSION_ENDED = Msg("This editing session has ended. Start a new one with `/kling edit`.")
 OTHER_CHANNEL = Msg("This board belongs to another channel's editing session.")
 SOURCE_LABEL = Msg("-# Source video (re-hosted here so Kling can always fetch it)")
@@ -50,61 +52,101 @@ SOURCE_LABEL = Msg("-# Source video (re-hosted here so Kling can always fetch it
 # Buttons: (action, label); arrows need no words.
 NAV_BUTTONS = (("f-10", "◀◀ -10"), ("f-1", "◀ -1"), ("f+1", "▶ +1"), ("f+10", "▶▶ +10"))
 ACTION_LABELS = {
-    "mark": Msg("Add points", msgctxt="button"), "undo": Msg("Undo", msgctxt="button"),
-    "clear": Msg("Clear", msgctxt="button"), "preview": Msg("Preview", msgctxt="button"),
-    "remove": Msg("Remove", msgctxt="button"), "swap": Msg("Swap", msgctxt="button"),
-    "add": Msg("Add", msgctxt="button"), "pick": Msg("Pick points", msgctxt="button"),
+    "mark": Msg("Add points", msgctxt="button"),
+    "undo": Msg("Undo", msgctxt="button"),
+    "clear": Msg("Clear", msgctxt="button"),
+    "preview": Msg("Preview", msgctxt="button"),
+    "remove": Msg("Remove", msgctxt="button"),
+    "swap": Msg("Swap", msgctxt="button"),
+    "add": Msg("Add", msgctxt="button"),
+    "pick": Msg("Pick points", msgctxt="button"),
 }
 
 
 def board_image_filename(board: BoardView) -> str:
     ext = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp"}.get(
-        board.image_format.lower(), "jpg")
+        board.image_format.lower(), "jpg"
+    )
     return f"{BOARD_IMAGE_NAME}.{ext}"
 
 
 def board_file(board: BoardView, locale: object = None) -> discord.File:
-    return discord.File(io.BytesIO(board.image), filename=board_image_filename(board),
-                        description=translate(locale, "Frame {frame} of the editing board",
-                                              frame=board.frame_index))
+    return discord.File(
+        io.BytesIO(board.image),
+        filename=board_image_filename(board),
+        description=translate(
+            locale, "Frame {frame} of the editing board", frame=board.frame_index
+        ),
+    )
 
 
 def board_text(board: BoardView, locale: object = None, *, emulator: bool = False) -> str:
     lines: list[object] = [
         Msg("## Kling editing board"),
-        Msg("**Frame {frame} / {last}** · {time} s · grid {grid}", frame=board.frame_index,
-            last=board.total_frames - 1, time=f"{board.time_s:.2f}", grid=board.grid)]
+        Msg(
+            "**Frame {frame} / {last}** · {time} s · grid {grid}",
+            frame=board.frame_index,
+            last=board.total_frames - 1,
+            time=f"{board.time_s:.2f}",
+            grid=board.grid,
+        ),
+    ]
     if board.marked_frames:
         items = []
         for f, n in board.marked_frames:
             item = Msg("{frame} ({points} pt)", frame=f, points=n)
             items.append(Joined(("**", item, "**"), "") if f == board.frame_index else item)
-        lines.append(Msg("**Marked frames ({count}/{max_frames}):** {frames}",
-                         count=len(board.marked_frames), max_frames=board.max_frames,
-                         frames=Joined(items, " · ")))
+        lines.append(
+            Msg(
+                "**Marked frames ({count}/{max_frames}):** {frames}",
+                count=len(board.marked_frames),
+                max_frames=board.max_frames,
+                frames=Joined(items, " · "),
+            )
+        )
     else:
-        lines.append(Msg("No points yet: click **Add points** or use `/kling mark` (e.g. `C4` or "
-                         "`0.42,0.61`)."))
+        lines.append(
+            Msg(
+                "No points yet: click **Add points** or use `/kling mark` (e.g. `C4` or "
+                "`0.42,0.61`)."
+            )
+        )
     if board.points_on_frame:
-        on_frame = Joined((Msg("#{number} by <@{user}>", number=p.number, user=p.added_by)
-                           for p in board.points_on_frame), ", ")
+        on_frame = Joined(
+            (
+                Msg("#{number} by <@{user}>", number=p.number, user=p.added_by)
+                for p in board.points_on_frame
+            ),
+            ", ",
+        )
         lines.append(Msg("**On this frame:** {points}", points=on_frame))
     if board.contributors:
         people = ", ".join(f"<@{user}> ({count})" for user, count in board.contributors)
         lines.append(Msg("**Marked by:** {people}", people=people))
     if board.expires_at is not None:
-        lines.append(Msg("Kling session renews itself; current one expires <t:{at}:R>.",
-                         at=int(board.expires_at)))
+        lines.append(
+            Msg(
+                "Kling session renews itself; current one expires <t:{at}:R>.",
+                at=int(board.expires_at),
+            )
+        )
     return Joined(with_emulator_note(lines, emulator), "\n").render(locale)
 
 
-def _button(session_id: int, action: str, label: str, *, disabled: bool = False,
-            style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> ui.Item[Any]:
+def _button(
+    session_id: int,
+    action: str,
+    label: str,
+    *,
+    disabled: bool = False,
+    style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+) -> ui.Item[Any]:
     return BoardButton(session_id, action, label=label, style=style, disabled=disabled)
 
 
-def board_layout(board: BoardView, *, video_filename: str | None,
-                 locale: object = None, emulator: bool = False) -> ui.LayoutView:
+def board_layout(
+    board: BoardView, *, video_filename: str | None, locale: object = None, emulator: bool = False
+) -> ui.LayoutView:
     """The board message in `locale` (the server's language); `emulator` adds the line saying
     the edits are the emulator's."""
     sid = board.session_id
@@ -122,13 +164,24 @@ def board_layout(board: BoardView, *, video_filename: str | None,
         tools.add_item(_button(sid, action, labels[action], disabled=not has_points))
     edits: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
     for action in ("remove", "swap", "add"):
-        edits.add_item(_button(sid, action, labels[action], disabled=not has_points,
-                               style=discord.ButtonStyle.success))
+        edits.add_item(
+            _button(
+                sid,
+                action,
+                labels[action],
+                disabled=not has_points,
+                style=discord.ButtonStyle.success,
+            )
+        )
     container: ui.Container[ui.LayoutView] = ui.Container(accent_colour=discord.Colour.blurple())
-    container.add_item(ui.MediaGallery(
-        discord.MediaGalleryItem(f"attachment://{board_image_filename(board)}",
-                                 description=translate(locale, "Frame {frame}",
-                                                       frame=board.frame_index))))
+    container.add_item(
+        ui.MediaGallery(
+            discord.MediaGalleryItem(
+                f"attachment://{board_image_filename(board)}",
+                description=translate(locale, "Frame {frame}", frame=board.frame_index),
+            )
+        )
+    )
     container.add_item(ui.TextDisplay(board_text(board, locale, emulator=emulator)))
     container.add_item(nav)
     container.add_item(tools)
@@ -139,12 +192,12 @@ def board_layout(board: BoardView, *, video_filename: str | None,
     return view
 
 
-def notice_layout(text: str, *, video_filename: str | None,
-                  locale: object = None) -> ui.LayoutView:
+def notice_layout(text: str, *, video_filename: str | None, locale: object = None) -> ui.LayoutView:
     """A board without buttons: while opening, or after the session ended."""
     view = ui.LayoutView(timeout=None)
-    view.add_item(ui.Container(ui.TextDisplay(render(text, locale)),
-                               accent_colour=discord.Colour.dark_grey()))
+    view.add_item(
+        ui.Container(ui.TextDisplay(render(text, locale)), accent_colour=discord.Colour.dark_grey())
+    )
     _add_source(view, video_filename, locale)
     return view
 
@@ -157,8 +210,9 @@ def _add_source(view: ui.LayoutView, video_filename: str | None, locale: object)
 
 def source_attachment(message: discord.Message) -> discord.Attachment | None:
     """The video the board message carries (anything that is not the board image)."""
-    return next((a for a in message.attachments
-                 if not a.filename.startswith(BOARD_IMAGE_NAME + ".")), None)
+    return next(
+        (a for a in message.attachments if not a.filename.startswith(BOARD_IMAGE_NAME + ".")), None
+    )
 
 
 def board_lock(client: discord.Client, session_id: int) -> BoardLock:
@@ -170,9 +224,15 @@ def board_lock(client: discord.Client, session_id: int) -> BoardLock:
 Respond = Callable[..., Awaitable[Any]]
 
 
-async def publish_board(client: discord.Client, session: Session, board: BoardView,
-                        lock: BoardLock, message: discord.Message | None = None, *,
-                        respond: Respond | None = None) -> None:
+async def publish_board(
+    client: discord.Client,
+    session: Session,
+    board: BoardView,
+    lock: BoardLock,
+    message: discord.Message | None = None,
+    *,
+    respond: Respond | None = None,
+) -> None:
     """Put the session's board as it is now on its message, after a change drawn as `board`.
 
     `board` may be older than what is shown (members acting at once), or on another frame than
@@ -212,17 +272,26 @@ async def fetch_board_message(client: discord.Client, session: Session) -> disco
         return None
 
 
-async def show_board(message: discord.Message, board: BoardView,
-                     locale: object = None, *, emulator: bool = False,
-                     respond: Respond | None = None) -> discord.Message:
+async def show_board(
+    message: discord.Message,
+    board: BoardView,
+    locale: object = None,
+    *,
+    emulator: bool = False,
+    respond: Respond | None = None,
+) -> discord.Message:
     """Edit the board message in place: one edit, the new image replacing the old one (through
     `respond`, the interaction of a click on it, when given)."""
     video = source_attachment(message)
     keep: list[discord.Attachment | discord.File] = [video] if video else []
     edit = respond if respond is not None else message.edit
     return await edit(
-        view=board_layout(board, video_filename=video.filename if video else None,
-                          locale=locale, emulator=emulator),
+        view=board_layout(
+            board,
+            video_filename=video.filename if video else None,
+            locale=locale,
+            emulator=emulator,
+        ),
         attachments=[*keep, board_file(board, locale)],
         allowed_mentions=NO_MENTIONS,
     )
@@ -232,9 +301,13 @@ async def show_notice(message: discord.Message, text: str, locale: object = None
     """Turn a board into a notice (ended or replaced): buttons gone, video kept."""
     video = source_attachment(message)
     try:
-        await message.edit(view=notice_layout(text, video_filename=video.filename if video
-                                              else None, locale=locale),
-                           attachments=[video] if video else [], allowed_mentions=NO_MENTIONS)
+        await message.edit(
+            view=notice_layout(
+                text, video_filename=video.filename if video else None, locale=locale
+            ),
+            attachments=[video] if video else [],
+            allowed_mentions=NO_MENTIONS,
+        )
     except discord.HTTPException as exc:
         log.warning("could not retire board %s: %s", message.id, exc)
 
@@ -245,9 +318,14 @@ async def retire_board(client: discord.Client, session: Session, text: str = END
         await show_notice(message, text, server_locale(client, session.guild_id))
 
 
-async def update_board(client: discord.Client, session: Session, board: BoardView,
-                       message: discord.Message | None = None, *,
-                       respond: Respond | None = None) -> discord.Message | None:
+async def update_board(
+    client: discord.Client,
+    session: Session,
+    board: BoardView,
+    message: discord.Message | None = None,
+    *,
+    respond: Respond | None = None,
+) -> discord.Message | None:
     """Show `board` on the session's board message (fetched unless the caller has it; `respond`
     is only used when `message` is the board)."""
     if message is not None and message.id == session.board_message_id:
@@ -256,8 +334,13 @@ async def update_board(client: discord.Client, session: Session, board: BoardVie
         target, respond = await fetch_board_message(client, session), None
     if target is None:
         return None
-    return await show_board(target, board, server_locale(client, session.guild_id),
-                            emulator=on_emulator(client), respond=respond)
+    return await show_board(
+        target,
+        board,
+        server_locale(client, session.guild_id),
+        emulator=on_emulator(client),
+        respond=respond,
+    )
 
 
 async def usable_session(interaction: discord.Interaction, session_id: int) -> Session | None:

@@ -28,12 +28,17 @@ MODAL_ACTIONS = ("mark", "remove", "swap", "add")
 
 UNKNOWN_ACTION = Msg("This button is from an older version of the bot; use the slash commands.")
 
-async def handle_board_action(interaction: discord.Interaction, session_id: int,
-                              action: str) -> None:
+
+async def handle_board_action(
+    interaction: discord.Interaction, session_id: int, action: str
+) -> None:
     if action in MODAL_ACTIONS:
         locale = member_locale(interaction)
-        modal: ui.Modal = (AddPointsModal(session_id, locale) if action == "mark"
-                           else EditModal(session_id, action, locale))
+        modal: ui.Modal = (
+            AddPointsModal(session_id, locale)
+            if action == "mark"
+            else EditModal(session_id, action, locale)
+        )
         await interaction.response.send_modal(modal)  # a modal must be the first response
         return
     if action == "pick":
@@ -61,5 +66,11 @@ async def handle_board_action(interaction: discord.Interaction, session_id: int,
         await send_reply(interaction, UNKNOWN_ACTION)
         return
     # Edited through the click's interaction: the member's answer is this edit of the board.
-    await publish_board(interaction.client, session, board, lock, interaction.message,
-                        respond=interaction.edit_original_response)
+    await publish_board(
+        interaction.client,
+        session,
+        board,
+        lock,
+        interaction.message,
+        respond=interaction.edit_original_response,
+    )

@@ -23,16 +23,19 @@ CONTEXT_MENU_NAME = "Edit video with Kling"
 
 
 # Named for the board buttons, which find the cog by this name.
-class EditingCog(EditCommands, MarkingCommands, SessionCommands, KlingSubcommands,
-                 name=EDITING_COG):
+class EditingCog(
+    EditCommands, MarkingCommands, SessionCommands, KlingSubcommands, name=EDITING_COG
+):
     def __init__(self, bot: commands.Bot) -> None:
         super().__init__(bot)
         self.context_menu = app_commands.ContextMenu(
-            name=CONTEXT_MENU_NAME, callback=edit_video_context_menu)
+            name=CONTEXT_MENU_NAME, callback=edit_video_context_menu
+        )
         self.context_menu.guild_only = True
 
-    async def board_click(self, interaction: discord.Interaction, session_id: int,
-                          action: str) -> None:
+    async def board_click(
+        self, interaction: discord.Interaction, session_id: int, action: str
+    ) -> None:
         """A board button was clicked (`cogs.editing.board_buttons.BoardButton`)."""
         await handle_board_action(interaction, session_id, action)
 
@@ -45,7 +48,6 @@ class EditingCog(EditCommands, MarkingCommands, SessionCommands, KlingSubcommand
         self.bot.remove_dynamic_items(BoardButton, PickerButton)
         self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
         await super().cog_unload()
-
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -42,16 +42,19 @@ class OwnedChoiceView(ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(NOT_YOURS.render(interaction.locale),
-                                                    ephemeral=True)
+            await interaction.response.send_message(
+                NOT_YOURS.render(interaction.locale), ephemeral=True
+            )
             return False
         return True
 
-    async def run(self, interaction: discord.Interaction, working: Msg,
-                  then: Continuation | None) -> None:
+    async def run(
+        self, interaction: discord.Interaction, working: Msg, then: Continuation | None
+    ) -> None:
         self.stop()
-        await interaction.response.edit_message(content=working.render(interaction.locale),
-                                                view=None)
+        await interaction.response.edit_message(
+            content=working.render(interaction.locale), view=None
+        )
         if then is None:
             return
         try:
@@ -59,14 +62,16 @@ class OwnedChoiceView(ui.View):
         except Exception as exc:
             await report_error(interaction, exc, where=WHERE)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception,
-                       item: ui.Item[Any], /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any], /
+    ) -> None:
         await report_error(interaction, error, where=WHERE)
 
 
 class FixVideoView(OwnedChoiceView):
-    def __init__(self, owner_id: int, fix_and_continue: Continuation,
-                 locale: object = None) -> None:
+    def __init__(
+        self, owner_id: int, fix_and_continue: Continuation, locale: object = None
+    ) -> None:
         super().__init__(owner_id, locale)
         self._continue = fix_and_continue
         self.fix.label = FIX_LABEL.render(locale)

@@ -76,8 +76,11 @@ def parse_target(session: str, frame: str, path: str) -> PickerTarget | None:
     """The target a clicked id names, or None when no picker of ours made it (numbers out of
     range, a cell not on the 5x5 grid, too many steps)."""
     session_id = row_id(session)
-    if session_id is None or not (frame.isascii() and frame.isdigit()) \
-            or len(frame) > MAX_FRAME_DIGITS:
+    if (
+        session_id is None
+        or not (frame.isascii() and frame.isdigit())
+        or len(frame) > MAX_FRAME_DIGITS
+    ):
         return None
     if path == BACK:
         return PickerTarget(session_id, int(frame))
@@ -89,22 +92,31 @@ def parse_target(session: str, frame: str, path: str) -> PickerTarget | None:
 
 
 class PickerButton(ui.DynamicItem[ui.Button[Any]], template=TEMPLATE):
-    def __init__(self, target: PickerTarget | None, *, label: str = "",
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary,
-                 disabled: bool = False) -> None:
+    def __init__(
+        self,
+        target: PickerTarget | None,
+        *,
+        label: str = "",
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+        disabled: bool = False,
+    ) -> None:
         # None: a clicked id that names nothing (see parse_target); it answers "no longer valid".
         custom_id = target.custom_id if target is not None else f"{PREFIX}:0:0:{BACK}"
-        super().__init__(ui.Button(label=label or "?", style=style, disabled=disabled,
-                                   custom_id=custom_id))
+        super().__init__(
+            ui.Button(label=label or "?", style=style, disabled=disabled, custom_id=custom_id)
+        )
         self.target = target
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any],
-                             match: re.Match[str], /) -> PickerButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> PickerButton:
         # No I/O here: the 3-second clock is running.
         button = item if isinstance(item, ui.Button) else None
-        return cls(parse_target(match["session"], match["frame"], match["path"]),
-                   label=(button.label or "") if button else "")
+        return cls(
+            parse_target(match["session"], match["frame"], match["path"]),
+            label=(button.label or "") if button else "",
+        )
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -134,42 +146,75 @@ def picker_file(picker: PickerView) -> discord.File:
 
 def picker_text(picker: PickerView) -> Msg:
     if picker.cell_name is None:
-        return Msg("**Pick a point** · Frame {frame}\nClick the cell with the object in it: it "
-                   "opens enlarged.", frame=picker.frame_index)
-    return Msg("**Pick a point** · Frame {frame} · cell {cell}\nClick the square whose centre "
-               "(+) is on the object: the point is marked there. **Back** shows the whole frame.",
-               frame=picker.frame_index, cell=picker.cell_name)
+        return Msg(
+            "**Pick a point** · Frame {frame}\nClick the cell with the object in it: it "
+            "opens enlarged.",
+            frame=picker.frame_index,
+        )
+    return Msg(
+        "**Pick a point** · Frame {frame} · cell {cell}\nClick the square whose centre "
+        "(+) is on the object: the point is marked there. **Back** shows the whole frame.",
+        frame=picker.frame_index,
+        cell=picker.cell_name,
+    )
 
 
-def picker_layout(picker: PickerView, locale: object = None, *, note: Text | None = None,
-                  links: Sequence[ui.Item[Any]] = ()) -> ui.LayoutView:
+def picker_layout(
+    picker: PickerView,
+    locale: object = None,
+    *,
+    note: Text | None = None,
+    links: Sequence[ui.Item[Any]] = (),
+) -> ui.LayoutView:
     """The picker message: the image, what to do, 25 cell buttons (5 rows, laid out as on the
     image) and a last row with **Back** (disabled on the whole frame) and any `links`."""
     sid, frame, cell = picker.session_id, picker.frame_index, picker.cell
     ext = "jpg" if picker.image_format == "jpeg" else picker.image_format
-    alt = Msg("Frame {frame} with a 5x5 grid", frame=frame) if cell is None else Msg(
-        "Cell {cell} of frame {frame}, enlarged, with a 5x5 grid", cell=picker.cell_name,
-        frame=frame)
+    alt = (
+        Msg("Frame {frame} with a 5x5 grid", frame=frame)
+        if cell is None
+        else Msg(
+            "Cell {cell} of frame {frame}, enlarged, with a 5x5 grid",
+            cell=picker.cell_name,
+            frame=frame,
+        )
+    )
     container: ui.Container[ui.LayoutView] = ui.Container(accent_colour=discord.Colour.blurple())
-    container.add_item(ui.MediaGallery(discord.MediaGalleryItem(
-        f"attachment://{IMAGE_NAME}.{ext}", description=alt.render(locale))))
+    container.add_item(
+        ui.MediaGallery(
+            discord.MediaGalleryItem(
+                f"attachment://{IMAGE_NAME}.{ext}", description=alt.render(locale)
+            )
+        )
+    )
     lines: list[object] = [note] if note is not None else []
     lines.append(picker_text(picker))
     if picker.points_on_frame >= picker.max_points:
-        lines.append(Msg("This frame has {max} points, the most Kling takes: undo one, or pick "
-                         "points on another frame.", max=picker.max_points))
+        lines.append(
+            Msg(
+                "This frame has {max} points, the most Kling takes: undo one, or pick "
+                "points on another frame.",
+                max=picker.max_points,
+            )
+        )
     container.add_item(ui.TextDisplay(Joined(lines, "\n").render(locale)))
     for names in cell_names():
         row: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
         for name in names:
             ref = parse_cell_name(name)
-            target = (PickerTarget(sid, frame, ref) if cell is None
-                      else PickerTarget(sid, frame, cell, ref))
+            target = (
+                PickerTarget(sid, frame, ref)
+                if cell is None
+                else PickerTarget(sid, frame, cell, ref)
+            )
             row.add_item(PickerButton(target, label=name))
         container.add_item(row)
     last: ui.ActionRow[ui.LayoutView] = ui.ActionRow()
-    last.add_item(PickerButton(PickerTarget(sid, frame), label=BACK_LABEL.render(locale),
-                               disabled=cell is None))
+    last.add_item(
+        PickerButton(
+            PickerTarget(sid, frame), label=BACK_LABEL.render(locale), disabled=cell is None
+        )
+    )
     for link in links:
         last.add_item(link)
     container.add_item(last)
@@ -178,11 +223,18 @@ def picker_layout(picker: PickerView, locale: object = None, *, note: Text | Non
     return fit_view(view)
 
 
-async def _picker_for(interaction: discord.Interaction, session: Session, frame: int,
-                      cell: CellRef | None) -> PickerView:
+async def _picker_for(
+    interaction: discord.Interaction, session: Session, frame: int, cell: CellRef | None
+) -> PickerView:
     service = editing_service(interaction.client)
-    return await build_picker(store_of(interaction.client), session, service.media_dir,
-                              frame_index=frame, cell=cell, locale=member_locale(interaction))
+    return await build_picker(
+        store_of(interaction.client),
+        session,
+        service.media_dir,
+        frame_index=frame,
+        cell=cell,
+        locale=member_locale(interaction),
+    )
 
 
 async def open_picker(interaction: discord.Interaction, session_id: int) -> None:
@@ -205,8 +257,9 @@ async def show_picker(interaction: discord.Interaction, target: PickerTarget) ->
     if session is None:
         return
     picker = await _picker_for(interaction, session, target.frame, target.cell)
-    view = picker_layout(picker, member_locale(interaction),
-                         links=await picker_links(interaction, session))
+    view = picker_layout(
+        picker, member_locale(interaction), links=await picker_links(interaction, session)
+    )
     await interaction.response.edit_message(view=view, attachments=[picker_file(picker)])
 
 
@@ -226,18 +279,27 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
 
     async def refresh_picker() -> None:
         picker = await _picker_for(interaction, session, target.frame, None)
-        note = Msg("Marked {cell} › {sub} at ({x}, {y}) on frame {frame}: {count} point(s) "
-                   "there now.", cell=ZOOM_GRID.cell_name(cell),
-                   sub=ZOOM_GRID.cell_name(sub), x=f"{x:.2f}", y=f"{y:.2f}",
-                   frame=target.frame, count=picker.points_on_frame)
-        view = picker_layout(picker, member_locale(interaction), note=note,
-                             links=await picker_links(interaction, session))
+        note = Msg(
+            "Marked {cell} › {sub} at ({x}, {y}) on frame {frame}: {count} point(s) there now.",
+            cell=ZOOM_GRID.cell_name(cell),
+            sub=ZOOM_GRID.cell_name(sub),
+            x=f"{x:.2f}",
+            y=f"{y:.2f}",
+            frame=target.frame,
+            count=picker.points_on_frame,
+        )
+        view = picker_layout(
+            picker,
+            member_locale(interaction),
+            note=note,
+            links=await picker_links(interaction, session),
+        )
         await interaction.edit_original_response(view=view, attachments=[picker_file(picker)])
 
     lock = board_lock(interaction.client, session.id)  # before the change: see publish_board
-    board = await service.mark(session.id, points=points_text(x, y),
-                               user_id=interaction.user.id, frame=target.frame)
+    board = await service.mark(
+        session.id, points=points_text(x, y), user_id=interaction.user.id, frame=target.frame
+    )
     # The picker is drawn (in a thread) while the board's edit is on its way: the member
     # waits for the slower of the two, not for both.
-    await asyncio.gather(publish_board(interaction.client, session, board, lock),
-                         refresh_picker())
+    await asyncio.gather(publish_board(interaction.client, session, board, lock), refresh_picker())

@@ -48,8 +48,7 @@ class DiscordPickerSide:
         return channel.parent_id if isinstance(channel, discord.Thread) else None
 
 
-def picker_link_button(interaction: discord.Interaction,
-                       session: Session) -> ui.Button[Any] | None:
+def picker_link_button(interaction: discord.Interaction, session: Session) -> ui.Button[Any] | None:
     """**Open the picker** with this member's personal link, or None when the web picker is
     off (no `[web] public_url`)."""
     services = getattr(interaction.client, "services", None)
@@ -58,7 +57,9 @@ def picker_link_button(interaction: discord.Interaction,
     if picker is None:
         return None
     locale = member_locale(interaction)
-    url = picker.link(session_id=session.id, member_id=interaction.user.id,
-                      locale=getattr(locale, "value", locale))
-    return ui.Button(style=discord.ButtonStyle.link, url=url,
-                     label=OPEN_LABEL.render(locale))
+    url = picker.link(
+        session_id=session.id,
+        member_id=interaction.user.id,
+        locale=getattr(locale, "value", locale),
+    )
+    return ui.Button(style=discord.ButtonStyle.link, url=url, label=OPEN_LABEL.render(locale))

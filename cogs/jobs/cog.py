@@ -18,11 +18,13 @@ from cogs.jobs.submit import SubmitCommands
 
 
 class JobsCog(SubmitCommands, KlingSubcommands):
-    @app_commands.command(name="jobs",
-                          description="Recent jobs in this server, with status and links")
+    @app_commands.command(
+        name="jobs", description="Recent jobs in this server, with status and links"
+    )
     @app_commands.describe(user="Only this member's jobs")
-    async def jobs(self, interaction: discord.Interaction,
-                   user: discord.Member | None = None) -> None:
+    async def jobs(
+        self, interaction: discord.Interaction, user: discord.Member | None = None
+    ) -> None:
         await show_jobs(interaction, user)
 
     async def cog_load(self) -> None:

@@ -57,56 +57,81 @@ async def read_images(attachments: list[discord.Attachment]) -> list[tuple[str, 
     images = []
     for attachment in attachments:
         if attachment.size > MAX_IMAGE_BYTES:
-            raise UserFacingError(Msg(
-                "`{name}` is {size} MB; reference images can be at most {cap} MB.",
-                name=attachment.filename, size=f"{attachment.size / 1e6:.1f}",
-                cap=MAX_IMAGE_BYTES // (1024 * 1024)))
+            raise UserFacingError(
+                Msg(
+                    "`{name}` is {size} MB; reference images can be at most {cap} MB.",
+                    name=attachment.filename,
+                    size=f"{attachment.size / 1e6:.1f}",
+                    cap=MAX_IMAGE_BYTES // (1024 * 1024),
+                )
+            )
         images.append((attachment.filename, await attachment.read()))
     return images
 
 
 def already_submitted(job: Job) -> Msg:
-    return Msg("This job was already submitted as job `{job}`; its progress card is in the "
-               "channel.", job=job.id)
+    return Msg(
+        "This job was already submitted as job `{job}`; its progress card is in the channel.",
+        job=job.id,
+    )
 
 
-def card_text(plan: SubmitPlan, locale: object = None, *, emulator: bool = False,
-              ready_at: datetime | None = None) -> str:
+def card_text(
+    plan: SubmitPlan,
+    locale: object = None,
+    *,
+    emulator: bool = False,
+    ready_at: datetime | None = None,
+) -> str:
     lines: list[object] = [
         Msg("### Submit this {kind} job?", kind=kind_name(plan.kind)),
-        Msg("**Mode:** {mode} · **Duration:** {duration} s", mode=plan.mode,
-            duration=plan.duration)]
+        Msg(
+            "**Mode:** {mode} · **Duration:** {duration} s", mode=plan.mode, duration=plan.duration
+        ),
+    ]
     if plan.marked_frames:
-        frames = Joined((Msg("{frame} ({points} pt)", frame=f, points=n)
-                         for f, n in plan.marked_frames), ", ")
+        frames = Joined(
+            (Msg("{frame} ({points} pt)", frame=f, points=n) for f, n in plan.marked_frames), ", "
+        )
         lines.append(Msg("**Marked frames:** {frames}", frames=frames))
     if plan.aspect_ratio:
         lines.append(Msg("**Aspect ratio:** {aspect}", aspect=plan.aspect_ratio))
     if plan.image_paths:
         count = len(plan.image_paths)
-        lines.append(Msg("**Images:** {count}", count=count) if plan.session_id is None
-                     else Msg("**Reference images:** {count}", count=count))
+        lines.append(
+            Msg("**Images:** {count}", count=count)
+            if plan.session_id is None
+            else Msg("**Reference images:** {count}", count=count)
+        )
     if plan.negative_prompt:
         lines.append(Msg("**Negative prompt:** {negative}", negative=plan.negative_prompt))
     # The service's notes (image conversions and the like) are translatable Text already.
     lines.extend(Joined(("-# ", note), "") for note in plan.notes)
     if ready_at is not None:
-        lines.append(Msg("⏳ **Submit** works again {when}.",
-                         when=discord.utils.format_dt(ready_at, "R")))
+        lines.append(
+            Msg("⏳ **Submit** works again {when}.", when=discord.utils.format_dt(ready_at, "R"))
+        )
     lines.append(Msg("**Prompt sent to Kling:**\n>>> {prompt}", prompt=plan.prompt))
     return Joined(with_emulator_note(lines, emulator), "\n").render(locale)
 
 
 def reference_files(plan: SubmitPlan) -> list[discord.File]:
-    return [discord.File(path, filename=f"reference{i}{path.suffix or '.jpg'}")
-            for i, path in enumerate(plan.image_paths, start=1)]
+    return [
+        discord.File(path, filename=f"reference{i}{path.suffix or '.jpg'}")
+        for i, path in enumerate(plan.image_paths, start=1)
+    ]
 
 
 class ConfirmSubmitView(ui.LayoutView):
-    def __init__(self, plan: SubmitPlan,
-                 on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]],
-                 locale: object = None, *, emulator: bool = False,
-                 ready_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        plan: SubmitPlan,
+        on_submit: Callable[[discord.Interaction, SubmitPlan], Awaitable[None]],
+        locale: object = None,
+        *,
+        emulator: bool = False,
+        ready_at: datetime | None = None,
+    ) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT_S)
         self.plan = plan
         self._on_submit = on_submit
@@ -116,17 +141,27 @@ class ConfirmSubmitView(ui.LayoutView):
         self.card = secrets.token_hex(8)
         container: ui.Container[ui.LayoutView] = ui.Container(
             ui.TextDisplay(card_text(plan, locale, emulator=emulator, ready_at=ready_at)),
-            accent_colour=discord.Colour.gold())
+            accent_colour=discord.Colour.gold(),
+        )
         if plan.image_paths:
-            container.add_item(ui.MediaGallery(*[
-                discord.MediaGalleryItem(f"attachment://{f.filename}")
-                for f in reference_files(plan)]))
+            container.add_item(
+                ui.MediaGallery(
+                    *[
+                        discord.MediaGalleryItem(f"attachment://{f.filename}")
+                        for f in reference_files(plan)
+                    ]
+                )
+            )
         submit: ui.Button[ui.LayoutView] = ui.Button(
             label=translate(locale, "Submit", msgctxt="button"),
-            style=discord.ButtonStyle.success, custom_id=f"{CONFIRM_PREFIX}{self.card}:submit")
+            style=discord.ButtonStyle.success,
+            custom_id=f"{CONFIRM_PREFIX}{self.card}:submit",
+        )
         cancel: ui.Button[ui.LayoutView] = ui.Button(
             label=translate(locale, "Cancel", msgctxt="button"),
-            style=discord.ButtonStyle.secondary, custom_id=f"{CONFIRM_PREFIX}{self.card}:cancel")
+            style=discord.ButtonStyle.secondary,
+            custom_id=f"{CONFIRM_PREFIX}{self.card}:cancel",
+        )
         # discord.py's way to give one button its own callback is to assign it; mypy refuses any
         # assignment to a method.
         submit.callback = self._submit  # type: ignore[method-assign]
@@ -137,12 +172,12 @@ class ConfirmSubmitView(ui.LayoutView):
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.plan.requester_id:
             await interaction.response.send_message(
-                NOT_YOURS.render(member_locale(interaction)), ephemeral=True)
+                NOT_YOURS.render(member_locale(interaction)), ephemeral=True
+            )
             return False
         return True
 
-    async def _finish(self, interaction: discord.Interaction, text: str,
-                      *, outcome: Msg) -> None:
+    async def _finish(self, interaction: discord.Interaction, text: str, *, outcome: Msg) -> None:
         # Before stop(): from then on old copies are unheard.
         card_finished(interaction.client, self.card, outcome)
         self.stop()
@@ -176,8 +211,9 @@ class ConfirmSubmitView(ui.LayoutView):
         await interaction.response.defer()
         await self._finish(interaction, CANCELLED, outcome=WAS_CANCELLED)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception,
-                       item: ui.Item[Any], /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any], /
+    ) -> None:
         await report_error(interaction, error, where=WHERE)
 
 
@@ -198,17 +234,31 @@ async def submit_plan(interaction: discord.Interaction, plan: SubmitPlan) -> tup
     except discord.HTTPException as exc:
         # The job is in the runner either way; the card is a convenience.
         log.warning("could not post the card of job %s: %s", job.id, exc)
-        return job, Msg("Submitted job `{job}` ({kind}). The result will be posted in this "
-                        "channel.", job=job.id, kind=kind)
+        return job, Msg(
+            "Submitted job `{job}` ({kind}). The result will be posted in this channel.",
+            job=job.id,
+            kind=kind,
+        )
     guild = plan.guild_id
     link = f"https://discord.com/channels/{guild}/{plan.channel_id}/{card_id}"
-    return job, Msg("Submitted job `{job}` ({kind}). Its progress card is in the channel: "
-                    "{link}", job=job.id, kind=kind, link=link)
+    return job, Msg(
+        "Submitted job `{job}` ({kind}). Its progress card is in the channel: {link}",
+        job=job.id,
+        kind=kind,
+        link=link,
+    )
 
 
-async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int | None,
-                           kind: str, prompt: str, attachments: list[discord.Attachment],
-                           negative_prompt: str | None, mode: str | None) -> None:
+async def plan_and_confirm(
+    interaction: discord.Interaction,
+    *,
+    session_id: int | None,
+    kind: str,
+    prompt: str,
+    attachments: list[discord.Attachment],
+    negative_prompt: str | None,
+    mode: str | None,
+) -> None:
     """Plan an edit (spends nothing), then confirm with the submitter or submit straight away.
 
     The interaction must be acknowledged already (ephemeral, so the card is the submitter's).
@@ -221,8 +271,14 @@ async def plan_and_confirm(interaction: discord.Interaction, *, session_id: int 
         session_id = (await service.require_session(*guild_and_channel(interaction))).id
     images = await read_images(attachments)
     plan = await service.plan_edit(
-        session_id, kind=str(kind), prompt=prompt, user_id=interaction.user.id, images=images,
-        negative_prompt=negative_prompt, mode=mode)
+        session_id,
+        kind=str(kind),
+        prompt=prompt,
+        user_id=interaction.user.id,
+        images=images,
+        negative_prompt=negative_prompt,
+        mode=mode,
+    )
     await confirm_or_submit(interaction, plan)
 
 
@@ -240,8 +296,14 @@ async def confirm_or_submit(interaction: discord.Interaction, plan: SubmitPlan) 
 
     wait = submit_wait(interaction)
     ready_at = discord.utils.utcnow() + timedelta(seconds=wait) if wait is not None else None
-    view = ConfirmSubmitView(plan, confirmed, member_locale(interaction),
-                             emulator=on_emulator(interaction.client), ready_at=ready_at)
+    view = ConfirmSubmitView(
+        plan,
+        confirmed,
+        member_locale(interaction),
+        emulator=on_emulator(interaction.client),
+        ready_at=ready_at,
+    )
     # A 2,500-character prompt and negative prompt together are longer than a layout may be.
-    await interaction.followup.send(view=fit_view(view), files=reference_files(plan),
-                                    ephemeral=True)
+    await interaction.followup.send(
+        view=fit_view(view), files=reference_files(plan), ephemeral=True
+    )

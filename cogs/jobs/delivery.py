@@ -149,7 +149,10 @@ class DiscordDeliverer:
         while True:
             try:
                 message = await self._post(
-                    channel, job, upload, too_large=video is not None,
+                    channel,
+                    job,
+                    upload,
+                    too_large=video is not None,
                     reencoded=upload is not None and upload != video,
                 )
             except discord.HTTPException as error:
@@ -220,8 +223,13 @@ class DiscordDeliverer:
         locale = server_locale(self.client, job.guild_id)
         view = discord.ui.View(timeout=None)
         view.add_item(EditResultButton(job.id, locale=locale))
-        text: list[object] = [Msg("<@{user}> your result is ready: {summary}",
-                                  user=job.requester_id, summary=job_summary(job))]
+        text: list[object] = [
+            Msg(
+                "<@{user}> your result is ready: {summary}",
+                user=job.requester_id,
+                summary=job_summary(job),
+            )
+        ]
         if reencoded:
             text.append(Msg("Re-encoded to fit this channel's upload limit."))
         if upload is None:
@@ -246,15 +254,24 @@ class DiscordDeliverer:
     def _link_text(self, job: Job, *, too_large: bool) -> Msg:
         if not job.result_url:
             if too_large:
-                return Msg("The video is too large to attach in this channel, and Kling gave "
-                           "no link.")
+                return Msg(
+                    "The video is too large to attach in this channel, and Kling gave no link."
+                )
             return Msg("The video could not be downloaded for attaching, and Kling gave no link.")
         if too_large:
-            return Msg("The video is too large to attach in this channel: {url}\n(Kling deletes "
-                       "its link after {days} days; the bot keeps its own copy for {kept} days.)",
-                       url=job.result_url, days=KLING_LINK_DAYS, kept=self.retention_days)
-        return Msg("The video could not be downloaded for attaching: {url}\n(Kling deletes its "
-                   "link after {days} days.)", url=job.result_url, days=KLING_LINK_DAYS)
+            return Msg(
+                "The video is too large to attach in this channel: {url}\n(Kling deletes "
+                "its link after {days} days; the bot keeps its own copy for {kept} days.)",
+                url=job.result_url,
+                days=KLING_LINK_DAYS,
+                kept=self.retention_days,
+            )
+        return Msg(
+            "The video could not be downloaded for attaching: {url}\n(Kling deletes its "
+            "link after {days} days.)",
+            url=job.result_url,
+            days=KLING_LINK_DAYS,
+        )
 
 
 def _carries_key(message: discord.Message, job: Job) -> bool:

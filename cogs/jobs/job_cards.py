@@ -101,8 +101,10 @@ def _status(job: Job, queue_position: int | None) -> Text:
     state = job.state
     if state is JobState.QUEUED:
         if queue_position:
-            return Msg("⏳ Queued ({place} in line): waiting for a free slot at Kling.",
-                       place=ordinal(queue_position))
+            return Msg(
+                "⏳ Queued ({place} in line): waiting for a free slot at Kling.",
+                place=ordinal(queue_position),
+            )
         return Msg("⏳ Queued: waiting for a free slot at Kling.")
     if state is JobState.SUBMITTING:
         return Msg("📤 Sending to Kling…")
@@ -121,34 +123,50 @@ def _status(job: Job, queue_position: int | None) -> Text:
 
 
 def card_message(
-    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None,
+    job: Job,
+    *,
+    now: float,
+    queue_position: int | None = None,
+    estimate: float | None = None,
     emulator: bool = False,
 ) -> Text:
     """The card of `job` as of wall-clock time `now`, as a message (render it in the server's
     language: a card is a channel message)."""
     state = job.state
-    lines: list[object] = [Msg("**Kling job** · {summary}", summary=job_summary(job)),
-                           _status(job, queue_position)]
+    lines: list[object] = [
+        Msg("**Kling job** · {summary}", summary=job_summary(job)),
+        _status(job, queue_position),
+    ]
     elapsed = duration_text(_elapsed(job, now))
     if not state.is_terminal and estimate:
-        lines.append(Msg("Elapsed {elapsed} · jobs like this usually take about {estimate}",
-                         elapsed=elapsed, estimate=duration_text(estimate)))
+        lines.append(
+            Msg(
+                "Elapsed {elapsed} · jobs like this usually take about {estimate}",
+                elapsed=elapsed,
+                estimate=duration_text(estimate),
+            )
+        )
     else:
         lines.append(Msg("Elapsed {elapsed}", elapsed=elapsed))
     if state in (JobState.DELIVERED, JobState.FAILED):
         lines.append(units_text(job))
-    lines.append(Msg("Requested by <@{user}> · job `{job}`", user=job.requester_id,
-                     job=job.id[:8]))
+    lines.append(Msg("Requested by <@{user}> · job `{job}`", user=job.requester_id, job=job.id[:8]))
     return Joined(with_emulator_note(lines, emulator), "\n")
 
 
 def render_card(
-    job: Job, *, now: float, queue_position: int | None = None, estimate: float | None = None,
-    locale: object = None, emulator: bool = False,
+    job: Job,
+    *,
+    now: float,
+    queue_position: int | None = None,
+    estimate: float | None = None,
+    locale: object = None,
+    emulator: bool = False,
 ) -> str:
     """The card's text for `job` as of wall-clock time `now`, in `locale` (English if None)."""
-    return card_message(job, now=now, queue_position=queue_position,
-                        estimate=estimate, emulator=emulator).render(locale)
+    return card_message(
+        job, now=now, queue_position=queue_position, estimate=estimate, emulator=emulator
+    ).render(locale)
 
 
 class _Card:
@@ -236,9 +254,16 @@ class JobCards:
         place = runner.queue_position(job.id) if runner is not None else None
         estimate = runner.estimate(job.kind) if runner is not None else None
         # Kling's failure reason has no length limit: the card must still fit one message.
-        return fit_content(render_card(
-            job, now=self._wall_clock(), queue_position=place, estimate=estimate,
-            locale=server_locale(self.client, job.guild_id), emulator=on_emulator(self.client)))
+        return fit_content(
+            render_card(
+                job,
+                now=self._wall_clock(),
+                queue_position=place,
+                estimate=estimate,
+                locale=server_locale(self.client, job.guild_id),
+                emulator=on_emulator(self.client),
+            )
+        )
 
     def _update(self, job: Job) -> None:
         card = self._cards.get(job.id)
@@ -257,8 +282,12 @@ class JobCards:
         # A job without a card to edit (its post failed, or the message was deleted) is only
         # remembered while a post may still give it one.
         job = card.job
-        if (job.state.is_terminal and not card.posting and card.flusher is None
-                and self._cards.get(job.id) is card):
+        if (
+            job.state.is_terminal
+            and not card.posting
+            and card.flusher is None
+            and self._cards.get(job.id) is card
+        ):
             del self._cards[job.id]
 
     def tracks(self, job_id: str) -> bool:
@@ -297,8 +326,7 @@ class JobCards:
         except discord.NotFound as error:
             # 10008 Unknown Message (or the whole channel is gone): every later edit would
             # be refused the same way.
-            log.info("job %s: its card is gone (%s); not editing it any more", job.id,
-                     error.code)
+            log.info("job %s: its card is gone (%s); not editing it any more", job.id, error.code)
             card.message_id, card.gone = None, True
             store = self._store()
             if store is not None:  # nor after a restart
@@ -318,8 +346,11 @@ class JobCards:
                 message_id=card_id, channel_id=job.channel_id, fail_if_not_exists=False
             )
         text = Msg(
-            "<@{user}> your {summary} job failed: {reason} {units}", user=job.requester_id,
-            summary=job_summary(job), reason=failure_reason(job), units=units_text(job),
+            "<@{user}> your {summary} job failed: {reason} {units}",
+            user=job.requester_id,
+            summary=job_summary(job),
+            reason=failure_reason(job),
+            units=units_text(job),
         ).render(server_locale(self.client, job.guild_id))
         with contextlib.suppress(discord.HTTPException):
             await channel.send(

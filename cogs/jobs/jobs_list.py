@@ -46,8 +46,12 @@ def _units(units: float | None) -> Msg | None:
 def job_line(job: Job, locale: object = None) -> str:
     """One line: status, kind, who, when, units, and a link to the result (or the job card)."""
     state = Joined((STATE_EMOJI.get(job.state, "•"), state_name(job.state)), " ")
-    parts: list[object] = [state, Joined(("**", kind_name(job.kind), "**"), ""),
-                           f"<@{job.requester_id}>", f"<t:{int(job.created_at)}:R>"]
+    parts: list[object] = [
+        state,
+        Joined(("**", kind_name(job.kind), "**"), ""),
+        f"<@{job.requester_id}>",
+        f"<t:{int(job.created_at)}:R>",
+    ]
     if (units := _units(job.units)) is not None:
         parts.append(units)
     if job.state is JobState.DELIVERED and job.result_message_id:
@@ -66,15 +70,22 @@ def job_line(job: Job, locale: object = None) -> str:
     return line
 
 
-def jobs_embed(jobs: list[Job], *, user: discord.abc.User | None,
-               locale: object = None) -> discord.Embed:
+def jobs_embed(
+    jobs: list[Job], *, user: discord.abc.User | None, locale: object = None
+) -> discord.Embed:
     """The member's view of recent jobs (ephemeral: in `locale`, the member's language)."""
-    title = (Msg("Recent Kling jobs of {name}", name=user.display_name) if user
-             else Msg("Recent Kling jobs"))
+    title = (
+        Msg("Recent Kling jobs of {name}", name=user.display_name)
+        if user
+        else Msg("Recent Kling jobs")
+    )
     embed = discord.Embed(title=title.render(locale), colour=discord.Colour.blurple())
     if not jobs:
-        none = (Msg("{user} has no Kling jobs yet.", user=user.mention) if user
-                else Msg("This server has no Kling jobs yet."))
+        none = (
+            Msg("{user} has no Kling jobs yet.", user=user.mention)
+            if user
+            else Msg("This server has no Kling jobs yet.")
+        )
         embed.description = none.render(locale)
         return embed
     lines: list[str] = []
@@ -87,13 +98,13 @@ def jobs_embed(jobs: list[Job], *, user: discord.abc.User | None,
         lines.append(line)
         size += len(line) + 1
     embed.description = "\n".join(lines)
-    embed.set_footer(text=Msg("Newest first · the last {count} jobs",
-                              count=len(lines)).render(locale))
+    embed.set_footer(
+        text=Msg("Newest first · the last {count} jobs", count=len(lines)).render(locale)
+    )
     return embed
 
 
-async def show_jobs(interaction: discord.Interaction,
-                    user: discord.Member | None = None) -> None:
+async def show_jobs(interaction: discord.Interaction, user: discord.Member | None = None) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     guild_id = guild_id_of(interaction)
     store: Store | None = getattr(interaction.client, "store", None)
@@ -103,11 +114,11 @@ async def show_jobs(interaction: discord.Interaction,
         await ensure_channel_enabled(interaction, store)
     except PolicyError as refusal:
         await interaction.edit_original_response(
-            content=render(refusal.message, member_locale(interaction)))
+            content=render(refusal.message, member_locale(interaction))
+        )
         return
-    jobs = await store.recent_jobs(guild_id, user_id=user.id if user else None,
-                                   limit=RECENT_JOBS)
+    jobs = await store.recent_jobs(guild_id, user_id=user.id if user else None, limit=RECENT_JOBS)
     await interaction.edit_original_response(
         embed=jobs_embed(jobs, user=user, locale=member_locale(interaction)),
-        allowed_mentions=discord.AllowedMentions.none())
-
+        allowed_mentions=discord.AllowedMentions.none(),
+    )

@@ -65,8 +65,9 @@ def _compile(msgid: str, msgctxt: str | None) -> _Template | None:
         parts.append(f"(?P<{field}>.+?)")
     if literal < _MIN_LITERAL:
         return None
-    return _Template(re.compile("".join(parts), re.DOTALL), msgid, msgctxt,
-                     frozenset(numeric), literal)
+    return _Template(
+        re.compile("".join(parts), re.DOTALL), msgid, msgctxt, frozenset(numeric), literal
+    )
 
 
 @functools.cache
@@ -77,7 +78,8 @@ def _templates() -> tuple[_Template, ...]:
     found = [
         template
         for entry in english
-        if entry.id and entry.context not in COMMAND_CONTEXTS
+        if entry.id
+        and entry.context not in COMMAND_CONTEXTS
         and (template := _compile(str(entry.id), entry.context)) is not None
     ]
     # The most specific first: more literal text means a less accidental match.
@@ -121,8 +123,11 @@ def stored_reason(stored: str | None) -> Text | None:
         if template.numeric or "{" in template.msgid:
             rebuilt = _rebuilt(template, stored)
         else:
-            rebuilt = CatalogueMessage(template.msgid, msgctxt=template.msgctxt) \
-                if template.msgid == stored else None
+            rebuilt = (
+                CatalogueMessage(template.msgid, msgctxt=template.msgctxt)
+                if template.msgid == stored
+                else None
+            )
         if rebuilt is not None:
             return rebuilt
     return Text(stored)

@@ -59,7 +59,8 @@ async def database(tmp_path: Path) -> Path:
     conn.execute(
         "INSERT INTO sessions (guild_id, channel_id, created_by, fps, width, height, "
         "total_frame, duration, created_at) VALUES (1, 2, 3, 24, 1280, 720, 120, 5, ?)",
-        (time.time(),))
+        (time.time(),),
+    )
     conn.execute("BEGIN")
     for n in range(1500):
         insert_job(conn, n)
@@ -96,7 +97,10 @@ def count(path: Path, table: str) -> int:
 
 
 def test_backup_while_another_connection_writes(
-    tmp_path: Path, config: Path, database: Path, writer: Writer,
+    tmp_path: Path,
+    config: Path,
+    database: Path,
+    writer: Writer,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     naive = tmp_path / "naive-copy.sqlite3"
@@ -114,8 +118,9 @@ def test_backup_while_another_connection_writes(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         jobs = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
-        numbers = sorted(json.loads(r[0])["n"] for r in conn.execute(
-            "SELECT request_json FROM jobs"))
+        numbers = sorted(
+            json.loads(r[0])["n"] for r in conn.execute("SELECT request_json FROM jobs")
+        )
     finally:
         conn.close()
     assert 1500 + before <= jobs <= 1500 + after
@@ -135,7 +140,9 @@ def test_backup_while_another_connection_writes(
 
 
 def test_backup_refuses_to_overwrite_without_force(
-    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     dest = tmp_path / "backup.sqlite3"
     dest.write_bytes(b"last week's backup")
@@ -149,7 +156,8 @@ def test_backup_refuses_to_overwrite_without_force(
 
 
 def test_backup_without_a_database_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\npath = "{tmp_path / "nothing.sqlite3"}"\n')
@@ -164,5 +172,7 @@ def test_backup_help_says_how_to_restore(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["backup", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert ("To restore: stop the bot, copy the backup over the database path ([storage] path), "
-            "remove the database's -wal and -shm files next to it, then start the bot.") in text
+    assert (
+        "To restore: stop the bot, copy the backup over the database path ([storage] path), "
+        "remove the database's -wal and -shm files next to it, then start the bot."
+    ) in text

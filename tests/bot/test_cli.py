@@ -38,7 +38,8 @@ def test_bad_config_file_is_reported_not_a_traceback(
 
 
 def test_console_script_entry_point_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in COMMANDS:
         assert command in out

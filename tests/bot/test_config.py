@@ -62,7 +62,9 @@ def test_cometapi_needs_a_key(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [discord]
 api_base = "discord.example"
 sync_guild_ids = ["abc"]
@@ -75,14 +77,16 @@ retention_days = "ten"
 level = "LOUD"
 [extra]
 x = 1
-""")
+""",
+    )
     with pytest.raises(ConfigError) as err:
         load_config(path, env={})
     problems = err.value.problems
     assert "[discord] api_base must start with http:// or https://" in problems
     assert "[discord] sync_guild_ids must be a list of server ids (numbers)" in problems
-    assert any(p.startswith("[kling] provider must be one of kling, cometapi, emulator")
-               for p in problems)
+    assert any(
+        p.startswith("[kling] provider must be one of kling, cometapi, emulator") for p in problems
+    )
     assert "[kling] poll_timeout_minutes must be between 1 and 1440" in problems
     assert "[storage] retention_days must be a whole number" in problems
     assert "[logging] level must be DEBUG, INFO, WARNING, ERROR or CRITICAL" in problems
@@ -112,13 +116,16 @@ def test_relative_storage_paths_resolve_next_to_the_config_file(tmp_path: Path) 
 
 def test_secrets_never_show_in_repr_or_errors(tmp_path: Path) -> None:
     token = "MTIzNDU2Nzg5.super-secret-token"
-    path = write(tmp_path, f'[discord]\ntoken = "{token}"\n[kling]\nprovider = "kling"\n'
-                           'secret_key = "sk-very-secret"\naccess_key = "ak-id"\n')
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "{token}"\n[kling]\nprovider = "kling"\n'
+        'secret_key = "sk-very-secret"\naccess_key = "ak-id"\n',
+    )
     config = load_config(path, env={})
     assert token not in repr(config) and "sk-very-secret" not in repr(config)
     assert token not in str(config.discord.token)
     assert secret_values(config) == [token, "ak-id", "sk-very-secret"]
-    bad = write(tmp_path, '[kling]\napi_key = 12345678901\n')
+    bad = write(tmp_path, "[kling]\napi_key = 12345678901\n")
     with pytest.raises(ConfigError) as err:
         load_config(bad, env={})
     assert "12345678901" not in str(err.value)

@@ -25,10 +25,14 @@ def problems_of(path: Path | None, env: dict[str, str]) -> list[str]:
 
 # -- provider ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("env", [
-    {"KLING_API_KEY": "k-2f9c1d"},
-    {"KLING_ACCESS_KEY": "AKa1b2c3", "KLING_SECRET_KEY": "SKf0e9d8"},
-])
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"KLING_API_KEY": "k-2f9c1d"},
+        {"KLING_ACCESS_KEY": "AKa1b2c3", "KLING_SECRET_KEY": "SKf0e9d8"},
+    ],
+)
 def test_credentials_without_a_provider_mean_kling(env: dict[str, str]) -> None:
     assert load_config(None, env=env).kling.provider == "kling"
 
@@ -51,6 +55,7 @@ def test_a_wrong_provider_variable_is_named(tmp_path: Path) -> None:
 
 # -- partial credentials -------------------------------------------------------------------
 
+
 def test_access_key_without_secret_key_is_named_as_such() -> None:
     config = load_config(None, env={"DISCORD_TOKEN": REAL_TOKEN, "KLING_ACCESS_KEY": "AKa1b2c3"})
     assert config.kling.provider == "kling"
@@ -68,15 +73,31 @@ def test_secret_key_without_access_key_is_named_as_such() -> None:
 
 # -- placeholders --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [
-    "...", "…", "YOUR_TOKEN", "your-bot-token-here", "changeme", "CHANGE_ME", "<token>",
-    "${DISCORD_TOKEN}", "xxxxxxxx", "***", "token", "TODO", "placeholder",
-])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "...",
+        "…",
+        "YOUR_TOKEN",
+        "your-bot-token-here",
+        "changeme",
+        "CHANGE_ME",
+        "<token>",
+        "${DISCORD_TOKEN}",
+        "xxxxxxxx",
+        "***",
+        "token",
+        "TODO",
+        "placeholder",
+    ],
+)
 def test_placeholder_token_in_the_file_is_refused(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, f'[discord]\ntoken = "{value}"\n')
     assert problems_of(path, {}) == [
         "[discord] token looks like a placeholder, not a real value: put the real one there, "
-        "or leave it out"]
+        "or leave it out"
+    ]
 
 
 def test_placeholder_in_the_environment_names_the_variable() -> None:
@@ -93,15 +114,24 @@ def test_real_looking_values_pass(tmp_path: Path, value: str) -> None:
 
 # -- URLs ----------------------------------------------------------------------------------
 
+
 def test_plain_http_callback_url_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, '[kling]\ncallback_base_url = "http://bot.mydomain.net"\n')
     assert problems_of(path, {}) == [
         "[kling] callback_base_url must be an https:// URL (plain http is accepted only for "
-        "loopback hosts such as 127.0.0.1 or localhost)"]
+        "loopback hosts such as 127.0.0.1 or localhost)"
+    ]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8090", "http://localhost:8090",
-                                 "http://[::1]:8090", "https://bot.mydomain.net"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8090",
+        "http://localhost:8090",
+        "http://[::1]:8090",
+        "https://bot.mydomain.net",
+    ],
+)
 def test_https_or_loopback_callback_urls_pass(tmp_path: Path, url: str) -> None:
     path = write(tmp_path, f'[kling]\ncallback_base_url = "{url}"\n')
     assert load_config(path, env={}).kling.callback_base_url == url
@@ -110,8 +140,11 @@ def test_https_or_loopback_callback_urls_pass(tmp_path: Path, url: str) -> None:
 def test_plain_http_discord_and_kling_bases_are_refused_but_the_emulator_may_use_http(
     tmp_path: Path,
 ) -> None:
-    path = write(tmp_path, '[discord]\napi_base = "http://proxy.lan/api/v10"\n'
-                           '[kling]\nprovider = "kling"\nbase_url = "http://kling.lan"\n')
+    path = write(
+        tmp_path,
+        '[discord]\napi_base = "http://proxy.lan/api/v10"\n'
+        '[kling]\nprovider = "kling"\nbase_url = "http://kling.lan"\n',
+    )
     problems = problems_of(path, {})
     assert [p.split(" must")[0] for p in problems] == ["[discord] api_base", "[kling] base_url"]
     emulator = write(tmp_path, '[kling]\nprovider = "emulator"\nbase_url = "http://emu.lan:8765"\n')
@@ -126,16 +159,19 @@ def test_the_example_host_is_refused(tmp_path: Path) -> None:
 
 # -- the file itself -----------------------------------------------------------------------
 
+
 def test_config_path_that_is_a_folder(tmp_path: Path) -> None:
     assert problems_of(tmp_path, {}) == [
-        f"config file {tmp_path} is a folder, not a file: give the path of a .toml file"]
+        f"config file {tmp_path} is a folder, not a file: give the path of a .toml file"
+    ]
 
 
 def test_config_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_bytes('[discord]\n# caf\u00e9\n'.encode("latin-1"))
+    path.write_bytes("[discord]\n# caf\u00e9\n".encode("latin-1"))
     assert problems_of(path, {}) == [
-        f"config file {path} is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8"]
+        f"config file {path} is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8"
+    ]
 
 
 def test_invalid_toml_is_one_line(tmp_path: Path) -> None:
@@ -160,4 +196,5 @@ def unreadable_file(tmp_path: Path) -> Path:
 def test_config_file_that_cannot_be_read(tmp_path: Path) -> None:
     path = unreadable_file(tmp_path)
     assert problems_of(path, {}) == [
-        f"config file {path} cannot be read (permission denied): let the bot's user read it"]
+        f"config file {path} cannot be read (permission denied): let the bot's user read it"
+    ]

@@ -63,8 +63,9 @@ def crowded(clock: Clock) -> tuple[Cooldowns, CountingBuckets]:
     counting = CountingBuckets()
     for user in range(CROWD):
         clock.now += 0.001
-        OrderedDict.__setitem__(counting, (SELECTION.name, user, 1),
-                                (SELECTION.burst - 1.0, clock.now))
+        OrderedDict.__setitem__(
+            counting, (SELECTION.name, user, 1), (SELECTION.burst - 1.0, clock.now)
+        )
     cooldowns._buckets = counting
     assert cooldowns.take(SELECTION, 0, 1) is None  # the real thing counts them the same way
     assert counting[(SELECTION.name, 0, 1)] == (SELECTION.burst - 1.0, clock.now)
@@ -102,8 +103,9 @@ def test_idle_buckets_are_still_forgotten_and_busy_ones_kept() -> None:
         assert calls <= 2 * CROWD // FORGET_PER_CALL + 10
     assert cooldowns.wait(SELECTION, 1, 2) is None
     # A forgotten member starts again with a full burst, as a bucket that had refilled would.
-    assert [cooldowns.take(SELECTION, 7, 1) for _ in range(SELECTION.burst)] == \
-        [None] * SELECTION.burst
+    assert [cooldowns.take(SELECTION, 7, 1) for _ in range(SELECTION.burst)] == [
+        None
+    ] * SELECTION.burst
     assert cooldowns.take(SELECTION, 7, 1) is not None
 
 

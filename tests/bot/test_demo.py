@@ -29,7 +29,7 @@ def red_count(rgb: np.ndarray) -> int:
     return int(((r > 150) & (g < 90) & (b < 90)).sum())
 
 
-_ROWS, _COLUMNS = np.ogrid[0:DEMO_SIZE[1], 0:DEMO_SIZE[0]]
+_ROWS, _COLUMNS = np.ogrid[0 : DEMO_SIZE[1], 0 : DEMO_SIZE[0]]
 
 
 def ball_disc(index: int, shrink: float = 0.6) -> np.ndarray:
@@ -83,7 +83,7 @@ async def test_demo_removes_the_ball_from_every_frame_and_shows_the_tracked_mask
     assert clearly_differs(cover, source[0], ball_disc(0))
 
     printed = capsys.readouterr().out
-    listing = printed[printed.index(f"Files in {out}/:"):].splitlines()[1:]
+    listing = printed[printed.index(f"Files in {out}/:") :].splitlines()[1:]
     names = [line.split()[0] for line in listing]
     assert names == sorted(p.name for p in out.iterdir())
     assert "result.mp4" in names and "preview.mp4" in names
@@ -131,7 +131,7 @@ def reference_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def inner(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     top, left, bottom, right = box
-    return rgb[top + 15:bottom - 15, left + 15:right - 15].reshape(-1, 3).astype(int)
+    return rgb[top + 15 : bottom - 15, left + 15 : right - 15].reshape(-1, 3).astype(int)
 
 
 def share_near(pixels: np.ndarray, colour: tuple[int, int, int]) -> float:
@@ -144,8 +144,15 @@ async def test_swap_at_a_time_with_pixel_points_on_a_given_video(
     out = tmp_path / "out"
     top, left, bottom, right = square_box(24)
     point = f"{(left + right) // 2},{(top + bottom) // 2}px"
-    request = DemoRequest(small_video, out, points=point, time="1s", mode="swap",
-                          images=(reference_png,), prompt="the green square")
+    request = DemoRequest(
+        small_video,
+        out,
+        points=point,
+        time="1s",
+        mode="swap",
+        images=(reference_png,),
+        prompt="the green square",
+    )
     assert await run_demo(request, seconds_per_stage=0) == 0
     printed = capsys.readouterr().out
     assert "frame 24 (1.00 s)" in printed
@@ -168,12 +175,15 @@ async def test_points_by_cell_on_a_chosen_frame_add_beside_it(
 ) -> None:
     out = tmp_path / "out"
     # Two points: the square's cell and normalised coordinates on it, on frame 0.
-    request = DemoRequest(small_video, out, points="A6;0.1,0.5", frame="0", mode="add",
-                          images=(reference_png,))
+    request = DemoRequest(
+        small_video, out, points="A6;0.1,0.5", frame="0", mode="add", images=(reference_png,)
+    )
     assert await run_demo(request, seconds_per_stage=0) == 0
     printed = capsys.readouterr().out
-    assert "addition: Using the context of <<<video_1>>>, seamlessly add the subject from" \
+    assert (
+        "addition: Using the context of <<<video_1>>>, seamlessly add the subject from"
         " <<<image_1>>>" in printed
+    )
     assert (out / "board-2.png").exists()
     result = decoded(out / "result.mp4")
     # The reference is placed beside the square; the square itself stays.
@@ -198,16 +208,32 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         (["--points", "A6", "--frame", "1", "--time", "1s"], "not both"),
         (["--points", "A6", "--mode", "explode"], "--mode: `explode` is not an edit"),
         (["--points", "A6", "--mode", "swap"], "--image: A swap needs exactly one reference"),
-        (["--points", "A6", "--mode", "add", "--image", "nowhere.png"],
-         "--image nowhere.png does not exist"),
+        (
+            ["--points", "A6", "--mode", "add", "--image", "nowhere.png"],
+            "--image nowhere.png does not exist",
+        ),
         (["--points", "A6", "--prompt", "  "], "--prompt: The prompt is empty"),
     ],
-    ids=["bad-cell", "outside", "frame-range", "frame-word", "time-late", "frame-and-time",
-         "mode", "swap-no-image", "missing-image", "empty-prompt"],
+    ids=[
+        "bad-cell",
+        "outside",
+        "frame-range",
+        "frame-word",
+        "time-late",
+        "frame-and-time",
+        "mode",
+        "swap-no-image",
+        "missing-image",
+        "empty-prompt",
+    ],
 )
 def test_bad_option_values_get_one_line_and_exit_2(
-    options: list[str], expected: str, small_video: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    options: list[str],
+    expected: str,
+    small_video: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
@@ -224,13 +250,27 @@ def test_reference_images_are_checked_like_the_bot_checks_them(
 ) -> None:
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (120, 120), (255, 0, 0)).save(tiny)
-    code, _, err = run_cli([str(small_video), "--out", str(tmp_path / "o"), "--points", "A6",
-                            "--mode", "swap", "--image", str(tiny)], capsys)
+    code, _, err = run_cli(
+        [
+            str(small_video),
+            "--out",
+            str(tmp_path / "o"),
+            "--points",
+            "A6",
+            "--mode",
+            "swap",
+            "--image",
+            str(tiny),
+        ],
+        capsys,
+    )
     assert code == 2 and err.count("\n") == 1
     assert f"--image {tiny}: " in err and "300" in err
     # A removal takes no image, as in the bot.
-    code, _, err = run_cli([str(small_video), "--out", str(tmp_path / "o"), "--points", "A6",
-                            "--image", str(tiny)], capsys)
+    code, _, err = run_cli(
+        [str(small_video), "--out", str(tmp_path / "o"), "--points", "A6", "--image", str(tiny)],
+        capsys,
+    )
     assert code == 2 and "takes no reference image" in err
 
 

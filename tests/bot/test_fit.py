@@ -11,18 +11,52 @@ from hypothesis import strategies as st
 from bot import fit as limits
 from bot.fit import ELLIPSIS, excerpt, fit, share
 
-DISCORD_LIMITS = [limits.CONTENT, limits.EMBED_TITLE, limits.EMBED_DESCRIPTION,
-                  limits.EMBED_FIELD_VALUE, limits.EMBED_FOOTER, limits.BUTTON_LABEL,
-                  limits.SELECT_OPTION, limits.PLACEHOLDER, limits.MODAL_TITLE,
-                  limits.LAYOUT_TEXT_TOTAL, limits.EXCERPT]
+DISCORD_LIMITS = [
+    limits.CONTENT,
+    limits.EMBED_TITLE,
+    limits.EMBED_DESCRIPTION,
+    limits.EMBED_FIELD_VALUE,
+    limits.EMBED_FOOTER,
+    limits.BUTTON_LABEL,
+    limits.SELECT_OPTION,
+    limits.PLACEHOLDER,
+    limits.MODAL_TITLE,
+    limits.LAYOUT_TEXT_TOTAL,
+    limits.EXCERPT,
+]
 
 # Pieces members and translators really write: markdown, mentions, timestamps, emoji with
 # modifiers and joiners, flags, combining accents, CJK, right-to-left text, line breaks.
-PIECES = st.sampled_from([
-    "`", "```", "```py\n", "**", "*", "_", "~~", "||", "> ", "[link](https://x.y/z)",
-    "<@123456789012345678>", "<t:1700000000:R>", "<:kling:112233445566778899>", "\n", " ",
-    "👍🏽", "👩‍👩‍👧", "🇧🇷", "🇮🇩", "é", "e\u0301", "\u0301", "漢字", "مرحبا", "C4", "0.42,0.61",
-])
+PIECES = st.sampled_from(
+    [
+        "`",
+        "```",
+        "```py\n",
+        "**",
+        "*",
+        "_",
+        "~~",
+        "||",
+        "> ",
+        "[link](https://x.y/z)",
+        "<@123456789012345678>",
+        "<t:1700000000:R>",
+        "<:kling:112233445566778899>",
+        "\n",
+        " ",
+        "👍🏽",
+        "👩‍👩‍👧",
+        "🇧🇷",
+        "🇮🇩",
+        "é",
+        "e\u0301",
+        "\u0301",
+        "漢字",
+        "مرحبا",
+        "C4",
+        "0.42,0.61",
+    ]
+)
 TEXTS = st.lists(st.one_of(PIECES, st.text(max_size=40)), max_size=400).map("".join)
 
 
@@ -86,8 +120,8 @@ def test_a_cut_never_leaves_a_code_span_or_block_open(text: str, limit: int) -> 
 @given(text=TEXTS, limit=st.integers(2, 300))
 def test_a_cut_never_splits_a_visible_symbol(text: str, limit: int) -> None:
     kept = kept_part(fit(text, limit))
-    rest = text[len(kept):].lstrip()
-    if kept and rest and rest != text[len(kept):]:
+    rest = text[len(kept) :].lstrip()
+    if kept and rest and rest != text[len(kept) :]:
         return  # cut at a space
     if kept and len(kept) < len(text):
         following = text[len(kept)]
@@ -96,15 +130,18 @@ def test_a_cut_never_splits_a_visible_symbol(text: str, limit: int) -> None:
         assert not "\U0001f3fb" <= following <= "\U0001f3ff"
 
 
-@pytest.mark.parametrize(("text", "limit", "expected"), [
-    ("hello world this is long", 12, "hello world…"),
-    ("see `" + "a" * 50 + "`", 20, "see `aaaaaaaaaaaaa…`"),
-    ("```py\n" + "a" * 50 + "\n```", 20, "```py\naaaaaaaaa…\n```"),
-    ("a" * 80 + " <@123456789012345678> there and more", 100, "a" * 80 + "…"),
-    ("👍🏽" * 30, 10, "👍🏽👍🏽👍🏽👍🏽…"),
-    ("🇫🇷" * 30, 10, "🇫🇷🇫🇷🇫🇷🇫🇷…"),
-    ("short", 2000, "short"),
-])
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("hello world this is long", 12, "hello world…"),
+        ("see `" + "a" * 50 + "`", 20, "see `aaaaaaaaaaaaa…`"),
+        ("```py\n" + "a" * 50 + "\n```", 20, "```py\naaaaaaaaa…\n```"),
+        ("a" * 80 + " <@123456789012345678> there and more", 100, "a" * 80 + "…"),
+        ("👍🏽" * 30, 10, "👍🏽👍🏽👍🏽👍🏽…"),
+        ("🇫🇷" * 30, 10, "🇫🇷🇫🇷🇫🇷🇫🇷…"),
+        ("short", 2000, "short"),
+    ],
+)
 def test_examples(text: str, limit: int, expected: str) -> None:
     assert fit(text, limit) == expected
 

@@ -32,8 +32,13 @@ def test_permission_integer_is_the_or_of_the_named_bits() -> None:
     expected = discord.Permissions(**{p.bit.name.lower(): True for p in BOT_PERMISSIONS})
     assert permission_integer() == expected.value
     assert expected == discord.Permissions(
-        view_channel=True, send_messages=True, embed_links=True, attach_files=True,
-        read_message_history=True, create_public_threads=True, send_messages_in_threads=True,
+        view_channel=True,
+        send_messages=True,
+        embed_links=True,
+        attach_files=True,
+        read_message_history=True,
+        create_public_threads=True,
+        send_messages_in_threads=True,
     )
     assert not permission_integer() & Permission.ADMINISTRATOR
     bits = [p.bit for p in BOT_PERMISSIONS]
@@ -50,8 +55,10 @@ def test_invite_url_has_exactly_the_two_scopes_and_the_permissions() -> None:
         "scope": ["bot applications.commands"],
         "permissions": [str(permission_integer())],
     }
-    assert url == ("https://discord.com/oauth2/authorize?client_id=123456789012345678"
-                   f"&scope=bot+applications.commands&permissions={permission_integer()}")
+    assert url == (
+        "https://discord.com/oauth2/authorize?client_id=123456789012345678"
+        f"&scope=bot+applications.commands&permissions={permission_integer()}"
+    )
 
 
 def test_missing_permissions_names_what_a_server_lacks() -> None:
@@ -60,7 +67,9 @@ def test_missing_permissions_names_what_a_server_lacks() -> None:
     assert missing_permissions(Permission.ADMINISTRATOR) == []
     lacking = everything & ~Permission.ATTACH_FILES & ~Permission.SEND_MESSAGES_IN_THREADS
     assert [p.label for p in missing_permissions(lacking)] == [
-        "Attach Files", "Send Messages in Threads"]
+        "Attach Files",
+        "Send Messages in Threads",
+    ]
 
 
 def test_invite_with_client_id_prints_the_url(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +87,9 @@ def test_invite_refuses_a_client_id_that_is_not_a_number(
 
 
 async def test_invite_looks_the_application_up_with_the_token(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, discord_twin: DiscordTwin,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+    discord_twin: DiscordTwin,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = tmp_path / "config.toml"
@@ -98,7 +109,9 @@ async def test_invite_looks_the_application_up_with_the_token(
 
 
 def test_invite_without_token_or_client_id_says_what_to_give(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["invite"]) == 2

@@ -88,8 +88,9 @@ def test_with_no_configured_secret_jwts_are_still_redacted() -> None:
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        provider = KlingProvider(access_key=ACCESS_KEY, secret_key=SECRET_KEY,
-                                 clock=FakeClock(1_700_000_000.0))
+        provider = KlingProvider(
+            access_key=ACCESS_KEY, secret_key=SECRET_KEY, clock=FakeClock(1_700_000_000.0)
+        )
         token = _token(provider)
         logger.warning("sent %s", token)
     finally:

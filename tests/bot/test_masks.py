@@ -63,16 +63,17 @@ def test_encode_matches_pycocotools_and_round_trips(mask: np.ndarray) -> None:
     assert decoded.shape == mask.shape
     assert decoded.dtype == np.uint8
     np.testing.assert_array_equal(decoded, mask)
-    np.testing.assert_array_equal(decode_rle({"size": rle["size"], "counts": rle["counts"]}),
-                                  coco.decode({"size": rle["size"],
-                                               "counts": rle["counts"].encode()}))
+    np.testing.assert_array_equal(
+        decode_rle({"size": rle["size"], "counts": rle["counts"]}),
+        coco.decode({"size": rle["size"], "counts": rle["counts"].encode()}),
+    )
 
 
 @pytest.mark.parametrize("shape", [(720, 1280), (1280, 720), (2160, 3840), (1, 5000), (5000, 1)])
 def test_large_masks_with_long_runs_agree_with_pycocotools(shape: tuple[int, int]) -> None:
     h, w = shape
     yy, xx = np.ogrid[:h, :w]
-    mask = (((xx - w * 0.4) / (w * 0.3)) ** 2 + ((yy - h * 0.5) / (h * 0.35)) ** 2 < 1)
+    mask = ((xx - w * 0.4) / (w * 0.3)) ** 2 + ((yy - h * 0.5) / (h * 0.35)) ** 2 < 1
     mask = mask.astype(np.uint8)
     mask[: h // 10, : w // 10] = 1  # a run touching the first pixel
     counts = coco_counts(mask)
@@ -209,8 +210,9 @@ def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
 
 @settings(max_examples=150, deadline=None)
 @given(masks(max_side=64), st.integers(1, 40), st.integers(1, 40))
-def test_scaled_decode_equals_sampling_the_full_mask(mask: np.ndarray, out_w: int,
-                                                     out_h: int) -> None:
+def test_scaled_decode_equals_sampling_the_full_mask(
+    mask: np.ndarray, out_w: int, out_h: int
+) -> None:
     h, w = mask.shape
     expected = mask[nearest_indices(h, out_h)[:, None], nearest_indices(w, out_w)[None, :]]
     scaled = decode_rle_scaled(encode_rle(mask), out_w, out_h)

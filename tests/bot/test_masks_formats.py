@@ -41,18 +41,30 @@ def test_rle_size_limit_is_inclusive() -> None:
         ({"size": [2, -3], "counts": "6"}, "RLE size width must not be negative, got -3"),
         ({"size": [2, 3], "counts": ""}, "RLE counts string is empty"),
         ({"size": [2, 3], "counts": 6}, "RLE counts must be a string, got int"),
-        ({"size": [2, 3], "counts": [[1, 5]]},
-         "uncompressed RLE counts must be a flat list of integers"),
-        ({"size": [2, 3], "counts": [1.0, 5.0]},
-         "uncompressed RLE counts must be a flat list of integers"),
-        ({"size": [2, 3], "counts": [0, 3, -1, 4]},
-         "RLE counts decode to a negative run (-1) at run 2"),
-        ({"size": [2, 3], "counts": "23P"},
-         "RLE counts end in the middle of a value (truncated string?)"),
-        ({"size": [2, 3], "counts": "23p"},
-         "RLE counts contain invalid character 'p' at position 2 (allowed: '0' to 'o')"),
-        ({"size": [2, 3], "counts": "o" * 12 + "0"},
-         "RLE counts contain a value too large to be a run length"),
+        (
+            {"size": [2, 3], "counts": [[1, 5]]},
+            "uncompressed RLE counts must be a flat list of integers",
+        ),
+        (
+            {"size": [2, 3], "counts": [1.0, 5.0]},
+            "uncompressed RLE counts must be a flat list of integers",
+        ),
+        (
+            {"size": [2, 3], "counts": [0, 3, -1, 4]},
+            "RLE counts decode to a negative run (-1) at run 2",
+        ),
+        (
+            {"size": [2, 3], "counts": "23P"},
+            "RLE counts end in the middle of a value (truncated string?)",
+        ),
+        (
+            {"size": [2, 3], "counts": "23p"},
+            "RLE counts contain invalid character 'p' at position 2 (allowed: '0' to 'o')",
+        ),
+        (
+            {"size": [2, 3], "counts": "o" * 12 + "0"},
+            "RLE counts contain a value too large to be a run length",
+        ),
     ],
 )
 def test_rle_error_sentences(rle: object, message: str) -> None:

@@ -56,8 +56,7 @@ def test_every_form(text: str, expected: list[tuple[float, float]]) -> None:
 def test_separators_and_mixed_forms_keep_order() -> None:
     text = "  C4; 0.42,0.61 42%,61%;;640,360px\tA1\n"
     assert_points(
-        parse(text),
-        [(0.25, 3.5 / 6), (0.42, 0.61), (0.42, 0.61), (0.5, 0.5), (0.05, 0.5 / 6)]
+        parse(text), [(0.25, 3.5 / 6), (0.42, 0.61), (0.42, 0.61), (0.5, 0.5), (0.05, 0.5 / 6)]
     )
 
 
@@ -276,10 +275,16 @@ def test_edges_of_the_frame_and_brackets_are_accepted(
         ("100.5%,50%", "`100.5%,50%` is outside the frame (percentages go from 0% to 100%)"),
         ("50%,100.5%", "`50%,100.5%` is outside the frame (percentages go from 0% to 100%)"),
         ("50%,-0.5%", "`50%,-0.5%` is outside the frame (percentages go from 0% to 100%)"),
-        ("1.01,0.5", "`1.01,0.5` is outside the frame (x and y go from 0 to 1) (did you mean"
-                     " pixels, like `640,360px`, or percent?)"),
-        ("0.5,1.5", "`0.5,1.5` is outside the frame (x and y go from 0 to 1) (did you mean"
-                    " pixels, like `640,360px`, or percent?)"),
+        (
+            "1.01,0.5",
+            "`1.01,0.5` is outside the frame (x and y go from 0 to 1) (did you mean"
+            " pixels, like `640,360px`, or percent?)",
+        ),
+        (
+            "0.5,1.5",
+            "`0.5,1.5` is outside the frame (x and y go from 0 to 1) (did you mean"
+            " pixels, like `640,360px`, or percent?)",
+        ),
         # x is exactly 1 (inside) but y is not: no pixel hint, 1 is a valid coordinate
         ("1,-0.5", "`1,-0.5` is outside the frame (x and y go from 0 to 1)"),
         ("-0.1,0.5", "`-0.1,0.5` is outside the frame (x and y go from 0 to 1)"),
@@ -287,8 +292,10 @@ def test_edges_of_the_frame_and_brackets_are_accepted(
         ("10,721px", "`10,721px` is outside the frame (the video is 1280x720 px)"),
         ("C9", "`C9` is not a cell on this board (columns A–J, rows 1–6)"),
         ("[C9]", "`[C9]` is not a cell on this board (columns A–J, rows 1–6)"),
-        ("hello", "`hello` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or"
-                  " `640,360px`"),
+        (
+            "hello",
+            "`hello` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`",
+        ),
         ("[]", "`[]` is not a point: use a cell (`C4`), `0.42,0.61`, `42%,61%` or `640,360px`"),
         ("42%,0.61", "`42%,0.61` mixes forms: write both as percent, like `42%,61%`"),
         ("nan,0.5", "`nan,0.5` is not a finite number"),
@@ -312,9 +319,7 @@ def test_an_infinite_percent_or_pixel_names_its_token(text: str) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, None), (None, 720), (0, 720)])
-def test_pixels_with_one_known_dimension_are_refused(
-    width: int | None, height: int | None
-) -> None:
+def test_pixels_with_one_known_dimension_are_refused(width: int | None, height: int | None) -> None:
     with pytest.raises(PointsError) as info:
         parse_points("640,360px", GRID, video_width=width, video_height=height)
     assert str(info.value) == "`640,360px` is in pixels but the video size is not known yet"
@@ -367,9 +372,7 @@ def test_times_up_to_the_limits(text: str, seconds: float) -> None:
 def test_sixty_minutes_or_seconds_are_refused(text: str) -> None:
     with pytest.raises(FrameRefError) as info:
         parse_time(text)
-    assert str(info.value) == (
-        f"`{text}` is not a valid time (minutes and seconds go up to 59)"
-    )
+    assert str(info.value) == (f"`{text}` is not a valid time (minutes and seconds go up to 59)")
 
 
 @pytest.mark.parametrize(
@@ -420,8 +423,13 @@ def test_a_blank_time_next_to_a_frame_number_is_no_time() -> None:
         (3, "1s", 30.0, 300, "give either a frame number or a time, not both"),
         (None, None, 30.0, 300, "give a frame number or a time"),
         (0, None, 30.0, 0, "the video has no frames"),
-        (None, "1s", float("nan"), 300,
-         "the video's frame rate is unknown, so times cannot be used"),
+        (
+            None,
+            "1s",
+            float("nan"),
+            300,
+            "the video's frame rate is unknown, so times cannot be used",
+        ),
         (None, "1s", 0.0, 300, "the video's frame rate is unknown, so times cannot be used"),
     ],
 )

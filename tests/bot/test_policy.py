@@ -88,7 +88,8 @@ def test_a_thread_of_a_disabled_channel_is_disabled_too() -> None:
     with pytest.raises(PolicyError):
         check_channel_enabled(config, THREAD, parent_channel_id=CHANNEL)
     assert refused(config, channel_id=THREAD, parent_channel_id=CHANNEL).refusal is (
-        Refusal.CHANNEL_DISABLED)
+        Refusal.CHANNEL_DISABLED
+    )
     check_channel_enabled(settings(), THREAD, parent_channel_id=CHANNEL)
 
 
@@ -97,7 +98,8 @@ def test_submit_role_refuses_members_without_it_and_names_the_role() -> None:
     error = refused(config, member_role_ids={GUILD, 1})
     assert error.refusal is Refusal.MISSING_ROLE
     assert error.user_message.startswith(
-        f"Only members with the <@&{EDITORS}> role can submit paid jobs")
+        f"Only members with the <@&{EDITORS}> role can submit paid jobs"
+    )
     check(config, member_role_ids={GUILD, EDITORS})
     # Admins manage the settings anyway; the role does not stop them.
     check(config, is_admin=True)
@@ -129,12 +131,12 @@ def test_daily_limit_says_how_many_and_when_it_resets() -> None:
     assert error.refusal is Refusal.DAILY_LIMIT
     assert error.resets_at == NEXT_MIDNIGHT
     assert error.user_message == (
-        f"You have used your 10 jobs for today; the limit resets <t:{NEXT_MIDNIGHT}:R>"
-        " (00:00 UTC)."
+        f"You have used your 10 jobs for today; the limit resets <t:{NEXT_MIDNIGHT}:R> (00:00 UTC)."
     )
     # Admins are counted like everyone else: the limit protects the account's credits.
     assert refused(config, usage=UsageCounts(jobs_today=11), is_admin=True).refusal is (
-        Refusal.DAILY_LIMIT)
+        Refusal.DAILY_LIMIT
+    )
 
 
 def test_daily_limit_of_one_and_of_zero_read_naturally() -> None:
@@ -145,8 +147,11 @@ def test_daily_limit_of_one_and_of_zero_read_naturally() -> None:
 
 
 def test_unlimited_daily_and_concurrent() -> None:
-    check(settings(daily_jobs_per_member=None, concurrent_jobs_per_guild=None),
-          usage=UsageCounts(jobs_today=10_000), active_jobs=500)
+    check(
+        settings(daily_jobs_per_member=None, concurrent_jobs_per_guild=None),
+        usage=UsageCounts(jobs_today=10_000),
+        active_jobs=500,
+    )
 
 
 def test_concurrent_limit_names_the_running_jobs() -> None:
@@ -215,18 +220,28 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
 
 async def accepted_job(store: Store, *, user: int = ALICE, finished: bool = True) -> str:
     job = await store.create_job(NewJob(JobKind.EDIT_REMOVAL, GUILD, CHANNEL, user, {}))
-    await store.transition_job(job.id, from_states=[JobState.QUEUED], to=JobState.SUBMITTED,
-                               submitted_at=store.now(), kling_task_id=f"t-{job.id}")
+    await store.transition_job(
+        job.id,
+        from_states=[JobState.QUEUED],
+        to=JobState.SUBMITTED,
+        submitted_at=store.now(),
+        kling_task_id=f"t-{job.id}",
+    )
     if finished:
-        await store.transition_job(job.id, from_states=[JobState.SUBMITTED],
-                                   to=JobState.FAILED, finished_at=store.now())
+        await store.transition_job(
+            job.id, from_states=[JobState.SUBMITTED], to=JobState.FAILED, finished_at=store.now()
+        )
     return job.id
 
 
 async def submit_check(store: Store, **overrides: Any) -> GuildSettings:
     facts: dict[str, Any] = {
-        "guild_id": GUILD, "user_id": ALICE, "member_role_ids": set(), "channel_id": CHANNEL,
-        "is_admin": False, "mode": "std",
+        "guild_id": GUILD,
+        "user_id": ALICE,
+        "member_role_ids": set(),
+        "channel_id": CHANNEL,
+        "is_admin": False,
+        "mode": "std",
     }
     facts.update(overrides)
     return await check_member_can_submit(store, **facts)
@@ -248,8 +263,10 @@ async def test_stored_settings_and_counts_drive_the_refusal(store: Store, clock:
 
     # The same limits, re-checked atomically by the insert, agree.
     with pytest.raises(QuotaExceededError):
-        await store.create_job(NewJob(JobKind.EDIT_REMOVAL, GUILD, CHANNEL, ALICE, {}),
-                               limits=JobLimits.from_settings(await store.get_settings(GUILD)))
+        await store.create_job(
+            NewJob(JobKind.EDIT_REMOVAL, GUILD, CHANNEL, ALICE, {}),
+            limits=JobLimits.from_settings(await store.get_settings(GUILD)),
+        )
 
     # After 00:00 UTC the member may submit again.
     clock.now = NEXT_MIDNIGHT + 1
@@ -269,8 +286,7 @@ async def test_running_jobs_of_the_server_count_against_the_concurrent_limit(
 
 
 async def test_store_backed_check_refuses_role_and_channel(store: Store) -> None:
-    await store.update_settings(GUILD, submit_role_id=EDITORS,
-                                disabled_channels=[CHANNEL + 5])
+    await store.update_settings(GUILD, submit_role_id=EDITORS, disabled_channels=[CHANNEL + 5])
     with pytest.raises(PolicyError) as caught:
         await submit_check(store)
     assert caught.value.refusal is Refusal.MISSING_ROLE

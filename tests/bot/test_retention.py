@@ -38,10 +38,18 @@ def media_file(path: Path, *, age_days: float, size: int = 1000) -> Path:
 
 
 async def finished_job(store: Store, result: Path, state: JobState) -> str:
-    job = await store.create_job(NewJob(kind=JobKind.ANIMATE, guild_id=1, channel_id=2,
-                                        requester_id=3, request={"image_paths": []}))
-    await store.transition_job(job.id, from_states=[JobState.QUEUED], to=state,
-                               result_path=str(result))
+    job = await store.create_job(
+        NewJob(
+            kind=JobKind.ANIMATE,
+            guild_id=1,
+            channel_id=2,
+            requester_id=3,
+            request={"image_paths": []},
+        )
+    )
+    await store.transition_job(
+        job.id, from_states=[JobState.QUEUED], to=state, result_path=str(result)
+    )
     return job.id
 
 
@@ -54,13 +62,21 @@ async def test_old_media_goes_and_what_live_work_needs_stays(store: Store, tmp_p
     # An ended session's video and frames: old, nobody needs them.
     ended_video = media_file(media / "videos" / "ended.mp4", age_days=40)
     ended = await store.start_session(
-        replace(new_session(channel_id=99), local_path=str(ended_video)))
+        replace(new_session(channel_id=99), local_path=str(ended_video))
+    )
     await store.end_session(ended.id)
     ended_frame = media_file(media / "sessions" / str(ended.id) / "frames" / "3.jpg", age_days=40)
     # A queued job's reference image is old but the job still needs it.
     queued_image = media_file(media / "jobs" / "abc" / "ref.png", age_days=40)
-    await store.create_job(NewJob(kind=JobKind.ANIMATE, guild_id=1, channel_id=2, requester_id=3,
-                                  request={"image_paths": [str(queued_image)]}))
+    await store.create_job(
+        NewJob(
+            kind=JobKind.ANIMATE,
+            guild_id=1,
+            channel_id=2,
+            requester_id=3,
+            request={"image_paths": [str(queued_image)]},
+        )
+    )
     # A delivered job's result copy past retention, and a fresh one.
     old_result = media_file(media / "results" / "old.mp4", age_days=31, size=5000)
     old_job = await finished_job(store, old_result, JobState.FAILED)

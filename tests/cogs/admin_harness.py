@@ -75,9 +75,13 @@ class AdminTestBot(commands.Bot):
     store: Store
 
     def __init__(self, db_path: Path, clock: Clock, extensions: Sequence[str]) -> None:
-        super().__init__(command_prefix=commands.when_mentioned,
-                         intents=discord.Intents(guilds=True), tree_cls=KlingTree,
-                         help_command=None, guild_ready_timeout=0.05)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents(guilds=True),
+            tree_cls=KlingTree,
+            help_command=None,
+            guild_ready_timeout=0.05,
+        )
         self.db_path = db_path
         self.clock = clock
         self.extension_names = tuple(extensions)
@@ -106,14 +110,16 @@ BotFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def run_bot(tmp_path: Path, clock: Clock,
-                  discord_twin: DiscordTwin) -> AsyncIterator[BotFactory]:
+async def run_bot(
+    tmp_path: Path, clock: Clock, discord_twin: DiscordTwin
+) -> AsyncIterator[BotFactory]:
     """`async with run_bot() as bot:` starts the test bot on the twin with our extensions."""
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def start(extensions: Sequence[str] = ("cogs.admin.cog", "cogs.jobs.cog"),
-                    ) -> AsyncIterator[AdminTestBot]:
+    async def start(
+        extensions: Sequence[str] = ("cogs.admin.cog", "cogs.jobs.cog"),
+    ) -> AsyncIterator[AdminTestBot]:
         bot = AdminTestBot(tmp_path / "bot.sqlite3", clock, extensions)
         async with bot_running(bot, discord_twin):
             yield bot
@@ -134,12 +140,14 @@ def text_of(message: TwinMessage) -> str:
     return "\n".join(c["content"] for c in components_of(message, 10))
 
 
-async def pick(actor: TwinActor, message: TwinMessage, custom_id: str,
-               chosen: Sequence[TwinRole | TwinChannel]) -> InteractionHandle:
+async def pick(
+    actor: TwinActor, message: TwinMessage, custom_id: str, chosen: Sequence[TwinRole | TwinChannel]
+) -> InteractionHandle:
     """Pick roles or channels in a role/channel select (the twin only clicks string selects)."""
     twin = actor.twin
-    comp = next((c for c in walk_components(message.components)
-                 if c.get("custom_id") == custom_id), None)
+    comp = next(
+        (c for c in walk_components(message.components) if c.get("custom_id") == custom_id), None
+    )
     assert comp is not None, f"no select {custom_id} on the message"
     resolved: dict[str, dict[str, Any]] = {}
     for item in chosen:
@@ -147,13 +155,20 @@ async def pick(actor: TwinActor, message: TwinMessage, custom_id: str,
             resolved.setdefault("roles", {})[str(item.id)] = item.to_json()
         else:
             resolved.setdefault("channels", {})[str(item.id)] = {
-                **channel_json(item, twin), "permissions": str(discord.Permissions.all().value)}
-    data: dict[str, Any] = {"custom_id": custom_id, "component_type": comp["type"],
-                            "values": [str(i.id) for i in chosen], "id": comp.get("id")}
+                **channel_json(item, twin),
+                "permissions": str(discord.Permissions.all().value),
+            }
+    data: dict[str, Any] = {
+        "custom_id": custom_id,
+        "component_type": comp["type"],
+        "values": [str(i.id) for i in chosen],
+        "id": comp.get("id"),
+    }
     if resolved:
         data["resolved"] = resolved
-    return await actor._interact(MESSAGE_COMPONENT, data, twin.channels[message.channel_id],
-                                 message=message, wait=True)
+    return await actor._interact(
+        MESSAGE_COMPONENT, data, twin.channels[message.channel_id], message=message, wait=True
+    )
 
 
 async def seed_job(
@@ -180,20 +195,36 @@ async def seed_job(
         if outcome is JobState.QUEUED:
             return job
         await store.transition_job(job.id, from_states=[JobState.QUEUED], to=JobState.SUBMITTING)
-        await store.transition_job(job.id, from_states=[JobState.SUBMITTING],
-                                   to=JobState.SUBMITTED, submitted_at=at,
-                                   kling_task_id=f"task-{job.id}")
+        await store.transition_job(
+            job.id,
+            from_states=[JobState.SUBMITTING],
+            to=JobState.SUBMITTED,
+            submitted_at=at,
+            kling_task_id=f"task-{job.id}",
+        )
         if outcome is JobState.FAILED:
-            return await store.transition_job(
-                job.id, from_states=[JobState.SUBMITTED], to=JobState.FAILED, units=units,
-                status_msg=reason, finished_at=at + 60) or job
-        await store.transition_job(job.id, from_states=[JobState.SUBMITTED],
-                                   to=JobState.PROCESSING)
+            return (
+                await store.transition_job(
+                    job.id,
+                    from_states=[JobState.SUBMITTED],
+                    to=JobState.FAILED,
+                    units=units,
+                    status_msg=reason,
+                    finished_at=at + 60,
+                )
+                or job
+            )
+        await store.transition_job(job.id, from_states=[JobState.SUBMITTED], to=JobState.PROCESSING)
         if outcome is JobState.PROCESSING:
             return job
-        await store.transition_job(job.id, from_states=[JobState.PROCESSING],
-                                   to=JobState.SUCCEEDED, units=units, finished_at=at + 60,
-                                   result_url="https://kling.example/result.mp4")
+        await store.transition_job(
+            job.id,
+            from_states=[JobState.PROCESSING],
+            to=JobState.SUCCEEDED,
+            units=units,
+            finished_at=at + 60,
+            result_url="https://kling.example/result.mp4",
+        )
         await store.claim_delivery(job.id)
         delivered = await store.mark_delivered(job.id, result_message_id)
         assert delivered is not None

@@ -51,7 +51,10 @@ def write_images(folder: Path, *, noisy: bool) -> list[Path]:
 
 
 async def seed_animate_job(
-    db_path: Path, channel: TwinChannel, requester_id: int, images: list[Path],
+    db_path: Path,
+    channel: TwinChannel,
+    requester_id: int,
+    images: list[Path],
     prompt: str = "a slow pan over the two pictures",
 ) -> Job:
     """A queued animate job, stored the way the submit flow stores one."""
@@ -75,16 +78,18 @@ def bot_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Co
     return Config(
         discord=DiscordConfig(token=Secret(twin.token), api_base=twin.api_base),
         kling=KlingConfig(provider="emulator", base_url=emulator.base_url),
-        storage=StorageConfig(path=tmp_path / "data" / "bot.sqlite3",
-                              media_dir=tmp_path / "data" / "media"),
+        storage=StorageConfig(
+            path=tmp_path / "data" / "bot.sqlite3", media_dir=tmp_path / "data" / "media"
+        ),
     )
 
 
 @pytest.fixture
 def fast_runner(monkeypatch: pytest.MonkeyPatch) -> RunnerConfig:
     """Poll every fraction of a second instead of every 5-30 s (the in-process bot only)."""
-    monkeypatch.setattr(cogs.core.runtime, "runner_config",
-                        lambda config: replace(FAST_RUNNER, poll_timeout=600.0))
+    monkeypatch.setattr(
+        cogs.core.runtime, "runner_config", lambda config: replace(FAST_RUNNER, poll_timeout=600.0)
+    )
     return FAST_RUNNER
 
 
@@ -100,7 +105,8 @@ def result_messages(channel: TwinChannel, job_id: str) -> list[TwinMessage]:
     """Messages in `channel` carrying the Edit-this-result button of `job_id`."""
     wanted = result_custom_id(job_id)
     return [
-        m for m in channel.visible_messages()
+        m
+        for m in channel.visible_messages()
         if any(c.get("custom_id") == wanted for c in walk_components(m.components))
     ]
 
@@ -113,8 +119,12 @@ def job_row(db_path: Path, job_id: str) -> dict[str, object]:
     return dict(row) if row else {}
 
 
-async def wait_for_state(db_path: Path, job_id: str, states: set[str],
-                         timeout: float = 20.0) -> dict[str, object]:  # noqa: ASYNC109
+async def wait_for_state(
+    db_path: Path,
+    job_id: str,
+    states: set[str],
+    timeout: float = 20.0,  # noqa: ASYNC109
+) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -126,8 +136,9 @@ async def wait_for_state(db_path: Path, job_id: str, states: set[str],
         await asyncio.sleep(0.05)
 
 
-def write_run_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator, *,
-                     log_level: str | None = None) -> Path:
+def write_run_config(
+    tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator, *, log_level: str | None = None
+) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[discord]\napi_base = "{twin.api_base}"\n'
@@ -139,9 +150,9 @@ def write_run_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator,
     return path
 
 
-async def start_bot_process(config: Path, twin: DiscordTwin, *,
-                            python_options: Sequence[str] = (),
-                            module: str = "bot.cli") -> ChildProcess:
+async def start_bot_process(
+    config: Path, twin: DiscordTwin, *, python_options: Sequence[str] = (), module: str = "bot.cli"
+) -> ChildProcess:
     """`kling-bot run` as an operator starts it; returns once it has identified on the gateway.
 
     `python_options` go before ``-m bot.cli`` (the load bench runs the bot under cProfile);
@@ -150,12 +161,16 @@ async def start_bot_process(config: Path, twin: DiscordTwin, *,
     identified = len(twin.gateway.identify_payloads)
     proc = ChildProcess.start(
         python_module(module, "run", "--config", str(config), python_options=python_options),
-        cwd=REPO, env=child_env({"DISCORD_TOKEN": twin.token}), log=config.parent / "bot.log",
+        cwd=REPO,
+        env=child_env({"DISCORD_TOKEN": twin.token}),
+        log=config.parent / "bot.log",
     )
     try:
         await twin.wait_until(
-            lambda: (len(twin.gateway.identify_payloads) > identified and twin.gateway.connected)
-            or proc.returncode is not None,
+            lambda: (
+                (len(twin.gateway.identify_payloads) > identified and twin.gateway.connected)
+                or proc.returncode is not None
+            ),
             30,
         )
     except BaseException:

@@ -41,10 +41,16 @@ SQUARE_COLOUR = (50, 190, 70)  # green: the first mask colour (red) shows clearl
 SQUARE = (520, 250, 760, 490)  # x0, y0, x1, y1 in video pixels
 
 
-def square_frames(width: int = WIDTH, height: int = HEIGHT, count: int = int(FPS * SECONDS),
-                  square: tuple[int, int, int, int] = SQUARE) -> Any:
-    x0, y0, x1, y1 = (round(v * width / WIDTH) if i % 2 == 0 else round(v * height / HEIGHT)
-                      for i, v in enumerate(square))
+def square_frames(
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    count: int = int(FPS * SECONDS),
+    square: tuple[int, int, int, int] = SQUARE,
+) -> Any:
+    x0, y0, x1, y1 = (
+        round(v * width / WIDTH) if i % 2 == 0 else round(v * height / HEIGHT)
+        for i, v in enumerate(square)
+    )
     base = np.empty((height, width, 3), dtype=np.uint8)
     base[:] = BACKGROUND
     base[y0:y1, x0:x1] = SQUARE_COLOUR
@@ -52,8 +58,14 @@ def square_frames(width: int = WIDTH, height: int = HEIGHT, count: int = int(FPS
         yield base
 
 
-def make_video(path: Path, *, width: int = WIDTH, height: int = HEIGHT, fps: float = FPS,
-               seconds: float = SECONDS) -> Path:
+def make_video(
+    path: Path,
+    *,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    fps: float = FPS,
+    seconds: float = SECONDS,
+) -> Path:
     if not path.exists():
         write_mp4(square_frames(width, height, round(fps * seconds)), path, fps)
     return path
@@ -114,8 +126,10 @@ class KlingWorld:
 
     def video(self, **kwargs: Any) -> Path:
         name = "clip_{width}x{height}_{fps}.mp4".format(
-            width=kwargs.get("width", WIDTH), height=kwargs.get("height", HEIGHT),
-            fps=kwargs.get("fps", FPS))
+            width=kwargs.get("width", WIDTH),
+            height=kwargs.get("height", HEIGHT),
+            fps=kwargs.get("fps", FPS),
+        )
         return make_video(self.tmp / name, **kwargs)
 
     @contextlib.asynccontextmanager
@@ -138,18 +152,26 @@ class KlingWorld:
         assert self.current is not None, "start the bot first"
         await self.current.store.update_settings(self.guild.id, **changes)
 
-    async def board(self, channel: TwinChannel | None = None,
-                    predicate: Callable[[TwinMessage], bool] | None = None,
-                    timeout: float = 15.0) -> TwinMessage:  # noqa: ASYNC109
+    async def board(
+        self,
+        channel: TwinChannel | None = None,
+        predicate: Callable[[TwinMessage], bool] | None = None,
+        timeout: float = 15.0,  # noqa: ASYNC109
+    ) -> TwinMessage:
         def check(message: TwinMessage) -> bool:
             return is_board(message) and (predicate is None or predicate(message))
 
         return await (channel or self.channel).wait_for_message(check, timeout)
 
-    async def reply(self, handle: Any, clicked: TwinMessage | None = None,
-                    timeout: float = 15.0) -> TwinMessage:  # noqa: ASYNC109
+    async def reply(
+        self,
+        handle: Any,
+        clicked: TwinMessage | None = None,
+        timeout: float = 15.0,  # noqa: ASYNC109
+    ) -> TwinMessage:
         """What the bot said back to one interaction: its own response message or, after a
         deferred button click (whose "original" is the clicked message), its first followup."""
+
         def check() -> TwinMessage | None:
             followups = handle.followups
             if followups:
@@ -161,8 +183,9 @@ class KlingWorld:
 
         return await self.twin.wait_until(check, timeout)
 
-    async def open_board(self, actor: Any = None, video: Path | None = None,
-                         channel: TwinChannel | None = None) -> TwinMessage:
+    async def open_board(
+        self, actor: Any = None, video: Path | None = None, channel: TwinChannel | None = None
+    ) -> TwinMessage:
         actor = actor or self.alice
         handle = await actor.slash("kling edit", video=video or self.video(), channel=channel)
         reply = await handle.response(timeout=30)
@@ -170,23 +193,33 @@ class KlingWorld:
         return await self.board(channel)
 
 
-FAST_RUNNER = RunnerConfig(poll_first=0.3, poll_max=1.0, poll_growth=1.5,
-                           queue_retry_first=0.5, reconcile_first=0.5,
-                           delivery_retry_first=0.5, progress_interval=1.0)
+FAST_RUNNER = RunnerConfig(
+    poll_first=0.3,
+    poll_max=1.0,
+    poll_growth=1.5,
+    queue_retry_first=0.5,
+    reconcile_first=0.5,
+    delivery_retry_first=0.5,
+    progress_interval=1.0,
+)
 
 
 @pytest.fixture
-async def kling_world(tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild,
-                      monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[KlingWorld]:
+async def kling_world(
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[KlingWorld]:
     # Poll the emulator (which finishes at once) every fraction of a second, not every 5 s.
     monkeypatch.setattr(cogs.core.runtime, "runner_config", lambda _config: FAST_RUNNER)
     async with KlingEmulator(seconds_per_stage=0.0, work_dir=tmp_path / "emulator") as emulator:
         config = Config(
-            discord=DiscordConfig(token=Secret(discord_twin.token),
-                                  api_base=discord_twin.api_base),
+            discord=DiscordConfig(token=Secret(discord_twin.token), api_base=discord_twin.api_base),
             kling=KlingConfig(provider="emulator", base_url=emulator.base_url),
-            storage=StorageConfig(path=tmp_path / "data" / "bot.sqlite3",
-                                  media_dir=tmp_path / "data" / "media"),
+            storage=StorageConfig(
+                path=tmp_path / "data" / "bot.sqlite3", media_dir=tmp_path / "data" / "media"
+            ),
         )
         world = KlingWorld(discord_twin, emulator, twin_guild, tmp_path, config)
         yield world

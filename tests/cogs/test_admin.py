@@ -65,7 +65,8 @@ async def test_admin_changes_every_setting_from_one_panel(
         async def changed() -> TwinMessage:
             nonlocal edits
             message = await discord_twin.wait_until(
-                lambda: panel if panel.edit_count > edits else None)
+                lambda: panel if panel.edit_count > edits else None
+            )
             edits = message.edit_count
             return message
 
@@ -76,7 +77,8 @@ async def test_admin_changes_every_setting_from_one_panel(
         assert f"**Who may submit paid jobs:** members with <@&{editors.id}>" in text_of(panel)
         role_select = next(c for c in components_of(panel, ROLE_SELECT))
         assert [(str(d["id"]), d["type"]) for d in role_select["default_values"]] == [
-            (str(editors.id), "role")]
+            (str(editors.id), "role")
+        ]
         assert button(panel, "kling-admin:role:everyone")["disabled"] is False
         await admin.click(panel, "Allow everyone")
         panel = await changed()
@@ -136,9 +138,16 @@ async def test_admin_changes_every_setting_from_one_panel(
 
         final = await store.get_settings(guild_id)
         assert final == GuildSettings(
-            guild_id=guild_id, submit_role_id=None, daily_jobs_per_member=None,
-            concurrent_jobs_per_guild=1, default_mode="std", pro_allowed=True,
-            confirm_submits=False, sessions_in_threads=True, disabled_channels=frozenset())
+            guild_id=guild_id,
+            submit_role_id=None,
+            daily_jobs_per_member=None,
+            concurrent_jobs_per_guild=1,
+            default_mode="std",
+            pro_allowed=True,
+            confirm_submits=False,
+            sessions_in_threads=True,
+            disabled_channels=frozenset(),
+        )
         # Every change was acknowledged as a deferred update of the panel itself.
         clicks = [r for r in discord_twin.interactions.values() if r.type == 3]
         assert len(clicks) == 12 and all(r.ack_type == 6 for r in clicks)
@@ -167,12 +176,14 @@ async def test_ordinary_member_is_refused_even_without_discords_permission_gate(
             reply = await (await member.slash(command)).response()
             assert reply.ephemeral
             assert reply.content == (
-                "Only members with the Manage Server permission can use `/kling-admin`.")
+                "Only members with the Manage Server permission can use `/kling-admin`."
+            )
             assert not reply.components and not reply.embeds
         assert await bot.store.get_settings(twin_guild.id) == GuildSettings(twin_guild.id)
         schema = next(c for c in discord_twin.global_commands if c["name"] == "kling-admin")
         assert int(schema["default_member_permissions"]) == (
-            discord.Permissions(manage_guild=True).value)
+            discord.Permissions(manage_guild=True).value
+        )
 
 
 async def test_only_the_opening_admin_may_use_the_panel_and_only_while_an_admin(

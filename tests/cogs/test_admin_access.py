@@ -50,30 +50,41 @@ async def test_each_setting_changes_who_may_submit_and_where(
 
         await store.update_settings(guild, pro_allowed=False)
         assert await answer(editor, "probe-submit", mode="pro") == (
-            "Pro mode is turned off on this server; submit with mode std.")
+            "Pro mode is turned off on this server; submit with mode std."
+        )
 
         await store.update_settings(guild, daily_jobs_per_member=1)
-        await seed_job(store, clock, user=editor.id, guild=guild, channel=general.id,
-                       at=NOW - 300, outcome=JobState.PROCESSING)
+        await seed_job(
+            store,
+            clock,
+            user=editor.id,
+            guild=guild,
+            channel=general.id,
+            at=NOW - 300,
+            outcome=JobState.PROCESSING,
+        )
         assert await answer(editor, "probe-submit") == (
-            f"You have used your 1 job for today; the limit resets <t:{MIDNIGHT}:R>"
-            " (00:00 UTC).")
+            f"You have used your 1 job for today; the limit resets <t:{MIDNIGHT}:R> (00:00 UTC)."
+        )
 
-        await store.update_settings(guild, daily_jobs_per_member=None,
-                                    concurrent_jobs_per_guild=1)
+        await store.update_settings(guild, daily_jobs_per_member=None, concurrent_jobs_per_guild=1)
         assert await answer(editor, "probe-submit") == (
-            "This server already has 1 job running (its limit is 1); try again when one"
-            " finishes.")
+            "This server already has 1 job running (its limit is 1); try again when one finishes."
+        )
         await store.update_settings(guild, concurrent_jobs_per_guild=None)
         assert await answer(editor, "probe-submit") == "allowed"
 
         await store.set_channel_disabled(guild, general.id, True)
-        for actor, command in ((editor, "probe-submit"), (member, "probe-free"),
-                               (admin, "probe-submit")):
+        for actor, command in (
+            (editor, "probe-submit"),
+            (member, "probe-free"),
+            (admin, "probe-submit"),
+        ):
             assert (await answer(actor, command)).startswith("The bot is disabled in this channel")
         # A thread of a disabled channel is disabled with it.
         thread = discord_twin.create_thread(general, "session")
         assert (await answer(member, "probe-free", channel=thread)).startswith(
-            "The bot is disabled in this channel")
+            "The bot is disabled in this channel"
+        )
         other = discord_twin.add_channel(twin_guild, "other")
         assert await answer(editor, "probe-submit", channel=other) == "allowed"

@@ -44,18 +44,41 @@ async def test_usage_counts_only_jobs_kling_accepted_with_their_units(
         # Alice: two accepted today (one still running, no units yet), one earlier this month,
         # one last month, and one Kling never accepted.
         await seed_job(store, clock, user=alice.id, at=EARLIER_TODAY, units=10, **where)
-        await seed_job(store, clock, user=alice.id, at=NOW - 60, outcome=JobState.PROCESSING,
-                       **where)
+        await seed_job(
+            store, clock, user=alice.id, at=NOW - 60, outcome=JobState.PROCESSING, **where
+        )
         await seed_job(store, clock, user=alice.id, at=MARCH_2, units=5.5, **where)
         await seed_job(store, clock, user=alice.id, at=FEB_20, units=100, **where)
-        await seed_job(store, clock, user=alice.id, at=NOW - 30, outcome=JobState.CANCELLED,
-                       reason="refused before sending", **where)
+        await seed_job(
+            store,
+            clock,
+            user=alice.id,
+            at=NOW - 30,
+            outcome=JobState.CANCELLED,
+            reason="refused before sending",
+            **where,
+        )
         # Bob: accepted today, then failed at Kling; the units Kling charged still count.
-        await seed_job(store, clock, user=bob.id, at=EARLIER_TODAY, outcome=JobState.FAILED,
-                       units=3, reason="content check failed", **where)
+        await seed_job(
+            store,
+            clock,
+            user=bob.id,
+            at=EARLIER_TODAY,
+            outcome=JobState.FAILED,
+            units=3,
+            reason="content check failed",
+            **where,
+        )
         # Another server's job is not ours.
-        await seed_job(store, clock, user=bob.id, at=EARLIER_TODAY, units=40,
-                       guild=twin_guild.id + 1, channel=channel)
+        await seed_job(
+            store,
+            clock,
+            user=bob.id,
+            at=EARLIER_TODAY,
+            units=40,
+            guild=twin_guild.id + 1,
+            channel=channel,
+        )
 
         reply = await (await admin.slash("kling-admin usage")).response()
         assert reply.ephemeral and reply.visible_to == admin.id
@@ -87,10 +110,12 @@ async def test_usage_counts_only_jobs_kling_accepted_with_their_units(
 
 
 def test_top_members_are_capped_with_a_count_of_the_rest() -> None:
-    members = tuple(MemberUsage(100 + n, UsageCounts(jobs_month=20 - n, units_month=1.25))
-                    for n in range(12))
-    usage = GuildUsage(total=UsageCounts(jobs_today=0, jobs_month=174, units_month=15),
-                       members=members)
+    members = tuple(
+        MemberUsage(100 + n, UsageCounts(jobs_month=20 - n, units_month=1.25)) for n in range(12)
+    )
+    usage = GuildUsage(
+        total=UsageCounts(jobs_today=0, jobs_month=174, units_month=15), members=members
+    )
     embed = usage_embed(usage, now=NOW).to_dict()
     lines = fields(embed)["Top members this month"].splitlines()
     assert len(lines) == 11

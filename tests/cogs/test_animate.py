@@ -15,12 +15,15 @@ COLOURS = ((200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 200, 30))
 def animate_result(message: TwinMessage) -> bool:
     return "Edit this result" in message.button_labels and any(
         f.filename.startswith("kling-animate") and f.filename.endswith(".mp4")
-        for f in message.files)
+        for f in message.files
+    )
 
 
 def images(world: KlingWorld, count: int) -> dict[str, object]:
-    return {f"image{n}": make_reference_image(world.tmp / f"img{n}.png", COLOURS[n - 1], 400)
-            for n in range(1, count + 1)}
+    return {
+        f"image{n}": make_reference_image(world.tmp / f"img{n}.png", COLOURS[n - 1], 400)
+        for n in range(1, count + 1)
+    }
 
 
 async def test_two_images_in_portrait_with_confirmation(kling_world: KlingWorld) -> None:
@@ -28,8 +31,11 @@ async def test_two_images_in_portrait_with_confirmation(kling_world: KlingWorld)
     creates = world.emulator.faults.calls
     async with world.bot():
         handle = await world.alice.slash(
-            "kling animate", prompt="the red card turns into the green one",
-            aspect_ratio="9:16", **images(world, 2))
+            "kling animate",
+            prompt="the red card turns into the green one",
+            aspect_ratio="9:16",
+            **images(world, 2),
+        )
         card = await handle.response(timeout=20)
         assert card.ephemeral and card.visible_to == world.alice.id
         assert "Submit this animate job?" in card.text
@@ -40,9 +46,11 @@ async def test_two_images_in_portrait_with_confirmation(kling_world: KlingWorld)
 
         await world.alice.click(card, "Submit")
         await world.twin.wait_until(
-            lambda: "Submitted job" in world.twin.find_message(card.id).text, 15)
+            lambda: "Submitted job" in world.twin.find_message(card.id).text, 15
+        )
         job_card = await world.channel.wait_for_message(
-            lambda m: "**Kling job** · Animate · std · 5 s" in m.text, timeout=15)
+            lambda m: "**Kling job** · Animate · std · 5 s" in m.text, timeout=15
+        )
         assert f"<@{world.alice.id}>" in job_card.text
         result = await world.channel.wait_for_message(animate_result, timeout=60)
         assert f"<@{world.alice.id}>" in result.content
@@ -64,9 +72,15 @@ async def test_four_images_square_without_confirmation(kling_world: KlingWorld) 
     world.emulator.runtime.config.image2video_long_side = 720  # a smaller clip, same story
     async with world.bot():
         await world.bot_settings(confirm_submits=False)
-        reply = await (await world.bob.slash(
-            "kling animate", prompt="four colours in turn", aspect_ratio="1:1",
-            negative_prompt="text", **images(world, 4))).response(timeout=20)
+        reply = await (
+            await world.bob.slash(
+                "kling animate",
+                prompt="four colours in turn",
+                aspect_ratio="1:1",
+                negative_prompt="text",
+                **images(world, 4),
+            )
+        ).response(timeout=20)
         assert "Submitted job" in reply.content and "Animate" in reply.content
         result = await world.channel.wait_for_message(animate_result, timeout=60)
         assert f"<@{world.bob.id}>" in result.content
@@ -76,7 +90,8 @@ async def test_four_images_square_without_confirmation(kling_world: KlingWorld) 
 
         # A tiny image is refused with a reason, and nothing is sent to Kling.
         tiny = make_reference_image(world.tmp / "tiny.png", (9, 9, 9), size=60)
-        refused = await (await world.bob.slash(
-            "kling animate", prompt="again", image1=tiny, image2=tiny)).response(timeout=20)
+        refused = await (
+            await world.bob.slash("kling animate", prompt="again", image1=tiny, image2=tiny)
+        ).response(timeout=20)
         assert "60" in refused.content and "went wrong" not in refused.content, refused.content
         assert world.emulator.faults.calls["multi-image2video:create"] == 1

@@ -26,12 +26,14 @@ async def test_two_members_mark_at_the_same_moment(kling_world: KlingWorld) -> N
         await world.open_board()
         alice, bob = world.alice, world.bob
         first, second = await asyncio.gather(
-            alice.slash("kling mark", points="E3"), bob.slash("kling mark", points="0.3,0.8"))
+            alice.slash("kling mark", points="E3"), bob.slash("kling mark", points="0.3,0.8")
+        )
         await asyncio.gather(first.response(), second.response())
         board = await world.board(predicate=lambda m: "#2 by" in m.text)
         assert f"<@{alice.id}> (1)" in board.text and f"<@{bob.id}> (1)" in board.text
         points = await world.current.store.list_points(
-            (await world.current.editing.active_session(world.guild.id, world.channel.id)).id)
+            (await world.current.editing.active_session(world.guild.id, world.channel.id)).id
+        )
         assert sorted((round(p.x, 2), round(p.y, 2)) for p in points)[0] == (0.3, 0.8)
         assert len(points) == 2
         # Both clicking buttons at once: each edit shows the state after its own change.
@@ -75,8 +77,9 @@ async def test_old_board_buttons_work_after_a_restart(kling_world: KlingWorld) -
         session = await world.current.editing.active_session(world.guild.id, world.channel.id)
         await world.current.store.end_session(session.id)
         click = await world.alice.click(board, "▶ +1")
-        note = await world.twin.wait_until(lambda: next(
-            (m for m in click.followups if "has ended" in m.content), None))
+        note = await world.twin.wait_until(
+            lambda: next((m for m in click.followups if "has ended" in m.content), None)
+        )
         assert note.ephemeral
         await world.twin.wait_until(lambda: not world.twin.find_message(board.id).buttons)
 
@@ -104,12 +107,15 @@ async def test_swap_and_add_with_images_uploaded_in_the_modal(kling_world: Kling
         board = await world.board(predicate=lambda m: "#1 by" in m.text)
 
         opened = await world.alice.click(board, "Swap")
-        kinds = [c.get("type") for c in world.twin.interactions[opened.record.id].modal[
-            "components"]]
+        kinds = [
+            c.get("type") for c in world.twin.interactions[opened.record.id].modal["components"]
+        ]
         assert 18 in kinds  # labels, one of them wrapping the file upload
-        card = await (await world.alice.submit_modal(
-            {"prompt": "the blue ball", "images": [blue], "mode": ["pro"]},
-            opened_by=opened)).response(timeout=20)
+        card = await (
+            await world.alice.submit_modal(
+                {"prompt": "the blue ball", "images": [blue], "mode": ["pro"]}, opened_by=opened
+            )
+        ).response(timeout=20)
         assert "<<<image_1>>>" in card.text and "pro" in card.text
         assert len(card.files) == 1 and card.files[0].filename.startswith("reference1")
         assert card.visible_to == world.alice.id  # only the submitter sees the card
@@ -117,19 +123,24 @@ async def test_swap_and_add_with_images_uploaded_in_the_modal(kling_world: Kling
         swap_result = await world.channel.wait_for_message(delivered, timeout=60)
 
         opened = await world.bob.click(board, "Add")
-        card = await (await world.bob.submit_modal(
-            {"prompt": "a yellow box on the left", "images": [blue, yellow]},
-            opened_by=opened)).response(timeout=20)
+        card = await (
+            await world.bob.submit_modal(
+                {"prompt": "a yellow box on the left", "images": [blue, yellow]}, opened_by=opened
+            )
+        ).response(timeout=20)
         assert "<<<image_2>>>" in card.text and len(card.files) == 2
         await world.bob.click(card, "Cancel")
         await world.twin.wait_until(lambda: "Cancelled" in world.twin.find_message(card.id).text)
         opened = await world.bob.click(board, "Add")
-        card = await (await world.bob.submit_modal(
-            {"prompt": "a yellow box on the left", "images": [yellow]},
-            opened_by=opened)).response(timeout=20)
+        card = await (
+            await world.bob.submit_modal(
+                {"prompt": "a yellow box on the left", "images": [yellow]}, opened_by=opened
+            )
+        ).response(timeout=20)
         await world.bob.click(card, "Submit")
         add_result = await world.channel.wait_for_message(
-            lambda m: delivered(m) and m.id != swap_result.id, timeout=60)
+            lambda m: delivered(m) and m.id != swap_result.id, timeout=60
+        )
         assert f"<@{world.bob.id}>" in add_result.content
         assert f"<@{world.alice.id}>" in swap_result.content
         assert len([m for m in world.channel.visible_messages() if is_board(m)]) == 1

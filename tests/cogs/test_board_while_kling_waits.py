@@ -12,8 +12,7 @@ from tests.cogs.harness import KlingWorld, kling_world
 __all__ = ["kling_world"]
 
 
-async def test_frame_moves_are_answered_while_marks_wait_for_kling(
-        kling_world: KlingWorld) -> None:
+async def test_frame_moves_are_answered_while_marks_wait_for_kling(kling_world: KlingWorld) -> None:
     world = kling_world
     faults = world.emulator.faults
     carol = world.twin.member(world.guild, "carol")
@@ -70,5 +69,6 @@ async def test_two_quick_next_clicks_move_the_board_two_frames(kling_world: Klin
         first = await world.alice.click(board, "▶ +1", wait=False)
         second = await world.bob.click(board, "▶ +1", wait=False)
         await world.twin.wait_until(
-            lambda: bool(first.record.answered_at and second.record.answered_at))
+            lambda: bool(first.record.answered_at and second.record.answered_at)
+        )
         assert "Frame 2 / 59" in world.twin.find_message(board.id).text

@@ -43,8 +43,7 @@ async def test_kling_group_is_server_only(bot: KlingBot) -> None:
 async def test_schema_digest_changes_only_when_commands_change(bot: KlingBot) -> None:
     first = await bot._schema_digest()
     assert await bot._schema_digest() == first
-    bot.tree.add_command(app_commands.Command(
-        name="extra", description="x", callback=_noop))
+    bot.tree.add_command(app_commands.Command(name="extra", description="x", callback=_noop))
     assert await bot._schema_digest() != first
 
 
@@ -66,5 +65,6 @@ def test_discord_errors_become_plain_sentences() -> None:
         "This command works in a server channel, not in direct messages."
     )
     assert "Manage Server" in describe_app_command_error(
-        app_commands.MissingPermissions(["manage_guild"]))
+        app_commands.MissingPermissions(["manage_guild"])
+    )
     assert describe_app_command_error(app_commands.AppCommandError()) is None

@@ -36,8 +36,13 @@ def chatter(twin: DiscordTwin, guild: TwinGuild, channel: TwinChannel, count: in
 
 
 async def post_then_crash(
-    tmp_path: Path, twin: DiscordTwin, guild: TwinGuild, emulator: KlingEmulator,
-    *, before: int, after: int,
+    tmp_path: Path,
+    twin: DiscordTwin,
+    guild: TwinGuild,
+    emulator: KlingEmulator,
+    *,
+    before: int,
+    after: int,
 ) -> tuple[Path, str]:
     """Run the bot until it has posted the result but not recorded it, then stop it ("crash").
 
@@ -70,14 +75,18 @@ async def post_then_crash(
 
 
 async def test_the_earlier_post_is_found_behind_more_than_500_messages(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(cogs.core.runtime, "STOP_GRACE_SECONDS", 0.2)
     channel = twin_guild.channel("general")
     async with KlingEmulator(seconds_per_stage=0.1, image2video_long_side=320) as emulator:
-        db, job_id = await post_then_crash(tmp_path, discord_twin, twin_guild, emulator,
-                                           before=600, after=600)
+        db, job_id = await post_then_crash(
+            tmp_path, discord_twin, twin_guild, emulator, before=600, after=600
+        )
         config = bot_config(tmp_path, discord_twin, emulator)
         async with kling_bot(config, discord_twin):
             row = await wait_for_state(db, job_id, {"delivered", "failed"}, timeout=30)
@@ -86,15 +95,20 @@ async def test_the_earlier_post_is_found_behind_more_than_500_messages(
 
 
 async def test_an_undecided_lookup_neither_posts_again_nor_fails_and_reads_further_next_time(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(cogs.core.runtime, "STOP_GRACE_SECONDS", 0.2)
     monkeypatch.setattr(cogs.jobs.delivery, "HISTORY_LIMIT", 100)  # the post is 251st: 3 lookups
     channel = twin_guild.channel("general")
     async with KlingEmulator(seconds_per_stage=0.1, image2video_long_side=320) as emulator:
-        db, job_id = await post_then_crash(tmp_path, discord_twin, twin_guild, emulator,
-                                           before=250, after=50)
+        db, job_id = await post_then_crash(
+            tmp_path, discord_twin, twin_guild, emulator, before=250, after=50
+        )
         config = bot_config(tmp_path, discord_twin, emulator)
         with caplog.at_level(logging.WARNING, logger="bot.jobs.runner"):
             async with kling_bot(config, discord_twin):

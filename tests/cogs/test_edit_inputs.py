@@ -14,8 +14,7 @@ from tests.cogs.harness import KlingWorld, board_image, is_board, kling_world, m
 __all__ = ["kling_world"]
 
 
-async def test_small_slow_video_is_fixed_through_fix_and_continue(
-        kling_world: KlingWorld) -> None:
+async def test_small_slow_video_is_fixed_through_fix_and_continue(kling_world: KlingWorld) -> None:
     world = kling_world
     bad = world.video(width=640, height=360, fps=12)
     async with world.bot():
@@ -34,9 +33,16 @@ async def test_small_slow_video_is_fixed_through_fix_and_continue(
         info = probe_video(fixed.save(world.tmp))
         assert min(info.width, info.height) >= 720 and round(info.fps) in (24, 30, 60)
         assert board_image(board).shape[1] >= 1000
-        opened = await world.twin.wait_until(lambda: next((
-            m for m in world.channel.visible_messages()
-            if m.visible_to == world.alice.id and "editing session is open" in m.content), None))
+        opened = await world.twin.wait_until(
+            lambda: next(
+                (
+                    m
+                    for m in world.channel.visible_messages()
+                    if m.visible_to == world.alice.id and "editing session is open" in m.content
+                ),
+                None,
+            )
+        )
         assert "Fixed:" in opened.content  # what was changed is said
 
 
@@ -52,12 +58,18 @@ async def test_too_short_video_cannot_be_fixed(kling_world: KlingWorld) -> None:
 async def test_private_urls_are_refused_before_any_download(kling_world: KlingWorld) -> None:
     world = kling_world
     async with world.bot():
-        reply = await (await world.alice.slash(
-            "kling edit", url=f"{world.twin.url}/cdn/attachments/1/2/clip.mp4")).response()
+        reply = await (
+            await world.alice.slash(
+                "kling edit", url=f"{world.twin.url}/cdn/attachments/1/2/clip.mp4"
+            )
+        ).response()
         assert reply.ephemeral and "went wrong" not in reply.content
         assert any(word in reply.content.lower() for word in ("private", "loopback", "local"))
-        both = await (await world.alice.slash(
-            "kling edit", video=world.video(), url="https://example.com/a.mp4")).response()
+        both = await (
+            await world.alice.slash(
+                "kling edit", video=world.video(), url="https://example.com/a.mp4"
+            )
+        ).response()
         assert "either a `video` attachment or a `url`" in both.content
 
 
@@ -66,15 +78,13 @@ async def test_replacing_a_session_asks_first(kling_world: KlingWorld) -> None:
     async with world.bot():
         first = await world.open_board()
         await (await world.alice.slash("kling mark", points="E3")).response()
-        ask = await (await world.bob.slash("kling edit", video=world.video())).response(
-            timeout=20)
+        ask = await (await world.bob.slash("kling edit", video=world.video())).response(timeout=20)
         assert "already has an editing session" in ask.content and "1 point" in ask.content
         await world.bob.click(ask, "Keep")
         await world.twin.wait_until(lambda: "Kept" in world.twin.find_message(ask.id).content)
         assert world.twin.find_message(first.id).buttons  # untouched
 
-        ask = await (await world.bob.slash("kling edit", video=world.video())).response(
-            timeout=20)
+        ask = await (await world.bob.slash("kling edit", video=world.video())).response(timeout=20)
         await world.bob.click(ask, "Replace")
         second = await world.board(predicate=lambda m: m.id != first.id, timeout=30)
         old = world.twin.find_message(first.id)
@@ -113,7 +123,8 @@ BROKEN_VIDEOS = {
 
 @pytest.mark.parametrize("case", list(BROKEN_VIDEOS))
 async def test_a_video_that_breaks_a_rule_is_fixed_through_fix_and_continue(
-        kling_world: KlingWorld, case: str) -> None:
+    kling_world: KlingWorld, case: str
+) -> None:
     name, width, height, fps, seconds, named, expect = BROKEN_VIDEOS[case]
     world = kling_world
     bad = make_video(world.tmp / name, width=width, height=height, fps=fps, seconds=seconds)

@@ -41,7 +41,8 @@ def frame_of(board: TwinMessage) -> int:
 
 def result_message(message: TwinMessage) -> bool:
     return "Edit this result" in message.button_labels and any(
-        f.filename.endswith(".mp4") for f in message.files)
+        f.filename.endswith(".mp4") for f in message.files
+    )
 
 
 async def test_the_whole_story(kling_world: KlingWorld) -> None:
@@ -101,7 +102,8 @@ async def test_the_whole_story(kling_world: KlingWorld) -> None:
         # Preview: the tracked-mask video and its cover, posted in the channel.
         await alice.click(board, "Preview")
         preview = await world.channel.wait_for_message(
-            lambda m: any(f.filename.startswith("preview.") for f in m.files), timeout=30)
+            lambda m: any(f.filename.startswith("preview.") for f in m.files), timeout=30
+        )
         assert any(f.filename.startswith("preview-cover") for f in preview.files)
 
         # Remove, with the confirmation card, then the edited video arrives in the channel.
@@ -112,8 +114,9 @@ async def test_the_whole_story(kling_world: KlingWorld) -> None:
         assert "Marked frames" in card.text and "Mode:" in card.text
         started = time.perf_counter()
         done = await alice.click(card, "Submit")
-        await world.twin.wait_until(lambda: "Submitted job" in (
-            world.twin.find_message(card.id).text), 15)
+        await world.twin.wait_until(
+            lambda: "Submitted job" in (world.twin.find_message(card.id).text), 15
+        )
         result = await world.channel.wait_for_message(result_message, timeout=60)
         world.timings["submit_to_delivered_s"] = time.perf_counter() - started
         assert f"<@{alice.id}>" in result.content
@@ -132,7 +135,8 @@ async def test_result_frames_lose_the_square(kling_world: KlingWorld) -> None:
         board = await world.board(predicate=lambda m: "#1 by" in m.text)
         await world.bot_settings(confirm_submits=False)
         reply = await (await world.alice.slash("kling remove", prompt="the square")).response(
-            timeout=15)
+            timeout=15
+        )
         assert "Submitted job" in reply.content
         result = await world.channel.wait_for_message(result_message, timeout=60)
         path = result.attachments[0].save(world.tmp)
@@ -141,4 +145,3 @@ async def test_result_frames_lose_the_square(kling_world: KlingWorld) -> None:
         frame = np.asarray(extract_frame(path, 0).convert("RGB"), dtype=np.int16)
         assert np.abs(frame[INSIDE].mean(axis=(0, 1)) - SQUARE_COLOUR).max() > 60
         assert board is not None
-

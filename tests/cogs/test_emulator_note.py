@@ -16,7 +16,8 @@ NOTE = "Emulator: not a real Kling edit"
 
 def is_result(message: TwinMessage) -> bool:
     return "Edit this result" in message.button_labels and any(
-        f.filename.endswith(".mp4") for f in message.files)
+        f.filename.endswith(".mp4") for f in message.files
+    )
 
 
 def is_job_card(message: TwinMessage) -> bool:
@@ -60,8 +61,12 @@ async def test_every_surface_says_when_the_edit_comes_from_the_emulator(
 async def test_the_real_provider_shows_no_emulator_line(kling_world: KlingWorld) -> None:
     world = kling_world
     # Kling's protocol, spoken by the emulator (it takes any bearer when it has no key).
-    world.config = dataclasses.replace(world.config, kling=KlingConfig(
-        provider="kling", api_key=Secret("k-3f7a9c21"), base_url=world.emulator.base_url))
+    world.config = dataclasses.replace(
+        world.config,
+        kling=KlingConfig(
+            provider="kling", api_key=Secret("k-3f7a9c21"), base_url=world.emulator.base_url
+        ),
+    )
     texts = await four_surfaces(world)
     assert set(texts) == {"board", "confirmation card", "result", "job card"}
     for surface, text in texts.items():

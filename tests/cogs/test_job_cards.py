@@ -51,8 +51,11 @@ class VirtualTime:
         edit is due by now has been made, and no other can be made before time moves."""
         async with asyncio.timeout(30):
             while True:
-                flushers = [t for t in asyncio.all_tasks()
-                            if t.get_name().startswith("job-card-") and not t.done()]
+                flushers = [
+                    t
+                    for t in asyncio.all_tasks()
+                    if t.get_name().startswith("job-card-") and not t.done()
+                ]
                 if len(flushers) == sum(not f.done() for _, f in self._sleepers):
                     return
                 await asyncio.sleep(0.01)
@@ -92,13 +95,23 @@ async def test_card_shows_queue_place_then_state_changes_coalesced_into_edits_10
         async with kling_bot(config, discord_twin) as bot:
             await bot.runner.stop()  # this test plays the runner's part itself
             queue = QueueOf(2)
-            cards = JobCards(bot, store=lambda: bot.store, runner=lambda: queue,
-                             clock=time.clock, sleep=time.sleep)
+            cards = JobCards(
+                bot,
+                store=lambda: bot.store,
+                runner=lambda: queue,
+                clock=time.clock,
+                sleep=time.sleep,
+            )
             store = bot.store
-            job = await store.create_job(NewJob(
-                kind=JobKind.EDIT_REMOVAL, guild_id=twin_guild.id, channel_id=channel.id,
-                requester_id=77, request={"prompt": "Delete the red car", "mode": "pro",
-                                          "duration": "5"}))
+            job = await store.create_job(
+                NewJob(
+                    kind=JobKind.EDIT_REMOVAL,
+                    guild_id=twin_guild.id,
+                    channel_id=channel.id,
+                    requester_id=77,
+                    request={"prompt": "Delete the red car", "mode": "pro", "duration": "5"},
+                )
+            )
             card_id = await cards.post(channel.id, job)
             card = channel.messages[card_id]
             first = card.content
@@ -115,8 +128,9 @@ async def test_card_shows_queue_place_then_state_changes_coalesced_into_edits_10
             await discord_twin.wait_until(lambda: len(edits) == 1)
             processing = card.content
             for state in (JobState.SUCCEEDED, JobState.DELIVERING):
-                job = await store.transition_job(job.id, from_states=[job.state], to=state,
-                                                 units=5.0)
+                job = await store.transition_job(
+                    job.id, from_states=[job.state], to=state, units=5.0
+                )
                 await cards.on_state_change(job)
             job = await store.mark_delivered(job.id, 123)
             await cards.on_state_change(job)
@@ -155,8 +169,9 @@ async def test_cards_follow_a_real_job_to_done_and_a_refused_one_to_its_reason(
         async with kling_bot(config, discord_twin) as bot:
             bot.job_cards.interval = 0.2
             good = await seed_animate_job(config.storage.path, channel, alice.id, images)
-            bad = await seed_animate_job(config.storage.path, channel, alice.id, images,
-                                         prompt="something forbidden")
+            bad = await seed_animate_job(
+                config.storage.path, channel, alice.id, images, prompt="something forbidden"
+            )
             cards = {}
             for job in (good, bad):
                 cards[job.id] = channel.messages[await post_job_card(bot, channel.id, job)]
@@ -164,15 +179,19 @@ async def test_cards_follow_a_real_job_to_done_and_a_refused_one_to_its_reason(
             await wait_for_state(config.storage.path, good.id, {"delivered"})
             await wait_for_state(config.storage.path, bad.id, {"failed"})
             await discord_twin.wait_until(
-                lambda: "Done" in cards[good.id].content and "Failed" in cards[bad.id].content)
+                lambda: "Done" in cards[good.id].content and "Failed" in cards[bad.id].content
+            )
 
     done, failed = cards[good.id], cards[bad.id]
     assert len(result_messages(channel, good.id)) == 1
     assert "Kling charged 1 units." in done.content and done.edit_count >= 1
     assert "❌ Failed: Failure to pass the risk control system" in failed.content
     assert result_messages(channel, bad.id) == []
-    [ping] = [m for m in channel.visible_messages()
-              if m.message_reference and int(m.message_reference["message_id"]) == failed.id]
+    [ping] = [
+        m
+        for m in channel.visible_messages()
+        if m.message_reference and int(m.message_reference["message_id"]) == failed.id
+    ]
     assert ping.content.startswith(f"<@{alice.id}> your Animate")
     assert "refused by content policy" in ping.content
 

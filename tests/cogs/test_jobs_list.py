@@ -34,19 +34,40 @@ async def test_jobs_lists_recent_jobs_newest_first_and_filters_by_member(
 
     async with run_bot() as bot:
         store = bot.store
-        delivered = await seed_job(store, clock, user=alice.id, at=NOW - 7200, units=7.5,
-                                   result_message_id=4242, **where)
-        failed = await seed_job(store, clock, user=bob.id, at=NOW - 3600,
-                                kind=JobKind.EDIT_SWAP, outcome=JobState.FAILED, units=2,
-                                reason="The reference image was refused by a content check.",
-                                **where)
-        running = await seed_job(store, clock, user=alice.id, at=NOW - 600,
-                                 kind=JobKind.ANIMATE, outcome=JobState.PROCESSING, **where)
+        delivered = await seed_job(
+            store, clock, user=alice.id, at=NOW - 7200, units=7.5, result_message_id=4242, **where
+        )
+        failed = await seed_job(
+            store,
+            clock,
+            user=bob.id,
+            at=NOW - 3600,
+            kind=JobKind.EDIT_SWAP,
+            outcome=JobState.FAILED,
+            units=2,
+            reason="The reference image was refused by a content check.",
+            **where,
+        )
+        running = await seed_job(
+            store,
+            clock,
+            user=alice.id,
+            at=NOW - 600,
+            kind=JobKind.ANIMATE,
+            outcome=JobState.PROCESSING,
+            **where,
+        )
         await store.set_card_message(running.id, 5151)
-        await seed_job(store, clock, user=bob.id, at=NOW - 60, kind=JobKind.EDIT_ADDITION,
-                       outcome=JobState.QUEUED, **where)
-        await seed_job(store, clock, user=bob.id, at=NOW - 30, guild=guild + 1,
-                       channel=general.id)
+        await seed_job(
+            store,
+            clock,
+            user=bob.id,
+            at=NOW - 60,
+            kind=JobKind.EDIT_ADDITION,
+            outcome=JobState.QUEUED,
+            **where,
+        )
+        await seed_job(store, clock, user=bob.id, at=NOW - 30, guild=guild + 1, channel=general.id)
 
         reply = await (await alice.slash("kling jobs")).response()
         assert reply.ephemeral

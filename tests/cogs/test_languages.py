@@ -32,8 +32,10 @@ def speaker(world: KlingWorld, name: str, locale: str) -> Any:
 
 
 def animate_images(world: KlingWorld) -> dict[str, Path]:
-    return {"image1": make_reference_image(world.tmp / "red.png", RED),
-            "image2": make_reference_image(world.tmp / "green.png", GREEN)}
+    return {
+        "image1": make_reference_image(world.tmp / "red.png", RED),
+        "image2": make_reference_image(world.tmp / "green.png", GREEN),
+    }
 
 
 async def test_an_indonesian_member_gets_indonesian_replies_and_an_english_one_english(
@@ -44,26 +46,35 @@ async def test_an_indonesian_member_gets_indonesian_replies_and_an_english_one_e
     async with world.bot():
         status = await (await ines.slash("kling status")).response()
         assert status.ephemeral
-        assert status.content == ("Tidak ada sesi penyuntingan di channel ini. Mulai dengan "
-                                  "`/kling edit`.")
+        assert status.content == (
+            "Tidak ada sesi penyuntingan di channel ini. Mulai dengan `/kling edit`."
+        )
         english = await (await world.alice.slash("kling status")).response()
-        assert english.content == ("There is no editing session in this channel. Start one "
-                                   "with `/kling edit`.")
+        assert english.content == (
+            "There is no editing session in this channel. Start one with `/kling edit`."
+        )
 
         both = await (await ines.slash("kling frame", frame=3, time="1s")).response()
         assert both.content == "Berikan `frame` atau `time`, jangan keduanya."
 
         # The confirmation card: text and buttons in Indonesian; nothing paid before Submit.
-        card = await (await ines.slash("kling animate", prompt="kartu merah jadi hijau",
-                                       **animate_images(world))).response(timeout=20)
+        card = await (
+            await ines.slash(
+                "kling animate", prompt="kartu merah jadi hijau", **animate_images(world)
+            )
+        ).response(timeout=20)
         assert card.visible_to == ines.id
         assert "### Kirim tugas animasi ini?" in card.text
         assert "**Rasio aspek:** 16:9" in card.text and "**Durasi:** 5 d" in card.text
         assert card.button_labels == ["Kirim", "Batal"]
         await ines.click(card, "Batal")
         await world.twin.wait_until(
-            lambda: "Dibatalkan: tidak ada yang dikirim ke Kling." in
-            world.twin.find_message(card.id).text, 10)
+            lambda: (
+                "Dibatalkan: tidak ada yang dikirim ke Kling."
+                in world.twin.find_message(card.id).text
+            ),
+            10,
+        )
         assert world.emulator.faults.calls["multi-image2video:create"] == 0
 
 
@@ -83,8 +94,15 @@ async def test_a_portuguese_server_reads_its_board_job_card_and_result_in_portug
         assert opened.content.startswith("Your editing session is open: ")
         board = await world.channel.wait_for_message(is_pt_board, timeout=30)
         assert "**Quadro 0 / 59**" in board.text and "Nenhum ponto ainda" in board.text
-        assert {"Adicionar pontos", "Desfazer", "Limpar", "Prévia", "Remover", "Trocar",
-                "Adicionar"} <= set(board.button_labels)
+        assert {
+            "Adicionar pontos",
+            "Desfazer",
+            "Limpar",
+            "Prévia",
+            "Remover",
+            "Trocar",
+            "Adicionar",
+        } <= set(board.button_labels)
 
         # A points error is the Indonesian member's; the English member's mark stays English.
         refused = await (await ines.slash("kling mark", points="Z99")).response()
@@ -99,17 +117,21 @@ async def test_a_portuguese_server_reads_its_board_job_card_and_result_in_portug
 
         # The job card and the result post are channel messages: Portuguese, whoever asked.
         await world.bot_settings(confirm_submits=False)
-        submitted = await (await alice.slash("kling remove", prompt="the green square"))\
-            .response(timeout=20)
+        submitted = await (await alice.slash("kling remove", prompt="the green square")).response(
+            timeout=20
+        )
         assert submitted.content.startswith("Submitted job ")
         card = await world.channel.wait_for_message(
-            lambda m: m.text.startswith("**Tarefa do Kling** · Remover · std"), timeout=20)
+            lambda m: m.text.startswith("**Tarefa do Kling** · Remover · std"), timeout=20
+        )
         assert f"Pedida por <@{alice.id}>" in card.text
         result = await world.channel.wait_for_message(
-            lambda m: "seu resultado está pronto" in m.content, timeout=60)
+            lambda m: "seu resultado está pronto" in m.content, timeout=60
+        )
         assert result.button_labels == ["Editar este resultado"]
         done = await world.channel.wait_for_message(
-            lambda m: m.id == card.id and "✅ Pronto" in m.text, timeout=30)
+            lambda m: m.id == card.id and "✅ Pronto" in m.text, timeout=30
+        )
         assert "Decorrido" in done.text
 
         # /kling jobs is the asker's: Indonesian for Ines, in the Portuguese server.
@@ -125,8 +147,7 @@ def synced_commands(world: KlingWorld) -> dict[str, dict[str, Any]]:
 
 
 def command_puts(world: KlingWorld) -> int:
-    return sum(1 for r in world.twin.requests
-               if r.method == "PUT" and r.path.endswith("/commands"))
+    return sum(1 for r in world.twin.requests if r.method == "PUT" and r.path.endswith("/commands"))
 
 
 @pytest.fixture
@@ -151,7 +172,8 @@ def change_translation(folder: Path, locale: str, msgid_line: str, new: str) -> 
 
 
 async def test_the_synced_schema_is_localised_and_a_changed_translation_is_synced_again(
-    kling_world: KlingWorld, editable_catalogues: Path,
+    kling_world: KlingWorld,
+    editable_catalogues: Path,
 ) -> None:
     world = kling_world
     async with world.bot():
@@ -205,8 +227,11 @@ async def test_an_unexpected_error_is_reported_in_the_member_s_language(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     interaction = _Interaction("pt-BR")
-    error_id = await report_error(interaction, RuntimeError("boom"),  # type: ignore[arg-type]
-                                  where="test")
+    error_id = await report_error(
+        interaction,
+        RuntimeError("boom"),  # type: ignore[arg-type]
+        where="test",
+    )
     assert error_id is not None and error_id in caplog.text
     expected = f"Algo deu errado do nosso lado (id do erro `{error_id}`)."
     assert interaction.response.sent == [expected]

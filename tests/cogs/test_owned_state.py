@@ -20,8 +20,10 @@ SLOW_DOWN = re.compile(r"^Slow down: try again in (\d+) s\.$")
 
 
 def offline_config(folder: Path) -> Config:
-    return Config(kling=KlingConfig(provider="emulator"),
-                  storage=StorageConfig(path=folder / "bot.sqlite3", media_dir=folder / "media"))
+    return Config(
+        kling=KlingConfig(provider="emulator"),
+        storage=StorageConfig(path=folder / "bot.sqlite3", media_dir=folder / "media"),
+    )
 
 
 async def test_two_bots_in_one_process_share_no_lock_and_no_cooldown(tmp_path: Path) -> None:
@@ -54,7 +56,8 @@ async def test_two_bots_in_one_process_share_no_lock_and_no_cooldown(tmp_path: P
 
 
 async def test_reloading_the_editing_extension_keeps_buttons_and_cooldowns(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     alice = world.alice
     world.freeze_cooldowns()

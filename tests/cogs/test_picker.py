@@ -82,13 +82,15 @@ def likeness(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(np.median(diff)), float((diff < 12).mean())
 
 
-async def click_and_edit(world: KlingWorld, actor: Any, message: TwinMessage,
-                         label: str) -> tuple[Any, TwinMessage]:
+async def click_and_edit(
+    world: KlingWorld, actor: Any, message: TwinMessage, label: str
+) -> tuple[Any, TwinMessage]:
     """Click `label` on a picker message and wait until that same message was edited."""
     before = world.twin.find_message(message.id).edit_count
     handle = await actor.click(world.twin.find_message(message.id), label)
     edited = await world.twin.wait_until(
-        lambda: (m := world.twin.find_message(message.id)).edit_count > before and m, 30)
+        lambda: (m := world.twin.find_message(message.id)).edit_count > before and m, 30
+    )
     return handle, edited
 
 
@@ -120,8 +122,9 @@ async def test_pick_zoom_mark_and_back(kling_world: KlingWorld, textured_video: 
         whole = picture(picker)
         assert whole.shape == (576, 1024, 3)
         # The whole frame at picker size, from the video itself (grid and labels aside).
-        median, close = likeness(whole, np.asarray(
-            source.resize((1024, 576), Image.Resampling.BICUBIC), dtype=np.int16))
+        median, close = likeness(
+            whole, np.asarray(source.resize((1024, 576), Image.Resampling.BICUBIC), dtype=np.int16)
+        )
         assert median < 12 and close > 0.6, (median, close)
 
         # B2: the cell enlarged from the full-resolution frame, not from the board.
@@ -131,8 +134,11 @@ async def test_pick_zoom_mark_and_back(kling_world: KlingWorld, textured_video: 
         cut = picture(zoomed)
         median, close = likeness(cut, resized(source, "B2", (1024, 576)))
         assert median <= 4 and close > 0.8, (median, close)
-        board_cut = resized(Image.fromarray(board_image(world.twin.find_message(board.id))
-                                            .astype(np.uint8)), "B2", (1024, 576))
+        board_cut = resized(
+            Image.fromarray(board_image(world.twin.find_message(board.id)).astype(np.uint8)),
+            "B2",
+            (1024, 576),
+        )
         from_board, _ = likeness(cut, board_cut)
         assert from_board > 4 * max(median, 1.0), (from_board, median)
 
@@ -149,7 +155,7 @@ async def test_pick_zoom_mark_and_back(kling_world: KlingWorld, textured_video: 
         assert marked.id == picker.id and len(world.channel.messages) == messages_before
         assert "Marked C3 › C3 at (0.50, 0.50) on frame 0: 1 point(s)" in marked.text
         assert enabled(marked) == CELLS  # ready for the next point, on the whole frame
-        (x, y), = await emulator_clicks(world)
+        ((x, y),) = await emulator_clicks(world)
         assert abs(x - 0.5) <= 0.005 and abs(y - 0.5) <= 0.005
         channel_board = await world.board(predicate=lambda m: "#1 by" in m.text)
         assert channel_board.id == board.id and channel_board.edit_count > edits_before
@@ -168,7 +174,8 @@ async def test_pick_zoom_mark_and_back(kling_world: KlingWorld, textured_video: 
 
 
 async def test_two_members_pick_independently_and_survive_a_restart(
-        kling_world: KlingWorld, textured_video: Path) -> None:
+    kling_world: KlingWorld, textured_video: Path
+) -> None:
     world = kling_world
     alice, bob = world.alice, world.bob
     async with world.bot():
@@ -184,14 +191,15 @@ async def test_two_members_pick_independently_and_survive_a_restart(
         assert "Marked D4 › E5" in marked.text
         board = await world.board(predicate=lambda m: "#1 by" in m.text)
         assert f"<@{bob.id}> (1)" in board.text
-        (x, y), = await emulator_clicks(world)
+        ((x, y),) = await emulator_clicks(world)
         assert (x, y) == (0.78, 0.78)  # (3 + 4.5/5)/5 exactly, as a float
         _, zoomed = await click_and_edit(world, alice, mine, "A5")
         assert "cell A5" in zoomed.text
 
 
-async def test_limits_and_cooldowns_apply_as_for_mark(kling_world: KlingWorld,
-                                                      textured_video: Path) -> None:
+async def test_limits_and_cooldowns_apply_as_for_mark(
+    kling_world: KlingWorld, textured_video: Path
+) -> None:
     world = kling_world
     alice, calls = world.alice, world.emulator.faults.calls
     world.freeze_cooldowns()
@@ -223,10 +231,21 @@ async def test_limits_and_cooldowns_apply_as_for_mark(kling_world: KlingWorld,
         assert "the most Kling takes" in back.text
 
 
-@pytest.mark.parametrize("custom_id", [
-    "kling:p:0:0:C3", "kling:p:9223372036854775808:0:C3", "kling:p:1:1234567890:C3",
-    "kling:p:1:0:F1", "kling:p:1:0:A6", "kling:p:1:0:c3", "kling:p:1:0:C3:A1:B2",
-    "kling:p:1:0:C3:", "kling:p:1:0:Back", "kling:p:1:0:C3:back"])
+@pytest.mark.parametrize(
+    "custom_id",
+    [
+        "kling:p:0:0:C3",
+        "kling:p:9223372036854775808:0:C3",
+        "kling:p:1:1234567890:C3",
+        "kling:p:1:0:F1",
+        "kling:p:1:0:A6",
+        "kling:p:1:0:c3",
+        "kling:p:1:0:C3:A1:B2",
+        "kling:p:1:0:C3:",
+        "kling:p:1:0:Back",
+        "kling:p:1:0:C3:back",
+    ],
+)
 def test_ids_no_picker_makes_name_nothing(custom_id: str) -> None:
     match = re.fullmatch(TEMPLATE, custom_id)
     assert match is not None  # it reaches the picker, which answers "no longer valid"
@@ -235,16 +254,25 @@ def test_ids_no_picker_makes_name_nothing(custom_id: str) -> None:
 
 def test_ids_round_trip() -> None:
     c3, a1 = parse_cell_name("C3"), parse_cell_name("A1")
-    for target in (PickerTarget(9223372036854775807, 0), PickerTarget(5, 12, c3),
-                   PickerTarget(5, 999999999, c3, a1)):
+    for target in (
+        PickerTarget(9223372036854775807, 0),
+        PickerTarget(5, 12, c3),
+        PickerTarget(5, 999999999, c3, a1),
+    ):
         match = re.fullmatch(TEMPLATE, target.custom_id)
         assert match is not None and len(target.custom_id) <= 100
         assert parse_target(match["session"], match["frame"], match["path"]) == target
 
 
 async def test_the_layout_stays_within_40_components_with_a_full_link_row() -> None:
-    picker = PickerView(session_id=3, frame_index=7, cell=parse_cell_name("B2"), image=b"",
-                        image_format="jpeg", points_on_frame=10)
+    picker = PickerView(
+        session_id=3,
+        frame_index=7,
+        cell=parse_cell_name("B2"),
+        image=b"",
+        image_format="jpeg",
+        points_on_frame=10,
+    )
     links = [ui.Button(label=f"link {n}", url=f"https://example.org/{n}") for n in range(4)]
     payload = picker_layout(picker, note=Msg("Marked."), links=links).to_components()
     # Container, gallery, text, six rows, 25 cells, Back and four links.

@@ -44,7 +44,8 @@ async def no_jobs_running(world: KlingWorld) -> None:
 
 
 async def test_without_the_role_a_member_marks_and_previews_but_cannot_submit(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     editors = world.twin.add_role(world.guild, "Editors")
     others = world.twin.add_role(world.guild, "Others")
@@ -59,15 +60,15 @@ async def test_without_the_role_a_member_marks_and_previews_but_cannot_submit(
 
         refusal = f"Only members with the <@&{editors.id}> role can submit paid jobs"
         opened = await bob.click(board, "Remove")
-        said = await (await bob.submit_modal({"prompt": "the square"},
-                                             opened_by=opened)).response(timeout=20)
+        said = await (await bob.submit_modal({"prompt": "the square"}, opened_by=opened)).response(
+            timeout=20
+        )
         assert said.content.startswith(refusal), said.content
         assert (await say(bob, "kling remove", prompt="the square")).startswith(refusal)
         assert calls[CREATE] == 0
 
         # A card opened while allowed is checked again at the Submit click.
-        card = await (await eddie.slash("kling remove", prompt="the square")).response(
-            timeout=20)
+        card = await (await eddie.slash("kling remove", prompt="the square")).response(timeout=20)
         assert "Submit this remove job?" in card.text
         await world.bot_settings(submit_role_id=others.id)
         click = await eddie.click(card, "Submit")
@@ -78,13 +79,15 @@ async def test_without_the_role_a_member_marks_and_previews_but_cannot_submit(
         await world.bot_settings(submit_role_id=editors.id)
         await eddie.click(card, "Submit")
         await world.twin.wait_until(
-            lambda: "Submitted job" in world.twin.find_message(card.id).text, 15)
+            lambda: "Submitted job" in world.twin.find_message(card.id).text, 15
+        )
         await world.channel.wait_for_message(delivered, timeout=60)
         assert calls[CREATE] == 1
 
 
 async def test_daily_limit_refuses_says_when_it_resets_and_resets(
-        kling_world: KlingWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    kling_world: KlingWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = kling_world
     alice, calls = world.alice, world.emulator.faults.calls
     async with world.bot():
@@ -100,8 +103,9 @@ async def test_daily_limit_refuses_says_when_it_resets_and_resets(
         assert refused.startswith("You have used your 1 job for today; the limit resets ")
         assert any(text in refused for text in resets), refused
         opened = await alice.click(board, "Remove")
-        said = await (await alice.submit_modal({"prompt": "the square"},
-                                               opened_by=opened)).response(timeout=20)
+        said = await (
+            await alice.submit_modal({"prompt": "the square"}, opened_by=opened)
+        ).response(timeout=20)
         assert said.content == refused
         assert calls[CREATE] == 1
         assert "Submitted job" in await say(world.bob, "kling remove", prompt="the square")
@@ -112,9 +116,20 @@ async def test_daily_limit_refuses_says_when_it_resets_and_resets(
         monkeypatch.setattr(store, "_clock", lambda: next_daily_reset(real()) + 60)
         world.pass_cooldowns()
         assert "Submitted job" in await say(alice, "kling remove", prompt="the square")
-        results = await world.twin.wait_until(lambda: len([
-            m for m in world.channel.visible_messages()
-            if delivered(m) and f"<@{alice.id}>" in m.content]) == 2 or None, 60)
+        results = await world.twin.wait_until(
+            lambda: (
+                len(
+                    [
+                        m
+                        for m in world.channel.visible_messages()
+                        if delivered(m) and f"<@{alice.id}>" in m.content
+                    ]
+                )
+                == 2
+                or None
+            ),
+            60,
+        )
         assert results and calls[CREATE] == 3
 
 
@@ -127,8 +142,9 @@ async def test_concurrent_limit_pro_mode_and_default_mode(kling_world: KlingWorl
         world.emulator.runtime.config.seconds_per_stage = 1.0  # bob's job keeps running
         assert "Submitted job" in await say(world.bob, "kling remove", prompt="the square")
         refused = await say(alice, "kling remove", prompt="the square")
-        assert refused == ("This server already has 1 job running (its limit is 1); try again"
-                           " when one finishes.")
+        assert refused == (
+            "This server already has 1 job running (its limit is 1); try again when one finishes."
+        )
         world.emulator.runtime.config.seconds_per_stage = 0.0
         await world.channel.wait_for_message(delivered, timeout=60)
         await no_jobs_running(world)
@@ -137,36 +153,38 @@ async def test_concurrent_limit_pro_mode_and_default_mode(kling_world: KlingWorl
         pro_off = "Pro mode is turned off on this server; submit with mode std."
         assert await say(alice, "kling remove", prompt="the square", mode="pro") == pro_off
         opened = await alice.click(board, "Remove")
-        said = await (await alice.submit_modal({"prompt": "the square", "mode": ["pro"]},
-                                               opened_by=opened)).response(timeout=20)
+        said = await (
+            await alice.submit_modal({"prompt": "the square", "mode": ["pro"]}, opened_by=opened)
+        ).response(timeout=20)
         assert said.content == pro_off
         assert calls[CREATE] == 1
 
         # The server's default mode is what a submit without a mode gets.
         await world.bot_settings(pro_allowed=True, default_mode="pro")
-        card = await (await alice.slash("kling remove", prompt="the square")).response(
-            timeout=20)
+        card = await (await alice.slash("kling remove", prompt="the square")).response(timeout=20)
         assert "**Mode:** pro" in card.text
         await alice.click(card, "Submit")  # the running job finished: allowed again
         await world.twin.wait_until(
-            lambda: "Submitted job" in world.twin.find_message(card.id).text, 15)
+            lambda: "Submitted job" in world.twin.find_message(card.id).text, 15
+        )
         await world.twin.wait_until(lambda: calls[CREATE] == 2, 15)
 
 
-async def test_sessions_open_in_a_thread_when_the_server_says_so(
-        kling_world: KlingWorld) -> None:
+async def test_sessions_open_in_a_thread_when_the_server_says_so(kling_world: KlingWorld) -> None:
     world = kling_world
     async with world.bot():
         await world.bot_settings(sessions_in_threads=True)
-        assert "editing session is open" in await say(world.alice, "kling edit",
-                                                       video=world.video())
+        assert "editing session is open" in await say(
+            world.alice, "kling edit", video=world.video()
+        )
         [thread] = world.channel.threads
         board = await world.board(channel=thread)
         assert "Frame 0 /" in board.text
         assert not any(is_board(m) for m in world.channel.visible_messages())
         # A member can still choose: thread=False keeps the session in the channel.
-        assert "editing session is open" in await say(world.alice, "kling edit",
-                                                       video=world.video(), thread=False)
+        assert "editing session is open" in await say(
+            world.alice, "kling edit", video=world.video(), thread=False
+        )
         await world.board()
         assert len(world.channel.threads) == 1
 
@@ -177,14 +195,19 @@ async def test_a_disabled_channel_refuses_even_free_steps(kling_world: KlingWorl
     async with world.bot():
         board = await marked_board(world)
         await world.current.store.set_channel_disabled(  # type: ignore[union-attr]
-            world.guild.id, world.channel.id, True)
+            world.guild.id, world.channel.id, True
+        )
         kling_calls, edits = sum(calls.values()), board.edit_count
 
         for actor, command, options in (
-                (alice, "kling mark", {"points": "F4"}), (alice, "kling preview", {}),
-                (alice, "kling frame", {"frame": 3}), (alice, "kling clear", {}),
-                (alice, "kling remove", {"prompt": "the square"}), (alice, "kling status", {}),
-                (alice, "kling edit", {"video": world.video()})):
+            (alice, "kling mark", {"points": "F4"}),
+            (alice, "kling preview", {}),
+            (alice, "kling frame", {"frame": 3}),
+            (alice, "kling clear", {}),
+            (alice, "kling remove", {"prompt": "the square"}),
+            (alice, "kling status", {}),
+            (alice, "kling edit", {"video": world.video()}),
+        ):
             said = await say(actor, command, **options)
             assert said.startswith(DISABLED), (command, said)
         for label in ("▶ +1", "Undo", "Preview"):
@@ -199,5 +222,6 @@ async def test_a_disabled_channel_refuses_even_free_steps(kling_world: KlingWorl
         assert len([m for m in world.channel.visible_messages() if is_board(m)]) == 1
 
         await world.current.store.set_channel_disabled(  # type: ignore[union-attr]
-            world.guild.id, world.channel.id, False)
+            world.guild.id, world.channel.id, False
+        )
         assert "Marked frame 0" in await say(bob, "kling mark", points="F4")

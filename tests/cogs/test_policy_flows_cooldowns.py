@@ -43,8 +43,7 @@ def test_a_burst_then_one_call_per_interval_per_member_and_channel() -> None:
     assert str(CooldownError(9.01)) == "Slow down: try again in 10 s."
 
 
-async def test_a_rapid_second_preview_and_a_fifth_mark_are_refused(
-        kling_world: KlingWorld) -> None:
+async def test_a_rapid_second_preview_and_a_fifth_mark_are_refused(kling_world: KlingWorld) -> None:
     world = kling_world
     alice, calls = world.alice, world.emulator.faults.calls
     world.freeze_cooldowns()  # waits below are exact, however slow the machine
@@ -75,5 +74,9 @@ async def test_a_rapid_second_preview_and_a_fifth_mark_are_refused(
         await world.board(predicate=lambda m: "Frame 1 /" in m.text)
 
         world.pass_cooldowns(2.0)
-        assert "Marked frame 0" in (await (await alice.slash(
-            "kling mark", points="0.2,0.2", frame=0)).response()).content
+        assert (
+            "Marked frame 0"
+            in (
+                await (await alice.slash("kling mark", points="0.2,0.2", frame=0)).response()
+            ).content
+        )

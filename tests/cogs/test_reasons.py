@@ -24,10 +24,12 @@ TIMED_OUT = "Kling did not finish within 20 minutes; the bot stopped waiting (Kl
 def test_a_runner_reason_stored_in_english_is_worded_again_in_each_language() -> None:
     reason = stored_reason(TIMED_OUT)
     assert reason is not None and str(reason) == TIMED_OUT
-    assert reason.render("pt-BR") == ("O Kling não terminou em 20 minutos; o bot parou de esperar "
-                                      "(tarefa do Kling t-91).")
-    assert reason.render("id") == ("Kling tidak selesai dalam 20 menit; bot berhenti menunggu "
-                                   "(tugas Kling t-91).")
+    assert reason.render("pt-BR") == (
+        "O Kling não terminou em 20 minutos; o bot parou de esperar (tarefa do Kling t-91)."
+    )
+    assert reason.render("id") == (
+        "Kling tidak selesai dalam 20 menit; bot berhenti menunggu (tugas Kling t-91)."
+    )
     assert reason.render("en-GB") == TIMED_OUT
 
 
@@ -53,8 +55,10 @@ def test_a_failed_card_is_in_the_server_s_language_with_its_reason() -> None:
     job = dataclasses.replace(failed_job(units=2.0, task=True), status_msg=TIMED_OUT)
     text = render_card(job, now=2000.0, locale="pt-BR")
     assert text.splitlines()[0] == "**Tarefa do Kling** · Trocar · std · 5 s · “swap the cat”"
-    assert text.splitlines()[1] == ("❌ Falhou: O Kling não terminou em 20 minutos; o bot parou "
-                                    "de esperar (tarefa do Kling t-91).")
+    assert text.splitlines()[1] == (
+        "❌ Falhou: O Kling não terminou em 20 minutos; o bot parou "
+        "de esperar (tarefa do Kling t-91)."
+    )
     assert "Decorrido 1 min 40 s" in text and "O Kling cobrou 2 unidades." in text
     english = render_card(job, now=2000.0)
     assert f"❌ Failed: {TIMED_OUT}" in english and "Kling charged 2 units." in english
@@ -69,8 +73,9 @@ async def test_a_result_that_could_not_be_posted_reads_in_portuguese(rig: Rig) -
     failed = await rig.store.get_job(job.id)
     assert failed is not None
     card = render_card(failed, now=failed.created_at + 100, locale="pt-BR")
-    assert card.splitlines()[1] == ("❌ Falhou: O vídeo está pronto, mas o bot não conseguiu "
-                                    "publicá-lo neste canal.")
+    assert card.splitlines()[1] == (
+        "❌ Falhou: O vídeo está pronto, mas o bot não conseguiu publicá-lo neste canal."
+    )
     assert "Videonya sudah siap" in render_card(failed, now=failed.created_at + 100, locale="id")
 
 
@@ -95,10 +100,18 @@ def test_every_reason_the_runner_stores_is_a_catalogue_message() -> None:
             if name not in {"_fail", "_fail_unless_posted", "cancel_job"}:
                 continue
             for arg in [*node.args, *(k.value for k in node.keywords)]:
-                in_msg = {id(c) for m in ast.walk(arg) if isinstance(m, ast.Call)
-                          and getattr(m.func, "id", "") == "Msg" for c in ast.walk(m)}
-                plain += [f"{path.name}:{inner.lineno}: {inner.value}"
-                          for inner in ast.walk(arg)
-                          if isinstance(inner, ast.Constant) and isinstance(inner.value, str)
-                          and " " in inner.value and id(inner) not in in_msg]
+                in_msg = {
+                    id(c)
+                    for m in ast.walk(arg)
+                    if isinstance(m, ast.Call) and getattr(m.func, "id", "") == "Msg"
+                    for c in ast.walk(m)
+                }
+                plain += [
+                    f"{path.name}:{inner.lineno}: {inner.value}"
+                    for inner in ast.walk(arg)
+                    if isinstance(inner, ast.Constant)
+                    and isinstance(inner.value, str)
+                    and " " in inner.value
+                    and id(inner) not in in_msg
+                ]
     assert plain == []

@@ -34,15 +34,19 @@ def test_content_of_any_size_is_accepted(size: int, word: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(title=SIZES, description=SIZES, fields=st.integers(0, 40), value=SIZES, footer=SIZES,
-       word=WORDS)
-def test_embeds_of_any_size_are_accepted(title: int, description: int, fields: int, value: int,
-                                         footer: int, word: str) -> None:
-    embed = discord.Embed(title=text_of(title, word) or None,
-                          description=text_of(description, word) or None)
+@given(
+    title=SIZES, description=SIZES, fields=st.integers(0, 40), value=SIZES, footer=SIZES, word=WORDS
+)
+def test_embeds_of_any_size_are_accepted(
+    title: int, description: int, fields: int, value: int, footer: int, word: str
+) -> None:
+    embed = discord.Embed(
+        title=text_of(title, word) or None, description=text_of(description, word) or None
+    )
     for n in range(fields):
-        embed.add_field(name=f"field {n} " + text_of(value // 20, word),
-                        value=text_of(value, word) or "-")
+        embed.add_field(
+            name=f"field {n} " + text_of(value // 20, word), value=text_of(value, word) or "-"
+        )
     if footer:
         embed.set_footer(text=text_of(footer, word))
     fitted = fit_embed(embed)
@@ -55,14 +59,24 @@ def test_embeds_of_any_size_are_accepted(title: int, description: int, fields: i
 async def test_layouts_of_any_size_are_accepted() -> None:
     for sizes in ([10, 10], [3000, 3000], [20_000, 5, 900], [4000], [1500] * 5):
         view = discord.ui.LayoutView()
-        container = discord.ui.Container(*(discord.ui.TextDisplay(text_of(n, "ab ") or "-")
-                                           for n in sizes))
-        container.add_item(discord.ui.ActionRow(
-            discord.ui.Button(label="L" * 200, custom_id="kling:b:1:f+1")))
+        container = discord.ui.Container(
+            *(discord.ui.TextDisplay(text_of(n, "ab ") or "-") for n in sizes)
+        )
+        container.add_item(
+            discord.ui.ActionRow(discord.ui.Button(label="L" * 200, custom_id="kling:b:1:f+1"))
+        )
         view.add_item(container)
-        view.add_item(discord.ui.ActionRow(discord.ui.Select(
-            custom_id="s", placeholder="p" * 400,
-            options=[discord.SelectOption(label="o" * 300, value="v", description="d" * 300)])))
+        view.add_item(
+            discord.ui.ActionRow(
+                discord.ui.Select(
+                    custom_id="s",
+                    placeholder="p" * 400,
+                    options=[
+                        discord.SelectOption(label="o" * 300, value="v", description="d" * 300)
+                    ],
+                )
+            )
+        )
         payload = {"components": view.to_components(), "flags": COMPONENTS_V2_FLAG}
         assert refused(payload) == (sum(sizes) > 0)  # labels alone are too long already
         fitted = {"components": fit_view(view).to_components(), "flags": COMPONENTS_V2_FLAG}

@@ -74,7 +74,10 @@ async def test_sigkill_while_processing_then_restart_posts_the_result_once(
 
 
 async def test_crash_after_posting_before_recording_does_not_post_twice(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The hung step would otherwise get the full shutdown grace before it is cut off.

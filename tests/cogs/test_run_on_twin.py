@@ -33,8 +33,7 @@ async def kling_bot_process(config: Path, twin: DiscordTwin) -> AsyncIterator[Ch
 
 
 def command_registrations(twin: DiscordTwin) -> int:
-    return sum(1 for r in twin.requests
-               if r.method == "PUT" and r.path.endswith("/commands"))
+    return sum(1 for r in twin.requests if r.method == "PUT" and r.path.endswith("/commands"))
 
 
 async def test_kling_bot_run_logs_in_registers_and_answers(

@@ -28,7 +28,8 @@ async def confirmation_card(world: KlingWorld, prompt: str = "the square") -> Tw
 
 
 async def test_clicks_on_old_copies_of_a_submitted_or_cancelled_card_say_so(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     alice = world.alice
     world.freeze_cooldowns()
@@ -39,8 +40,7 @@ async def test_clicks_on_old_copies_of_a_submitted_or_cancelled_card_say_so(
         card = await confirmation_card(world)
         before = old_copy(card)
         await alice.click(card, "Submit")
-        submitted = await world.twin.wait_until(
-            lambda: "Submitted job" in card.text and card, 20)
+        submitted = await world.twin.wait_until(lambda: "Submitted job" in card.text and card, 20)
         assert "Submit" not in submitted.button_labels
         creates = world.emulator.faults.calls["multi-elements:create"]
 
@@ -61,7 +61,8 @@ async def test_clicks_on_old_copies_of_a_submitted_or_cancelled_card_say_so(
 
 
 async def test_a_card_a_settings_panel_and_a_form_from_before_a_restart_are_answered(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     alice = world.alice
     admin = world.twin.member(world.guild, "ada", roles=[manager_role(world.twin, world.guild)])
@@ -76,9 +77,13 @@ async def test_a_card_a_settings_panel_and_a_form_from_before_a_restart_are_answ
     async with world.bot():  # a restart: no view of the first process exists any more
         answer = await world.reply(await alice.click(card, "Submit"), clicked=card)
         assert "confirmation card has expired; nothing was sent" in answer.content
-        answer = await world.reply(await admin.click(panel, "Ask to confirm"
-                                                     if "Ask to confirm" in panel.button_labels
-                                                     else "Stop asking"), clicked=panel)
+        answer = await world.reply(
+            await admin.click(
+                panel,
+                "Ask to confirm" if "Ask to confirm" in panel.button_labels else "Stop asking",
+            ),
+            clicked=panel,
+        )
         assert "settings panel has closed" in answer.content, answer.content
         sent = await alice.submit_modal({"prompt": "the square"}, opened_by=form)
         answer = await world.reply(sent)
@@ -92,7 +97,8 @@ async def test_a_card_a_settings_panel_and_a_form_from_before_a_restart_are_answ
 
 
 async def test_two_members_with_the_same_form_open_both_get_their_points_marked(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     """Each open form is its own: one member's submit does not close the other's."""
     world = kling_world
     async with world.bot():

@@ -55,7 +55,8 @@ async def submitted(world: KlingWorld, offered: TwinMessage) -> TwinMessage:
 
 
 async def test_after_kling_refuses_a_job_the_member_can_submit_again_at_once(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     alice, calls = world.alice, world.emulator.faults.calls
     world.freeze_cooldowns()  # the cooldowns' time moves only when the test says so
@@ -67,7 +68,8 @@ async def test_after_kling_refuses_a_job_the_member_can_submit_again_at_once(
         await alice.click(first, "Submit")
         await submitted(world, first)
         ping = await world.channel.wait_for_message(
-            lambda m: "job failed" in m.content and f"<@{alice.id}>" in m.content, timeout=30)
+            lambda m: "job failed" in m.content and f"<@{alice.id}>" in m.content, timeout=30
+        )
         assert calls[CREATE] == 1, ping.content
 
         # Straight away (no cooldown time has passed): Kling never took that job.
@@ -78,12 +80,14 @@ async def test_after_kling_refuses_a_job_the_member_can_submit_again_at_once(
         assert answer.followups == [] or not SLOW_DOWN.match(answer.followups[0].content)
         await world.twin.wait_until(lambda: calls[CREATE] == 2, 20)
         result = await world.channel.wait_for_message(
-            lambda m: "Edit this result" in m.button_labels, timeout=60)
+            lambda m: "Edit this result" in m.button_labels, timeout=60
+        )
         assert f"<@{alice.id}>" in result.content
 
 
 async def test_a_cooldown_shows_on_the_card_and_the_card_submits_once_it_is_over(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     alice, calls = world.alice, world.emulator.faults.calls
     world.freeze_cooldowns()
@@ -115,7 +119,8 @@ async def test_a_cooldown_shows_on_the_card_and_the_card_submits_once_it_is_over
 
 
 async def test_a_submit_refused_before_any_job_was_made_does_not_count(
-        kling_world: KlingWorld) -> None:
+    kling_world: KlingWorld,
+) -> None:
     world = kling_world
     alice, calls = world.alice, world.emulator.faults.calls
     world.freeze_cooldowns()

@@ -39,8 +39,10 @@ async def synced_payload(bot: KlingBot) -> list[dict[str, Any]]:
     """Exactly what `tree.sync()` sends to Discord with the translator set."""
     translator = bot.tree.translator
     assert translator is not None
-    return [await command.get_translated_payload(bot.tree, translator)
-            for command in bot.tree.get_commands()]
+    return [
+        await command.get_translated_payload(bot.tree, translator)
+        for command in bot.tree.get_commands()
+    ]
 
 
 def by_name(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -70,7 +72,9 @@ async def test_command_names_and_descriptions_are_localised(bot: KlingBot) -> No
     assert points["description_localizations"]["id"].startswith("Sel (C4)")
     menu = by_name(payload, "Edit video with Kling")
     assert menu["name_localizations"] == {
-        "id": "Sunting video dengan Kling", "pt-BR": "Editar vídeo com Kling"}
+        "id": "Sunting video dengan Kling",
+        "pt-BR": "Editar vídeo com Kling",
+    }
     admin = by_name(payload, "kling-admin")
     assert by_name(admin["options"], "settings")["name_localizations"]["pt-BR"] == "configurações"
 
@@ -93,8 +97,11 @@ async def test_every_string_is_localised_in_both_languages_and_english_is_left_a
 
 def valid_slash_name(name: str) -> bool:
     # Discord: ^[-_'\p{L}\p{N}...]{1,32}$, lower case where the letter has a lower case.
-    return 1 <= len(name) <= 32 and name == name.lower() and all(
-        ch.isalnum() or ch in "-_'" for ch in name)
+    return (
+        1 <= len(name) <= 32
+        and name == name.lower()
+        and all(ch.isalnum() or ch in "-_'" for ch in name)
+    )
 
 
 async def test_localised_names_follow_discord_s_rules(bot: KlingBot) -> None:
@@ -132,10 +139,12 @@ async def test_every_command_string_is_in_every_catalogue_and_none_is_stale(
 
 async def test_a_missing_translation_leaves_discord_the_english_name() -> None:
     translator = KlingTranslator()
-    command = app_commands.Command(name="nothing", description="Not in any catalogue",
-                                   callback=_noop)
+    command = app_commands.Command(
+        name="nothing", description="Not in any catalogue", callback=_noop
+    )
     context = app_commands.TranslationContext(
-        location=app_commands.TranslationContextLocation.command_name, data=command)
+        location=app_commands.TranslationContextLocation.command_name, data=command
+    )
     untranslated = app_commands.locale_str("nothing")
     assert await translator.translate(untranslated, discord.Locale.indonesian, context) is None
     edit = app_commands.locale_str("edit")

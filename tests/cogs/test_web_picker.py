@@ -23,11 +23,14 @@ def free_port() -> int:
 
 
 async def test_open_the_picker_then_click_marks_and_updates_the_channel_board(
-        kling_world: KlingWorld, textured_video: Path) -> None:
+    kling_world: KlingWorld, textured_video: Path
+) -> None:
     world = kling_world
     port = free_port()
-    world.config = dataclasses.replace(world.config, web=WebConfig(
-        public_url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port))
+    world.config = dataclasses.replace(
+        world.config,
+        web=WebConfig(public_url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port),
+    )
     async for browser in launch():
         async with world.bot():
             board = await world.open_board(video=textured_video)
@@ -38,8 +41,9 @@ async def test_open_the_picker_then_click_marks_and_updates_the_channel_board(
             assert url.startswith(f"http://127.0.0.1:{port}/picker/")
             page: Any = await (await browser.new_context(viewport=DESKTOP)).new_page()
             await page.goto(url)
-            await page.wait_for_function("() => (document.getElementById('frame')"
-                                         ".dataset.shown || '').startsWith('0@')")
+            await page.wait_for_function(
+                "() => (document.getElementById('frame').dataset.shown || '').startsWith('0@')"
+            )
             box = await page.locator("#frame").bounding_box()
             await page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
             channel_board = await world.board(predicate=lambda m: "#1 by" in m.text)

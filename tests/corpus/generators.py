@@ -18,9 +18,19 @@ from PIL import Image
 
 # ----- videos ----------------------------------------------------------------------------------
 
-def encode(path: Path, *, width: int, height: int, frames: int, fps: int = 24,
-           pts: list[int] | None = None, time_base: Fraction | None = None,
-           codec: str = "libx264", container: str | None = None) -> Path:
+
+def encode(
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    fps: int = 24,
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
+    codec: str = "libx264",
+    container: str | None = None,
+) -> Path:
     """Encode grey frames; `pts` (in `time_base` units) makes durations and frame rates odd."""
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=fps)
@@ -64,6 +74,7 @@ def truncated(source: Path, path: Path, keep: float = 0.4) -> Path:
 
 # ----- images ----------------------------------------------------------------------------------
 
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -72,8 +83,12 @@ def png_declaring(width: int, height: int, *, bit_depth: int = 8) -> bytes:
     """A PNG whose header declares `width` x `height` but carries almost no data (a bomb)."""
     header = struct.pack(">IIBBBBB", width, height, bit_depth, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def image_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:

@@ -24,8 +24,11 @@ FILES = Path(__file__).parent / "files"
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, scene_video: Path, file_server: FileServer,
-              ) -> AsyncIterator[EditRig]:
+async def rig(
+    tmp_path: Path,
+    scene_video: Path,
+    file_server: FileServer,
+) -> AsyncIterator[EditRig]:
     # No Kling faults here: a generous time limit keeps a loaded CI machine from flaking.
     async with edit_rig(tmp_path, scene_video, file_server, time_limit_s=10.0) as rig:
         yield rig
@@ -41,27 +44,55 @@ async def stored(rig: EditRig) -> tuple[object, ...]:
 VIDEOS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "zero bytes": (lambda d: _write(d / "zero.mp4", b""), "empty"),
     "random bytes": (lambda d: _write(d / "noise.mp4", bytes(range(256)) * 40), "not a video"),
-    "html named .mp4": (lambda d: _write(d / "page.mp4", b"<!doctype html><p>404</p>"),
-                        "not a video"),
-    "truncated mp4": (lambda d: gen.truncated(
-        gen.encode(d / "whole.mp4", width=1280, height=720, frames=48), d / "cut.mp4"),
-        "not a video"),
+    "html named .mp4": (
+        lambda d: _write(d / "page.mp4", b"<!doctype html><p>404</p>"),
+        "not a video",
+    ),
+    "truncated mp4": (
+        lambda d: gen.truncated(
+            gen.encode(d / "whole.mp4", width=1280, height=720, frames=48), d / "cut.mp4"
+        ),
+        "not a video",
+    ),
     "8000x8000 frame": (lambda d: FILES / "huge_8000x8000.mp4", "8000x8000"),
-    "10 hour duration": (lambda d: gen.encode(d / "long.mp4", width=720, height=720, frames=2,
-                                              pts=[0, 36_000_000], time_base=Fraction(1, 1000)),
-                         "Kling accepts 2–5 s or 7–10 s"),
+    "10 hour duration": (
+        lambda d: gen.encode(
+            d / "long.mp4",
+            width=720,
+            height=720,
+            frames=2,
+            pts=[0, 36_000_000],
+            time_base=Fraction(1, 1000),
+        ),
+        "Kling accepts 2–5 s or 7–10 s",
+    ),
     "no video stream": (lambda d: gen.audio_only(d / "audio.mp4"), "no video"),
-    "variable frame rate": (lambda d: gen.encode(
-        d / "vfr.mp4", width=720, height=720, frames=40, pts=[i * i * 3 for i in range(40)],
-        time_base=Fraction(1, 1000)), "fps"),
-    "64x64 px": (lambda d: gen.encode(d / "tiny.mp4", width=64, height=64, frames=48),
-                 "64x64"),
-    "0.2 s long": (lambda d: gen.encode(d / "blink.mp4", width=1280, height=720, frames=5),
-                   "0.2 s"),
-    "15 fps": (lambda d: gen.encode(d / "slow.mp4", width=1280, height=720, frames=30, fps=15),
-               "15 fps"),
-    "mkv container": (lambda d: gen.encode(d / "clip.mkv", width=1280, height=720, frames=48,
-                                           container="matroska"), "MKV"),
+    "variable frame rate": (
+        lambda d: gen.encode(
+            d / "vfr.mp4",
+            width=720,
+            height=720,
+            frames=40,
+            pts=[i * i * 3 for i in range(40)],
+            time_base=Fraction(1, 1000),
+        ),
+        "fps",
+    ),
+    "64x64 px": (lambda d: gen.encode(d / "tiny.mp4", width=64, height=64, frames=48), "64x64"),
+    "0.2 s long": (
+        lambda d: gen.encode(d / "blink.mp4", width=1280, height=720, frames=5),
+        "0.2 s",
+    ),
+    "15 fps": (
+        lambda d: gen.encode(d / "slow.mp4", width=1280, height=720, frames=30, fps=15),
+        "15 fps",
+    ),
+    "mkv container": (
+        lambda d: gen.encode(
+            d / "clip.mkv", width=1280, height=720, frames=48, container="matroska"
+        ),
+        "MKV",
+    ),
 }
 
 
@@ -83,8 +114,13 @@ async def test_bad_video(rig: EditRig, tmp_path: Path, name: str) -> None:
     inits = rig.emulator.faults.calls["init-selection"]
     if check.info is None:
         with pytest.raises(UserFacingError):
-            await rig.service.open_session(guild_id=1, channel_id=2, user_id=ALICE, video=path,
-                                           video_url="http://example.invalid/x.mp4")
+            await rig.service.open_session(
+                guild_id=1,
+                channel_id=2,
+                user_id=ALICE,
+                video=path,
+                video_url="http://example.invalid/x.mp4",
+            )
         assert rig.emulator.faults.calls["init-selection"] == inits
     assert await stored(rig) == before
 
@@ -116,8 +152,9 @@ async def test_refused_image(rig: EditRig, name: str) -> None:
     await rig.service.mark(sid, points="C4", user_id=ALICE)
     before = await stored(rig)
     with pytest.raises(UserFacingError) as caught:
-        await rig.service.plan_edit(sid, kind="swap", prompt="a blue box", user_id=ALICE,
-                                    images=[("ref.png", make())])
+        await rig.service.plan_edit(
+            sid, kind="swap", prompt="a blue box", user_id=ALICE, images=[("ref.png", make())]
+        )
     assert named.lower() in caught.value.user_message.lower(), caught.value.user_message
     assert await stored(rig) == before
     assert not list((rig.service.media_dir / "jobs").glob("*/*"))  # nothing half-saved
@@ -128,8 +165,9 @@ async def test_converted_image(rig: EditRig, name: str) -> None:
     make, named = CONVERTED_IMAGES[name]
     sid = await rig.open()
     await rig.service.mark(sid, points="C4", user_id=ALICE)
-    plan = await rig.service.plan_edit(sid, kind="swap", prompt="a blue box", user_id=ALICE,
-                                       images=[("ref", make())])
+    plan = await rig.service.plan_edit(
+        sid, kind="swap", prompt="a blue box", user_id=ALICE, images=[("ref", make())]
+    )
     assert any(named.lower() in note.lower() for note in plan.notes), plan.notes
     assert len(plan.image_paths) == 1 and plan.image_paths[0].suffix in (".png", ".jpg")
 
@@ -190,8 +228,9 @@ async def test_bad_prompt(rig: EditRig, name: str) -> None:
     await rig.service.mark(sid, points="C4", user_id=ALICE)
     before = await stored(rig)
     with pytest.raises(UserFacingError) as caught:
-        await rig.service.plan_edit(sid, kind="removal", prompt=prompt, user_id=ALICE,
-                                    negative_prompt=negative)
+        await rig.service.plan_edit(
+            sid, kind="removal", prompt=prompt, user_id=ALICE, negative_prompt=negative
+        )
     assert named in caught.value.user_message.lower(), caught.value.user_message
     assert await stored(rig) == before
 
@@ -199,8 +238,9 @@ async def test_bad_prompt(rig: EditRig, name: str) -> None:
 async def test_control_characters_never_reach_kling(rig: EditRig) -> None:
     sid = await rig.open()
     await rig.service.mark(sid, points="C4", user_id=ALICE)
-    plan = await rig.service.plan_edit(sid, kind="removal", prompt="the\x00 ball\x1b[31m\u202e",
-                                       user_id=ALICE)
+    plan = await rig.service.plan_edit(
+        sid, kind="removal", prompt="the\x00 ball\x1b[31m\u202e", user_id=ALICE
+    )
     assert not any(ord(c) < 32 and c not in "\n\t" for c in plan.prompt), repr(plan.prompt)
     assert "\u202e" not in plan.prompt and "ball" in plan.prompt
 
@@ -279,14 +319,23 @@ async def resolve_to_loopback(host: str, port: int) -> list[str]:
     return ["127.0.0.1"]
 
 
-@pytest.mark.parametrize(("path", "named"), [("/redirect", "private"), ("/big", "larger"),
-                                             ("/slow", "took longer")])
-async def test_hostile_server(rig: EditRig, hostile_server: str, tmp_path: Path, path: str,
-                              named: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "named"), [("/redirect", "private"), ("/big", "larger"), ("/slow", "took longer")]
+)
+async def test_hostile_server(
+    rig: EditRig, hostile_server: str, tmp_path: Path, path: str, named: str
+) -> None:
     dest = tmp_path / "download" / "v.mp4"
     with pytest.raises(UserFacingError) as caught:
-        await download_to_file(rig.service.http, hostile_server + path, dest, max_bytes=200_000,
-                               time_limit=1.0, public_only=True, resolver=resolve_to_loopback,
-                               address_allowed=only_first_loopback)
+        await download_to_file(
+            rig.service.http,
+            hostile_server + path,
+            dest,
+            max_bytes=200_000,
+            time_limit=1.0,
+            public_only=True,
+            resolver=resolve_to_loopback,
+            address_allowed=only_first_loopback,
+        )
     assert named in caught.value.user_message.lower(), caught.value.user_message
     assert not dest.exists() and not list(dest.parent.glob("*"))  # no partial file left

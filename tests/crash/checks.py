@@ -40,8 +40,13 @@ def result_posts(twin: DiscordTwin, channels: list[TwinChannel]) -> Counter[str]
     return counts
 
 
-def at_most_once(db_path: Path, twin: DiscordTwin, channels: list[TwinChannel],
-                 emulator: KlingEmulator, ledger: KlingLedger) -> None:
+def at_most_once(
+    db_path: Path,
+    twin: DiscordTwin,
+    channels: list[TwinChannel],
+    emulator: KlingEmulator,
+    ledger: KlingLedger,
+) -> None:
     """Nothing was done twice, and the tables agree with each other (writes were atomic)."""
     posts = result_posts(twin, channels)
     twice = {job: n for job, n in posts.items() if n > 1}
@@ -68,8 +73,9 @@ def assert_event_chain(db_path: Path, job: dict[str, Any]) -> None:
     assert events[-1]["to_state"] == job["state"], f"job {job['id']}: log ends elsewhere"
 
 
-def final_outcomes(db_path: Path, twin: DiscordTwin, channels: list[TwinChannel],
-                   emulator: KlingEmulator) -> Counter[str]:
+def final_outcomes(
+    db_path: Path, twin: DiscordTwin, channels: list[TwinChannel], emulator: KlingEmulator
+) -> Counter[str]:
     """Every job delivered exactly once (with the posted message recorded) or failed honestly."""
     posts = result_posts(twin, channels)
     outcome: Counter[str] = Counter()
@@ -78,8 +84,12 @@ def final_outcomes(db_path: Path, twin: DiscordTwin, channels: list[TwinChannel]
         outcome[state] += 1
         assert state in ("delivered", "failed"), f"job {job['id']} ended {state}"
         if state == "delivered":
-            [message] = [m for c in channels for m in c.visible_messages()
-                         if m.id == job["result_message_id"]]
+            [message] = [
+                m
+                for c in channels
+                for m in c.visible_messages()
+                if m.id == job["result_message_id"]
+            ]
             assert str(message.content).startswith(f"<@{job['requester_id']}>")
             assert posts[job["id"]] == 1
         else:

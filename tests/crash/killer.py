@@ -60,7 +60,7 @@ def result_job_id(message: TwinMessage) -> str | None:
     for component in walk_components(message.components):
         custom_id = str(component.get("custom_id") or "")
         if custom_id.startswith(RESULT_PREFIX):
-            return custom_id[len(RESULT_PREFIX):]
+            return custom_id[len(RESULT_PREFIX) :]
     return None
 
 
@@ -128,8 +128,10 @@ class Killer:
             if endpoint.endswith(":get") and not request.match_info.get("task_id", "").isdigit():
                 self.lookups += 1
             point = self._point
-            hit = point is not None and point.trigger == "emulator" and self._matches(
-                point, request, endpoint
+            hit = (
+                point is not None
+                and point.trigger == "emulator"
+                and self._matches(point, request, endpoint)
             )
             if hit and point is not None and point.when == "before":
                 self._kill()

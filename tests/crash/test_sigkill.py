@@ -119,8 +119,9 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
         images = write_images(tmp_path / "refs", noisy=False)
         video = make_video(tmp_path / "clip.mp4")
         db = tmp_path / "data" / "bot.sqlite3"
-        async with KlingEmulator(seconds_per_stage=0.15, image2video_long_side=320,
-                                 work_dir=tmp_path / "emulator") as emulator:
+        async with KlingEmulator(
+            seconds_per_stage=0.15, image2video_long_side=320, work_dir=tmp_path / "emulator"
+        ) as emulator:
             config = write_run_config(tmp_path, twin, emulator)
             killer = Killer(emulator, twin, db)
 
@@ -137,8 +138,7 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
             kills: list[str] = []
             for number, point in enumerate(kill_plan(rng), 1):
                 for _ in range(JOBS_PER_LIFETIME):
-                    await seed_animate_job(db, rng.choice(channels), rng.choice(members).id,
-                                           images)
+                    await seed_animate_job(db, rng.choice(channels), rng.choice(members).id, images)
                 proc = await start_bot(config, twin)
                 killer.arm(point, proc)
                 if point.phase == "marking":
@@ -163,8 +163,9 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
             try:
                 for channel, member in zip(channels, members, strict=True):
                     points, frame = mark_text(rng)
-                    handle = await member.slash("kling mark", points=points, frame=frame,
-                                                channel=channel)
+                    handle = await member.slash(
+                        "kling mark", points=points, frame=frame, channel=channel
+                    )
                     await handle.response(timeout=30)
                 await wait_all_terminal(db, timeout=60)
             finally:
@@ -183,8 +184,16 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
     finally:
         await twin.stop()
     twin.assert_clean()
-    return CrashRun(kills, outcome, failures, problem, checked, time.monotonic() - began,
-                    len(rechecked), lookups)
+    return CrashRun(
+        kills,
+        outcome,
+        failures,
+        problem,
+        checked,
+        time.monotonic() - began,
+        len(rechecked),
+        lookups,
+    )
 
 
 def assert_killed(proc: ChildProcess, killer: Killer, number: int) -> None:
@@ -195,7 +204,8 @@ def assert_killed(proc: ChildProcess, killer: Killer, number: int) -> None:
     SIGKILL"."""
     assert killer.delivered, f"kill point {number}: the process was gone before the kill"
     assert proc.killed_by == signal.SIGKILL, (
-        f"kill point {number}: exit {proc.returncode}\n{proc.output()[-3000:]}")
+        f"kill point {number}: exit {proc.returncode}\n{proc.output()[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +223,11 @@ def test_every_job_is_delivered_once_or_failed_after_24_kills(crash_run: CrashRu
     # and creates whose answer was lost were looked up by external_task_id, not resent.
     assert crash_run.redelivery_checks >= 3
     assert crash_run.lookups >= 2
-    print(f"\n{len(crash_run.kills)} kill points, jobs {dict(crash_run.outcome)}, "
-          f"{crash_run.redelivery_checks} re-checked deliveries, {crash_run.lookups} lookups, "
-          f"{crash_run.seconds:.0f} s")
+    print(
+        f"\n{len(crash_run.kills)} kill points, jobs {dict(crash_run.outcome)}, "
+        f"{crash_run.redelivery_checks} re-checked deliveries, {crash_run.lookups} lookups, "
+        f"{crash_run.seconds:.0f} s"
+    )
 
 
 def test_session_points_equal_the_clicks_kling_holds(crash_run: CrashRun) -> None:

@@ -15,8 +15,13 @@ from tests.crash.killer import read_only
 
 
 def new_job() -> NewJob:
-    return NewJob(kind=JobKind.ANIMATE, guild_id=1, channel_id=2, requester_id=3,
-                  request={"prompt": "a pan", "image_paths": []})
+    return NewJob(
+        kind=JobKind.ANIMATE,
+        guild_id=1,
+        channel_id=2,
+        requester_id=3,
+        request={"prompt": "a pan", "image_paths": []},
+    )
 
 
 async def test_the_store_uses_wal_and_waits_for_a_busy_database(tmp_path: Path) -> None:

@@ -139,9 +139,12 @@ def embed_problem(embeds: list[dict[str, Any]]) -> str | None:
         for entry in fields:
             if len(str(entry.get("name") or "")) > 256 or len(str(entry.get("value") or "")) > 1024:
                 return "field names are at most 256 and values 1024 characters."
-        total += sum(len(str(embed.get(k) or "")) for k in EMBED_LIMITS) + len(footer) + len(
-            author) + sum(len(str(f.get("name") or "")) + len(str(f.get("value") or ""))
-                          for f in fields)
+        total += (
+            sum(len(str(embed.get(k) or "")) for k in EMBED_LIMITS)
+            + len(footer)
+            + len(author)
+            + sum(len(str(f.get("name") or "")) + len(str(f.get("value") or "")) for f in fields)
+        )
     return "Embed size exceeds maximum size of 6000" if total > 6000 else None
 
 

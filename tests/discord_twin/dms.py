@@ -61,8 +61,13 @@ class DirectMessages:
         channel = self.by_user.get(user_id)
         if channel is None:
             # guild_id None: a DM belongs to no server (messages carry no guild_id).
-            channel = TwinChannel(self.twin.ids.next(), None, "", type=DM_CHANNEL,  # type: ignore[arg-type]
-                                  twin=self.twin)
+            channel = TwinChannel(
+                self.twin.ids.next(),
+                None,
+                "",
+                type=DM_CHANNEL,  # type: ignore[arg-type]
+                twin=self.twin,
+            )
             self.by_user[user_id] = channel
             self.twin.channels[channel.id] = channel
         return json_response(self.channel_json(channel, user_id))
@@ -76,10 +81,16 @@ class DirectMessages:
             return problem
         payload = body.payload
         msg = TwinMessage(
-            id=self.twin.ids.next(), channel_id=channel.id, guild_id=None,
-            author=self.twin.bot_user, content=payload.get("content") or "",
-            embeds=payload.get("embeds") or [], components=payload.get("components") or [],
-            files=new_files(self.twin, channel.id, body), flags=0, type=0,
+            id=self.twin.ids.next(),
+            channel_id=channel.id,
+            guild_id=None,
+            author=self.twin.bot_user,
+            content=payload.get("content") or "",
+            embeds=payload.get("embeds") or [],
+            components=payload.get("components") or [],
+            files=new_files(self.twin, channel.id, body),
+            flags=0,
+            type=0,
             timestamp=self.twin.iso_now(),
         )
         channel.messages[msg.id] = msg

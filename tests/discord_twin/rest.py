@@ -103,22 +103,27 @@ class MetaRoutes:
             return api_error(400, INVALID_FORM_BODY, "Invalid Form Body")
         bot_id = self.twin.bot_user.id
         guilds = sorted(
-            (g for g in self.twin.guilds.values()
-             if bot_id in g.members and g.id > after and (before is None or g.id < before)),
+            (
+                g
+                for g in self.twin.guilds.values()
+                if bot_id in g.members and g.id > after and (before is None or g.id < before)
+            ),
             key=lambda g: g.id,
         )
-        return json_response([
-            {
-                "id": str(g.id),
-                "name": g.name,
-                "icon": None,
-                "banner": None,
-                "owner": g.owner_id == bot_id,
-                "permissions": str(g.base_permissions(bot_id)),
-                "features": [],
-            }
-            for g in guilds[:limit]
-        ])
+        return json_response(
+            [
+                {
+                    "id": str(g.id),
+                    "name": g.name,
+                    "icon": None,
+                    "banner": None,
+                    "owner": g.owner_id == bot_id,
+                    "permissions": str(g.base_permissions(bot_id)),
+                    "features": [],
+                }
+                for g in guilds[:limit]
+            ]
+        )
 
     async def application(self, request: web.Request) -> web.Response:
         twin = self.twin

@@ -25,12 +25,19 @@ def record(fault: str, endpoint: str, result: str, retries: str, tasks: int | st
 
 def table(rows: list[Row]) -> str:
     cells = [HEADERS] + [
-        (r.fault, r.endpoint, r.result if len(r.result) <= 90 else r.result[:89] + "…",
-         r.retries, str(r.tasks))
+        (
+            r.fault,
+            r.endpoint,
+            r.result if len(r.result) <= 90 else r.result[:89] + "…",
+            r.retries,
+            str(r.tasks),
+        )
         for r in sorted(rows, key=lambda r: (r.endpoint, r.fault))
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-             for row in cells]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

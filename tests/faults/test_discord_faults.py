@@ -41,8 +41,13 @@ async def test_429_on_result_post_waits_and_posts_once(
     assert len(result_messages(channel, job.id)) == 1 and tasks == 1
     served = len(discord_twin.rate_limits.served)
     assert served == 2
-    record("429 ×2", "discord: post result", "delivered once, after waiting",
-           f"POST×{served + 1}", tasks)
+    record(
+        "429 ×2",
+        "discord: post result",
+        "delivered once, after waiting",
+        f"POST×{served + 1}",
+        tasks,
+    )
 
 
 async def test_429_on_acknowledgement_still_answers(
@@ -50,8 +55,10 @@ async def test_429_on_acknowledgement_still_answers(
 ) -> None:
     alice = discord_twin.member(twin_guild, "alice")
     discord_twin.rate_limits.add(CALLBACKS, method="POST", times=1, retry_after=0.3)
-    async with (KlingEmulator(seconds_per_stage=0.0) as emulator,
-                kling_bot(bot_config(tmp_path, discord_twin, emulator), discord_twin)):
+    async with (
+        KlingEmulator(seconds_per_stage=0.0) as emulator,
+        kling_bot(bot_config(tmp_path, discord_twin, emulator), discord_twin),
+    ):
         reply = await (await alice.slash("kling status")).response()
     assert "no editing session" in reply.content.lower()
     record("429", "discord: interaction ack", f"answered: {reply.content[:60]}", "ack×2", 0)
@@ -73,8 +80,13 @@ async def test_413_shrinks_the_result_until_it_fits(
     rejected = sum(1 for r in discord_twin.requests if r.status == 413)
     assert posted.files[0].size <= 300_000 and "Re-encoded to fit" in posted.content
     assert 1 <= rejected <= 3 and tasks == 1
-    record("413", "discord: post result", "delivered once, re-encoded to fit",
-           f"POST×{rejected + 1}", tasks)
+    record(
+        "413",
+        "discord: post result",
+        "delivered once, re-encoded to fit",
+        f"POST×{rejected + 1}",
+        tasks,
+    )
 
 
 async def test_50013_missing_permission_fails_the_job_with_a_reason(
@@ -87,17 +99,22 @@ async def test_50013_missing_permission_fails_the_job_with_a_reason(
         config = bot_config(tmp_path, discord_twin, emulator)
         job = await seed_animate_job(config.storage.path, channel, 4242, images)
         async with kling_bot(config, discord_twin):
-            row = await wait_for_state(config.storage.path, job.id, {"failed", "delivered"},
-                                       timeout=30)
+            row = await wait_for_state(
+                config.storage.path, job.id, {"failed", "delivered"}, timeout=30
+            )
         tasks = len(emulator.store.tasks)
-    refused = sum(1 for r in discord_twin.requests if r.status == 403
-                  and r.method == "POST" and r.path == f"/channels/{channel.id}/messages")
+    refused = sum(
+        1
+        for r in discord_twin.requests
+        if r.status == 403 and r.method == "POST" and r.path == f"/channels/{channel.id}/messages"
+    )
     assert row["state"] == "failed" and tasks == 1
     assert row["status_msg"] == "The video is ready but the bot could not post it in this channel."
     assert refused >= 2  # tried again (a permission can be granted meanwhile), then gave up
     assert result_messages(channel, job.id) == []
-    record("50013", "discord: post result", f"failed: {row['status_msg']}",
-           f"POST×{refused}", tasks)
+    record(
+        "50013", "discord: post result", f"failed: {row['status_msg']}", f"POST×{refused}", tasks
+    )
 
 
 async def test_50027_expired_interaction_token_is_never_used_for_results(
@@ -121,32 +138,47 @@ async def test_50027_expired_interaction_token_is_never_used_for_results(
     assert posted.content.startswith(f"<@{alice.id}>")
     assert posted.interaction_metadata is None and posted.webhook_id is None
     later = discord_twin.requests[seen:]
-    assert any(r.method == "POST" and r.path == f"/channels/{channel.id}/messages"
-               for r in later)
+    assert any(r.method == "POST" and r.path == f"/channels/{channel.id}/messages" for r in later)
     assert [r.path for r in later if r.path.startswith(("/webhooks/", "/interactions/"))] == []
     assert discord_twin.take_violations(50027) == []
-    record("50027 (token > 15 min)", "discord: post result",
-           "delivered once with the bot token", "webhook×0", tasks)
+    record(
+        "50027 (token > 15 min)",
+        "discord: post result",
+        "delivered once with the bot token",
+        "webhook×0",
+        tasks,
+    )
 
 
 async def test_10062_late_acknowledgement_is_logged_and_the_bot_carries_on(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object,
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
     alice = discord_twin.member(twin_guild, "alice")
     # A 4 s rate limit on the acknowledgement makes it arrive after Discord's 3 s deadline.
     discord_twin.rate_limits.add(CALLBACKS, method="POST", times=1, retry_after=4.0)
-    async with (KlingEmulator(seconds_per_stage=0.0) as emulator,
-                kling_bot(bot_config(tmp_path, discord_twin, emulator), discord_twin)):
+    async with (
+        KlingEmulator(seconds_per_stage=0.0) as emulator,
+        kling_bot(bot_config(tmp_path, discord_twin, emulator), discord_twin),
+    ):
         with pytest.raises(InteractionFailedError):
             await alice.slash("kling status")
         await discord_twin.wait_for_violation(10062, timeout=30)
         await discord_twin.wait_until(
-            lambda: any("10062" in r.getMessage() for r in caplog.records), 30)
+            lambda: any("10062" in r.getMessage() for r in caplog.records), 30
+        )
         reply = await (await alice.slash("kling status")).response()
     assert "no editing session" in reply.content.lower()
     assert {v.code for v in discord_twin.take_violations()} == {10062}
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
-    record("10062 (ack after 3 s)", "discord: interaction ack",
-           "nothing to answer; logged; next command answered", "ack×2", 0)
+    record(
+        "10062 (ack after 3 s)",
+        "discord: interaction ack",
+        "nothing to answer; logged; next command answered",
+        "ack×2",
+        0,
+    )

@@ -19,8 +19,29 @@ from tests.faults.matrix import record
 from tests.faults.world import GENEROUS_S, JobWorld, job_world
 
 CREATE, GET = "multi-image2video:create", "multi-image2video:get"
-ALL_CODES = (1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1103, 1200, 1201, 1202, 1203,
-             1300, 1301, 1302, 1303, 1304, 5000, 5001, 5002)
+ALL_CODES = (
+    1000,
+    1001,
+    1002,
+    1003,
+    1004,
+    1100,
+    1101,
+    1102,
+    1103,
+    1200,
+    1201,
+    1202,
+    1203,
+    1300,
+    1301,
+    1302,
+    1303,
+    1304,
+    5000,
+    5001,
+    5002,
+)
 RENEWED = {1000, 1003, 1004}  # a fresh JWT, then the same call once more
 THROTTLED = {1302, 1303}  # Kling certainly did not act: safe to repeat
 SERVER = {5000, 5001, 5002}  # outcome unknown: look the task up before any resend
@@ -108,12 +129,24 @@ async def test_error_code_on_task_query(tmp_path: Path, code: int) -> None:
         assert gets == 3
     else:
         assert seen == "delivered once" and gets >= 2
-    record(f"code {code}" + (" (every poll)" if persistent else " (once)"), "get", seen,
-           counts(world), tasks)
+    record(
+        f"code {code}" + (" (every poll)" if persistent else " (once)"),
+        "get",
+        seen,
+        counts(world),
+        tasks,
+    )
 
 
-TRANSPORT_FAULTS = ("timeout", "drop", "drop after create", "5000 after create", "html 502",
-                    "truncated json 200", "drop + lookup fails")
+TRANSPORT_FAULTS = (
+    "timeout",
+    "drop",
+    "drop after create",
+    "5000 after create",
+    "html 502",
+    "truncated json 200",
+    "drop + lookup fails",
+)
 
 
 @pytest.mark.parametrize("fault", TRANSPORT_FAULTS)

@@ -61,8 +61,12 @@ class EditRig:
 
     async def open(self) -> int:
         board = await self.service.open_session(
-            guild_id=GUILD, channel_id=CHANNEL, user_id=ALICE, video=self.video,
-            video_url=self.video_url)
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            user_id=ALICE,
+            video=self.video,
+            video_url=self.video_url,
+        )
         return board.session_id
 
     async def snapshot(self) -> tuple[Any, ...]:
@@ -72,22 +76,39 @@ class EditRig:
             return (None,)
         points = await self.store.list_points(session.id)
         masks = [await self.store.get_frame_masks(session.id, f) for f in (0, 5)]
-        return (session.id, session.kling_session_id, session.current_frame,
-                [(p.id, p.frame_index, p.x, p.y) for p in points], masks)
+        return (
+            session.id,
+            session.kling_session_id,
+            session.current_frame,
+            [(p.id, p.frame_index, p.x, p.y) for p in points],
+            masks,
+        )
 
 
 @contextlib.asynccontextmanager
-async def edit_rig(tmp: Path, scene: Path, files: FileServer,
-                   time_limit_s: float = GENEROUS_S) -> AsyncIterator[EditRig]:
+async def edit_rig(
+    tmp: Path, scene: Path, files: FileServer, time_limit_s: float = GENEROUS_S
+) -> AsyncIterator[EditRig]:
     video = files.root / "scene.mp4"
     shutil.copyfile(scene, video)
     emulator = KlingEmulator(seconds_per_stage=0.0, work_dir=tmp / "emu")
     async with emulator, aiohttp.ClientSession() as http:
-        client = KlingClient(http, make_provider("emulator", base_url=emulator.base_url),
-                             total_timeout=time_limit_s, retry=FAST_RETRY, reconcile_delay=0.0)
+        client = KlingClient(
+            http,
+            make_provider("emulator", base_url=emulator.base_url),
+            total_timeout=time_limit_s,
+            retry=FAST_RETRY,
+            reconcile_delay=0.0,
+        )
         store = await Store.open(tmp / "bot.sqlite3")
-        runner = JobRunner(store, KlingTaskBackend(client), RecordingDeliverer(),
-                           media_dir=tmp / "media", http=http, config=FAST_RUNNER)
+        runner = JobRunner(
+            store,
+            KlingTaskBackend(client),
+            RecordingDeliverer(),
+            media_dir=tmp / "media",
+            http=http,
+            config=FAST_RUNNER,
+        )
         service = EditingService(store, client, runner, http=http, media_dir=tmp / "media")
         await runner.start()
         try:
@@ -97,8 +118,18 @@ async def edit_rig(tmp: Path, scene: Path, files: FileServer,
             await store.close()
 
 
-FAULTS = ("code 1201", "code 1301", "code 1303", "code 5000", "code 1203", "reject",
-          "timeout", "drop", "html 502", "truncated json 200")
+FAULTS = (
+    "code 1201",
+    "code 1301",
+    "code 1303",
+    "code 5000",
+    "code 1203",
+    "reject",
+    "timeout",
+    "drop",
+    "html 502",
+    "truncated json 200",
+)
 IDEMPOTENT = {"init-selection", "clear-selection", "preview-selection"}
 RETRYABLE_EVERYWHERE = {"code 1303"}  # certainly not acted on: safe even for add/delete
 RETRYABLE_IF_IDEMPOTENT = {"code 5000", "timeout", "drop", "html 502"}
@@ -165,10 +196,13 @@ async def act(rig: EditRig, endpoint: str, session_id: int | None) -> None:
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("endpoint", ("init-selection", "add-selection", "delete-selection",
-                                      "clear-selection", "preview-selection"))
-async def test_selection_fault(tmp_path: Path, scene_video: Path, file_server: FileServer,
-                               endpoint: str, fault: str) -> None:
+@pytest.mark.parametrize(
+    "endpoint",
+    ("init-selection", "add-selection", "delete-selection", "clear-selection", "preview-selection"),
+)
+async def test_selection_fault(
+    tmp_path: Path, scene_video: Path, file_server: FileServer, endpoint: str, fault: str
+) -> None:
     async with edit_rig(tmp_path, scene_video, file_server, time_limit(endpoint, fault)) as rig:
         session_id = None
         if endpoint != "init-selection":
@@ -265,21 +299,29 @@ async def settle(store: Store, job_id: str) -> Job:
 
 
 @pytest.mark.parametrize("fault", ("timeout", "drop", "5000 after create", "code 1301"))
-async def test_edit_submit_fault(tmp_path: Path, scene_video: Path, file_server: FileServer,
-                                 fault: str) -> None:
+async def test_edit_submit_fault(
+    tmp_path: Path, scene_video: Path, file_server: FileServer, fault: str
+) -> None:
     endpoint = "multi-elements:create"
-    async with edit_rig(tmp_path, scene_video, file_server,
-                        time_limit(endpoint, fault)) as rig:
+    async with edit_rig(tmp_path, scene_video, file_server, time_limit(endpoint, fault)) as rig:
         session_id = await rig.open()
         await rig.service.mark(session_id, points="C4", user_id=ALICE, frame=5)
         if fault == "5000 after create":
             rig.emulator.faults.fail(endpoint, 5000, after_handler=True)
         else:
             inject(rig.emulator, endpoint, fault)
-        plan = SubmitPlan(session_id=session_id, guild_id=GUILD, channel_id=CHANNEL,
-                          requester_id=ALICE, kind=JobKind.EDIT_REMOVAL.value,
-                          prompt="Remove the marked object from <<<video_1>>>.",
-                          negative_prompt=None, mode="std", duration="5", image_paths=())
+        plan = SubmitPlan(
+            session_id=session_id,
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            requester_id=ALICE,
+            kind=JobKind.EDIT_REMOVAL.value,
+            prompt="Remove the marked object from <<<video_1>>>.",
+            negative_prompt=None,
+            mode="std",
+            duration="5",
+            image_paths=(),
+        )
         job = await rig.service.submit(plan)
         done = await settle(rig.store, job.id)
         tasks = [t for t in rig.emulator.store.tasks.values() if t.external_task_id == job.id]

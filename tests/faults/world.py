@@ -26,9 +26,17 @@ GUILD, CHANNEL, ALICE = 1_000_000_000_000_000_001, 1_100_000_000_000_000_002, 90
 ACCESS_KEY, SECRET_KEY = "ak-fault-matrix", "sk-fault-matrix-0123456789abcdef"
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 FAST_RUNNER = RunnerConfig(
-    poll_first=0.05, poll_max=0.1, poll_growth=1.0, queue_retry_first=0.05, queue_retry_max=0.2,
-    reconcile_first=0.05, reconcile_max=0.2, delivery_retry_first=0.05, resume_spread=0.0,
-    max_poll_errors=3, progress_interval=60.0,
+    poll_first=0.05,
+    poll_max=0.1,
+    poll_growth=1.0,
+    queue_retry_first=0.05,
+    queue_retry_max=0.2,
+    reconcile_first=0.05,
+    reconcile_max=0.2,
+    delivery_retry_first=0.05,
+    resume_spread=0.0,
+    max_poll_errors=3,
+    progress_interval=60.0,
 )
 TERMINAL = {JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED}
 # A Kling time limit no busy machine reaches, for every case that is not about time.
@@ -64,8 +72,13 @@ class JobWorld:
         return len(self.emulator.store.tasks)
 
     async def submit(self, prompt: str = "two pictures, slowly panned") -> Job:
-        new = NewJob(kind=JobKind.ANIMATE, guild_id=GUILD, channel_id=CHANNEL, requester_id=ALICE,
-                     request=animate_request(prompt=prompt, image_paths=self.images))
+        new = NewJob(
+            kind=JobKind.ANIMATE,
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            requester_id=ALICE,
+            request=animate_request(prompt=prompt, image_paths=self.images),
+        )
         return await self.runner.submit(new)
 
     async def settle(self, job_id: str, timeout: float = 60.0) -> Job:  # noqa: ASYNC109
@@ -91,25 +104,46 @@ def tiny_images(folder: Path) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def job_world(tmp: Path, *, total_timeout: float = GENEROUS_S,
-                    callback_url: str | Callable[[Job], str] | None = None,
-                    runner_config: RunnerConfig = FAST_RUNNER,
-                    **emulator_options: Any) -> AsyncIterator[JobWorld]:
+async def job_world(
+    tmp: Path,
+    *,
+    total_timeout: float = GENEROUS_S,
+    callback_url: str | Callable[[Job], str] | None = None,
+    runner_config: RunnerConfig = FAST_RUNNER,
+    **emulator_options: Any,
+) -> AsyncIterator[JobWorld]:
     """Everything started; the runner running. Auth uses an access/secret key pair (a JWT) so the
     client's token renewal on 1000/1003/1004 is exercised."""
-    options: dict[str, Any] = {"seconds_per_stage": 0.0, "image2video_long_side": 160,
-                               "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
+    options: dict[str, Any] = {
+        "seconds_per_stage": 0.0,
+        "image2video_long_side": 160,
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+    }
     options.update(emulator_options)
     emulator = KlingEmulator(work_dir=tmp / "emulator", **options)
     async with emulator, aiohttp.ClientSession() as http:
-        provider = make_provider("kling", base_url=emulator.base_url,
-                                 access_key=ACCESS_KEY, secret_key=SECRET_KEY)
-        client = KlingClient(http, provider, total_timeout=total_timeout, connect_timeout=2.0,
-                             retry=FAST_RETRY, reconcile_delay=0.0)
+        provider = make_provider(
+            "kling", base_url=emulator.base_url, access_key=ACCESS_KEY, secret_key=SECRET_KEY
+        )
+        client = KlingClient(
+            http,
+            provider,
+            total_timeout=total_timeout,
+            connect_timeout=2.0,
+            retry=FAST_RETRY,
+            reconcile_delay=0.0,
+        )
         store = await Store.open(tmp / "bot.sqlite3")
         deliverer = RecordingDeliverer()
-        runner = JobRunner(store, KlingTaskBackend(client, callback_url=callback_url), deliverer,
-                           media_dir=tmp / "media", http=http, config=runner_config)
+        runner = JobRunner(
+            store,
+            KlingTaskBackend(client, callback_url=callback_url),
+            deliverer,
+            media_dir=tmp / "media",
+            http=http,
+            config=runner_config,
+        )
         await runner.start()
         try:
             yield JobWorld(emulator, store, client, runner, deliverer, tiny_images(tmp / "refs"))

@@ -20,8 +20,9 @@ from tests.faults.world import FAST_RUNNER, JobWorld, job_world
 
 SECRET = "whsec_" + base64.b64encode(b"kling-webhook-secret-for-tests!!").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"somebody-else-entirely-0123456").decode()
-BODY = json.dumps({"task_id": "1", "task_status": "succeed",
-                   "task_info": {"external_task_id": "job1"}}).encode()
+BODY = json.dumps(
+    {"task_id": "1", "task_status": "succeed", "task_info": {"external_task_id": "job1"}}
+).encode()
 
 
 class Woken:
@@ -44,10 +45,12 @@ async def endpoint() -> AsyncIterator[tuple[str, Woken, aiohttp.ClientSession]]:
         await server.close()
 
 
-async def post(http: aiohttp.ClientSession, url: str, headers: dict[str, str],
-               body: bytes = BODY) -> int:
-    async with http.post(url, data=body, headers={"Content-Type": "application/json",
-                                                  **headers}) as reply:
+async def post(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes = BODY
+) -> int:
+    async with http.post(
+        url, data=body, headers={"Content-Type": "application/json", **headers}
+    ) as reply:
         return reply.status
 
 
@@ -60,16 +63,19 @@ def test_signature_matches_the_emulator_and_the_reference_format() -> None:
     assert "kling-webhook" not in repr(verifier)
 
 
-async def test_signed_callback_wakes_the_job(endpoint: tuple[str, Woken, aiohttp.ClientSession],
-                                             ) -> None:
+async def test_signed_callback_wakes_the_job(
+    endpoint: tuple[str, Woken, aiohttp.ClientSession],
+) -> None:
     base, woken, http = endpoint
     url = callback_url(base, "job1")
     assert await post(http, url, signature_headers(SECRET, BODY)) == 200
     assert woken.jobs == ["job1"]
 
 
-@pytest.mark.parametrize("case", ["wrong secret", "stale", "future", "tampered body",
-                                  "no headers", "bad timestamp", "v2 only"])
+@pytest.mark.parametrize(
+    "case",
+    ["wrong secret", "stale", "future", "tampered body", "no headers", "bad timestamp", "v2 only"],
+)
 async def test_forged_callbacks_are_refused(
     endpoint: tuple[str, Woken, aiohttp.ClientSession], case: str
 ) -> None:
@@ -127,8 +133,9 @@ async def test_a_callback_naming_another_job_or_a_bad_id_is_refused(
     assert await post(http, callback_url(base, "job2"), signature_headers(SECRET, BODY)) == 400
     assert await post(http, base + "/kling/callback/..%2f..%2fetc", {}) == 404
     huge = b"{" + b" " * (300 * 1024) + b"}"
-    assert await post(http, callback_url(base, "job1"),
-                      signature_headers(SECRET, huge), huge) == 413
+    assert (
+        await post(http, callback_url(base, "job1"), signature_headers(SECRET, huge), huge) == 413
+    )
     assert woken.jobs == []
 
 
@@ -136,15 +143,20 @@ async def test_emulator_signed_callbacks_deliver_a_job_without_polling(tmp_path:
     """Polling is slowed to an hour; only the callbacks can move the job along in time."""
     woken = Woken()
     wake: list[Callable[[str], None]] = []
-    server = CallbackServer(lambda job_id: (woken(job_id), wake[0](job_id)),
-                            port=0, host="127.0.0.1", secret=SECRET)
+    server = CallbackServer(
+        lambda job_id: (woken(job_id), wake[0](job_id)), port=0, host="127.0.0.1", secret=SECRET
+    )
     await server.start()
     slow = replace(FAST_RUNNER, poll_first=3600.0, poll_max=3600.0)
     base = f"http://127.0.0.1:{server.port}"
     try:
-        async with job_world(tmp_path, webhook_secret=SECRET, seconds_per_stage=0.1,
-                             callback_url=lambda job: callback_url(base, job.id),
-                             runner_config=slow) as world:
+        async with job_world(
+            tmp_path,
+            webhook_secret=SECRET,
+            seconds_per_stage=0.1,
+            callback_url=lambda job: callback_url(base, job.id),
+            runner_config=slow,
+        ) as world:
             wake.append(world.runner.poll_soon)
             job = await world.submit()
             done = await world.settle(job.id, timeout=60)  # far below the first poll
@@ -174,8 +186,11 @@ async def test_unsigned_callbacks_are_refused_when_a_secret_is_set(tmp_path: Pat
     base = f"http://127.0.0.1:{server.port}"
     try:
         # The emulator signs with a different secret: every callback must bounce.
-        async with job_world(tmp_path, webhook_secret=OTHER_SECRET,
-                             callback_url=lambda job: callback_url(base, job.id)) as world:
+        async with job_world(
+            tmp_path,
+            webhook_secret=OTHER_SECRET,
+            callback_url=lambda job: callback_url(base, job.id),
+        ) as world:
             job = await world.submit()
             done = await world.settle(job.id)
             await last_callback_answered(world)

@@ -24,8 +24,12 @@ async def test_another_server_cannot_reach_the_session(kling_world: KlingWorld) 
         board = await world.open_board()
         edits = world.twin.find_message(board.id).edit_count
         elsewhere = other_guild.channel("general")
-        for command, options in (("kling mark", {"points": "E3"}), ("kling status", {}),
-                                 ("kling clear", {}), ("kling end", {})):
+        for command, options in (
+            ("kling mark", {"points": "E3"}),
+            ("kling status", {}),
+            ("kling clear", {}),
+            ("kling end", {}),
+        ):
             reply = await (await carol.slash(command, channel=elsewhere, **options)).response()
             assert "no editing session" in reply.content.lower(), (command, reply.content)
         # The service itself keys sessions by server and channel, not by channel alone.
@@ -35,14 +39,19 @@ async def test_another_server_cannot_reach_the_session(kling_world: KlingWorld) 
 
 
 async def test_configured_secrets_never_reach_a_log_record(
-    kling_world: KlingWorld, caplog: pytest.LogCaptureFixture,
+    kling_world: KlingWorld,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The whole story at DEBUG, every logger (discord.py's too), captured before any scrubbing."""
     world = kling_world
     world.config = type(world.config)(
         discord=world.config.discord,
-        kling=KlingConfig(provider="kling", base_url=world.emulator.base_url,
-                          api_key=Secret(API_KEY), webhook_secret=Secret(WEBHOOK_SECRET)),
+        kling=KlingConfig(
+            provider="kling",
+            base_url=world.emulator.base_url,
+            api_key=Secret(API_KEY),
+            webhook_secret=Secret(WEBHOOK_SECRET),
+        ),
         storage=world.config.storage,
     )
     caplog.set_level(logging.DEBUG)

@@ -36,8 +36,11 @@ CONSTRAINTS = "requirements/constraints.txt"
 def instructions() -> list[tuple[str, str]]:
     text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
     lines = [line.strip() for line in text.splitlines()]
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-            for line in lines if line and not line.startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
 
 
 def shell_steps(command: str) -> Iterator[list[str]]:
@@ -57,11 +60,11 @@ class PipInstall:
 
 
 def pip_install(words: list[str]) -> PipInstall | None:
-    start = next((i for i in range(len(words) - 1) if words[i:i + 2] == ["pip", "install"]), None)
+    start = next((i for i in range(len(words) - 1) if words[i : i + 2] == ["pip", "install"]), None)
     if start is None:
         return None
     found = PipInstall()
-    rest = iter(words[start + 2:])
+    rest = iter(words[start + 2 :])
     for word in rest:
         if word in ("-c", "--constraint"):
             found.constraints.append(next(rest))
@@ -80,8 +83,13 @@ def readme_commands() -> list[str]:
 
 
 def docker_installs() -> list[PipInstall]:
-    return [found for kind, arg in instructions() if kind == "RUN"
-            for words in shell_steps(arg) if (found := pip_install(words)) is not None]
+    return [
+        found
+        for kind, arg in instructions()
+        if kind == "RUN"
+        for words in shell_steps(arg)
+        if (found := pip_install(words)) is not None
+    ]
 
 
 def pyproject() -> dict:
@@ -161,8 +169,11 @@ def test_dockerfile_installs_like_the_readme() -> None:
 
 def test_dockerfile_installs_the_dependencies_before_copying_the_code() -> None:
     steps = instructions()
-    copied_code = min(i for i, (kind, arg) in enumerate(steps)
-                      if kind == "COPY" and arg.split()[0] in ("bot", "cogs"))
+    copied_code = min(
+        i
+        for i, (kind, arg) in enumerate(steps)
+        if kind == "COPY" and arg.split()[0] in ("bot", "cogs")
+    )
     deps_run = next(i for i, (kind, arg) in enumerate(steps) if kind == "RUN" and "-r " in arg)
     assert deps_run < copied_code
     copied_before = {arg.split()[0] for kind, arg in steps[:deps_run] if kind == "COPY"}
@@ -174,8 +185,14 @@ def test_dockerfile_installs_the_dependencies_before_copying_the_code() -> None:
     listed_into = python[python.index(">") + 1]
     install = next(pip_install(w) for w in words if pip_install(w) is not None)
     assert install is not None and install.requirement_files == [listed_into]
-    out = subprocess.run([sys.executable, "-c", python[2]], cwd=REPO, capture_output=True,
-                         text=True, check=True, timeout=30).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", python[2]],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     assert out.splitlines() == pyproject()["project"]["dependencies"]
 
 
@@ -214,8 +231,9 @@ def run_dir_and_volume() -> tuple[str, str]:
     return workdir, volume
 
 
-def test_database_and_media_land_in_the_volume(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_and_media_land_in_the_volume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Not in a data/ folder inside the volume (the old /data/data/)."""
     workdir, volume = run_dir_and_volume()
     root = tmp_path / "container"
@@ -257,22 +275,33 @@ def compose_environment(host: dict[str, str]) -> dict[str, str]:
     block = compose().split("environment:", 1)[1].split("volumes:", 1)[0]
     env = {}
     for name, value in re.findall(r"^\s+([A-Z_]+): (.+)$", block, re.M):
+
         def fill(m: re.Match[str]) -> str:
             var, op, word = m.groups()
             if host.get(var):
                 return host[var]
             assert op == "-", f"{var} is required"
             return word
+
         env[name] = re.sub(r"\$\{(\w+):([-?])([^}]*)\}", fill, value)
     return env
 
 
 def test_compose_uses_the_real_provider_with_the_documented_variables() -> None:
-    for name in ("DISCORD_TOKEN", "KLING_PROVIDER", "KLING_API_KEY", "KLING_ACCESS_KEY",
-                 "KLING_SECRET_KEY", "KLING_WEBHOOK_SECRET"):
+    for name in (
+        "DISCORD_TOKEN",
+        "KLING_PROVIDER",
+        "KLING_API_KEY",
+        "KLING_ACCESS_KEY",
+        "KLING_SECRET_KEY",
+        "KLING_WEBHOOK_SECRET",
+    ):
         assert re.search(rf"^\s+{name}: \$\{{{name}[:?-]", compose(), re.M), name
-    host = {"DISCORD_TOKEN": "MTA5ODc2NTQzMjE.GxYz12.abcdefghijklmnopqrstuvwxyz0123456789AB",
-            "KLING_ACCESS_KEY": "ak-4f1c2d9e", "KLING_SECRET_KEY": "sk-8b7a6c5d"}
+    host = {
+        "DISCORD_TOKEN": "MTA5ODc2NTQzMjE.GxYz12.abcdefghijklmnopqrstuvwxyz0123456789AB",
+        "KLING_ACCESS_KEY": "ak-4f1c2d9e",
+        "KLING_SECRET_KEY": "sk-8b7a6c5d",
+    }
     config = load_config(None, env=compose_environment(host))
     assert config.kling.provider == "kling"
     assert config.kling.access_key is not None and config.kling.access_key.reveal() == "ak-4f1c2d9e"
@@ -298,13 +327,28 @@ def host_folder() -> Iterator[Path]:
     shutil.rmtree(base)
 
 
-def entrypoint(command: list[str], data: Path, *, as_user: int | None = None,
-               puid: int = 10001, pgid: int = 10002) -> subprocess.CompletedProcess[str]:
-    prefix = [] if as_user is None else [
-        "setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", "--"]
+def entrypoint(
+    command: list[str],
+    data: Path,
+    *,
+    as_user: int | None = None,
+    puid: int = 10001,
+    pgid: int = 10002,
+) -> subprocess.CompletedProcess[str]:
+    prefix = (
+        []
+        if as_user is None
+        else ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", "--"]
+    )
     env = {**os.environ, "DATA_DIR": str(data), "PUID": str(puid), "PGID": str(pgid)}
-    return subprocess.run([*prefix, "sh", str(ENTRYPOINT), *command], env=env,
-                          capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        [*prefix, "sh", str(ENTRYPOINT), *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @needs_root

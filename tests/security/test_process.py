@@ -33,8 +33,13 @@ DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz01234
 ACCESS_KEY = "AKa1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
 SECRET_KEY = "SKf0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"a-webhook-secret-of-32-bytes-long").decode()
-SECRETS = (DISCORD_TOKEN, ACCESS_KEY, SECRET_KEY, WEBHOOK_SECRET,
-           WEBHOOK_SECRET.removeprefix("whsec_"))
+SECRETS = (
+    DISCORD_TOKEN,
+    ACCESS_KEY,
+    SECRET_KEY,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET.removeprefix("whsec_"),
+)
 
 HEALTH_RUNS = itertools.count()
 
@@ -58,14 +63,24 @@ def free_port() -> int:
 
 
 def env_with_secrets() -> dict[str, str]:
-    return child_env({"DISCORD_TOKEN": DISCORD_TOKEN, "KLING_ACCESS_KEY": ACCESS_KEY,
-                      "KLING_SECRET_KEY": SECRET_KEY, "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    return child_env(
+        {
+            "DISCORD_TOKEN": DISCORD_TOKEN,
+            "KLING_ACCESS_KEY": ACCESS_KEY,
+            "KLING_SECRET_KEY": SECRET_KEY,
+            "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
 
 
 async def health(config: Path) -> tuple[int, str]:
     log = config.parent / f"health-{next(HEALTH_RUNS)}.log"
-    proc = ChildProcess.start(python_module("bot.cli", "health", "--config", str(config)),
-                              cwd=REPO, env=env_with_secrets(), log=log)
+    proc = ChildProcess.start(
+        python_module("bot.cli", "health", "--config", str(config)),
+        cwd=REPO,
+        env=env_with_secrets(),
+        log=log,
+    )
     return await proc.wait(), proc.output()
 
 
@@ -78,13 +93,15 @@ async def tick(clock: ManualClock) -> None:
 def db_state(db: Path, job_id: str) -> tuple[str, str | None, str]:
     with sqlite3.connect(db, timeout=5) as conn:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        state, task = conn.execute("SELECT state, kling_task_id FROM jobs WHERE id = ?",
-                                   (job_id,)).fetchone()
+        state, task = conn.execute(
+            "SELECT state, kling_task_id FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
     return state, task, integrity
 
 
 async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     twin = await DiscordTwin.start(token=DISCORD_TOKEN)
     guild = twin.add_guild("Secret Server")
@@ -92,18 +109,27 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
     clock = ManualClock()
     images = write_images(tmp_path / "refs", noisy=False)
     try:
-        async with KlingEmulator(seconds_per_stage=1.0, clock=clock, access_key=ACCESS_KEY,
-                                 secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET,
-                                 image2video_long_side=160) as emulator:
+        async with KlingEmulator(
+            seconds_per_stage=1.0,
+            clock=clock,
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            webhook_secret=WEBHOOK_SECRET,
+            image2video_long_side=160,
+        ) as emulator:
             config = write_config(tmp_path, twin, emulator)
             db = tmp_path / "data" / "bot.sqlite3"
             job = await seed_animate_job(db, channel, 4242, images)
             proc = ChildProcess.start(
-                python_module("bot.cli", "run", "--config", str(config)), cwd=REPO,
-                env=env_with_secrets(), log=tmp_path / "run.log")
+                python_module("bot.cli", "run", "--config", str(config)),
+                cwd=REPO,
+                env=env_with_secrets(),
+                log=tmp_path / "run.log",
+            )
             try:
                 await twin.wait_until(
-                    lambda: twin.gateway.connected or proc.returncode is not None, 30)
+                    lambda: twin.gateway.connected or proc.returncode is not None, 30
+                )
                 assert proc.returncode is None, proc.output()[-2000:]
                 # Kling took the job; its emulator clock is frozen, so the job stays in flight.
                 row = await wait_for_state(db, job.id, {"submitted", "processing"})
@@ -111,8 +137,10 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
                 code, said = await health(config)
                 assert code == 0 and "connected to Discord" in said, said
                 alice = twin.member(guild, "alice")
-                assert "no editing session" in (await (await alice.slash("kling status"))
-                                                .response()).content
+                assert (
+                    "no editing session"
+                    in (await (await alice.slash("kling status")).response()).content
+                )
                 proc.terminate()
                 await asyncio.wait_for(proc.wait(), 10)
             finally:
@@ -127,13 +155,21 @@ async def test_sigterm_mid_job_exits_0_leaves_a_resumable_job_and_logs_no_secret
 
             # The job resumes in a new bot and is delivered once (Kling's clock moves again).
             ticking = asyncio.create_task(tick(clock))
-            monkeypatch.setattr(cogs.core.runtime, "runner_config",
-                                lambda _c: replace(FAST_RUNNER, poll_timeout=600.0))
+            monkeypatch.setattr(
+                cogs.core.runtime,
+                "runner_config",
+                lambda _c: replace(FAST_RUNNER, poll_timeout=600.0),
+            )
             resumed = Config(
                 discord=DiscordConfig(token=Secret(DISCORD_TOKEN), api_base=twin.api_base),
-                kling=KlingConfig(provider="kling", base_url=emulator.base_url,
-                                  access_key=Secret(ACCESS_KEY), secret_key=Secret(SECRET_KEY)),
-                storage=StorageConfig(path=db, media_dir=tmp_path / "data" / "media"))
+                kling=KlingConfig(
+                    provider="kling",
+                    base_url=emulator.base_url,
+                    access_key=Secret(ACCESS_KEY),
+                    secret_key=Secret(SECRET_KEY),
+                ),
+                storage=StorageConfig(path=db, media_dir=tmp_path / "data" / "media"),
+            )
             try:
                 async with kling_bot(resumed, twin):
                     await wait_for_state(db, job.id, {"delivered"})

@@ -42,8 +42,12 @@ def _check_auth(runtime: EmulatorRuntime, request: web.Request) -> None:
     if not config.secret_key:
         raise KlingApiError(1002)
     try:
-        claims = jwt.decode(token, config.secret_key, algorithms=["HS256"],
-                            options={"verify_exp": False, "verify_nbf": False})
+        claims = jwt.decode(
+            token,
+            config.secret_key,
+            algorithms=["HS256"],
+            options={"verify_exp": False, "verify_nbf": False},
+        )
     except jwt.InvalidTokenError:
         raise KlingApiError(1002) from None
     if config.access_key and claims.get("iss") != config.access_key:
@@ -115,11 +119,18 @@ async def _faults_delete(request: web.Request) -> web.Response:
 
 async def _callbacks_get(request: web.Request) -> web.Response:
     deliveries = runtime_of(request).deliveries
-    return ok([
-        {"url": d.url, "task_id": d.task_id, "task_status": d.task_status,
-         "http_status": d.http_status, "error": d.error}
-        for d in deliveries
-    ])
+    return ok(
+        [
+            {
+                "url": d.url,
+                "task_id": d.task_id,
+                "task_status": d.task_status,
+                "http_status": d.http_status,
+                "error": d.error,
+            }
+            for d in deliveries
+        ]
+    )
 
 
 async def _clock_advance(request: web.Request) -> web.Response:

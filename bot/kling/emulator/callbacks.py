@@ -24,8 +24,9 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signature_headers(secret: str, body: bytes, *, message_id: str | None = None,
-                      timestamp: int | None = None) -> dict[str, str]:
+def signature_headers(
+    secret: str, body: bytes, *, message_id: str | None = None, timestamp: int | None = None
+) -> dict[str, str]:
     message_id = message_id or f"msg_{uuid.uuid4().hex}"
     # Receivers compare against their own wall clock, so this is real time, not the emulator's.
     timestamp = int(time.time()) if timestamp is None else timestamp
@@ -50,8 +51,17 @@ class CallbackDelivery:
 
 def legacy_payload(task_payload: dict[str, Any]) -> dict[str, Any]:
     """The callback body of reference §5 (legacy models) from a query-style task payload."""
-    keys = ("task_id", "task_status", "task_status_msg", "created_at", "updated_at",
-            "final_unit_deduction", "final_balance_deduction", "task_info", "task_result")
+    keys = (
+        "task_id",
+        "task_status",
+        "task_status_msg",
+        "created_at",
+        "updated_at",
+        "final_unit_deduction",
+        "final_balance_deduction",
+        "task_info",
+        "task_result",
+    )
     body = {key: task_payload[key] for key in keys if key in task_payload}
     videos = body.get("task_result", {}).get("videos", [])
     if videos:
@@ -61,8 +71,9 @@ def legacy_payload(task_payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-async def deliver(http: aiohttp.ClientSession, url: str, payload: dict[str, Any],
-                  secret: str | None) -> CallbackDelivery:
+async def deliver(
+    http: aiohttp.ClientSession, url: str, payload: dict[str, Any], secret: str | None
+) -> CallbackDelivery:
     raw = json.dumps(payload, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json"}
     if secret:
@@ -70,10 +81,12 @@ async def deliver(http: aiohttp.ClientSession, url: str, payload: dict[str, Any]
     status: int | None = None
     error: str | None = None
     try:
-        async with http.post(url, data=raw, headers=headers,
-                             timeout=aiohttp.ClientTimeout(total=_CALLBACK_TIMEOUT_S)) as reply:
+        async with http.post(
+            url, data=raw, headers=headers, timeout=aiohttp.ClientTimeout(total=_CALLBACK_TIMEOUT_S)
+        ) as reply:
             status = reply.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = type(exc).__name__
-    return CallbackDelivery(url, str(payload.get("task_id")), str(payload.get("task_status")),
-                            status, error, payload)
+    return CallbackDelivery(
+        url, str(payload.get("task_id")), str(payload.get("task_status")), status, error, payload
+    )

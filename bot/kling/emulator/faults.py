@@ -28,10 +28,17 @@ from aiohttp.typedefs import Handler
 from bot.kling.emulator.envelope import error_response, http_status_for, invalid, ok
 
 ENDPOINTS = (
-    "init-selection", "add-selection", "delete-selection", "clear-selection",
+    "init-selection",
+    "add-selection",
+    "delete-selection",
+    "clear-selection",
     "preview-selection",
-    "multi-elements:create", "multi-elements:get", "multi-elements:list",
-    "multi-image2video:create", "multi-image2video:get", "multi-image2video:list",
+    "multi-elements:create",
+    "multi-elements:get",
+    "multi-elements:list",
+    "multi-image2video:create",
+    "multi-image2video:get",
+    "multi-image2video:list",
     "files",
 )
 FaultKind = Literal["error", "drop", "malformed", "latency", "stall", "reject"]
@@ -111,34 +118,74 @@ class FaultInjector:
         self.rules.append(rule)
         return rule
 
-    def fail(self, endpoint: str, code: int, *, nth: int | None = 1, times: int | None = 1,
-             status: int | None = None, message: str | None = None,
-             after_handler: bool = False) -> FaultRule:
+    def fail(
+        self,
+        endpoint: str,
+        code: int,
+        *,
+        nth: int | None = 1,
+        times: int | None = 1,
+        status: int | None = None,
+        message: str | None = None,
+        after_handler: bool = False,
+    ) -> FaultRule:
         """Answer `code` (with its HTTP status unless `status` is given)."""
-        return self.add(FaultRule("error", endpoint, nth, times, code=code, status=status,
-                                  message=message, after_handler=after_handler))
+        return self.add(
+            FaultRule(
+                "error",
+                endpoint,
+                nth,
+                times,
+                code=code,
+                status=status,
+                message=message,
+                after_handler=after_handler,
+            )
+        )
 
-    def drop(self, endpoint: str, *, nth: int | None = 1, times: int | None = 1,
-             after_handler: bool = False) -> FaultRule:
+    def drop(
+        self,
+        endpoint: str,
+        *,
+        nth: int | None = 1,
+        times: int | None = 1,
+        after_handler: bool = False,
+    ) -> FaultRule:
         """Close the connection without replying."""
         return self.add(FaultRule("drop", endpoint, nth, times, after_handler=after_handler))
 
-    def malformed(self, endpoint: str, body: MalformedBody = "html", *, nth: int | None = 1,
-                  times: int | None = 1, status: int | None = None) -> FaultRule:
+    def malformed(
+        self,
+        endpoint: str,
+        body: MalformedBody = "html",
+        *,
+        nth: int | None = 1,
+        times: int | None = 1,
+        status: int | None = None,
+    ) -> FaultRule:
         """Reply with an HTML error page or a cut-off JSON envelope."""
         return self.add(FaultRule("malformed", endpoint, nth, times, body=body, status=status))
 
-    def reject(self, endpoint: str, status: int = 1, *, nth: int | None = 1,
-               times: int | None = 1) -> FaultRule:
+    def reject(
+        self, endpoint: str, status: int = 1, *, nth: int | None = 1, times: int | None = 1
+    ) -> FaultRule:
         """Answer code 0 but `data.status` non-zero: Kling's "recognition failure" for a
         selection call (the selection is left unchanged)."""
         return self.add(FaultRule("reject", endpoint, nth, times, code=status))
 
-    def latency(self, seconds: float, *, max_seconds: float | None = None, endpoint: str = "*",
-                nth: int | None = None, times: int | None = None) -> FaultRule:
+    def latency(
+        self,
+        seconds: float,
+        *,
+        max_seconds: float | None = None,
+        endpoint: str = "*",
+        nth: int | None = None,
+        times: int | None = None,
+    ) -> FaultRule:
         """Delay replies by `seconds` (or a random time up to `max_seconds`)."""
-        return self.add(FaultRule("latency", endpoint, nth, times, seconds=seconds,
-                                  max_seconds=max_seconds))
+        return self.add(
+            FaultRule("latency", endpoint, nth, times, seconds=seconds, max_seconds=max_seconds)
+        )
 
     def stall(self, endpoint: str, *, nth: int | None = 1, times: int | None = 1) -> FaultRule:
         """Hold replies until `release()` (or `clear()`), then answer normally: a Kling that
@@ -157,8 +204,10 @@ class FaultInjector:
 
     async def settled(self, endpoint: str | None = None) -> None:
         """Wait until no call to `endpoint` (or to any endpoint) is being handled."""
-        while any(self.calls[name] > self.finished[name]
-                  for name in ([endpoint] if endpoint else list(self.calls))):
+        while any(
+            self.calls[name] > self.finished[name]
+            for name in ([endpoint] if endpoint else list(self.calls))
+        ):
             await self._progress.wait()
 
     def _changed(self) -> None:
@@ -231,13 +280,20 @@ def _record(endpoint: str, started: float, raw: bytes) -> CallRecord:
     frame = body.get("frame_index")
     points = body.get("points")
     return CallRecord(
-        endpoint, started, ended,
+        endpoint,
+        started,
+        ended,
         session_id=str(session_id) if isinstance(session_id, str | int) else None,
         frame_index=frame if isinstance(frame, int) and not isinstance(frame, bool) else None,
-        points=tuple((float(p["x"]), float(p["y"])) for p in points
-                     if isinstance(p, dict) and isinstance(p.get("x"), int | float)
-                     and isinstance(p.get("y"), int | float))
-        if isinstance(points, list) else (),
+        points=tuple(
+            (float(p["x"]), float(p["y"]))
+            for p in points
+            if isinstance(p, dict)
+            and isinstance(p.get("x"), int | float)
+            and isinstance(p.get("y"), int | float)
+        )
+        if isinstance(points, list)
+        else (),
     )
 
 
@@ -247,8 +303,14 @@ async def _rejection(request: web.Request, status: int) -> web.Response:
     except ValueError:
         body = {}
     session_id = body.get("session_id") if isinstance(body, dict) else None
-    return ok({"status": status, "session_id": session_id or "0", "final_unit_deduction": "0",
-               "res": {"frame_index": 0, "rle_mask_list": []}})
+    return ok(
+        {
+            "status": status,
+            "session_id": session_id or "0",
+            "final_unit_deduction": "0",
+            "res": {"frame_index": 0, "rle_mask_list": []},
+        }
+    )
 
 
 def _disrupt(request: web.Request, rule: FaultRule) -> web.StreamResponse:
@@ -262,22 +324,43 @@ def _disrupt(request: web.Request, rule: FaultRule) -> web.StreamResponse:
         return error_response(code, rule.message, rule.status or http_status_for(code))
     if rule.body == "html":
         return web.Response(
-            status=rule.status or 502, content_type="text/html",
+            status=rule.status or 502,
+            content_type="text/html",
             text="<html><head><title>502 Bad Gateway</title></head>"
-                 "<body><h1>502 Bad Gateway</h1></body></html>",
+            "<body><h1>502 Bad Gateway</h1></body></html>",
         )
-    envelope = json.dumps({"code": 0, "message": "SUCCEED", "request_id": "truncated",
-                           "data": {"task_id": "1", "task_status": "submitted"}})
-    return web.Response(status=rule.status or 200, content_type="application/json",
-                        text=envelope[: len(envelope) // 2])
+    envelope = json.dumps(
+        {
+            "code": 0,
+            "message": "SUCCEED",
+            "request_id": "truncated",
+            "data": {"task_id": "1", "task_status": "submitted"},
+        }
+    )
+    return web.Response(
+        status=rule.status or 200,
+        content_type="application/json",
+        text=envelope[: len(envelope) // 2],
+    )
 
 
 def rule_from_json(body: Any) -> FaultRule:
     """Build a rule from the JSON body of POST /emulator/faults."""
     if not isinstance(body, dict):
         raise invalid("fault must be a JSON object")
-    allowed = {"kind", "endpoint", "nth", "times", "code", "status", "message", "body",
-               "seconds", "max_seconds", "after_handler"}
+    allowed = {
+        "kind",
+        "endpoint",
+        "nth",
+        "times",
+        "code",
+        "status",
+        "message",
+        "body",
+        "seconds",
+        "max_seconds",
+        "after_handler",
+    }
     unknown = set(body) - allowed
     if unknown:
         raise invalid(f"unknown fault fields: {', '.join(sorted(unknown))}")

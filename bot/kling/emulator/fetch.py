@@ -15,8 +15,15 @@ def _discard(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-async def fetch_to_file(http: aiohttp.ClientSession, url: str, dest: Path, *, max_bytes: int,
-                        timeout_s: float, field: str) -> int:
+async def fetch_to_file(
+    http: aiohttp.ClientSession,
+    url: str,
+    dest: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    field: str,
+) -> int:
     """Stream `url` into `dest`; returns the byte count. Errors are 1201 naming `field`."""
     written = 0
     try:
@@ -41,8 +48,9 @@ async def fetch_to_file(http: aiohttp.ClientSession, url: str, dest: Path, *, ma
     return written
 
 
-async def fetch_bytes(http: aiohttp.ClientSession, url: str, *, max_bytes: int, timeout_s: float,
-                      field: str) -> bytes:
+async def fetch_bytes(
+    http: aiohttp.ClientSession, url: str, *, max_bytes: int, timeout_s: float, field: str
+) -> bytes:
     """Fetch a small resource into memory; one byte over `max_bytes` is refused."""
     chunks: list[bytes] = []
     total = 0

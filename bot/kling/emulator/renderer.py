@@ -61,9 +61,17 @@ def draw_overlay(rgb: np.ndarray, masks: dict[int, np.ndarray]) -> np.ndarray:
     return np.asarray(image)
 
 
-def render_preview(video_path: Path, rotation: int, fps: float, clicks: dict[int, list[Click]],
-                   tolerance: float, max_side: int, out_video: Path, out_cover: Path,
-                   out_tracking: Path) -> None:
+def render_preview(
+    video_path: Path,
+    rotation: int,
+    fps: float,
+    clicks: dict[int, list[Click]],
+    tolerance: float,
+    max_side: int,
+    out_video: Path,
+    out_cover: Path,
+    out_tracking: Path,
+) -> None:
     """Overlay video, cover image (first marked frame) and per-frame masks as JSON."""
     cover_index = min(clicks) if clicks else 0
     tracking: list[dict[str, object]] = []
@@ -71,13 +79,15 @@ def render_preview(video_path: Path, rotation: int, fps: float, clicks: dict[int
     def frames() -> Iterator[np.ndarray]:
         tracked = track_video(lambda: iter_frames(video_path, rotation), clicks, tolerance)
         for index, (rgb, masks) in enumerate(tracked):
-            tracking.append({
-                "frame_index": index,
-                "rle_mask_list": [
-                    {"object_id": object_id, "rle_mask": encode_rle(mask)}
-                    for object_id, mask in sorted(masks.items())
-                ],
-            })
+            tracking.append(
+                {
+                    "frame_index": index,
+                    "rle_mask_list": [
+                        {"object_id": object_id, "rle_mask": encode_rle(mask)}
+                        for object_id, mask in sorted(masks.items())
+                    ],
+                }
+            )
             small = fit_within(rgb, max_side)
             small_masks = {oid: _resize_mask(m, small.shape[:2]) for oid, m in masks.items()}
             drawn = draw_overlay(small, small_masks)
@@ -94,8 +104,6 @@ def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return mask
     image = Image.fromarray(mask.astype(np.uint8) * 255)
     return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.NEAREST)) > 0
-
-
 
 
 def _interpolate_along_rows(pixels: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,8 +146,7 @@ def _fill_from_surroundings(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     step = max(1, -(-max(hole.shape) // _FILL_GRID_MAX_SIDE))
     coarse_pixels, coarse_hole = _coarsen(window_rgb, hole, step)
     by_row, row_ok = _interpolate_along_rows(coarse_pixels, coarse_hole)
-    by_col_t, col_ok_t = _interpolate_along_rows(coarse_pixels.transpose(1, 0, 2),
-                                                 coarse_hole.T)
+    by_col_t, col_ok_t = _interpolate_along_rows(coarse_pixels.transpose(1, 0, 2), coarse_hole.T)
     by_col, col_ok = by_col_t.transpose(1, 0, 2), col_ok_t.T
     both = (row_ok & col_ok)[..., None]
     estimate = np.where(both, (by_row + by_col) / 2, np.where(row_ok[..., None], by_row, by_col))
@@ -197,8 +204,9 @@ def _paste_beside(rgb: np.ndarray, mask: np.ndarray, references: list[Image.Imag
     height, width = rgb.shape[:2]
     target_h = max(8, int(height * _ADD_HEIGHT_FRACTION))
     scaled = [
-        ref.resize((max(1, round(ref.width * target_h / ref.height)), target_h),
-                   Image.Resampling.BILINEAR)
+        ref.resize(
+            (max(1, round(ref.width * target_h / ref.height)), target_h), Image.Resampling.BILINEAR
+        )
         for ref in references
     ]
     total_w = sum(img.width for img in scaled)
@@ -218,25 +226,30 @@ def _paste_beside(rgb: np.ndarray, mask: np.ndarray, references: list[Image.Imag
     return np.asarray(canvas.convert("RGB"))
 
 
-def render_edit(video_path: Path, rotation: int, fps: float, clicks: dict[int, list[Click]],
-                edit_mode: str, references: list[Image.Image], tolerance: float,
-                out_path: Path) -> float:
+def render_edit(
+    video_path: Path,
+    rotation: int,
+    fps: float,
+    clicks: dict[int, list[Click]],
+    edit_mode: str,
+    references: list[Image.Image],
+    tolerance: float,
+    out_path: Path,
+) -> float:
     """The edited video at the input's size (so it is itself a valid Kling input); returns
     its duration in seconds."""
     count = 0
 
     def frames() -> Iterator[np.ndarray]:
         nonlocal count
-        for rgb, masks in track_video(lambda: iter_frames(video_path, rotation), clicks,
-                                      tolerance):
+        for rgb, masks in track_video(lambda: iter_frames(video_path, rotation), clicks, tolerance):
             union = np.zeros(rgb.shape[:2], dtype=bool)
             for mask in masks.values():
                 union |= mask
             if edit_mode == "removal":
                 edited = _fill_from_surroundings(rgb, union)
             elif edit_mode == "swap":
-                edited = _paste_into_mask(_fill_from_surroundings(rgb, union), union,
-                                          references[0])
+                edited = _paste_into_mask(_fill_from_surroundings(rgb, union), union, references[0])
             else:
                 edited = _paste_beside(rgb, union, references)
             count += 1
@@ -250,8 +263,10 @@ def _cover_crop(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Scale to cover `size` (a little larger, for the zoom) and centre-crop."""
     target_w, target_h = size
     scale = max(target_w / image.width, target_h / image.height)
-    scaled = image.resize((max(target_w, round(image.width * scale)),
-                           max(target_h, round(image.height * scale))), Image.Resampling.BILINEAR)
+    scaled = image.resize(
+        (max(target_w, round(image.width * scale)), max(target_h, round(image.height * scale))),
+        Image.Resampling.BILINEAR,
+    )
     left = (scaled.width - target_w) // 2
     top = (scaled.height - target_h) // 2
     return scaled.crop((left, top, left + target_w, top + target_h))
@@ -272,8 +287,9 @@ def output_size(aspect_ratio: str, long_side: int) -> tuple[int, int]:
     return round(long_side * ratio_w / ratio_h / 2) * 2, long_side
 
 
-def render_multi_image(images: list[Image.Image], aspect_ratio: str, duration_s: float,
-                       long_side: int, out_path: Path) -> float:
+def render_multi_image(
+    images: list[Image.Image], aspect_ratio: str, duration_s: float, long_side: int, out_path: Path
+) -> float:
     """A clip showing each image in turn with a slow zoom and cross-fades; returns seconds."""
     size = output_size(aspect_ratio, long_side)
     bases = []

@@ -29,8 +29,11 @@ class EmulatorRuntime:
         self.deliveries: list[CallbackDelivery] = []
         self.background: set[asyncio.Task[Any]] = set()
         self._own_work_dir = config.work_dir is None
-        self.work_dir = Path(tempfile.mkdtemp(prefix="kling-emulator-")) \
-            if config.work_dir is None else Path(config.work_dir)
+        self.work_dir = (
+            Path(tempfile.mkdtemp(prefix="kling-emulator-"))
+            if config.work_dir is None
+            else Path(config.work_dir)
+        )
         self.files_dir = self.work_dir / "files"
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.http: aiohttp.ClientSession | None = None
@@ -80,7 +83,7 @@ class EmulatorRuntime:
         own_hosts = {request.host, urlsplit(self.base_url(request)).netloc}
         if parts.netloc not in own_hosts or not parts.path.startswith(FILES_ROUTE):
             return None
-        name = parts.path[len(FILES_ROUTE):]
+        name = parts.path[len(FILES_ROUTE) :]
         if "/" in name or name in ("", ".", ".."):
             return None
         path = self.files_dir / name

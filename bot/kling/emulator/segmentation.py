@@ -57,8 +57,9 @@ class PreparedFrame:
 
     def low_pixel(self, x: float, y: float) -> tuple[int, int]:
         row, col = self.full_pixel(x, y)
-        return min(self.low_height - 1, row // self.factor), min(self.low_width - 1,
-                                                                 col // self.factor)
+        return min(self.low_height - 1, row // self.factor), min(
+            self.low_width - 1, col // self.factor
+        )
 
     def seed_colour(self, x: float, y: float) -> tuple[int, int, int]:
         """Median colour of a small patch, so codec noise on one pixel cannot decide the region."""
@@ -137,8 +138,12 @@ def _upscale(frame: PreparedFrame, low_mask: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(full[: frame.height, : frame.width])
 
 
-def refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[int, int, int]],
-            tolerance: float) -> np.ndarray:
+def refine(
+    frame: PreparedFrame,
+    low_region: np.ndarray,
+    colours: list[tuple[int, int, int]],
+    tolerance: float,
+) -> np.ndarray:
     """Turn a low-resolution region into a full-resolution mask that follows the real edges.
 
     Only the band along the region's border is decided pixel by pixel at full resolution; the
@@ -152,18 +157,25 @@ def refine(frame: PreparedFrame, low_region: np.ndarray, colours: list[tuple[int
     # Frame pixels under each band cell, listed directly instead of searching a full-size mask.
     low_rows, low_cols = np.nonzero(band)
     offsets = np.arange(frame.factor)
-    rows = (low_rows[:, None, None] * frame.factor + offsets[None, :, None]).repeat(
-        frame.factor, axis=2).ravel()
-    cols = (low_cols[:, None, None] * frame.factor + offsets[None, None, :]).repeat(
-        frame.factor, axis=1).ravel()
+    rows = (
+        (low_rows[:, None, None] * frame.factor + offsets[None, :, None])
+        .repeat(frame.factor, axis=2)
+        .ravel()
+    )
+    cols = (
+        (low_cols[:, None, None] * frame.factor + offsets[None, None, :])
+        .repeat(frame.factor, axis=1)
+        .ravel()
+    )
     inside = (rows < frame.height) & (cols < frame.width)
     rows, cols = rows[inside], cols[inside]
     mask[rows, cols] = close_to(frame.full[rows, cols], colours, tolerance)
     return mask
 
 
-def grow_low(frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, int],
-             tolerance: float) -> np.ndarray:
+def grow_low(
+    frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, int], tolerance: float
+) -> np.ndarray:
     """Working-resolution region of `colour` connected to the clicked point (may be empty)."""
     allowed = close_to(frame.low, [colour], tolerance)
     row, col = frame.low_pixel(x, y)
@@ -174,14 +186,21 @@ def grow_low(frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, i
     return flood_fill(allowed, row, col)
 
 
-def grow_from_click(frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, int],
-                    tolerance: float) -> np.ndarray:
+def grow_from_click(
+    frame: PreparedFrame, x: float, y: float, colour: tuple[int, int, int], tolerance: float
+) -> np.ndarray:
     """Full-resolution mask of the region of `colour` connected to the clicked point."""
     return _full_mask(frame, x, y, grow_low(frame, x, y, colour, tolerance), colour, tolerance)
 
 
-def _full_mask(frame: PreparedFrame, x: float, y: float, region: np.ndarray,
-               colour: tuple[int, int, int], tolerance: float) -> np.ndarray:
+def _full_mask(
+    frame: PreparedFrame,
+    x: float,
+    y: float,
+    region: np.ndarray,
+    colour: tuple[int, int, int],
+    tolerance: float,
+) -> np.ndarray:
     if not region.any():
         # Nothing of that colour around the click: the clicked pixel alone, as a model would
         # still return something where the member pointed.
@@ -192,8 +211,7 @@ def _full_mask(frame: PreparedFrame, x: float, y: float, region: np.ndarray,
     return refine(frame, region, [colour], tolerance)
 
 
-def nearest_true(mask: np.ndarray, row: float, col: float,
-                 radius: float) -> tuple[int, int] | None:
+def nearest_true(mask: np.ndarray, row: float, col: float, radius: float) -> tuple[int, int] | None:
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return None
@@ -224,8 +242,12 @@ def track(frame: PreparedFrame, reference: list[Click], tolerance: float) -> np.
     return refine(frame, region, colours, tolerance)
 
 
-def object_masks(frame: PreparedFrame, frame_index: int, clicks_by_frame: dict[int, list[Click]],
-                 tolerance: float) -> dict[int, np.ndarray]:
+def object_masks(
+    frame: PreparedFrame,
+    frame_index: int,
+    clicks_by_frame: dict[int, list[Click]],
+    tolerance: float,
+) -> dict[int, np.ndarray]:
     """Every object's mask on one frame: grown where it was clicked, tracked elsewhere.
 
     Objects whose tracked mask is empty on this frame are left out.
@@ -244,8 +266,9 @@ def object_masks(frame: PreparedFrame, frame_index: int, clicks_by_frame: dict[i
     return masks
 
 
-def grow_clicks(frame: PreparedFrame, clicks: list[Click],
-                tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+def grow_clicks(
+    frame: PreparedFrame, clicks: list[Click], tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Union of the regions grown from each click: (working-resolution region, full mask).
 
     A click that lands inside a region already grown from a click of nearly the same colour
@@ -272,18 +295,21 @@ def _colour_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return float(np.sqrt(sum((p - q) ** 2 for p, q in zip(a, b, strict=True))))
 
 
-def _nearest_marked_clicks(object_id: int, frame_index: int,
-                           clicks_by_frame: dict[int, list[Click]]) -> list[Click]:
+def _nearest_marked_clicks(
+    object_id: int, frame_index: int, clicks_by_frame: dict[int, list[Click]]
+) -> list[Click]:
     marked = [
-        index for index, clicks in clicks_by_frame.items()
+        index
+        for index, clicks in clicks_by_frame.items()
         if any(c.object_id == object_id for c in clicks)
     ]
     nearest = min(marked, key=lambda index: (abs(index - frame_index), index))
     return [c for c in clicks_by_frame[nearest] if c.object_id == object_id]
 
 
-def assign_object(frame: PreparedFrame, x: float, y: float,
-                  masks: dict[int, np.ndarray], next_object_id: int) -> int:
+def assign_object(
+    frame: PreparedFrame, x: float, y: float, masks: dict[int, np.ndarray], next_object_id: int
+) -> int:
     """A click inside an existing object's mask joins it; anywhere else it starts a new object."""
     row, col = frame.full_pixel(x, y)
     for object_id, mask in sorted(masks.items()):

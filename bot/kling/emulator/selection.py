@@ -31,8 +31,10 @@ from bot.masks import encode_rle
 from bot.media import MediaError, VideoInfo, extract_frame, probe_video, write_mp4
 from bot.media.rules import check_video
 
-_NO_CHARGE = {"final_unit_deduction": "0",
-              "final_balance_deduction": {"quota": "0", "list_price": "0"}}
+_NO_CHARGE = {
+    "final_unit_deduction": "0",
+    "final_balance_deduction": {"quota": "0", "list_price": "0"},
+}
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -59,8 +61,9 @@ def _normalise(source: Path, info: VideoInfo, target: Path) -> VideoInfo:
     return probe_video(target)
 
 
-async def _source_video(runtime: EmulatorRuntime, request: web.Request,
-                        body: dict[str, Any]) -> tuple[Path, str]:
+async def _source_video(
+    runtime: EmulatorRuntime, request: web.Request, body: dict[str, Any]
+) -> tuple[Path, str]:
     video_id = v.optional_str(body, "video_id")
     video_url = v.optional_str(body, "video_url")
     if video_id and video_url:
@@ -81,9 +84,14 @@ async def _source_video(runtime: EmulatorRuntime, request: web.Request,
     if local is not None:
         return local, "video_url"
     target = runtime.work_dir / f"upload-{uuid.uuid4().hex}"
-    await fetch_to_file(runtime.http_client(), video_url, target,
-                        max_bytes=runtime.config.max_download_bytes,
-                        timeout_s=runtime.config.download_timeout_seconds, field="video_url")
+    await fetch_to_file(
+        runtime.http_client(),
+        video_url,
+        target,
+        max_bytes=runtime.config.max_download_bytes,
+        timeout_s=runtime.config.download_timeout_seconds,
+        field="video_url",
+    )
     return target, "video_url"
 
 
@@ -99,17 +107,30 @@ async def init_selection(request: web.Request) -> web.Response:
     path, url_path = runtime.new_file(f"normalized-{session_id}.mp4")
     info = await asyncio.to_thread(_normalise, source, info, path)
     session = Session(
-        session_id=session_id, created_at=runtime.clock.now(), video_path=path,
-        normalized_url_path=url_path, fps=info.fps, width=info.width, height=info.height,
-        total_frame=info.frame_count, duration_s=info.duration_s,
+        session_id=session_id,
+        created_at=runtime.clock.now(),
+        video_path=path,
+        normalized_url_path=url_path,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        total_frame=info.frame_count,
+        duration_s=info.duration_s,
     )
     runtime.store.sessions[session_id] = session
-    return ok({
-        "status": 0, "session_id": session_id, **_NO_CHARGE,
-        "fps": round(info.fps, 3), "original_duration": round(info.duration_s * 1000),
-        "width": info.width, "height": info.height, "total_frame": info.frame_count,
-        "normalized_video": runtime.base_url(request) + url_path,
-    })
+    return ok(
+        {
+            "status": 0,
+            "session_id": session_id,
+            **_NO_CHARGE,
+            "fps": round(info.fps, 3),
+            "original_duration": round(info.duration_s * 1000),
+            "width": info.width,
+            "height": info.height,
+            "total_frame": info.frame_count,
+            "normalized_video": runtime.base_url(request) + url_path,
+        }
+    )
 
 
 def _frame(runtime: EmulatorRuntime, session: Session, index: int) -> PreparedFrame:
@@ -131,24 +152,32 @@ def _mask_list(masks: dict[int, np.ndarray]) -> list[dict[str, Any]]:
     items = []
     for object_id, mask in sorted(masks.items()):
         height, width = mask.shape
-        items.append({
-            "object_id": object_id,
-            "rle_mask": encode_rle(mask),
-            "png_mask": {"size": [height, width], "base64": _png_base64(mask)},
-        })
+        items.append(
+            {
+                "object_id": object_id,
+                "rle_mask": encode_rle(mask),
+                "png_mask": {"size": [height, width], "base64": _png_base64(mask)},
+            }
+        )
     return items
 
 
-def _selection_reply(session: Session, frame_index: int,
-                     masks: dict[int, np.ndarray]) -> web.Response:
-    return ok({
-        "status": 0, "session_id": session.session_id, **_NO_CHARGE,
-        "res": {"frame_index": frame_index, "rle_mask_list": _mask_list(masks)},
-    })
+def _selection_reply(
+    session: Session, frame_index: int, masks: dict[int, np.ndarray]
+) -> web.Response:
+    return ok(
+        {
+            "status": 0,
+            "session_id": session.session_id,
+            **_NO_CHARGE,
+            "res": {"frame_index": frame_index, "rle_mask_list": _mask_list(masks)},
+        }
+    )
 
 
-def _add_points(runtime: EmulatorRuntime, session: Session, index: int,
-                points: list[tuple[float, float]]) -> dict[int, np.ndarray]:
+def _add_points(
+    runtime: EmulatorRuntime, session: Session, index: int, points: list[tuple[float, float]]
+) -> dict[int, np.ndarray]:
     tolerance = runtime.config.colour_tolerance
     frame = _frame(runtime, session, index)
     clicks = session.clicks_snapshot()
@@ -239,13 +268,27 @@ async def preview_selection(request: web.Request) -> web.Response:
         cover, cover_url = runtime.new_file(stem + ".png")
         tracking, tracking_url = runtime.new_file(stem + ".json")
         await asyncio.to_thread(
-            render_preview, session.video_path, 0, session.fps, session.clicks_snapshot(),
-            runtime.config.colour_tolerance, runtime.config.preview_max_side, video, cover,
+            render_preview,
+            session.video_path,
+            0,
+            session.fps,
+            session.clicks_snapshot(),
+            runtime.config.colour_tolerance,
+            runtime.config.preview_max_side,
+            video,
+            cover,
             tracking,
         )
     base = runtime.base_url(request)
-    return ok({
-        "status": 0, "session_id": session.session_id, **_NO_CHARGE,
-        "res": {"video": base + video_url, "video_cover": base + cover_url,
-                "tracking_output": base + tracking_url},
-    })
+    return ok(
+        {
+            "status": 0,
+            "session_id": session.session_id,
+            **_NO_CHARGE,
+            "res": {
+                "video": base + video_url,
+                "video_cover": base + cover_url,
+                "tracking_output": base + tracking_url,
+            },
+        }
+    )

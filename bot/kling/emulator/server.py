@@ -30,8 +30,14 @@ class KlingEmulator:
     Keyword options override fields of `config` (see EmulatorConfig).
     """
 
-    def __init__(self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0, **options: Any) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **options: Any,
+    ) -> None:
         self.config = replace(config or EmulatorConfig(), **options)
         self.host = host
         self.port = port
@@ -91,8 +97,12 @@ class KlingEmulator:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
 

@@ -136,8 +136,9 @@ class Store:
         if task.external_task_id is not None:
             self.external_ids[task.external_task_id] = task.task_id
 
-    def find_task(self, kind: str, task_id: str | None = None,
-                  external_task_id: str | None = None) -> Task | None:
+    def find_task(
+        self, kind: str, task_id: str | None = None, external_task_id: str | None = None
+    ) -> Task | None:
         if external_task_id is not None:
             task_id = self.external_ids.get(external_task_id)
         task = self.tasks.get(task_id) if task_id is not None else None

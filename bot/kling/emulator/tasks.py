@@ -35,9 +35,13 @@ async def _load_images(runtime: EmulatorRuntime, values: list[str]) -> list[Imag
     for i, value in enumerate(values):
         field = f"image_list[{i}].image"
         if v.is_url(value):
-            data = await fetch_bytes(runtime.http_client(), value, max_bytes=v.MAX_IMAGE_BYTES,
-                                     timeout_s=runtime.config.download_timeout_seconds,
-                                     field=field)
+            data = await fetch_bytes(
+                runtime.http_client(),
+                value,
+                max_bytes=v.MAX_IMAGE_BYTES,
+                timeout_s=runtime.config.download_timeout_seconds,
+                field=field,
+            )
         else:
             data = v.decode_base64_image(value, field)
         images.append(await asyncio.to_thread(v.check_image_bytes, data, field))
@@ -59,7 +63,7 @@ def _common(runtime: EmulatorRuntime, body: dict[str, Any]) -> dict[str, Any]:
     }
     watermark = body.get("watermark_info")
     if watermark is not None and not isinstance(watermark, dict):
-        raise invalid("watermark_info must be an object like {\"enabled\": false}")
+        raise invalid('watermark_info must be an object like {"enabled": false}')
     fields["watermark_enabled"] = bool((watermark or {}).get("enabled", False))
     external = fields["external_task_id"]
     if external is not None and external in runtime.store.external_ids:
@@ -67,14 +71,21 @@ def _common(runtime: EmulatorRuntime, body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _new_task(runtime: EmulatorRuntime, kind: str, fields: dict[str, Any],
-              session_id: str | None) -> Task:
+def _new_task(
+    runtime: EmulatorRuntime, kind: str, fields: dict[str, Any], session_id: str | None
+) -> Task:
     now = runtime.now_ms()
     units = runtime.config.units.get((kind, fields["mode"], fields["duration"]), "1")
     task = Task(
-        task_id=runtime.store.new_id(), kind=kind, created_at_ms=now, updated_at_ms=now,
-        request=fields, external_task_id=fields["external_task_id"],
-        callback_url=fields["callback_url"], units=units, session_id=session_id,
+        task_id=runtime.store.new_id(),
+        kind=kind,
+        created_at_ms=now,
+        updated_at_ms=now,
+        request=fields,
+        external_task_id=fields["external_task_id"],
+        callback_url=fields["callback_url"],
+        units=units,
+        session_id=session_id,
     )
     runtime.store.add_task(task)
     return task
@@ -82,10 +93,11 @@ def _new_task(runtime: EmulatorRuntime, kind: str, fields: dict[str, Any],
 
 def _created_reply(task: Task) -> web.Response:
     data: dict[str, Any] = {
-        "task_id": task.task_id, "task_status": task.status,
-        "task_info": {"external_task_id": task.external_task_id}
-        if task.external_task_id else {},
-        "created_at": task.created_at_ms, "updated_at": task.updated_at_ms,
+        "task_id": task.task_id,
+        "task_status": task.status,
+        "task_info": {"external_task_id": task.external_task_id} if task.external_task_id else {},
+        "created_at": task.created_at_ms,
+        "updated_at": task.updated_at_ms,
     }
     if task.session_id is not None:
         data["session_id"] = task.session_id
@@ -112,8 +124,16 @@ async def create_edit_task(request: web.Request) -> web.Response:
     config = runtime.config
 
     def render(out: Path) -> float:
-        return render_edit(session.video_path, 0, session.fps, clicks, edit_mode, images,
-                           config.colour_tolerance, out)
+        return render_edit(
+            session.video_path,
+            0,
+            session.fps,
+            clicks,
+            edit_mode,
+            images,
+            config.colour_tolerance,
+            out,
+        )
 
     runtime.spawn(run_task(runtime, task, render, runtime.base_url(request)))
     return _created_reply(task)
@@ -137,8 +157,9 @@ async def create_multi_image_task(request: web.Request) -> web.Response:
     return _created_reply(task)
 
 
-async def run_task(runtime: EmulatorRuntime, task: Task, render: Callable[[Path], float],
-                   base_url: str) -> None:
+async def run_task(
+    runtime: EmulatorRuntime, task: Task, render: Callable[[Path], float], base_url: str
+) -> None:
     """submitted -> processing -> succeed/failed, one stage per `seconds_per_stage`."""
     stage = runtime.config.seconds_per_stage
     await _notify(runtime, task, base_url)
@@ -178,8 +199,9 @@ async def _notify(runtime: EmulatorRuntime, task: Task, base_url: str) -> None:
     if not task.callback_url:
         return
     payload = legacy_payload(task.to_payload(base_url))
-    delivery = await deliver(runtime.http_client(), task.callback_url, payload,
-                             runtime.config.webhook_secret)
+    delivery = await deliver(
+        runtime.http_client(), task.callback_url, payload, runtime.config.webhook_secret
+    )
     runtime.deliveries.append(delivery)
 
 
@@ -192,8 +214,9 @@ async def get_task(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
     kind = _kind_of(request)
     key = request.match_info["task_id"]
-    task = runtime.store.find_task(kind, task_id=key) \
-        or runtime.store.find_task(kind, external_task_id=key)
+    task = runtime.store.find_task(kind, task_id=key) or runtime.store.find_task(
+        kind, external_task_id=key
+    )
     if task is None:
         raise KlingApiError(1203, f"task {key} does not exist")
     return ok(task.to_payload(runtime.base_url(request)))
@@ -206,8 +229,9 @@ async def list_tasks(request: web.Request) -> web.Response:
     base_url = runtime.base_url(request)
     external = request.query.get("external_task_id") or request.query.get("task_id")
     if external:
-        task = runtime.store.find_task(kind, external_task_id=external) \
-            or runtime.store.find_task(kind, task_id=external)
+        task = runtime.store.find_task(kind, external_task_id=external) or runtime.store.find_task(
+            kind, task_id=external
+        )
         if task is None:
             raise KlingApiError(1203, f"task {external} does not exist")
         return ok(task.to_payload(base_url))

@@ -78,8 +78,9 @@ class Follower:
         shift_x = round(self.velocity[1] * ahead)
         diagonal = math.hypot(height, width)
         speed = math.hypot(*self.velocity)
-        radius = min(MAX_SEARCH_FRACTION * diagonal,
-                     (MIN_SEARCH_FRACTION * diagonal + 2 * speed) * ahead)
+        radius = min(
+            MAX_SEARCH_FRACTION * diagonal, (MIN_SEARCH_FRACTION * diagonal + 2 * speed) * ahead
+        )
         top, left, bottom, right = self.box
         # The object may also grow (coming closer, entering the frame): allow half its size.
         reach = math.ceil(max(radius, (bottom - top) / 2, (right - left) / 2))
@@ -97,8 +98,9 @@ class Follower:
         y0, x0 = max(dst_top, w_top), max(dst_left, w_left)
         y1, x1 = min(dst_top + src.shape[0], w_bottom), min(dst_left + src.shape[1], w_right)
         if y0 < y1 and x0 < x1:
-            seeds[y0 - w_top:y1 - w_top, x0 - w_left:x1 - w_left] = src[
-                y0 - dst_top:y1 - dst_top, x0 - dst_left:x1 - dst_left]
+            seeds[y0 - w_top : y1 - w_top, x0 - w_left : x1 - w_left] = src[
+                y0 - dst_top : y1 - dst_top, x0 - dst_left : x1 - dst_left
+            ]
         seeds &= allowed
         if not seeds.any():
             row = self.centroid[0] + self.velocity[0] * ahead - w_top
@@ -112,11 +114,15 @@ class Follower:
         found[w_top:w_bottom, w_left:w_right] = flood_fill_from(allowed, seeds)
         previous = self.centroid
         self._place(found)
-        motion = ((self.centroid[0] - previous[0]) / ahead,
-                  (self.centroid[1] - previous[1]) / ahead)
+        motion = (
+            (self.centroid[0] - previous[0]) / ahead,
+            (self.centroid[1] - previous[1]) / ahead,
+        )
         if self.measured:
-            motion = (MOTION_WEIGHT * motion[0] + (1 - MOTION_WEIGHT) * self.velocity[0],
-                      MOTION_WEIGHT * motion[1] + (1 - MOTION_WEIGHT) * self.velocity[1])
+            motion = (
+                MOTION_WEIGHT * motion[0] + (1 - MOTION_WEIGHT) * self.velocity[0],
+                MOTION_WEIGHT * motion[1] + (1 - MOTION_WEIGHT) * self.velocity[1],
+            )
         self.velocity, self.measured, self.lost = motion, True, 0
         return found
 
@@ -134,8 +140,12 @@ def _own_clicks(clicks_by_frame: dict[int, list[Click]], index: int, object_id: 
     return [c for c in clicks_by_frame.get(index, []) if c.object_id == object_id]
 
 
-def _follow_backwards(open_frames: FrameSource, clicks_by_frame: dict[int, list[Click]],
-                      firsts: dict[int, int], tolerance: float) -> dict[int, list[np.ndarray]]:
+def _follow_backwards(
+    open_frames: FrameSource,
+    clicks_by_frame: dict[int, list[Click]],
+    firsts: dict[int, int],
+    tolerance: float,
+) -> dict[int, list[np.ndarray]]:
     """Regions of each object on the frames before its first marked frame, in frame order.
 
     Needs the working copies of those frames, which are decoded once and kept (a few hundred
@@ -159,14 +169,16 @@ def _follow_backwards(open_frames: FrameSource, clicks_by_frame: dict[int, list[
             break
     before: dict[int, list[np.ndarray]] = {}
     for object_id, follower in starts.items():
-        regions = [follower.step(lows[index], tolerance)
-                   for index in range(wanted[object_id] - 1, -1, -1)]
+        regions = [
+            follower.step(lows[index], tolerance) for index in range(wanted[object_id] - 1, -1, -1)
+        ]
         before[object_id] = regions[::-1]
     return before
 
 
-def track_video(open_frames: FrameSource, clicks_by_frame: dict[int, list[Click]],
-                tolerance: float) -> Iterator[tuple[np.ndarray, dict[int, np.ndarray]]]:
+def track_video(
+    open_frames: FrameSource, clicks_by_frame: dict[int, list[Click]], tolerance: float
+) -> Iterator[tuple[np.ndarray, dict[int, np.ndarray]]]:
     """Every frame of the video (RGB) with every object's full-resolution mask on it.
 
     `open_frames` yields the video's frames from the start each time it is called (it is called

@@ -149,16 +149,18 @@ class Rig:
 
     async def open(self, **kwargs: object) -> int:
         board = await self.service.open_session(
-            guild_id=GUILD, channel_id=CHANNEL, user_id=ALICE, video=self.video,
-            video_url=self.video_url, **kwargs,  # type: ignore[arg-type]
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            user_id=ALICE,
+            video=self.video,
+            video_url=self.video_url,
+            **kwargs,  # type: ignore[arg-type]
         )
         return board.session_id
 
 
 @pytest.fixture
-async def rig(
-    tmp_path: Path, scene_video: Path, file_server: FileServer
-) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, scene_video: Path, file_server: FileServer) -> AsyncIterator[Rig]:
     clock = ManualClock()
     video = file_server.root / "scene.mp4"
     shutil.copyfile(scene_video, video)
@@ -173,7 +175,11 @@ async def rig(
         # The runner schedules polls on real time; the store and Kling share the manual clock
         # (session expiry, daily quotas), which only moves when a test advances it.
         runner = JobRunner(
-            store, KlingTaskBackend(client), deliverer, media_dir=media_dir, http=http,
+            store,
+            KlingTaskBackend(client),
+            deliverer,
+            media_dir=media_dir,
+            http=http,
             config=RunnerConfig(poll_first=0.05, poll_max=0.2),
         )
         fresh_calls: list[int] = []
@@ -183,13 +189,30 @@ async def rig(
             return file_server.url_for(video)
 
         service = EditingService(
-            store, client, runner, http=http, media_dir=media_dir,
-            fresh_video_url=fresh_video_url, clock=clock.now,
+            store,
+            client,
+            runner,
+            http=http,
+            media_dir=media_dir,
+            fresh_video_url=fresh_video_url,
+            clock=clock.now,
         )
         await runner.start()
         try:
-            yield Rig(service, store, emulator, clock, deliverer, runner, file_server,
-                      call_log, media_dir, video, file_server.url_for(video), fresh_calls)
+            yield Rig(
+                service,
+                store,
+                emulator,
+                clock,
+                deliverer,
+                runner,
+                file_server,
+                call_log,
+                media_dir,
+                video,
+                file_server.url_for(video),
+                fresh_calls,
+            )
         finally:
             await runner.stop()
             await store.close()

@@ -24,14 +24,20 @@ from bot.media import write_mp4
 from tests.bot.editing.conftest import ALICE, BOB, Rig
 
 
-def flat_video(path: Path, colour: tuple[int, int, int], width: int = 1920,
-               height: int = 1080, frames: int = 24) -> Path:
+def flat_video(
+    path: Path,
+    colour: tuple[int, int, int],
+    width: int = 1920,
+    height: int = 1080,
+    frames: int = 24,
+) -> Path:
     """A video whose frame ``i`` is ``colour`` with a white bar ``i`` blocks from the left."""
+
     def frames_of() -> Iterator[np.ndarray]:
         for index in range(frames):
             frame = np.empty((height, width, 3), np.uint8)
             frame[:] = colour
-            frame[: height // 4, index * 64: index * 64 + 64] = 255
+            frame[: height // 4, index * 64 : index * 64 + 64] = 255
             yield frame
 
     write_mp4(frames_of(), path, 24, crf=10)
@@ -77,8 +83,7 @@ def test_board_frame_is_read_once_then_served_from_memory_then_disk(
     assert np.array_equal(np.asarray(again), np.asarray(first))
 
 
-def test_a_damaged_board_frame_file_is_made_again(tmp_path: Path,
-                                                  full_reads: FullReads) -> None:
+def test_a_damaged_board_frame_file_is_made_again(tmp_path: Path, full_reads: FullReads) -> None:
     video = flat_video(tmp_path / "v.mp4", (200, 40, 40), frames=4)
     cache = tmp_path / "frames"
     good = np.asarray(board_frame(video, cache, 2))

@@ -62,8 +62,10 @@ async def test_five_queued_marks_are_drawn_together_and_all_answered(
     sid = await rig.open()
     gated.arm()
     rig.emulator.faults.stall("add-selection")  # Kling holds the first mark's call
-    marks = [asyncio.create_task(rig.service.mark(sid, points=cell, user_id=(ALICE, BOB)[i % 2]))
-             for i, cell in enumerate(CELLS)]
+    marks = [
+        asyncio.create_task(rig.service.mark(sid, points=cell, user_id=(ALICE, BOB)[i % 2]))
+        for i, cell in enumerate(CELLS)
+    ]
     try:
         async with asyncio.timeout(30):
             await rig.emulator.faults.holding(1)
@@ -107,6 +109,7 @@ async def test_a_mark_is_answered_on_its_own_frame_when_a_later_one_moved_the_bo
     gated.arm()
     first = asyncio.create_task(rig.service.mark(sid, points="C4", user_id=ALICE))
     try:
+
         async def first_drawing() -> bool:
             return len(gated.drawn) == 1
 
@@ -123,8 +126,9 @@ async def test_a_mark_is_answered_on_its_own_frame_when_a_later_one_moved_the_bo
     assert session is not None and session.current_frame == 10
 
 
-async def test_a_failed_drawing_does_not_stop_the_next(rig: Rig,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_drawing_does_not_stop_the_next(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sid = await rig.open()
     real = boards.render_board
     failures = [RuntimeError("disk gone")]

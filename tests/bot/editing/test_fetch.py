@@ -57,10 +57,26 @@ def test_ip_literals_read_like_inet_aton(host: str, expected: str | None) -> Non
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-        "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1",  # noqa: S104
-        "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2002:a00:1::",
-        "64:ff9b::a00:1", "2001:db8::1",
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",  # noqa: S104
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "2002:a00:1::",
+        "64:ff9b::a00:1",
+        "2001:db8::1",
     ],
 )
 def test_private_and_special_addresses_are_refused(address: str) -> None:
@@ -152,8 +168,14 @@ class FakeDns:
 async def fetch_public(url: str, dest: Path, dns: FakeDns, **kwargs: object) -> Path:
     async with aiohttp.ClientSession() as http:
         return await download_to_file(
-            http, url, dest, max_bytes=kwargs.pop("max_bytes", 1 << 20),  # type: ignore[arg-type]
-            time_limit=5, public_only=True, resolver=dns, address_allowed=only_loopback_one,
+            http,
+            url,
+            dest,
+            max_bytes=kwargs.pop("max_bytes", 1 << 20),  # type: ignore[arg-type]
+            time_limit=5,
+            public_only=True,
+            resolver=dns,
+            address_allowed=only_loopback_one,
         )
 
 
@@ -166,8 +188,12 @@ async def test_loopback_links_are_refused_without_a_request(
     async with aiohttp.ClientSession() as http:
         with pytest.raises(DownloadError) as error:
             await download_to_file(
-                http, f"http://{host}:{server.port}/file", tmp_path / "x.mp4",
-                max_bytes=1 << 20, time_limit=5, public_only=True,
+                http,
+                f"http://{host}:{server.port}/file",
+                tmp_path / "x.mp4",
+                max_bytes=1 << 20,
+                time_limit=5,
+                public_only=True,
             )
     assert error.value.user_message == PRIVATE_ADDRESS
     assert server.hits == [] and not (tmp_path / "x.mp4").exists()
@@ -197,7 +223,8 @@ async def test_redirect_to_private_is_refused(server: Server, tmp_path: Path) ->
     ):
         with pytest.raises(DownloadError) as error:
             await fetch_public(
-                f"http://cdn.test:{server.port}/redirect?to={target}", tmp_path / "b", dns)
+                f"http://cdn.test:{server.port}/redirect?to={target}", tmp_path / "b", dns
+            )
         assert "public http(s) links" in error.value.user_message
     assert all(hit.startswith("/redirect") for hit in server.hits)
     assert not await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
@@ -223,10 +250,16 @@ async def test_redirects_are_followed_up_to_five(server: Server, tmp_path: Path)
 async def test_caps_time_limit_and_status(server: Server, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{server.port}"
     async with aiohttp.ClientSession() as http:
+
         async def fetch(path: str, max_bytes: int = 1 << 20, limit: float = 5) -> Path:
             return await download_to_file(
-                http, base + path, tmp_path / "out" / "f.mp4", max_bytes=max_bytes,
-                time_limit=limit, public_only=False)
+                http,
+                base + path,
+                tmp_path / "out" / "f.mp4",
+                max_bytes=max_bytes,
+                time_limit=limit,
+                public_only=False,
+            )
 
         for path in ("/file", "/chunked"):  # declared length, then counted bytes
             with pytest.raises(DownloadError, match="larger than the 100,000 bytes cap"):

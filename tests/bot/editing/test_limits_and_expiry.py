@@ -76,10 +76,12 @@ async def test_concurrent_marks_never_overlap_at_kling(rig: Rig) -> None:
     session = await rig.store.get_session(sid)
     assert session is not None and session.kling_session_id
     rig.call_log.spans.clear()
-    await asyncio.gather(*[
-        rig.service.client.add_selection(session.kling_session_id, 20 + i, [(0.5, 0.9)])
-        for i in range(2)
-    ])
+    await asyncio.gather(
+        *[
+            rig.service.client.add_selection(session.kling_session_id, 20 + i, [(0.5, 0.9)])
+            for i in range(2)
+        ]
+    )
     assert spans_overlap(rig.call_log.selection_spans())
 
 
@@ -151,5 +153,4 @@ async def test_clear_after_expiry_starts_an_empty_session(rig: Rig) -> None:
     assert rig.calls["add-selection"] == adds  # nothing replayed only to be cleared
     assert rig.calls.get("clear-selection", 0) == 0
     session = await rig.store.get_session(sid)
-    assert session is not None and session.kling_expires_at == pytest.approx(
-        rig.clock.now() + DAY)
+    assert session is not None and session.kling_expires_at == pytest.approx(rig.clock.now() + DAY)

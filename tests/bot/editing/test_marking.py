@@ -47,8 +47,11 @@ def sample(pixels: np.ndarray, x: float, y: float, dx: int = 30, dy: int = 25) -
     return pixels[cy - 4 : cy + 5, cx - 4 : cx + 5].reshape(-1, 3).mean(axis=0)
 
 
-def tinted(colour: tuple[int, int, int], object_id: int,
-           others: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
+def tinted(
+    colour: tuple[int, int, int],
+    object_id: int,
+    others: dict[int, tuple[int, int, int]] | None = None,
+) -> np.ndarray:
     """The fill over a flat object of ``colour``: the palette colour standing out most from it
     that no object of a smaller id (``others``: id -> object colour) has taken."""
     taken: list[tuple[int, int, int]] = []
@@ -69,8 +72,12 @@ async def stored_object_ids(rig: Rig, session_id: int, frame: int) -> list[int]:
 
 async def test_open_mark_undo_clear_remark(rig: Rig) -> None:
     board = await rig.service.open_session(
-        guild_id=GUILD, channel_id=CHANNEL, user_id=ALICE, video=rig.video,
-        video_url=rig.video_url, source_message_id=77,
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        user_id=ALICE,
+        video=rig.video,
+        video_url=rig.video_url,
+        source_message_id=77,
     )
     sid = board.session_id
     assert (board.frame_index, board.total_frames, board.fps) == (0, 48, 24)
@@ -102,8 +109,7 @@ async def test_open_mark_undo_clear_remark(rig: Rig) -> None:
     assert close(sample(pixels, *BALL_CENTRE), tinted(BALL, ball_id, {square_id: SQUARE}))
     assert board.contributors == ((ALICE, 1), (BOB, 1))
     points = await rig.store.list_points(sid)
-    assert [(p.x, p.y, p.added_by) for p in points] == [
-        (0.25, 3.5 / 6, ALICE), (0.72, 0.35, BOB)]
+    assert [(p.x, p.y, p.added_by) for p in points] == [(0.25, 3.5 / 6, ALICE), (0.72, 0.35, BOB)]
 
     # Undo (the last point: Bob's square) sends the exact stored floats; Kling accepts only those.
     board = await rig.service.undo(sid, user_id=ALICE)

@@ -51,15 +51,21 @@ async def test_preview_downloads_video_and_cover(rig: Rig) -> None:
 async def test_plan_removal_swap_addition(rig: Rig) -> None:
     sid = await marked_session(rig)
     plan = await rig.service.plan_edit(
-        sid, kind="removal", prompt="  Remove the red ball.\n", user_id=BOB)
+        sid, kind="removal", prompt="  Remove the red ball.\n", user_id=BOB
+    )
     assert plan.prompt == "Delete the red ball from <<<video_1>>>"
     assert (plan.kind, plan.mode, plan.duration) == ("edit_removal", "std", "5")
     assert plan.image_paths == () and plan.marked_frames == ((0, 1),)
     assert (plan.requester_id, plan.guild_id, plan.session_id) == (BOB, GUILD, sid)
 
     plan = await rig.service.plan_edit(
-        sid, kind="swap", prompt="the red ball", user_id=ALICE, images=[("cube.png", png())],
-        negative_prompt="blur\x00, \tnoise\u200b")
+        sid,
+        kind="swap",
+        prompt="the red ball",
+        user_id=ALICE,
+        images=[("cube.png", png())],
+        negative_prompt="blur\x00, \tnoise\u200b",
+    )
     assert plan.prompt == "swap the subject from <<<image_1>>> for the red ball from <<<video_1>>>"
     assert plan.negative_prompt == "blur, noise"
     (path,) = plan.image_paths
@@ -68,16 +74,25 @@ async def test_plan_removal_swap_addition(rig: Rig) -> None:
         assert image.size == (640, 480)
 
     plan = await rig.service.plan_edit(
-        sid, kind="swap", prompt="replace the red ball with a blue cube", user_id=ALICE,
-        images=[("cube.png", png())])
+        sid,
+        kind="swap",
+        prompt="replace the red ball with a blue cube",
+        user_id=ALICE,
+        images=[("cube.png", png())],
+    )
     assert plan.prompt == "swap a blue cube from <<<image_1>>> for the red ball from <<<video_1>>>"
 
     plan = await rig.service.plan_edit(
-        sid, kind="addition", prompt="a green hat", user_id=ALICE,
-        images=[("hat.webp", webp()), ("hat.png", png(400, 400))])
+        sid,
+        kind="addition",
+        prompt="a green hat",
+        user_id=ALICE,
+        images=[("hat.webp", webp()), ("hat.png", png(400, 400))],
+    )
     assert plan.prompt == (
         "Using the context of <<<video_1>>>, seamlessly add a green hat from "
-        "<<<image_1>>> and <<<image_2>>>")
+        "<<<image_1>>> and <<<image_2>>>"
+    )
     assert [p.suffix for p in plan.image_paths] in ([".png", ".png"], [".jpg", ".png"])
     assert any("hat.webp" in note for note in plan.notes)
 
@@ -102,8 +117,12 @@ async def test_plan_refuses_wrong_image_counts(
     sid = await marked_session(rig)
     with pytest.raises(UserFacingError, match=message):
         await rig.service.plan_edit(
-            sid, kind=kind, prompt="the ball", user_id=ALICE,
-            images=[(f"{i}.png", png()) for i in range(images)])
+            sid,
+            kind=kind,
+            prompt="the ball",
+            user_id=ALICE,
+            images=[(f"{i}.png", png()) for i in range(images)],
+        )
     assert not (rig.media_dir / "jobs").exists()
 
 
@@ -120,8 +139,13 @@ async def test_plan_refuses_bad_prompts_modes_and_images(rig: Rig) -> None:
     with pytest.raises(UserFacingError, match="negative prompt"):
         await plan(sid, kind="removal", prompt="ball", user_id=ALICE, negative_prompt="n" * 2501)
     with pytest.raises(UserFacingError, match=r"<<<image_2>>>"):
-        await plan(sid, kind="swap", prompt="swap <<<image_2>>> into <<<video_1>>>",
-                   user_id=ALICE, images=[("a.png", png())])
+        await plan(
+            sid,
+            kind="swap",
+            prompt="swap <<<image_2>>> into <<<video_1>>>",
+            user_id=ALICE,
+            images=[("a.png", png())],
+        )
     with pytest.raises(UserFacingError, match="not a mode"):
         await plan(sid, kind="removal", prompt="ball", user_id=ALICE, mode="ultra")
     with pytest.raises(UserFacingError, match="not an edit"):
@@ -211,9 +235,11 @@ async def test_quota_exceeded_is_explained_and_stores_nothing(rig: Rig) -> None:
 async def test_jobs_folder_is_per_plan(rig: Rig) -> None:
     sid = await marked_session(rig)
     first = await rig.service.plan_edit(
-        sid, kind="swap", prompt="ball", user_id=ALICE, images=[("a.png", png())])
+        sid, kind="swap", prompt="ball", user_id=ALICE, images=[("a.png", png())]
+    )
     second = await rig.service.plan_edit(
-        sid, kind="swap", prompt="ball", user_id=ALICE, images=[("a.png", png(700, 500))])
+        sid, kind="swap", prompt="ball", user_id=ALICE, images=[("a.png", png(700, 500))]
+    )
     assert first.image_paths[0].parent != second.image_paths[0].parent
     assert first.image_paths[0].read_bytes() != second.image_paths[0].read_bytes()
 
@@ -222,14 +248,26 @@ async def test_plan_and_submit_animate(rig: Rig) -> None:
     images = [("a.png", png()), ("b.webp", webp())]
     with pytest.raises(UserFacingError, match="2 to 4 images"):
         await rig.service.plan_animate(
-            guild_id=GUILD, channel_id=1, user_id=ALICE, prompt="x", images=images[:1])
+            guild_id=GUILD, channel_id=1, user_id=ALICE, prompt="x", images=images[:1]
+        )
     with pytest.raises(UserFacingError, match="not an aspect ratio"):
         await rig.service.plan_animate(
-            guild_id=GUILD, channel_id=1, user_id=ALICE, prompt="x", images=images,
-            aspect_ratio="4:3")
+            guild_id=GUILD,
+            channel_id=1,
+            user_id=ALICE,
+            prompt="x",
+            images=images,
+            aspect_ratio="4:3",
+        )
     plan = await rig.service.plan_animate(
-        guild_id=GUILD, channel_id=1, user_id=ALICE, prompt=" a cat\nwalks ", images=images,
-        duration="10", aspect_ratio="1:1")
+        guild_id=GUILD,
+        channel_id=1,
+        user_id=ALICE,
+        prompt=" a cat\nwalks ",
+        images=images,
+        duration="10",
+        aspect_ratio="1:1",
+    )
     assert (plan.session_id, plan.kind, plan.prompt) == (None, "animate", "a cat walks")
     assert len(plan.image_paths) == 2 and plan.aspect_ratio == "1:1"
     await rig.runner.stop()

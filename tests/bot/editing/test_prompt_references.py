@@ -25,13 +25,18 @@ REMOVAL, SWAP, ADDITION = JobKind.EDIT_REMOVAL, JobKind.EDIT_SWAP, JobKind.EDIT_
         (REMOVAL, "the car <<<Video_1>>>", 0, "<<<Video_1>>>"),
         # Written-out branch (the member wrote <<<video_1>>> themselves).
         (REMOVAL, "Delete the car from <<<video_1>>> and <<<video_2>>>", 0, "<<<video_2>>>"),
-        (SWAP, "swap <<<image_1>>> for the car in <<<video_1>>>, like <<<image_9>>>", 1,
-         "<<<image_9>>>"),
+        (
+            SWAP,
+            "swap <<<image_1>>> for the car in <<<video_1>>>, like <<<image_9>>>",
+            1,
+            "<<<image_9>>>",
+        ),
         (ADDITION, "add <<< image_1 >>> to <<<video_1>>>", 1, "<<< image_1 >>>"),
     ],
 )
 def test_a_token_that_names_no_input_is_refused_by_name(
-        kind: JobKind, prompt: str, images: int, named: str) -> None:
+    kind: JobKind, prompt: str, images: int, named: str
+) -> None:
     with pytest.raises(UserFacingError) as info:
         planning.build_prompt(kind, prompt, image_count=images)
     assert named in str(info.value)
@@ -42,13 +47,18 @@ def test_a_token_that_names_no_input_is_refused_by_name(
     [
         (REMOVAL, "the car", 0, "Delete the car from <<<video_1>>>"),
         (SWAP, "the car", 1, "swap the subject from <<<image_1>>> for the car from <<<video_1>>>"),
-        (ADDITION, "Using <<<video_1>>>, add <<<image_1>>> and <<<image_2>>>", 2,
-         "Using <<<video_1>>>, add <<<image_1>>> and <<<image_2>>>"),
+        (
+            ADDITION,
+            "Using <<<video_1>>>, add <<<image_1>>> and <<<image_2>>>",
+            2,
+            "Using <<<video_1>>>, add <<<image_1>>> and <<<image_2>>>",
+        ),
         (REMOVAL, "the arrow << >> sign", 0, "Delete the arrow << >> sign from <<<video_1>>>"),
     ],
 )
 def test_tokens_that_name_real_inputs_pass(
-        kind: JobKind, prompt: str, images: int, expected: str) -> None:
+    kind: JobKind, prompt: str, images: int, expected: str
+) -> None:
     assert planning.build_prompt(kind, prompt, image_count=images) == expected
 
 

@@ -60,19 +60,22 @@ async def assert_in_step(rig: Rig, session_id: int, store: Store | None = None) 
     assert kling_clicks(rig, session.kling_session_id) == await stored_clicks(store, session_id)
 
 
-@pytest.mark.parametrize(("error", "acted"), [
-    (NetworkError("refused", request_sent=False), False),
-    (NetworkError("timed out"), True),
-    (ServerError("boom", http_status=500, code=5000), True),
-    (MalformedResponseError("html", http_status=502), True),
-    (MalformedResponseError("cut off", http_status=200), True),
-    (MalformedResponseError("proxy page", http_status=403), False),
-    (InvalidInputError("bad", http_status=400, code=1201), False),
-    (SelectionRejectedError("no", selection_status=1, http_status=200), False),
-    (RateLimitError("slow down", http_status=429, code=1302), False),
-    (asyncio.CancelledError(), True),
-    (RuntimeError("a bug"), True),
-])
+@pytest.mark.parametrize(
+    ("error", "acted"),
+    [
+        (NetworkError("refused", request_sent=False), False),
+        (NetworkError("timed out"), True),
+        (ServerError("boom", http_status=500, code=5000), True),
+        (MalformedResponseError("html", http_status=502), True),
+        (MalformedResponseError("cut off", http_status=200), True),
+        (MalformedResponseError("proxy page", http_status=403), False),
+        (InvalidInputError("bad", http_status=400, code=1201), False),
+        (SelectionRejectedError("no", selection_status=1, http_status=200), False),
+        (RateLimitError("slow down", http_status=429, code=1302), False),
+        (asyncio.CancelledError(), True),
+        (RuntimeError("a bug"), True),
+    ],
+)
 def test_which_failures_may_have_changed_klings_selection(
     error: BaseException, acted: bool
 ) -> None:
@@ -262,8 +265,9 @@ async def test_a_restart_with_the_mark_set_renews_and_replays(
         assert sum((await stored_clicks(store, sid)).values()) == 1
         async with aiohttp.ClientSession() as http:
             client = KlingClient(http, make_provider("emulator", base_url=rig.emulator.base_url))
-            service = EditingService(store, client, rig.runner, http=http,
-                                     media_dir=rig.media_dir, clock=rig.clock.now)
+            service = EditingService(
+                store, client, rig.runner, http=http, media_dir=rig.media_dir, clock=rig.clock.now
+            )
             inits = rig.calls["init-selection"]
             board = await service.undo(sid, user_id=ALICE)
         assert board.total_points == 0

@@ -20,8 +20,10 @@ def test_the_code_really_has_messages_to_check() -> None:
     found = project_messages()
     keys = set(found.messages)
     assert len(keys) > 150
-    assert ("There is no editing session in this channel. Start one with `/kling edit`.",
-            None) in keys
+    assert (
+        "There is no editing session in this channel. Start one with `/kling edit`.",
+        None,
+    ) in keys
     assert ("frame {frame} · {seconds:.2f} s", None) in keys  # the board caption
     where = found.messages[("Kling's account is out of credits; ask a server admin.", None)]
     assert where.locations[0][0] == "bot/kling/errors.py"
@@ -42,20 +44,24 @@ def _catalog(locale: str, entries: dict[tuple[str, str | None], str]) -> Catalog
 
 def test_the_check_fails_on_a_missing_an_empty_a_stale_and_a_broken_entry() -> None:
     expected = [("Hello {name}.", None), ("Bye.", None), ("Later.", None)]
-    catalog = _catalog("id", {
-        ("Hello {name}.", None): "Halo {nama}.",  # placeholder renamed
-        ("Bye.", None): "",  # empty
-        ("Gone.", None): "Hilang.",  # stale
-        ("edit", "command"): "sunting",  # a command string: the cogs' test judges it
-    })
+    catalog = _catalog(
+        "id",
+        {
+            ("Hello {name}.", None): "Halo {nama}.",  # placeholder renamed
+            ("Bye.", None): "",  # empty
+            ("Gone.", None): "Hilang.",  # stale
+            ("edit", "command"): "sunting",  # a command string: the cogs' test judges it
+        },
+    )
     problems = catalogue_problems(expected, catalog, "id")
     assert any("placeholders differ" in p and "Hello" in p for p in problems)
     assert any("no checked translation" in p and "Bye." in p for p in problems)
     assert any("missing" in p and "Later." in p for p in problems)
     assert any("stale" in p and "Gone." in p for p in problems)
     assert not any("edit" in p for p in problems)
-    assert any("edit" in p for p in catalogue_problems(expected, catalog, "id",
-                                                       stale_contexts=True))
+    assert any(
+        "edit" in p for p in catalogue_problems(expected, catalog, "id", stale_contexts=True)
+    )
 
 
 def test_the_english_catalogue_must_repeat_the_source() -> None:

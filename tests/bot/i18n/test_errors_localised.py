@@ -56,11 +56,14 @@ def _kling_classes() -> Iterator[type[KlingError]]:
         pending.extend(cls.__subclasses__())
 
 
-@pytest.mark.parametrize("cls", sorted(_kling_classes(), key=lambda c: c.__name__),
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", sorted(_kling_classes(), key=lambda c: c.__name__), ids=lambda c: c.__name__
+)
 def test_every_kling_error_class_speaks_both_languages(cls: type[KlingError]) -> None:
-    extra = {"SelectionRejectedError": {"selection_status": 2},
-             "CreateOutcomeUnknownError": {"external_task_id": "x"}}.get(cls.__name__, {})
+    extra = {
+        "SelectionRejectedError": {"selection_status": 2},
+        "CreateOutcomeUnknownError": {"external_task_id": "x"},
+    }.get(cls.__name__, {})
     error = cls("raw text from Kling", **extra)
     assert_translated(error.message)
     assert user_message_for(error, "id") == error.message.render("id")
@@ -73,8 +76,25 @@ def test_every_kling_code_speaks_both_languages(code: int) -> None:
 
 def _session() -> Session:
     video = StoredVideo(fps=30, width=1280, height=720, total_frame=150, duration=5.0)
-    return Session(1, 10, 20, 30, SessionStatus.ACTIVE, video, None, None, None, None, None,
-                   None, None, 0, None, 0.0, None)
+    return Session(
+        1,
+        10,
+        20,
+        30,
+        SessionStatus.ACTIVE,
+        video,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+        None,
+        0.0,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,8 +130,15 @@ def _policy_refusals() -> Iterator[PolicyError]:
         (GuildSettings(1, concurrent_jobs_per_guild=2), {"active_jobs": 2}),
     ]
     for settings, overrides in cases:
-        facts = {"member_role_ids": [], "channel_id": 7, "is_admin": False, "mode": "std",
-                 "usage": UsageCounts(), "active_jobs": 0, "now": 1.7e9} | overrides
+        facts = {
+            "member_role_ids": [],
+            "channel_id": 7,
+            "is_admin": False,
+            "mode": "std",
+            "usage": UsageCounts(),
+            "active_jobs": 0,
+            "now": 1.7e9,
+        } | overrides
         try:
             check_can_submit(settings, **facts)  # type: ignore[arg-type]
         except PolicyError as error:
@@ -147,8 +174,9 @@ def test_download_errors_speak_both_languages() -> None:
         lambda: planning.build_prompt(planning.JobKind.EDIT_REMOVAL, "  ", image_count=0),
         lambda: planning.build_prompt(planning.JobKind.EDIT_SWAP, "x" * 3000, image_count=1),
         lambda: planning.clean_negative("y" * 3000),
-        lambda: planning.build_prompt(planning.JobKind.EDIT_SWAP,
-                                      "put <<<image_2>>> in <<<video_1>>>", image_count=1),
+        lambda: planning.build_prompt(
+            planning.JobKind.EDIT_SWAP, "put <<<image_2>>> in <<<video_1>>>", image_count=1
+        ),
         lambda: planning.choose_mode("ultra", GuildSettings(1)),
         lambda: planning.choose_mode("pro", GuildSettings(1, pro_allowed=False)),
         lambda: planning.check_animate(1, "5", "16:9"),
@@ -176,8 +204,18 @@ GRID = BoardGrid.for_frame(1280, 720)
 
 @pytest.mark.parametrize(
     "text",
-    ["", "Z99", "150%,20%", "3,0.5", "0.5,1.2", "nan,0.5", "42%,0.5", "banana", "640,360px",
-     "C4 C5 C6"],
+    [
+        "",
+        "Z99",
+        "150%,20%",
+        "3,0.5",
+        "0.5,1.2",
+        "nan,0.5",
+        "42%,0.5",
+        "banana",
+        "640,360px",
+        "C4 C5 C6",
+    ],
 )
 def test_points_errors_speak_both_languages(text: str) -> None:
     with pytest.raises(PointsError) as info:
@@ -187,9 +225,17 @@ def test_points_errors_speak_both_languages(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("frame", "time", "fps", "total"),
-    [(1, "1s", 30, 150), (200, None, 30, 150), (None, None, 30, 150), (None, "1s", 0, 150),
-     (None, "9s", 30, 150), (None, "1:99", 30, 150), (None, "soon", 30, 150),
-     (None, "١", 30, 150), (0, None, 30, 0)],
+    [
+        (1, "1s", 30, 150),
+        (200, None, 30, 150),
+        (None, None, 30, 150),
+        (None, "1s", 0, 150),
+        (None, "9s", 30, 150),
+        (None, "1:99", 30, 150),
+        (None, "soon", 30, 150),
+        (None, "١", 30, 150),
+        (0, None, 30, 0),
+    ],
 )
 def test_frame_errors_speak_both_languages(
     frame: int | None, time: str | None, fps: float, total: int
@@ -201,10 +247,21 @@ def test_frame_errors_speak_both_languages(
 
 
 def _info(**changes: object) -> VideoInfo:
-    base = {"path": Path("v.mkv"), "container": "matroska", "codec": "vp9", "duration_s": 12.0,
-            "fps": 25.0, "width": 640, "height": 360, "frame_count": 300,
-            "frame_count_exact": True, "rotation": 90, "has_audio": True,
-            "variable_frame_rate": False, "size_bytes": 1000}
+    base = {
+        "path": Path("v.mkv"),
+        "container": "matroska",
+        "codec": "vp9",
+        "duration_s": 12.0,
+        "fps": 25.0,
+        "width": 640,
+        "height": 360,
+        "frame_count": 300,
+        "frame_count_exact": True,
+        "rotation": 90,
+        "has_audio": True,
+        "variable_frame_rate": False,
+        "size_bytes": 1000,
+    }
     return VideoInfo(**(base | changes))  # type: ignore[arg-type]
 
 

@@ -41,8 +41,18 @@ def test_discord_locale_objects_work_without_importing_discord_in_bot() -> None:
 
 @pytest.mark.parametrize(
     ("discord_locale", "catalogue"),
-    [("id", "id"), ("pt-BR", "pt_BR"), ("en-US", "en"), ("en-GB", "en"), ("fr", "en"),
-     ("es-ES", "en"), ("zh-CN", "en"), (None, "en"), ("", "en"), ("PT-br", "pt_BR")],
+    [
+        ("id", "id"),
+        ("pt-BR", "pt_BR"),
+        ("en-US", "en"),
+        ("en-GB", "en"),
+        ("fr", "en"),
+        ("es-ES", "en"),
+        ("zh-CN", "en"),
+        (None, "en"),
+        ("", "en"),
+        ("PT-br", "pt_BR"),
+    ],
 )
 def test_locale_mapping(discord_locale: str | None, catalogue: str) -> None:
     assert locale_for(discord_locale) == catalogue
@@ -109,8 +119,11 @@ def test_a_translation_with_broken_placeholders_costs_the_language_not_the_messa
 
 
 def test_messages_survive_pickling() -> None:
-    msg = Msg("`{token}` is not a cell on this board ({grid})", token="Z9",
-              grid=Msg("columns A–{last}, rows 1–{rows}", last="J", rows=6))
+    msg = Msg(
+        "`{token}` is not a cell on this board ({grid})",
+        token="Z9",
+        grid=Msg("columns A–{last}, rows 1–{rows}", last="J", rows=6),
+    )
     original = Capitalised(Joined([msg, Msg("That is not a valid link.")]))
     again = pickle.loads(pickle.dumps(original))  # noqa: S301 (bytes this test just made)
     assert again == original

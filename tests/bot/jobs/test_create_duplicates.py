@@ -92,8 +92,11 @@ async def test_a_connection_reset_after_sending_is_not_proof_of_anything() -> No
     port = runner.addresses[0][1]
     try:
         async with aiohttp.ClientSession() as http:
-            client = KlingClient(http, KlingProvider(api_key="kling-api-key-0123456789abcdef"),
-                                 base_url=f"http://127.0.0.1:{port}")
+            client = KlingClient(
+                http,
+                KlingProvider(api_key="kling-api-key-0123456789abcdef"),
+                base_url=f"http://127.0.0.1:{port}",
+            )
             with pytest.raises(NetworkError) as caught:
                 await client._transport.request(
                     "POST", "/v1/videos/multi-elements/clear-selection", json_body={"a": 1}
@@ -109,8 +112,11 @@ async def test_only_a_connection_never_made_proves_the_request_never_left() -> N
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with aiohttp.ClientSession() as http:
-        client = KlingClient(http, KlingProvider(api_key="kling-api-key-0123456789abcdef"),
-                             base_url=f"http://127.0.0.1:{port}")
+        client = KlingClient(
+            http,
+            KlingProvider(api_key="kling-api-key-0123456789abcdef"),
+            base_url=f"http://127.0.0.1:{port}",
+        )
         with pytest.raises(NetworkError) as refused:
             await client._transport.request("POST", "/v1/videos/multi-elements", json_body={})
     assert refused.value.request_sent is False and proves_not_processed(refused.value)
@@ -130,8 +136,11 @@ class NoSuchHost(AbstractResolver):
 async def test_a_dns_failure_proves_the_request_never_left() -> None:
     connector = aiohttp.TCPConnector(resolver=NoSuchHost())
     async with aiohttp.ClientSession(connector=connector) as http:
-        client = KlingClient(http, KlingProvider(api_key="kling-api-key-0123456789abcdef"),
-                             base_url="http://kling.invalid")
+        client = KlingClient(
+            http,
+            KlingProvider(api_key="kling-api-key-0123456789abcdef"),
+            base_url="http://kling.invalid",
+        )
         with pytest.raises(NetworkError) as failed:
             await client._transport.request("POST", "/v1/videos/multi-elements", json_body={})
     assert failed.value.request_sent is False and proves_not_processed(failed.value)

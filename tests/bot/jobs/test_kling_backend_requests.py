@@ -68,18 +68,29 @@ def _png(tmp_path: Path, name: str) -> Path:
 
 async def test_every_animate_field_reaches_kling(store: Store, tmp_path: Path) -> None:
     images = [_png(tmp_path, "a.png"), _png(tmp_path, "b.png")]
-    request = animate_request(prompt="two dogs play", image_paths=images,
-                              negative_prompt="blurry", mode="pro", duration="10",
-                              aspect_ratio="9:16")
+    request = animate_request(
+        prompt="two dogs play",
+        image_paths=images,
+        negative_prompt="blurry",
+        mode="pro",
+        duration="10",
+        aspect_ratio="9:16",
+    )
     job = await _job(store, JobKind.ANIMATE, request)
     client = RecordingClient()
-    backend = KlingTaskBackend(client,  # type: ignore[arg-type]
-                               callback_url=lambda j: f"https://bot.example/kling/{j.id}")
+    backend = KlingTaskBackend(
+        client,  # type: ignore[arg-type]
+        callback_url=lambda j: f"https://bot.example/kling/{j.id}",
+    )
     await backend.create(job)
     [(call, sent)] = client.calls
     assert call == "animate"
     assert (sent.prompt, sent.negative_prompt, sent.mode, sent.duration, sent.aspect_ratio) == (
-        "two dogs play", "blurry", "pro", "10", "9:16"
+        "two dogs play",
+        "blurry",
+        "pro",
+        "10",
+        "9:16",
     )
     assert sent.external_task_id == job.id
     assert sent.callback_url == f"https://bot.example/kling/{job.id}"
@@ -88,8 +99,15 @@ async def test_every_animate_field_reaches_kling(store: Store, tmp_path: Path) -
 
 async def test_every_edit_field_reaches_kling(store: Store, tmp_path: Path) -> None:
     ref = _png(tmp_path, "ref.png")
-    request = edit_request(kling_session_id="s-1", kind=JobKind.EDIT_SWAP, prompt="swap it",
-                           negative_prompt="no text", mode="pro", duration=10, image_paths=[ref])
+    request = edit_request(
+        kling_session_id="s-1",
+        kind=JobKind.EDIT_SWAP,
+        prompt="swap it",
+        negative_prompt="no text",
+        mode="pro",
+        duration=10,
+        image_paths=[ref],
+    )
     job = await _job(store, JobKind.EDIT_SWAP, request)
     client = RecordingClient()
     backend = KlingTaskBackend(client, callback_url="https://bot.example/kling")  # type: ignore[arg-type]
@@ -97,7 +115,10 @@ async def test_every_edit_field_reaches_kling(store: Store, tmp_path: Path) -> N
     [(call, sent)] = client.calls
     assert call == "edit"
     assert (sent.session_id, sent.edit_mode, sent.prompt, sent.negative_prompt) == (
-        "s-1", "swap", "swap it", "no text"
+        "s-1",
+        "swap",
+        "swap it",
+        "no text",
     )
     assert (sent.mode, sent.duration, sent.external_task_id) == ("pro", "10", job.id)
     assert sent.callback_url == "https://bot.example/kling"
@@ -114,11 +135,17 @@ async def test_an_older_request_gets_the_defaults(store: Store, tmp_path: Path) 
     await backend.create(edit)
     [(_, sent_animate), (_, sent_edit)] = client.calls
     assert (sent_animate.negative_prompt, sent_animate.mode, sent_animate.duration) == (
-        None, "std", "5"
+        None,
+        "std",
+        "5",
     )
     assert (sent_animate.aspect_ratio, sent_animate.callback_url) == ("16:9", None)
-    assert (sent_edit.edit_mode, sent_edit.negative_prompt, sent_edit.mode,
-            sent_edit.duration) == ("removal", None, "std", "5")
+    assert (sent_edit.edit_mode, sent_edit.negative_prompt, sent_edit.mode, sent_edit.duration) == (
+        "removal",
+        None,
+        "std",
+        "5",
+    )
 
 
 async def test_lookups_and_polls_use_the_job_s_endpoint(store: Store) -> None:
@@ -128,15 +155,21 @@ async def test_lookups_and_polls_use_the_job_s_endpoint(store: Store) -> None:
     backend = KlingTaskBackend(client)  # type: ignore[arg-type]
     assert await backend.find(animate) is None
     assert await backend.find(edit) is None
-    assert client.calls == [("find", (MULTI_IMAGE_PATH, animate.id)),
-                            ("find", (EDIT_PATH, edit.id))]
+    assert client.calls == [
+        ("find", (MULTI_IMAGE_PATH, animate.id)),
+        ("find", (EDIT_PATH, edit.id)),
+    ]
     with pytest.raises(ValueError, match="has no Kling task id yet"):
         await backend.get(edit)
 
 
 async def test_a_missing_reference_image_is_named(store: Store, tmp_path: Path) -> None:
-    request = edit_request(kling_session_id="s", kind=JobKind.EDIT_ADDITION, prompt="add it",
-                           image_paths=[tmp_path / "gone.png"])
+    request = edit_request(
+        kling_session_id="s",
+        kind=JobKind.EDIT_ADDITION,
+        prompt="add it",
+        image_paths=[tmp_path / "gone.png"],
+    )
     job = await _job(store, JobKind.EDIT_ADDITION, request)
     with pytest.raises(InvalidInputError) as info:
         await KlingTaskBackend(RecordingClient()).create(job)  # type: ignore[arg-type]

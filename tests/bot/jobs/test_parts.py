@@ -66,12 +66,15 @@ class Parts:
         """A job Kling accepted (its task exists at the in-memory Kling), held in the table."""
         job = await self.store.create_job(new_job())
         task = self.kling._store(job)
-        moved = await self.store.transition_job(
-            job.id, from_states=[S.QUEUED], to=S.SUBMITTING)
+        moved = await self.store.transition_job(job.id, from_states=[S.QUEUED], to=S.SUBMITTING)
         assert moved is not None
         accepted = await self.store.transition_job(
-            job.id, from_states=[S.SUBMITTING], to=S.SUBMITTED, kling_task_id=task.task_id,
-            submitted_at=self.time.now)
+            job.id,
+            from_states=[S.SUBMITTING],
+            to=S.SUBMITTED,
+            kling_task_id=task.task_id,
+            submitted_at=self.time.now,
+        )
         assert accepted is not None
         return self.table.remember(accepted)
 
@@ -86,17 +89,36 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
     kling = MemoryKling(time)
     gate = SubmissionGate(CONFIG, time, wake=lambda: woken.append(True))
     deliverer = RecordingDeliverer()
-    shared = {"store": store, "table": table, "recorder": recorder, "config": CONFIG,
-              "clock": time, "stats": stats}
+    shared = {
+        "store": store,
+        "table": table,
+        "recorder": recorder,
+        "config": CONFIG,
+        "clock": time,
+        "stats": stats,
+    }
     poller = Poller(backend=kling, gate=gate, **shared)
     submitter = Submitter(backend=kling, gate=gate, poller=poller, **shared)
     async with aiohttp.ClientSession() as http, serve_results(ResultServer()) as results:
         kling.video_url = results.url()
-        delivery = Delivery(deliverer=deliverer, http=http, media_dir=tmp_path / "media",
-                            **shared)
+        delivery = Delivery(deliverer=deliverer, http=http, media_dir=tmp_path / "media", **shared)
         try:
-            yield Parts(store, time, table, recorder, observer, kling, gate, stats, poller,
-                        submitter, delivery, deliverer, results, woken)
+            yield Parts(
+                store,
+                time,
+                table,
+                recorder,
+                observer,
+                kling,
+                gate,
+                stats,
+                poller,
+                submitter,
+                delivery,
+                deliverer,
+                results,
+                woken,
+            )
         finally:
             await store.close()
 
@@ -160,9 +182,19 @@ async def test_the_scheduler_starts_due_steps_within_their_limits(parts: Parts) 
         raise AssertionError(f"{job_id} crashed in {where}")
 
     gate = SubmissionGate(config, time, wake=lambda: scheduler.wake())
-    scheduler = Scheduler(table=table, gate=gate, config=config, clock=time, sleep=never,
-                          stats=parts.stats, call=call, deliver=deliver, submit=submit,
-                          went_well=lambda job_id: None, crashed=crashed)
+    scheduler = Scheduler(
+        table=table,
+        gate=gate,
+        config=config,
+        clock=time,
+        sleep=never,
+        stats=parts.stats,
+        call=call,
+        deliver=deliver,
+        submit=submit,
+        went_well=lambda job_id: None,
+        crashed=crashed,
+    )
     polling = [await parts.accepted_job() for _ in range(4)]
     done = await parts.accepted_job()
     done = table.remember(await _moved(parts, done, S.SUCCEEDED))
@@ -171,6 +203,7 @@ async def test_the_scheduler_starts_due_steps_within_their_limits(parts: Parts) 
     gate.close()  # Kling is full: the queued job waits
     queued = await parts.store.create_job(new_job())
     parts.recorder.queue(queued)
+
     async def until_started(count: int) -> None:
         async with asyncio.timeout(5):
             while len(started) < count:
@@ -193,7 +226,8 @@ async def test_the_scheduler_starts_due_steps_within_their_limits(parts: Parts) 
     finally:
         await scheduler.stop()
     assert sorted(job_id for kind, job_id in started if kind == "call") == sorted(
-        job.id for job in polling)
+        job.id for job in polling
+    )
     assert peak == 2 + 1 + 1  # two calls, one delivery, one submission at most
     assert not any(table.busy(job.id) for job in (*polling, done, queued))
 
@@ -294,9 +328,14 @@ async def test_a_crashing_step_is_retried_later_then_fails_naming_the_error(
 ) -> None:
     unexpected_errors.expect()
     unexpected_errors.runners.append(SimpleNamespace(stats=parts.stats))  # type: ignore[arg-type]
-    handler = UnexpectedErrors(table=parts.table, recorder=parts.recorder,
-                               delivery=parts.delivery, config=CONFIG, clock=parts.time,
-                               stats=parts.stats)
+    handler = UnexpectedErrors(
+        table=parts.table,
+        recorder=parts.recorder,
+        delivery=parts.delivery,
+        config=CONFIG,
+        clock=parts.time,
+        stats=parts.stats,
+    )
     job = await parts.accepted_job()
     for tries in range(1, CONFIG.max_unexpected_errors):
         try:

@@ -125,8 +125,11 @@ async def test_a_job_delivered_elsewhere_during_the_last_try_is_dropped(rig: Rig
     done = await _stored(rig, job.id)
     assert done.result_message_id == 4242
     assert deliverer.finds == []  # the database already said how it ended
-    assert not any(job.id in value for value in vars(runner).values()
-                   if hasattr(value, "__contains__") and not isinstance(value, str))
+    assert not any(
+        job.id in value
+        for value in vars(runner).values()
+        if hasattr(value, "__contains__") and not isinstance(value, str)
+    )
 
 
 # -- reasons a member reads ---------------------------------------------------------------
@@ -369,7 +372,9 @@ async def test_failure_and_requeue_are_written_in_the_event_log(rig: Rig) -> Non
     assert rig.store is not None
     events = await rig.store.list_job_events(job.id)
     assert [(e.to_state, e.detail) for e in events if e.to_state in (S.QUEUED, S.FAILED)] == [
-        (S.QUEUED, None), (S.QUEUED, "requeued"), (S.FAILED, "risk control")
+        (S.QUEUED, None),
+        (S.QUEUED, "requeued"),
+        (S.FAILED, "risk control"),
     ]
     assert rig.observer.states_of(job.id)[-1] is S.FAILED
     assert [j.state for j in rig.observer.finished] == [S.FAILED]

@@ -128,8 +128,9 @@ async def test_a_finished_task_reopens_the_submission_gate_at_once(
     runner = await rig.start()
     first = await runner.submit(new_job())
     await rig.wait_state(first.id, S.SUBMITTED)
-    rig.kling.script_create(ConcurrencyFullError("parallel task over resource pack limit",
-                                                 code=1303))
+    rig.kling.script_create(
+        ConcurrencyFullError("parallel task over resource pack limit", code=1303)
+    )
     second = await runner.submit(new_job())
 
     async def refused_and_queued() -> bool:
@@ -225,7 +226,9 @@ async def test_a_job_finished_elsewhere_is_dropped_not_delivered(rig: Rig) -> No
     assert rig.store is not None
     # While Kling is being asked, someone else (an admin tool, another process) ends the job.
     stopped = await rig.store.transition_job(
-        job.id, from_states=[S.SUBMITTED, S.PROCESSING], to=S.FAILED,
+        job.id,
+        from_states=[S.SUBMITTED, S.PROCESSING],
+        to=S.FAILED,
         status_msg="Stopped by a server admin.",
     )
     assert stopped is not None
@@ -254,8 +257,11 @@ async def test_a_job_moved_on_elsewhere_is_taken_up_from_the_stored_state(rig: R
     # Another actor (e.g. Kling's callback handled elsewhere) already recorded the success.
     stored_url = rig.results.url("from-the-callback")
     moved = await rig.store.transition_job(
-        job.id, from_states=[S.SUBMITTED, S.PROCESSING], to=S.SUCCEEDED,
-        result_url=stored_url, finished_at=rig.time.now,
+        job.id,
+        from_states=[S.SUBMITTED, S.PROCESSING],
+        to=S.SUCCEEDED,
+        result_url=stored_url,
+        finished_at=rig.time.now,
     )
     assert moved is not None
     held.release.set()
@@ -283,8 +289,9 @@ def _with_videos(kling: MemoryKling, *videos: TaskVideo) -> None:
 
 async def test_the_clean_video_is_preferred_to_the_watermarked_one(rig: Rig) -> None:
     clean, marked = rig.results.url("clean"), rig.results.url("watermarked")
-    _with_videos(rig.kling, TaskVideo("v1", None, None, 5.0, None),
-                 TaskVideo("v2", clean, marked, 5.0, None))
+    _with_videos(
+        rig.kling, TaskVideo("v1", None, None, 5.0, None), TaskVideo("v2", clean, marked, 5.0, None)
+    )
     runner = await rig.start()
     job = await runner.submit(new_job())
     done = await _finished(rig, job.id)

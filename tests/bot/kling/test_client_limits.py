@@ -65,8 +65,11 @@ async def test_a_declared_length_over_the_cap_is_refused_before_reading(
     monkeypatch.setattr(transport_module, "MAX_RESPONSE_BYTES", 4096)
     fake = FakeKling()
     body = json.dumps(envelope({**selection_data("clear-selection"), "pad": "x" * 8000}))
-    fake.script("POST", f"{EDIT}/clear-selection",
-                lambda record: web.Response(body=body, content_type="application/json"))
+    fake.script(
+        "POST",
+        f"{EDIT}/clear-selection",
+        lambda record: web.Response(body=body, content_type="application/json"),
+    )
     async with open_client(fake) as client:
         with pytest.raises(MalformedResponseError, match=r"declared \d+ bytes"):
             await client.clear_selection(SESSION_ID)

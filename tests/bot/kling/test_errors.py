@@ -251,27 +251,67 @@ def test_http_status_without_a_code_has_its_user_sentence(
     ("http", "body", "sentence", "retryable"),
     [
         # CometAPI 402: the prepaid balance is gone, whatever words it uses.
-        (402, {"code": "", "message": "insufficient balance"},
-         "Kling's account is out of credits; ask a server admin.", False),
-        (402, {"code": "payment_required", "message": "pay first"},
-         "Kling's account is out of credits; ask a server admin.", False),
+        (
+            402,
+            {"code": "", "message": "insufficient balance"},
+            "Kling's account is out of credits; ask a server admin.",
+            False,
+        ),
+        (
+            402,
+            {"code": "payment_required", "message": "pay first"},
+            "Kling's account is out of credits; ask a server admin.",
+            False,
+        ),
         # CometAPI 429: out of quota is billing (no retry); otherwise it is throttling.
-        (429, {"code": "insufficient_user_quota", "message": "user quota is not enough"},
-         "Kling's account is out of credits; ask a server admin.", False),
-        (429, {"code": "", "message": "no credit left", "type": "comet_api_error"},
-         "Kling's account is out of credits; ask a server admin.", False),
-        (429, {"code": "", "message": "x", "type": "Balance"},
-         "Kling's account is out of credits; ask a server admin.", False),
-        (429, {"code": "rate_limit", "message": "slow down"},
-         "Kling is busy right now; the bot will try again shortly.", True),
-        (403, {"code": "", "message": "forbidden"},
-         "The bot's Kling account may not use this feature; ask a server admin.", False),
-        (400, {"code": "", "message": "insufficient detail in prompt"},
-         "Kling rejected the request as invalid.", False),
-        (413, {"code": "", "message": "request entity too large"},
-         "Kling rejected the request as invalid.", False),
-        (422, {"code": "", "message": "unprocessable"},
-         "Kling rejected the request as invalid.", False),
+        (
+            429,
+            {"code": "insufficient_user_quota", "message": "user quota is not enough"},
+            "Kling's account is out of credits; ask a server admin.",
+            False,
+        ),
+        (
+            429,
+            {"code": "", "message": "no credit left", "type": "comet_api_error"},
+            "Kling's account is out of credits; ask a server admin.",
+            False,
+        ),
+        (
+            429,
+            {"code": "", "message": "x", "type": "Balance"},
+            "Kling's account is out of credits; ask a server admin.",
+            False,
+        ),
+        (
+            429,
+            {"code": "rate_limit", "message": "slow down"},
+            "Kling is busy right now; the bot will try again shortly.",
+            True,
+        ),
+        (
+            403,
+            {"code": "", "message": "forbidden"},
+            "The bot's Kling account may not use this feature; ask a server admin.",
+            False,
+        ),
+        (
+            400,
+            {"code": "", "message": "insufficient detail in prompt"},
+            "Kling rejected the request as invalid.",
+            False,
+        ),
+        (
+            413,
+            {"code": "", "message": "request entity too large"},
+            "Kling rejected the request as invalid.",
+            False,
+        ),
+        (
+            422,
+            {"code": "", "message": "unprocessable"},
+            "Kling rejected the request as invalid.",
+            False,
+        ),
     ],
 )
 def test_cometapi_status_user_sentences(
@@ -340,7 +380,10 @@ def test_the_summary_names_class_status_code_and_request() -> None:
 def test_defaults_of_a_bare_error() -> None:
     error = KlingError()
     assert (error.kling_message, error.code, error.http_status, error.request_id) == (
-        "", None, None, None
+        "",
+        None,
+        None,
+        None,
     )
     assert error.renew_credentials is False
     assert error.retryable is False
@@ -348,8 +391,9 @@ def test_defaults_of_a_bare_error() -> None:
 
 
 def test_errors_with_their_own_fields() -> None:
-    unknown = CreateOutcomeUnknownError("lost", external_task_id="job-1", known_to_exist=True,
-                                        http_status=504)
+    unknown = CreateOutcomeUnknownError(
+        "lost", external_task_id="job-1", known_to_exist=True, http_status=504
+    )
     assert (unknown.external_task_id, unknown.known_to_exist) == ("job-1", True)
     assert (unknown.kling_message, unknown.http_status, unknown.retryable) == ("lost", 504, True)
     assert CreateOutcomeUnknownError(external_task_id="job-2").kling_message == ""

@@ -39,8 +39,14 @@ def test_a_fresh_process_reads_webp_and_tiff(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"reference.{fmt.lower()}"
     path.write_bytes(buffer.getvalue())
 
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
     kind, width, height = json.loads(done.stdout)[str(path)]
     assert kind in {"jpeg", "png"}, f"{fmt} was refused in a fresh process: {width}"

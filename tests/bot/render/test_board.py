@@ -95,7 +95,10 @@ def test_masks_are_filled_and_outlined_in_distinct_colours() -> None:
     first = rect_mask(300, 600, 800, 1400)  # board: rows 200-533, columns 400-933
     second = rect_mask(150, 1500, 600, 1800)  # board: rows 100-400, columns 1000-1200
     data = render_board(
-        flat_frame(GREY), [(0, encode_rle(first)), (1, encode_rle(second))], [], grid,
+        flat_frame(GREY),
+        [(0, encode_rle(first)), (1, encode_rle(second))],
+        [],
+        grid,
         image_format="png",
     )
     board = open_board(data)
@@ -118,8 +121,9 @@ def test_masks_are_filled_and_outlined_in_distinct_colours() -> None:
     assert board[300, 399].tolist() == [255, 255, 255]
     for x in (400, 401):
         to_outline = np.abs(board[300, x] - colours[0]).max()
-        assert to_outline < min(np.abs(board[300, x] - other).max()
-                                for other in (np.array([255, 255, 255]), fill, GREY)), x
+        assert to_outline < min(
+            np.abs(board[300, x] - other).max() for other in (np.array([255, 255, 255]), fill, GREY)
+        ), x
     assert board[300, 404].tolist() == fill.tolist()
     # The same along the top edge (board row 200).
     assert board[198, 700].tolist() == [16, 16, 16]
@@ -132,8 +136,9 @@ def test_a_mask_stays_visible_over_an_object_of_its_own_colour() -> None:
     frame = flat_frame(GREY)
     frame[300:900, 600:1400] = mask_colour(0)  # an object painted in the mask's own colour
     mask = rect_mask(300, 600, 900, 1400)
-    with_mask = open_board(render_board(frame, [(0, encode_rle(mask))], [], grid,
-                                        image_format="png"))
+    with_mask = open_board(
+        render_board(frame, [(0, encode_rle(mask))], [], grid, image_format="png")
+    )
     without = open_board(render_board(frame, [], [], grid, image_format="png"))
     # Around the object's edge the board now differs from the bare frame.
     edge = (slice(195, 205), slice(395, 405))
@@ -183,20 +188,35 @@ def test_caption_is_drawn_bottom_right() -> None:
     assert np.array_equal(plain[:500, :800], captioned[:500, :800])
 
 
-@pytest.mark.parametrize(("image_format", "magic"), [("jpeg", b"\xff\xd8\xff"),
-                                                     ("png", b"\x89PNG"), ("webp", b"RIFF")])
+@pytest.mark.parametrize(
+    ("image_format", "magic"), [("jpeg", b"\xff\xd8\xff"), ("png", b"\x89PNG"), ("webp", b"RIFF")]
+)
 def test_output_formats(image_format: str, magic: bytes) -> None:
     grid = BoardGrid.for_frame(VIDEO_W, VIDEO_H)
     mask = rect_mask(300, 600, 800, 1400)
-    data = render_board(flat_frame(GREY), [(0, encode_rle(mask))], [(1, 0.5, 0.5)], grid,
-                        "frame 0", image_format=image_format)  # type: ignore[arg-type]
+    data = render_board(
+        flat_frame(GREY),
+        [(0, encode_rle(mask))],
+        [(1, 0.5, 0.5)],
+        grid,
+        "frame 0",
+        image_format=image_format,
+    )  # type: ignore[arg-type]
     assert data.startswith(magic)
     assert image_format in IMAGE_MEDIA_TYPES
     board = open_board(data)
     assert board.shape == (BOARD_H, BOARD_W, 3)
     # Even lossy formats keep the mask tint recognisable.
-    exact = open_board(render_board(flat_frame(GREY), [(0, encode_rle(mask))], [(1, 0.5, 0.5)],
-                                    grid, "frame 0", image_format="png"))
+    exact = open_board(
+        render_board(
+            flat_frame(GREY),
+            [(0, encode_rle(mask))],
+            [(1, 0.5, 0.5)],
+            grid,
+            "frame 0",
+            image_format="png",
+        )
+    )
     assert np.abs(exact[300, 700] - GREY).max() > 40
     assert np.abs(board[300, 700] - exact[300, 700]).max() <= 12
 

@@ -38,8 +38,9 @@ def open_board(data: bytes) -> np.ndarray:
 def backdrop() -> np.ndarray:
     """A daylight-like gradient with mild grain, like a real frame rather than a flat fill."""
     yy, xx = np.mgrid[0:VIDEO_H, 0:VIDEO_W].astype(np.float32)
-    frame = np.stack([90 + 60 * xx / VIDEO_W, 120 + 50 * yy / VIDEO_H,
-                      150 - 40 * xx / VIDEO_W], axis=-1)
+    frame = np.stack(
+        [90 + 60 * xx / VIDEO_W, 120 + 50 * yy / VIDEO_H, 150 - 40 * xx / VIDEO_W], axis=-1
+    )
     frame += np.random.default_rng(7).normal(0, 2.0, frame.shape).astype(np.float32)
     return frame
 
@@ -128,10 +129,15 @@ def test_the_red_ball_gets_a_colour_far_from_red_and_every_object_its_own() -> N
     pixels = as_uint8(frame)
     rles = {name: encode_rle(mask) for name, mask in masks.items()}
     bare = open_board(render_board(pixels, [], [], grid(), image_format="png"))
-    marked = open_board(render_board(
-        pixels, [(OBJECTS[name][1], rles[name]) for name in OBJECTS], [], grid(),
-        image_format="png",
-    ))
+    marked = open_board(
+        render_board(
+            pixels,
+            [(OBJECTS[name][1], rles[name]) for name in OBJECTS],
+            [],
+            grid(),
+            image_format="png",
+        )
+    )
     tints = {name: tint_colour(marked, bare, board_mask(rles[name])) for name in OBJECTS}
     red_tint_hue = hue_degrees(tints["red"])
     assert hue_distance(red_tint_hue, hue_degrees(np.array(RED))) >= 60, tints["red"]
@@ -204,8 +210,9 @@ def test_colours_depend_on_the_pixels_not_on_the_order_masks_arrive_in() -> None
     bare = open_board(render_board(pixels, [], [], grid(), image_format="png"))
     marked = open_board(first)
     bare_swapped = open_board(render_board(as_uint8(swapped), [], [], grid(), image_format="png"))
-    marked_swapped = open_board(render_board(as_uint8(swapped), pairs, [], grid(),
-                                             image_format="png"))
+    marked_swapped = open_board(
+        render_board(as_uint8(swapped), pairs, [], grid(), image_format="png")
+    )
     rle_ball = pairs[0][1]
     for board, plain in ((marked, bare), (marked_swapped, bare_swapped)):
         change = rgb_distance(board, plain)[board_mask(rle_ball)].mean()

@@ -25,16 +25,23 @@ def decoded(data: bytes) -> np.ndarray:
 
 def test_a_cell_is_the_frames_own_pixels_enlarged() -> None:
     source = frame()
-    image = decoded(render_picker(source, [], [], region=(0.6, 0.2, 0.8, 0.4),
-                                  image_format="png"))
+    image = decoded(render_picker(source, [], [], region=(0.6, 0.2, 0.8, 0.4), image_format="png"))
     assert image.shape == (576, 1024, 3)
-    expected = np.asarray(Image.fromarray(source).resize(
-        (1024, 576), Image.Resampling.BICUBIC, box=(960, 180, 1280, 360)), dtype=np.int16)
+    expected = np.asarray(
+        Image.fromarray(source).resize(
+            (1024, 576), Image.Resampling.BICUBIC, box=(960, 180, 1280, 360)
+        ),
+        dtype=np.int16,
+    )
     same = (np.abs(image - expected).max(axis=2) == 0).mean()
     assert same > 0.75, same  # everything but the grid, labels and crosses is the source
     # Another cell's pixels do not match: the region really is the one asked for.
-    other = np.asarray(Image.fromarray(source).resize(
-        (1024, 576), Image.Resampling.BICUBIC, box=(640, 180, 960, 360)), dtype=np.int16)
+    other = np.asarray(
+        Image.fromarray(source).resize(
+            (1024, 576), Image.Resampling.BICUBIC, box=(640, 180, 960, 360)
+        ),
+        dtype=np.int16,
+    )
     assert (np.abs(image - other).max(axis=2) == 0).mean() < 0.05
 
 
@@ -44,8 +51,9 @@ def test_labels_are_big_dark_boxes_with_white_text_in_every_cell() -> None:
     cell_w, cell_h = 1024 // 5, 576 // 5
     for row in range(5):
         for column in range(5):
-            corner = image[row * cell_h + 4: row * cell_h + 40, column * cell_w + 4:
-                           column * cell_w + 50]
+            corner = image[
+                row * cell_h + 4 : row * cell_h + 40, column * cell_w + 4 : column * cell_w + 50
+            ]
             assert (corner.mean(axis=2) < 60).mean() > 0.3  # the contrast box
             assert (corner.min(axis=2) > 230).sum() > 60  # the letters on it
             centre = image[row * cell_h + cell_h // 2 + 10, column * cell_w + cell_w // 2 + 20]
@@ -57,8 +65,15 @@ def test_masks_and_points_follow_the_region() -> None:
     mask = np.zeros((H, W), dtype=np.uint8)
     mask[360:540, 640:960] = 1  # exactly cell C3
     rle = encode_rle(mask)
-    zoomed = decoded(render_picker(grey, [(1, rle)], [(1, 0.5, 0.5), (2, 0.1, 0.1)],
-                                   region=(0.4, 0.4, 0.6, 0.6), image_format="png"))
+    zoomed = decoded(
+        render_picker(
+            grey,
+            [(1, rle)],
+            [(1, 0.5, 0.5), (2, 0.1, 0.1)],
+            region=(0.4, 0.4, 0.6, 0.6),
+            image_format="png",
+        )
+    )
     # The whole enlarged cell is inside the mask: tinted away from grey.
     assert np.abs(zoomed[400, 300] - 128).max() > 30
     # Point 1 (the frame's centre) is drawn at the image's centre; point 2 is elsewhere.

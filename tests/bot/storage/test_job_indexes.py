@@ -22,8 +22,11 @@ async def statements_of(store: Store, call: Callable[[], Awaitable[Any]]) -> lis
         await call()
     finally:
         await store._conn.set_trace_callback(None)
-    return [sql for sql in seen if " jobs " in f"{sql} " and sql.lstrip().upper().startswith(
-        ("SELECT", "WITH"))]
+    return [
+        sql
+        for sql in seen
+        if " jobs " in f"{sql} " and sql.lstrip().upper().startswith(("SELECT", "WITH"))
+    ]
 
 
 def plan_of(db_path: Path, sql: str) -> list[str]:
@@ -64,9 +67,7 @@ async def test_the_query_uses_its_index(
     assert not any("TEMP B-TREE" in step for step in plan), plan  # ordered by the index
 
 
-async def test_the_quota_check_of_a_submit_uses_the_indexes(
-    store: Store, db_path: Path
-) -> None:
+async def test_the_quota_check_of_a_submit_uses_the_indexes(store: Store, db_path: Path) -> None:
     await store.create_job(new_job(), limits=LIMITS)
     statements = await statements_of(store, lambda: store.create_job(new_job(), limits=LIMITS))
     counts = [sql for sql in statements if "COUNT(*)" in sql]
@@ -85,11 +86,11 @@ async def test_counts_follow_the_jobs_states(store: Store, clock: ManualClock) -
     assert await store.count_active_jobs(GUILD, user_id=BOB) == 3
     await store.cancel_job(jobs[1].id)  # Bob's
     moved = await store.transition_job(
-        jobs[0].id, from_states=[JobState.QUEUED], to=JobState.SUBMITTING)
+        jobs[0].id, from_states=[JobState.QUEUED], to=JobState.SUBMITTING
+    )
     assert moved is not None
     assert await store.count_active_jobs(GUILD) == 5  # submitting still holds a slot
-    await store.transition_job(
-        jobs[0].id, from_states=[JobState.SUBMITTING], to=JobState.FAILED)
+    await store.transition_job(jobs[0].id, from_states=[JobState.SUBMITTING], to=JobState.FAILED)
     assert await store.count_active_jobs(GUILD) == 4
     assert await store.count_active_jobs(GUILD, user_id=BOB) == 2
     assert await store.count_active_jobs(GUILD, user_id=ALICE) == 2

@@ -95,8 +95,12 @@ async def test_new_kling_session_masks_and_mark_in_one_write(
     await store.mark_selection_unsure(session.id)
     replayed = [{"object_id": 0, "rle_mask": {"size": [2, 3], "counts": "33"}}]
     await store.set_kling_session(
-        session.id, kling_session_id="k-2", expires_at=clock.now + 60, normalized_video=None,
-        masks_by_frame={3: replayed}, selection_unsure=False,
+        session.id,
+        kling_session_id="k-2",
+        expires_at=clock.now + 60,
+        normalized_video=None,
+        masks_by_frame={3: replayed},
+        selection_unsure=False,
     )
     got = await store.get_session(session.id)
     assert got is not None and got.kling_session_id == "k-2" and not got.selection_unsure

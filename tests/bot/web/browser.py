@@ -18,8 +18,14 @@ from PIL import Image
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
 ]
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -27,8 +33,10 @@ PHONE = {"width": 390, "height": 844}
 
 def _missing() -> str | None:
     if not CHROMIUM.exists():
-        return (f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium); "
-                "the web picker's browser tests need it")
+        return (
+            f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium); "
+            "the web picker's browser tests need it"
+        )
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
@@ -52,7 +60,8 @@ async def launch() -> AsyncIterator[Any]:
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:

@@ -70,10 +70,12 @@ class WebRig:
     def base_url(self) -> str:
         return self.server.base_url
 
-    def token(self, member: int = ALICE, *, session_id: int | None = None,
-              locale: str | None = None) -> str:
-        return self.signer.sign(member_id=member, session_id=session_id or self.session_id,
-                                locale=locale)
+    def token(
+        self, member: int = ALICE, *, session_id: int | None = None, locale: str | None = None
+    ) -> str:
+        return self.signer.sign(
+            member_id=member, session_id=session_id or self.session_id, locale=locale
+        )
 
     def link(self, member: int = ALICE, *, locale: str | None = None) -> str:
         return self.picker.link(session_id=self.session_id, member_id=member, locale=locale)
@@ -99,8 +101,13 @@ async def web(rig: Rig) -> AsyncIterator[WebRig]:  # noqa: F811 - the imported f
     cooldown_clock = Clock(1000.0)
     signer = TokenSigner(SIGNING_KEY, lifetime_s=30 * 60, clock=token_clock)
     discord = RecordingDiscord()
-    picker = Picker(rig.service, signer, public_url="http://127.0.0.1",
-                    cooldowns=Cooldowns(clock=cooldown_clock), discord=discord)
+    picker = Picker(
+        rig.service,
+        signer,
+        public_url="http://127.0.0.1",
+        cooldowns=Cooldowns(clock=cooldown_clock),
+        discord=discord,
+    )
     server = WebServer(host="127.0.0.1", port=0, wake=lambda job_id: None, picker=picker)
     await server.start()
     picker.public_url = server.base_url

@@ -27,8 +27,14 @@ async def browser() -> AsyncIterator[Any]:
         yield found
 
 
-async def open_page(browser: Any, web: WebRig, member: int = ALICE, *, phone: bool = False,
-                    locale: str | None = None) -> Any:
+async def open_page(
+    browser: Any,
+    web: WebRig,
+    member: int = ALICE,
+    *,
+    phone: bool = False,
+    locale: str | None = None,
+) -> Any:
     options: dict[str, Any] = {"viewport": PHONE if phone else DESKTOP}
     if phone:
         options.update(has_touch=True, is_mobile=True, device_scale_factor=1)
@@ -47,7 +53,10 @@ async def wait_shown(page: Any, *, not_version: str | None = None) -> str:
             const v = document.body.dataset.version;
             const shown = document.getElementById('frame').dataset.shown || '';
             return v && v !== old && shown.endsWith('@' + v);
-        }""", arg=not_version or "", timeout=10_000)
+        }""",
+        arg=not_version or "",
+        timeout=10_000,
+    )
     return await page.evaluate("document.body.dataset.version")
 
 
@@ -56,7 +65,8 @@ async def largest_frame_element(page: Any) -> Any:
     handle = await page.evaluate_handle(
         """() => [...document.querySelectorAll('canvas, img')]
                 .map(e => [e, e.getBoundingClientRect()])
-                .sort((a, b) => b[1].width * b[1].height - a[1].width * a[1].height)[0][0]""")
+                .sort((a, b) => b[1].width * b[1].height - a[1].width * a[1].height)[0][0]"""
+    )
     return handle.as_element()
 
 
@@ -69,7 +79,7 @@ def patch(image: np.ndarray, fx: float, fy: float, dx: float, dy: float) -> np.n
     """Mean colour of a small patch at (fx, fy) moved by (dx, dy) of the element's size."""
     h, w = image.shape[:2]
     cx, cy = int((fx + dx) * w), int((fy + dy) * h)
-    return image[cy - 2:cy + 3, cx - 2:cx + 3].reshape(-1, 3).mean(axis=0)
+    return image[cy - 2 : cy + 3, cx - 2 : cx + 3].reshape(-1, 3).mean(axis=0)
 
 
 async def shoot(page: Any, name: str) -> None:
@@ -79,13 +89,15 @@ async def shoot(page: Any, name: str) -> None:
 
 
 async def test_a_click_on_the_ball_marks_it_and_the_mask_fills_the_ball(
-        web: WebRig, browser: Any) -> None:
+    web: WebRig, browser: Any
+) -> None:
     page = await open_page(browser, web)
     element = await largest_frame_element(page)
     assert await element.evaluate("e => e.id") == "frame"
     style = await element.evaluate(
         "e => { const s = getComputedStyle(e); return [s.borderTopWidth, s.paddingTop,"
-        " s.objectFit, e.getBoundingClientRect().width / e.getBoundingClientRect().height]; }")
+        " s.objectFit, e.getBoundingClientRect().width / e.getBoundingClientRect().height]; }"
+    )
     assert style[:2] == ["0px", "0px"] and abs(style[3] - WIDTH / HEIGHT) < 0.01
     await shoot(page, "desktop-before")
     before = pixels(await element.screenshot())
@@ -179,13 +191,16 @@ async def test_frame_navigation_marks_the_frame_shown(web: WebRig, browser: Any)
     await page.click("[data-step='10']")
     await page.click("[data-step='1']")
     await page.wait_for_function(
-        "() => document.getElementById('frame').dataset.shown.startsWith('11@')")
+        "() => document.getElementById('frame').dataset.shown.startsWith('11@')"
+    )
     await page.fill("#slider", "30")
     await page.wait_for_function(
-        "() => document.getElementById('frame').dataset.shown.startsWith('30@')")
+        "() => document.getElementById('frame').dataset.shown.startsWith('30@')"
+    )
     await page.click("[data-step='-10']")
     await page.wait_for_function(
-        "() => document.getElementById('frame').dataset.shown.startsWith('20@')")
+        "() => document.getElementById('frame').dataset.shown.startsWith('20@')"
+    )
     version = await page.evaluate("document.body.dataset.version")
     await page.mouse.click(*await point_on(page, *BALL_CENTRE))
     await wait_shown(page, not_version=version)
@@ -197,9 +212,11 @@ async def test_refused_links_show_a_message_and_call_nothing(web: WebRig, browse
     page = await context.new_page()
     calls = web.selection_calls()
     forged = web.link().rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-    for url in (forged, f"{web.base_url}/picker/{web.session_id}/",
-                web.link().replace(f"/picker/{web.session_id}/",
-                                   f"/picker/{web.session_id + 1}/")):
+    for url in (
+        forged,
+        f"{web.base_url}/picker/{web.session_id}/",
+        web.link().replace(f"/picker/{web.session_id}/", f"/picker/{web.session_id + 1}/"),
+    ):
         response = await page.goto(url)
         assert response.status == 403
         assert "not valid or has expired" in await page.inner_text("body")
@@ -210,7 +227,8 @@ async def test_an_ended_session_says_so_on_the_page(web: WebRig, browser: Any) -
     page = await open_page(browser, web)
     await web.rig.service.end_session(web.session_id)
     await page.wait_for_function(
-        "() => document.getElementById('status').textContent.includes('has ended')")
+        "() => document.getElementById('status').textContent.includes('has ended')"
+    )
     calls = web.selection_calls()
     await page.mouse.click(*await point_on(page, *BALL_CENTRE))
     await shoot(page, "desktop-ended")

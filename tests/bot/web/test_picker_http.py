@@ -15,14 +15,27 @@ from tests.bot.editing.conftest import BALL_CENTRE, HEIGHT, WIDTH
 from tests.bot.web.conftest import ALICE, BOB, SIGNING_KEY, WebRig
 
 READS = ["", "static/picker.js", "static/picker.css", "api/state", "api/frame/0"]
-CHANGES = [("api/mark", {"frame": 0, "x": BALL_CENTRE[0], "y": BALL_CENTRE[1]}),
-           ("api/undo", {}), ("api/clear", {})]
+CHANGES = [
+    ("api/mark", {"frame": 0, "x": BALL_CENTRE[0], "y": BALL_CENTRE[1]}),
+    ("api/undo", {}),
+    ("api/clear", {}),
+]
 
 
-async def mark(http: aiohttp.ClientSession, web: WebRig, x: float, y: float, *,
-               member: int = ALICE, frame: int = 0) -> aiohttp.ClientResponse:
-    return await http.post(web.api("api/mark"), json={"frame": frame, "x": x, "y": y},
-                           headers={"X-Picker-Token": web.token(member)})
+async def mark(
+    http: aiohttp.ClientSession,
+    web: WebRig,
+    x: float,
+    y: float,
+    *,
+    member: int = ALICE,
+    frame: int = 0,
+) -> aiohttp.ClientResponse:
+    return await http.post(
+        web.api("api/mark"),
+        json={"frame": frame, "x": x, "y": y},
+        headers={"X-Picker-Token": web.token(member)},
+    )
 
 
 def bad_tokens(web: WebRig) -> dict[str, str | None]:
@@ -62,20 +75,26 @@ async def test_every_route_refuses_a_bad_token_and_nothing_reaches_kling(web: We
 
 async def test_changes_take_the_token_only_from_the_header(web: WebRig) -> None:
     """A link's query token cannot drive a change: a cross-site form could send a query."""
-    async with aiohttp.ClientSession() as http, http.post(web.api(f"api/mark?t={web.token()}"),
-                         json={"frame": 0, "x": 0.25, "y": 0.5}) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            web.api(f"api/mark?t={web.token()}"), json={"frame": 0, "x": 0.25, "y": 0.5}
+        ) as response,
+    ):
         assert response.status == 403
     assert await web.rig.store.list_points(web.session_id) == []
 
 
 async def test_a_mark_reaches_kling_with_the_clicked_floats_and_refreshes_the_board(
-        web: WebRig) -> None:
+    web: WebRig,
+) -> None:
     x, y = BALL_CENTRE
     async with aiohttp.ClientSession() as http, await mark(http, web, x, y) as response:
         assert response.status == 200
         state = await response.json()
     assert [(p["x"], p["y"], p["name"], p["mine"]) for p in state["points"]] == [
-        (pytest.approx(x, abs=1e-6), pytest.approx(y, abs=1e-6), "Alice", True)]
+        (pytest.approx(x, abs=1e-6), pytest.approx(y, abs=1e-6), "Alice", True)
+    ]
     [(kx, ky)] = web.kling_clicks()[0]
     assert abs(kx - x) * WIDTH <= 1 and abs(ky - y) * HEIGHT <= 1
     stored = await web.rig.store.list_points(web.session_id)
@@ -84,18 +103,28 @@ async def test_a_mark_reaches_kling_with_the_clicked_floats_and_refreshes_the_bo
     assert web.discord.refreshed == [web.session_id]
 
 
-@pytest.mark.parametrize("body", [
-    {"frame": 0, "x": 1.5, "y": 0.5}, {"frame": 0, "x": "0.5", "y": 0.5},
-    {"frame": "0", "x": 0.5, "y": 0.5}, {"frame": 0, "x": float("nan"), "y": 0.5},
-    {"frame": 99_999, "x": 0.5, "y": 0.5}, [1, 2], "junk",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"frame": 0, "x": 1.5, "y": 0.5},
+        {"frame": 0, "x": "0.5", "y": 0.5},
+        {"frame": "0", "x": 0.5, "y": 0.5},
+        {"frame": 0, "x": float("nan"), "y": 0.5},
+        {"frame": 99_999, "x": 0.5, "y": 0.5},
+        [1, 2],
+        "junk",
+    ],
+)
 async def test_a_bad_click_is_one_message_and_changes_nothing(web: WebRig, body: object) -> None:
     calls_before = web.selection_calls()
     async with aiohttp.ClientSession() as http:
         data = body if isinstance(body, str) else None
-        async with http.post(web.api("api/mark"), data=data,
-                             json=None if data is not None else body,
-                             headers={"X-Picker-Token": web.token()}) as response:
+        async with http.post(
+            web.api("api/mark"),
+            data=data,
+            json=None if data is not None else body,
+            headers={"X-Picker-Token": web.token()},
+        ) as response:
             assert response.status == 400
             assert (await response.json())["error"]
     assert web.selection_calls() == calls_before
@@ -125,8 +154,9 @@ async def test_undo_one_and_clear_all(web: WebRig) -> None:
                 pass
         headers = {"X-Picker-Token": web.token(BOB)}
         points = await web.rig.store.list_points(web.session_id)
-        async with http.post(web.api("api/undo"), json={"point": points[0].id},
-                             headers=headers) as response:
+        async with http.post(
+            web.api("api/undo"), json={"point": points[0].id}, headers=headers
+        ) as response:
             state = await response.json()
         assert sorted(p["id"] for p in state["points"]) == [points[1].id, points[2].id]
         assert len(web.kling_clicks()[0]) == 2
@@ -151,8 +181,11 @@ async def test_an_ended_session_says_so_and_refuses_changes(web: WebRig) -> None
 async def test_messages_come_in_the_tokens_language(web: WebRig) -> None:
     await web.rig.service.end_session(web.session_id)
     async with aiohttp.ClientSession() as http:
-        async with http.post(web.api("api/mark"), json={"frame": 0, "x": 0.5, "y": 0.5},
-                             headers={"X-Picker-Token": web.token(locale="pt-BR")}) as response:
+        async with http.post(
+            web.api("api/mark"),
+            json={"frame": 0, "x": 0.5, "y": 0.5},
+            headers={"X-Picker-Token": web.token(locale="pt-BR")},
+        ) as response:
             error = (await response.json())["error"]
         async with http.get(web.api(""), params={"t": web.token(locale="id")}) as response:
             page = await response.text()
@@ -160,16 +193,27 @@ async def test_messages_come_in_the_tokens_language(web: WebRig) -> None:
     assert '<html lang="id">' in page and "Kling picker" not in page.split("<title>")[1][:40]
 
 
-@pytest.mark.parametrize("path", [
-    "static/../../../../etc/passwd", "static/..%2f..%2fpicker.py", "static/%2e%2e%2fpicker.py",
-    "static/picker.html", "static/", "static/..%2f..%2f", "static/picker.js%00.css",
-    "static/..%5cpicker.py", "api/../../../etc/passwd", "static/picker.js/../../picker.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "static/../../../../etc/passwd",
+        "static/..%2f..%2fpicker.py",
+        "static/%2e%2e%2fpicker.py",
+        "static/picker.html",
+        "static/",
+        "static/..%2f..%2f",
+        "static/picker.js%00.css",
+        "static/..%5cpicker.py",
+        "api/../../../etc/passwd",
+        "static/picker.js/../../picker.py",
+    ],
+)
 async def test_paths_cannot_leave_the_static_folder(web: WebRig, path: str) -> None:
     async with aiohttp.ClientSession() as http:
         # Sent as written: the client must not tidy the dots away before the server sees them.
-        url = yarl.URL(f"{web.base_url}/picker/{web.session_id}/{path}?t={web.token()}",
-                       encoded=True)
+        url = yarl.URL(
+            f"{web.base_url}/picker/{web.session_id}/{path}?t={web.token()}", encoded=True
+        )
         async with http.get(url) as response:
             assert response.status in (403, 404), path
             body = await response.read()
@@ -177,10 +221,17 @@ async def test_paths_cannot_leave_the_static_folder(web: WebRig, path: str) -> N
 
 
 async def test_unknown_urls_are_404_and_only_callbacks_and_health_need_no_token(
-        web: WebRig) -> None:
+    web: WebRig,
+) -> None:
     async with aiohttp.ClientSession() as http:
-        for path in ("/", "/picker/", "/picker/abc/", "/static/picker.js", "/favicon.ico",
-                     f"/picker/{web.session_id}/api/nothing"):
+        for path in (
+            "/",
+            "/picker/",
+            "/picker/abc/",
+            "/static/picker.js",
+            "/favicon.ico",
+            f"/picker/{web.session_id}/api/nothing",
+        ):
             async with http.get(web.base_url + path) as response:
                 assert response.status == 404, path
         async with http.get(web.base_url + "/healthz") as response:
@@ -192,12 +243,14 @@ async def test_unknown_urls_are_404_and_only_callbacks_and_health_need_no_token(
 async def test_every_response_carries_csp_and_no_store(web: WebRig) -> None:
     token = web.token()
     async with aiohttp.ClientSession() as http:
-        for method, url in [("GET", web.api("") + f"?t={token}"),
-                            ("GET", web.api("api/frame/3") + f"?t={token}"),
-                            ("GET", web.api("api/state")),  # 403
-                            ("GET", web.base_url + "/nowhere"),  # 404
-                            ("GET", web.base_url + "/healthz"),
-                            ("POST", web.base_url + "/kling/callback/x")]:
+        for method, url in [
+            ("GET", web.api("") + f"?t={token}"),
+            ("GET", web.api("api/frame/3") + f"?t={token}"),
+            ("GET", web.api("api/state")),  # 403
+            ("GET", web.base_url + "/nowhere"),  # 404
+            ("GET", web.base_url + "/healthz"),
+            ("POST", web.base_url + "/kling/callback/x"),
+        ]:
             async with http.request(method, url) as response:
                 assert response.headers["Content-Security-Policy"] == CSP, url
                 assert response.headers["Cache-Control"] == "no-store", url
@@ -206,8 +259,10 @@ async def test_every_response_carries_csp_and_no_store(web: WebRig) -> None:
 
 
 async def test_the_frame_picture_is_the_video_frame_at_board_size(web: WebRig) -> None:
-    async with aiohttp.ClientSession() as http, http.get(web.api("api/frame/5"),
-                        headers={"X-Picker-Token": web.token()}) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(web.api("api/frame/5"), headers={"X-Picker-Token": web.token()}) as response,
+    ):
         assert response.content_type == "image/jpeg"
         body = await response.read()
     from io import BytesIO

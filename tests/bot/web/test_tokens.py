@@ -35,8 +35,9 @@ def test_a_token_names_member_session_and_locale_until_it_expires() -> None:
         signer.verify(token, session_id=7)
 
 
-@pytest.mark.parametrize("breaks", ["other session", "other key", "flipped claim", "none alg",
-                                    "empty"])
+@pytest.mark.parametrize(
+    "breaks", ["other session", "other key", "flipped claim", "none alg", "empty"]
+)
 def test_a_broken_token_is_refused(breaks: str) -> None:
     signer = TokenSigner(KEY, lifetime_s=600)
     token = signer.sign(member_id=42, session_id=7)
@@ -52,8 +53,11 @@ def test_a_broken_token_is_refused(breaks: str) -> None:
     elif breaks == "none alg":
         import jwt
 
-        token = jwt.encode({"sub": "42", "sid": 7, "exp": 9_999_999_999,
-                            "aud": "kling-bot/picker"}, None, algorithm="none")
+        token = jwt.encode(
+            {"sub": "42", "sid": 7, "exp": 9_999_999_999, "aud": "kling-bot/picker"},
+            None,
+            algorithm="none",
+        )
     elif breaks == "empty":
         token = ""
     with pytest.raises(BadTokenError):

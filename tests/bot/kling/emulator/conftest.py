@@ -70,13 +70,26 @@ def _scene_frames(count: int, width: int, height: int, fps: float) -> list[np.nd
 class Clips:
     folder: Path
 
-    def make(self, name: str, *, seconds: float = 2.0, fps: float = FPS, width: int = WIDTH,
-             height: int = HEIGHT, rotation: int = 0) -> str:
+    def make(
+        self,
+        name: str,
+        *,
+        seconds: float = 2.0,
+        fps: float = FPS,
+        width: int = WIDTH,
+        height: int = HEIGHT,
+        rotation: int = 0,
+    ) -> str:
         path = self.folder / name
         if not path.exists():
             count = round(seconds * fps)
-            write_mp4(_scene_frames(count, width, height, fps), path, fps, preset="ultrafast",
-                      rotation=rotation)
+            write_mp4(
+                _scene_frames(count, width, height, fps),
+                path,
+                fps,
+                preset="ultrafast",
+                rotation=rotation,
+            )
         return name
 
 
@@ -119,8 +132,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def emulator(clock: ManualClock) -> AsyncIterator[KlingEmulator]:
-    async with KlingEmulator(clock=clock, seconds_per_stage=5, preview_max_side=640,
-                             image2video_long_side=320) as emu:
+    async with KlingEmulator(
+        clock=clock, seconds_per_stage=5, preview_max_side=640, image2video_long_side=320
+    ) as emu:
         yield emu
 
 
@@ -159,15 +173,17 @@ def client(request: pytest.FixtureRequest, make_client: ClientFactory) -> KlingC
     return make_client(request.param)
 
 
-async def api(http: aiohttp.ClientSession, method: str, url: str,
-              body: object = None) -> tuple[int, dict]:
+async def api(
+    http: aiohttp.ClientSession, method: str, url: str, body: object = None
+) -> tuple[int, dict]:
     """A raw call, for requests the client would refuse to send."""
     async with http.request(method, url, json=body) as response:
         return response.status, await response.json(content_type=None)
 
 
-async def run_to_end(emulator: KlingEmulator, get: Callable[..., object], task_id: str,
-                     timeout_s: float = 30.0) -> object:
+async def run_to_end(
+    emulator: KlingEmulator, get: Callable[..., object], task_id: str, timeout_s: float = 30.0
+) -> object:
     """Poll a task, moving the manual clock on, until it succeeds or fails."""
     deadline = time.monotonic() + timeout_s
     while True:

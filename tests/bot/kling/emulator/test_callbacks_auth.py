@@ -58,13 +58,19 @@ def expected_signature(headers: dict[str, str], body: bytes) -> str:
 async def test_callbacks_arrive_on_each_status_change_with_a_valid_signature(
     http: aiohttp.ClientSession, receiver: Receiver
 ) -> None:
-    async with KlingEmulator(clock=ManualClock(), seconds_per_stage=5, webhook_secret=SECRET,
-                             image2video_long_side=320) as emu:
+    async with KlingEmulator(
+        clock=ManualClock(), seconds_per_stage=5, webhook_secret=SECRET, image2video_long_side=320
+    ) as emu:
         client_provider = make_provider("emulator", base_url=emu.base_url)
         client = KlingClient(http, client_provider)
-        task = await client.create_multi_image_task(CreateMultiImageTask(
-            images=[IMAGE], prompt="a green square", callback_url=receiver.url,
-            external_task_id="cb-1"))
+        task = await client.create_multi_image_task(
+            CreateMultiImageTask(
+                images=[IMAGE],
+                prompt="a green square",
+                callback_url=receiver.url,
+                external_task_id="cb-1",
+            )
+        )
         await run_to_end(emu, client.get_multi_image_task, task.task_id)
         assert [d.http_status for d in emu.deliveries] == [200, 200, 200]
 
@@ -81,8 +87,12 @@ async def test_callbacks_arrive_on_each_status_change_with_a_valid_signature(
 async def test_callbacks_are_unsigned_without_a_secret(
     http: aiohttp.ClientSession, receiver: Receiver, emulator: KlingEmulator
 ) -> None:
-    status, body = await api(http, "POST", emulator.base_url + LIST, {
-        "image_list": [{"image": IMAGE}], "prompt": "p", "callback_url": receiver.url})
+    status, body = await api(
+        http,
+        "POST",
+        emulator.base_url + LIST,
+        {"image_list": [{"image": IMAGE}], "prompt": "p", "callback_url": receiver.url},
+    )
     assert status == 200
     client = KlingClient(http, make_provider("emulator", base_url=emulator.base_url))
     done = await run_to_end(emulator, client.get_multi_image_task, body["data"]["task_id"])
@@ -90,8 +100,7 @@ async def test_callbacks_are_unsigned_without_a_secret(
     assert len(receiver.received) == 3
     assert all("webhook-signature" not in headers for headers, _ in receiver.received)
     status, log = await api(http, "GET", emulator.base_url + "/emulator/callbacks")
-    assert [entry["task_status"] for entry in log["data"]] == ["submitted", "processing",
-                                                                "succeed"]
+    assert [entry["task_status"] for entry in log["data"]] == ["submitted", "processing", "succeed"]
 
 
 async def test_an_api_key_can_be_required(http: aiohttp.ClientSession) -> None:
@@ -101,11 +110,11 @@ async def test_an_api_key_can_be_required(http: aiohttp.ClientSession) -> None:
         assert (status, body["code"]) == (401, 1001)
         async with http.get(url, headers={"Authorization": "Bearer wrong"}) as response:
             assert (response.status, (await response.json())["code"]) == (401, 1002)
-        good = KlingClient(http, make_provider("kling", api_key="right-key",
-                                               base_url=emu.base_url))
+        good = KlingClient(http, make_provider("kling", api_key="right-key", base_url=emu.base_url))
         assert (await good.list_multi_image_tasks()).tasks == ()
-        comet = KlingClient(http, make_provider("cometapi", api_key="right-key",
-                                                base_url=emu.base_url))
+        comet = KlingClient(
+            http, make_provider("cometapi", api_key="right-key", base_url=emu.base_url)
+        )
         assert (await comet.list_multi_image_tasks()).tasks == ()
         bad = KlingClient(http, make_provider("kling", api_key="nope", base_url=emu.base_url))
         with pytest.raises(AuthError):
@@ -114,11 +123,19 @@ async def test_an_api_key_can_be_required(http: aiohttp.ClientSession) -> None:
 
 async def test_jwt_tokens_are_checked_on_the_emulator_clock(http: aiohttp.ClientSession) -> None:
     clock = ManualClock()
-    async with KlingEmulator(access_key="ak", secret_key="sk-secret-that-is-long-enough-for-hs256",
-                             clock=clock) as emu:
-        client = KlingClient(http, make_provider(
-            "kling", access_key="ak", secret_key="sk-secret-that-is-long-enough-for-hs256",
-            base_url=emu.base_url, clock=clock.now))
+    async with KlingEmulator(
+        access_key="ak", secret_key="sk-secret-that-is-long-enough-for-hs256", clock=clock
+    ) as emu:
+        client = KlingClient(
+            http,
+            make_provider(
+                "kling",
+                access_key="ak",
+                secret_key="sk-secret-that-is-long-enough-for-hs256",
+                base_url=emu.base_url,
+                clock=clock.now,
+            ),
+        )
         assert (await client.list_edit_tasks()).tasks == ()
 
         def token(**claims: object) -> str:
@@ -127,8 +144,9 @@ async def test_jwt_tokens_are_checked_on_the_emulator_clock(http: aiohttp.Client
             return jwt.encode(payload, "sk-secret-that-is-long-enough-for-hs256", algorithm="HS256")
 
         async def code_for(bearer: str) -> int:
-            async with http.get(emu.base_url + LIST,
-                                headers={"Authorization": f"Bearer {bearer}"}) as response:
+            async with http.get(
+                emu.base_url + LIST, headers={"Authorization": f"Bearer {bearer}"}
+            ) as response:
                 return (await response.json())["code"]
 
         assert await code_for(token()) == 0

@@ -70,8 +70,9 @@ async def test_a_create_whose_reply_is_lost_is_found_again_not_duplicated(
 ) -> None:
     client = make_client()
     emulator.faults.drop("multi-image2video:create", after_handler=True)
-    task = await client.create_multi_image_task(CreateMultiImageTask(
-        images=[IMAGE], prompt="a green square", external_task_id="job-42"))
+    task = await client.create_multi_image_task(
+        CreateMultiImageTask(images=[IMAGE], prompt="a green square", external_task_id="job-42")
+    )
     assert task.external_task_id == "job-42"
     listed = await client.list_multi_image_tasks()
     assert [t.task_id for t in listed.tasks] == [task.task_id]
@@ -139,8 +140,9 @@ async def test_settled_waits_for_a_call_whose_caller_gave_up(
     body = {"image_list": [{"image": IMAGE}], "prompt": "late", "external_task_id": "job-late"}
     async with asyncio.timeout(10):
         with pytest.raises(TimeoutError):
-            async with http.post(emulator.base_url + LIST, json=body,
-                                 timeout=aiohttp.ClientTimeout(total=0.2)) as response:
+            async with http.post(
+                emulator.base_url + LIST, json=body, timeout=aiohttp.ClientTimeout(total=0.2)
+            ) as response:
                 await response.read()
         await faults.holding(1)  # still held: the caller's giving up did not end the call
         assert faults.finished["multi-image2video:create"] == 0
@@ -168,8 +170,9 @@ async def test_faults_can_be_set_listed_and_cleared_over_http(
     http: aiohttp.ClientSession, emulator: KlingEmulator
 ) -> None:
     control = emulator.base_url + "/emulator/faults"
-    status, body = await api(http, "POST", control,
-                             {"kind": "error", "endpoint": "*", "code": 1302, "times": 2})
+    status, body = await api(
+        http, "POST", control, {"kind": "error", "endpoint": "*", "code": 1302, "times": 2}
+    )
     assert status == 200 and body["data"]["rule_id"]
     for _ in range(2):
         status, body = await api(http, "GET", emulator.base_url + "/kling" + LIST)
@@ -184,8 +187,11 @@ async def test_faults_can_be_set_listed_and_cleared_over_http(
     status, body = await api(http, "GET", emulator.base_url + LIST)
     assert status == 200 and body["code"] == 0
 
-    for bad in ({"kind": "explode"}, {"kind": "error", "endpoint": "nope"},
-                {"kind": "error", "colour": "red"}):
+    for bad in (
+        {"kind": "explode"},
+        {"kind": "error", "endpoint": "nope"},
+        {"kind": "error", "colour": "red"},
+    ):
         status, body = await api(http, "POST", control, bad)
         assert (status, body["code"]) == (400, 1201)
 
@@ -194,8 +200,9 @@ async def test_the_manual_clock_can_be_advanced_over_http(
     http: aiohttp.ClientSession, emulator: KlingEmulator
 ) -> None:
     before = emulator.clock.now()
-    status, body = await api(http, "POST", emulator.base_url + "/emulator/clock/advance",
-                             {"seconds": 90})
+    status, body = await api(
+        http, "POST", emulator.base_url + "/emulator/clock/advance", {"seconds": 90}
+    )
     assert status == 200
     assert body["data"]["now"] == pytest.approx(before + 90)
 
@@ -232,10 +239,15 @@ async def test_each_call_is_recorded_with_its_interval_and_selection(
     await client.delete_selection(session.session_id, 3, [(0.25, 0.5)])
     init, add, delete = list(faults.records)
     assert [r.endpoint for r in (init, add, delete)] == [
-        "init-selection", "add-selection", "delete-selection"]
+        "init-selection",
+        "add-selection",
+        "delete-selection",
+    ]
     assert add.started < released_at <= add.ended <= delete.started <= delete.ended
-    assert (add.session_id, add.frame_index, add.points) == (
-        session.session_id, 3, ((0.25, 0.5),))
+    assert (add.session_id, add.frame_index, add.points) == (session.session_id, 3, ((0.25, 0.5),))
     assert (delete.session_id, delete.frame_index, delete.points) == (
-        session.session_id, 3, ((0.25, 0.5),))
+        session.session_id,
+        3,
+        ((0.25, 0.5),),
+    )
     assert init.session_id is None and init.points == ()

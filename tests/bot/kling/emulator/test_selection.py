@@ -151,8 +151,16 @@ async def test_preview_serves_overlay_video_cover_and_tracking(
     scale = cover.width / WIDTH
     top, left, bottom, right = red_box(0)
     cx = int((left + right) / 2 * scale)
-    inside = np.asarray(cover.crop((int((left + 20) * scale), int((top + 20) * scale),
-                                    int((right - 20) * scale), int((bottom - 20) * scale))))
+    inside = np.asarray(
+        cover.crop(
+            (
+                int((left + 20) * scale),
+                int((top + 20) * scale),
+                int((right - 20) * scale),
+                int((bottom - 20) * scale),
+            )
+        )
+    )
     assert np.abs(inside.astype(int) - RED).max(axis=-1).mean() > 60
     above_edge = [cover.getpixel((cx, int(top * scale) - d)) for d in range(1, 4)]
     assert any(min(pixel) > 200 for pixel in above_edge), above_edge
@@ -172,10 +180,13 @@ async def test_result_video_can_start_a_new_session_by_video_id(
 ) -> None:
     session = await client.init_selection(video_url=f"{file_server}/scene.mp4")
     await client.add_selection(session.session_id, 0, [centre(GREEN_BOX)])
-    task = await client.create_edit_task(CreateEditTask(
-        session_id=session.session_id, edit_mode="removal",
-        prompt="Delete the green square from <<<video_1>>>",
-    ))
+    task = await client.create_edit_task(
+        CreateEditTask(
+            session_id=session.session_id,
+            edit_mode="removal",
+            prompt="Delete the green square from <<<video_1>>>",
+        )
+    )
     done = await run_to_end(emulator, client.get_edit_task, task.task_id)
     video = done.videos[0]  # type: ignore[attr-defined]
     second = await client.init_selection(video_id=video.id)

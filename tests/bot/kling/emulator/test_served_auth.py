@@ -24,8 +24,9 @@ LISTENING = re.compile(r"Kling emulator listening on (http://127\.0\.0\.1:\d+)")
 async def served_emulator(tmp_path: Path) -> AsyncIterator[str]:
     """`kling-bot emulator --port 0` as a real process; yields its base URL."""
     log = tmp_path / "emulator.log"
-    proc = ChildProcess.start(python_module("bot.cli", "emulator", "--port", "0"),
-                              cwd=REPO, env=child_env({}), log=log)
+    proc = ChildProcess.start(
+        python_module("bot.cli", "emulator", "--port", "0"), cwd=REPO, env=child_env({}), log=log
+    )
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
@@ -51,8 +52,9 @@ async def test_served_emulator_refuses_a_request_without_authorization(
         # CometAPI's paths are guarded the same way.
         async with http.get(served_emulator + "/kling" + LIST) as response:
             assert response.status == 401
-        async with http.get(served_emulator + LIST,
-                            headers={"Authorization": "Bearer any-token"}) as response:
+        async with http.get(
+            served_emulator + LIST, headers={"Authorization": "Bearer any-token"}
+        ) as response:
             assert response.status == 200
             assert (await response.json())["code"] == 0
 
@@ -66,6 +68,9 @@ async def test_the_bots_emulator_provider_is_let_in(served_emulator: str) -> Non
 
 async def test_in_process_emulator_still_takes_requests_without_a_header() -> None:
     # The demo and the tests run it in-process; requiring a header there is opt-in.
-    async with KlingEmulator() as emulator, aiohttp.ClientSession() as http, \
-            http.get(emulator.base_url + LIST) as response:
+    async with (
+        KlingEmulator() as emulator,
+        aiohttp.ClientSession() as http,
+        http.get(emulator.base_url + LIST) as response,
+    ):
         assert response.status == 200

@@ -68,14 +68,21 @@ async def marked_session(client: KlingClient, file_server: str) -> str:
 
 
 async def test_removal_runs_submitted_processing_succeed_and_erases_the_object(
-    client: KlingClient, emulator: KlingEmulator, file_server: str,
-    http: aiohttp.ClientSession, tmp_path: Path,
+    client: KlingClient,
+    emulator: KlingEmulator,
+    file_server: str,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
 ) -> None:
     session_id = await marked_session(client, file_server)
-    created = await client.create_edit_task(CreateEditTask(
-        session_id=session_id, edit_mode="removal",
-        prompt="Delete the red square from <<<video_1>>>", external_task_id="removal-1",
-    ))
+    created = await client.create_edit_task(
+        CreateEditTask(
+            session_id=session_id,
+            edit_mode="removal",
+            prompt="Delete the red square from <<<video_1>>>",
+            external_task_id="removal-1",
+        )
+    )
     assert created.status is TaskStatus.SUBMITTED
     assert created.external_task_id == "removal-1"
     # The emulator's clock is manual: until it is advanced, the task cannot move.
@@ -108,15 +115,23 @@ async def test_removal_runs_submitted_processing_succeed_and_erases_the_object(
 
 
 async def test_swap_paints_the_reference_into_the_region(
-    make_client: ClientFactory, emulator: KlingEmulator, file_server: str,
-    http: aiohttp.ClientSession, tmp_path: Path,
+    make_client: ClientFactory,
+    emulator: KlingEmulator,
+    file_server: str,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
 ) -> None:
     client = make_client()
     session_id = await marked_session(client, file_server)
-    created = await client.create_edit_task(CreateEditTask(
-        session_id=session_id, edit_mode="swap", images=[YELLOW_IMAGE], mode="pro",
-        prompt="swap the red square for the block from <<<image_1>>> in <<<video_1>>>",
-    ))
+    created = await client.create_edit_task(
+        CreateEditTask(
+            session_id=session_id,
+            edit_mode="swap",
+            images=[YELLOW_IMAGE],
+            mode="pro",
+            prompt="swap the red square for the block from <<<image_1>>> in <<<video_1>>>",
+        )
+    )
     done = await run_to_end(emulator, client.get_edit_task, created.task_id)
     assert done.final_unit_deduction == 5.0  # type: ignore[attr-defined]
     path = await download(http, done.videos[0].url, tmp_path / "swap.mp4")  # type: ignore[attr-defined]
@@ -126,15 +141,22 @@ async def test_swap_paints_the_reference_into_the_region(
 
 
 async def test_addition_places_the_reference_beside_the_region(
-    make_client: ClientFactory, emulator: KlingEmulator, file_server: str,
-    http: aiohttp.ClientSession, tmp_path: Path,
+    make_client: ClientFactory,
+    emulator: KlingEmulator,
+    file_server: str,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
 ) -> None:
     client = make_client()
     session_id = await marked_session(client, file_server)
-    created = await client.create_edit_task(CreateEditTask(
-        session_id=session_id, edit_mode="addition", images=[YELLOW_IMAGE],
-        prompt="Using the context of <<<video_1>>>, seamlessly add the block from <<<image_1>>>",
-    ))
+    created = await client.create_edit_task(
+        CreateEditTask(
+            session_id=session_id,
+            edit_mode="addition",
+            images=[YELLOW_IMAGE],
+            prompt="Using the context of <<<video_1>>>, seamlessly add the block from <<<image_1>>>",  # noqa: E501
+        )
+    )
     done = await run_to_end(emulator, client.get_edit_task, created.task_id)
     path = await download(http, done.videos[0].url, tmp_path / "add.mp4")  # type: ignore[attr-defined]
     frame = np.asarray(extract_frame(path, 0))
@@ -151,10 +173,13 @@ async def test_a_forbidden_prompt_fails_like_a_content_policy_rejection(
 ) -> None:
     client = make_client()
     session_id = await marked_session(client, file_server)
-    created = await client.create_edit_task(CreateEditTask(
-        session_id=session_id, edit_mode="removal",
-        prompt="Delete the forbidden square from <<<video_1>>>",
-    ))
+    created = await client.create_edit_task(
+        CreateEditTask(
+            session_id=session_id,
+            edit_mode="removal",
+            prompt="Delete the forbidden square from <<<video_1>>>",
+        )
+    )
     done = await run_to_end(emulator, client.get_edit_task, created.task_id)
     assert done.status is TaskStatus.FAILED  # type: ignore[attr-defined]
     assert "risk control" in (done.status_msg or "")  # type: ignore[attr-defined]
@@ -162,17 +187,26 @@ async def test_a_forbidden_prompt_fails_like_a_content_policy_rejection(
     assert not done.final_unit_deduction  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("aspect_ratio", "ratio"), [("16:9", 16 / 9), ("9:16", 9 / 16),
-                                                     ("1:1", 1.0)])
+@pytest.mark.parametrize(
+    ("aspect_ratio", "ratio"), [("16:9", 16 / 9), ("9:16", 9 / 16), ("1:1", 1.0)]
+)
 async def test_multi_image2video_respects_aspect_ratio_and_duration(
-    make_client: ClientFactory, emulator: KlingEmulator, http: aiohttp.ClientSession,
-    tmp_path: Path, aspect_ratio: str, ratio: float,
+    make_client: ClientFactory,
+    emulator: KlingEmulator,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
+    aspect_ratio: str,
+    ratio: float,
 ) -> None:
     client = make_client()
-    created = await client.create_multi_image_task(CreateMultiImageTask(
-        images=[YELLOW_IMAGE, b64(png_bytes((600, 400), GREEN, "JPEG"))],
-        prompt="a yellow block turns green", aspect_ratio=aspect_ratio, duration="5",
-    ))
+    created = await client.create_multi_image_task(
+        CreateMultiImageTask(
+            images=[YELLOW_IMAGE, b64(png_bytes((600, 400), GREEN, "JPEG"))],
+            prompt="a yellow block turns green",
+            aspect_ratio=aspect_ratio,
+            duration="5",
+        )
+    )
     done = await run_to_end(emulator, client.get_multi_image_task, created.task_id)
     assert done.status is TaskStatus.SUCCEEDED  # type: ignore[attr-defined]
     assert done.final_unit_deduction == 1.0  # type: ignore[attr-defined]
@@ -193,8 +227,11 @@ async def test_tasks_are_found_by_external_id_in_path_and_query_and_listed(
 ) -> None:
     ids = []
     for n in range(3):
-        task = await client.create_multi_image_task(CreateMultiImageTask(
-            images=[YELLOW_IMAGE], prompt=f"clip {n}", external_task_id=f"ext-{n}"))
+        task = await client.create_multi_image_task(
+            CreateMultiImageTask(
+                images=[YELLOW_IMAGE], prompt=f"clip {n}", external_task_id=f"ext-{n}"
+            )
+        )
         ids.append(task.task_id)
     by_external = await client.get_multi_image_task(external_task_id="ext-1")
     assert by_external.task_id == ids[1]

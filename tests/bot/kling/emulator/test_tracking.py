@@ -86,14 +86,14 @@ def test_an_object_crossing_the_whole_frame_is_followed_on_every_frame(
 
 
 def test_an_object_that_disappears_is_dropped_not_swapped_for_a_look_alike(
-    frames: list[np.ndarray]
+    frames: list[np.ndarray],
 ) -> None:
     # From frame 24 the square is gone (covered by the backdrop); the still square of the
     # same colour must not take its place.
     gone = [f.copy() for f in frames]
     for index in range(24, FRAMES):
         top, left, bottom, right = object_box(index)
-        gone[index][top:bottom, left:right] = gone[0][top:bottom, WIDTH - SIDE:WIDTH]
+        gone[index][top:bottom, left:right] = gone[0][top:bottom, WIDTH - SIDE : WIDTH]
     masks = tracked(gone, click_on(gone, 0))
     assert all(iou(masks[i], box_mask(object_box(i))) > 0.85 for i in range(24))
     assert not any(masks[i].any() for i in range(24, FRAMES))
@@ -111,7 +111,7 @@ def _decoded(path: Path) -> list[np.ndarray]:
 
 def _object_coloured(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
     top, left, bottom, right = box
-    inner = rgb[top + 10:bottom - 10, left + 10:right - 10].astype(int)
+    inner = rgb[top + 10 : bottom - 10, left + 10 : right - 10].astype(int)
     close = np.abs(inner - np.array(OBJECT)).max(axis=-1) < 40
     return float(close.mean())
 

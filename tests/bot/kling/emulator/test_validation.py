@@ -16,17 +16,25 @@ MULTI = "/v1/videos/multi-image2video"
 REMOVE_PROMPT = "Delete the red square from <<<video_1>>>"
 
 
-async def _session(http: aiohttp.ClientSession, emulator: KlingEmulator, file_server: str,
-                   *, points: bool = True) -> str:
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/init-selection",
-                             {"video_url": f"{file_server}/scene.mp4"})
+async def _session(
+    http: aiohttp.ClientSession, emulator: KlingEmulator, file_server: str, *, points: bool = True
+) -> str:
+    status, body = await api(
+        http,
+        "POST",
+        f"{emulator.base_url}{EDIT}/init-selection",
+        {"video_url": f"{file_server}/scene.mp4"},
+    )
     assert status == 200, body
     session_id = body["data"]["session_id"]
     if points:
         x, y = centre(red_box(0))
-        status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/add-selection",
-                                 {"session_id": session_id, "frame_index": 0,
-                                  "points": [{"x": x, "y": y}]})
+        status, body = await api(
+            http,
+            "POST",
+            f"{emulator.base_url}{EDIT}/add-selection",
+            {"session_id": session_id, "frame_index": 0, "points": [{"x": x, "y": y}]},
+        )
         assert status == 200, body
     return session_id
 
@@ -66,12 +74,21 @@ async def test_unknown_endpoints_are_1202(
     ],
 )
 async def test_init_refuses_videos_that_break_kling_rules(
-    http: aiohttp.ClientSession, emulator: KlingEmulator, file_server: str, clips: Clips,
-    clip: str, options: dict, words: tuple[str, ...],
+    http: aiohttp.ClientSession,
+    emulator: KlingEmulator,
+    file_server: str,
+    clips: Clips,
+    clip: str,
+    options: dict,
+    words: tuple[str, ...],
 ) -> None:
     name = clips.make(clip, **{"width": 720, "height": 720, **options})
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/init-selection",
-                             {"video_url": f"{file_server}/{name}"})
+    status, body = await api(
+        http,
+        "POST",
+        f"{emulator.base_url}{EDIT}/init-selection",
+        {"video_url": f"{file_server}/{name}"},
+    )
     assert_error(status, body, 1201, "video_url", *words)
 
 
@@ -100,26 +117,30 @@ async def test_init_reports_unreachable_unreadable_and_oversized_videos(
         assert_error(status, body, 1201, "video_url", "404")
         status, body = await api(http, "POST", url, {"video_url": f"{file_server}/scene.mp4"})
         assert_error(status, body, 1201, "video_url", "1000 byte")
-        status, body = await api(http, "POST", url,
-                                 {"video_url": f"{file_server}/not-a-video.mp4"})
+        status, body = await api(http, "POST", url, {"video_url": f"{file_server}/not-a-video.mp4"})
         assert_error(status, body, 1201, "video_url", "not a readable video")
 
 
 async def test_unknown_and_expired_sessions_are_1203(
     http: aiohttp.ClientSession, emulator: KlingEmulator, file_server: str
 ) -> None:
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/clear-selection",
-                             {"session_id": "42"})
+    status, body = await api(
+        http, "POST", f"{emulator.base_url}{EDIT}/clear-selection", {"session_id": "42"}
+    )
     assert_error(status, body, 1203, "does not exist")
     session_id = await _session(http, emulator, file_server, points=False)
     emulator.advance(24 * 3600 - 60)
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/clear-selection",
-                             {"session_id": session_id})
+    status, body = await api(
+        http, "POST", f"{emulator.base_url}{EDIT}/clear-selection", {"session_id": session_id}
+    )
     assert status == 200
     emulator.advance(120)
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/add-selection",
-                             {"session_id": session_id, "frame_index": 0,
-                              "points": [{"x": 0.5, "y": 0.5}]})
+    status, body = await api(
+        http,
+        "POST",
+        f"{emulator.base_url}{EDIT}/add-selection",
+        {"session_id": session_id, "frame_index": 0, "points": [{"x": 0.5, "y": 0.5}]},
+    )
     assert_error(status, body, 1203, "expired")
 
 
@@ -137,13 +158,20 @@ async def test_unknown_and_expired_sessions_are_1203(
     ],
 )
 async def test_add_selection_checks_frame_and_points(
-    http: aiohttp.ClientSession, emulator: KlingEmulator, file_server: str,
-    frame_index: object, points: list, words: tuple[str, ...],
+    http: aiohttp.ClientSession,
+    emulator: KlingEmulator,
+    file_server: str,
+    frame_index: object,
+    points: list,
+    words: tuple[str, ...],
 ) -> None:
     session_id = await _session(http, emulator, file_server, points=False)
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/add-selection",
-                             {"session_id": session_id, "frame_index": frame_index,
-                              "points": points})
+    status, body = await api(
+        http,
+        "POST",
+        f"{emulator.base_url}{EDIT}/add-selection",
+        {"session_id": session_id, "frame_index": frame_index, "points": points},
+    )
     assert_error(status, body, 1201, *words)
 
 
@@ -154,18 +182,34 @@ async def test_at_most_ten_points_per_frame_and_ten_marked_frames(
     url = f"{emulator.base_url}{EDIT}/add-selection"
     nine = [{"x": 0.05 + 0.01 * i, "y": 0.05} for i in range(9)]
     for frame in range(10):
-        status, body = await api(http, "POST", url, {"session_id": session_id,
-                                                     "frame_index": frame, "points": nine})
+        status, body = await api(
+            http, "POST", url, {"session_id": session_id, "frame_index": frame, "points": nine}
+        )
         assert status == 200, body
-    status, body = await api(http, "POST", url, {"session_id": session_id, "frame_index": 10,
-                                                 "points": [{"x": 0.5, "y": 0.5}]})
+    status, body = await api(
+        http,
+        "POST",
+        url,
+        {"session_id": session_id, "frame_index": 10, "points": [{"x": 0.5, "y": 0.5}]},
+    )
     assert_error(status, body, 1201, "at most 10 frames")
-    status, body = await api(http, "POST", url, {
-        "session_id": session_id, "frame_index": 3,
-        "points": [{"x": 0.9, "y": 0.9}, {"x": 0.8, "y": 0.8}]})
+    status, body = await api(
+        http,
+        "POST",
+        url,
+        {
+            "session_id": session_id,
+            "frame_index": 3,
+            "points": [{"x": 0.9, "y": 0.9}, {"x": 0.8, "y": 0.8}],
+        },
+    )
     assert_error(status, body, 1201, "at most 10 points", "already has 9")
-    status, body = await api(http, "POST", url, {"session_id": session_id, "frame_index": 3,
-                                                 "points": [{"x": 0.9, "y": 0.9}]})
+    status, body = await api(
+        http,
+        "POST",
+        url,
+        {"session_id": session_id, "frame_index": 3, "points": [{"x": 0.9, "y": 0.9}]},
+    )
     assert status == 200
 
 
@@ -175,24 +219,49 @@ async def test_delete_needs_the_exact_coordinates(
     session_id = await _session(http, emulator, file_server, points=False)
     x, y = centre(red_box(0))
     url = f"{emulator.base_url}{EDIT}"
-    await api(http, "POST", f"{url}/add-selection",
-              {"session_id": session_id, "frame_index": 0, "points": [{"x": x, "y": y}]})
-    status, body = await api(http, "POST", f"{url}/delete-selection", {
-        "session_id": session_id, "frame_index": 0,
-        "points": [{"x": round(x, 3) + 0.0001, "y": y}]})
+    await api(
+        http,
+        "POST",
+        f"{url}/add-selection",
+        {"session_id": session_id, "frame_index": 0, "points": [{"x": x, "y": y}]},
+    )
+    status, body = await api(
+        http,
+        "POST",
+        f"{url}/delete-selection",
+        {
+            "session_id": session_id,
+            "frame_index": 0,
+            "points": [{"x": round(x, 3) + 0.0001, "y": y}],
+        },
+    )
     assert_error(status, body, 1201, "points[0]", "exactly match")
-    status, body = await api(http, "POST", f"{url}/delete-selection", {
-        "session_id": session_id, "frame_index": 1, "points": [{"x": x, "y": y}]})
+    status, body = await api(
+        http,
+        "POST",
+        f"{url}/delete-selection",
+        {"session_id": session_id, "frame_index": 1, "points": [{"x": x, "y": y}]},
+    )
     assert_error(status, body, 1201, "frame 1")
-    status, body = await api(http, "POST", f"{url}/delete-selection", {
-        "session_id": session_id, "frame_index": 0, "points": [{"x": x, "y": y}]})
+    status, body = await api(
+        http,
+        "POST",
+        f"{url}/delete-selection",
+        {"session_id": session_id, "frame_index": 0, "points": [{"x": x, "y": y}]},
+    )
     assert status == 200
     assert body["data"]["res"]["rle_mask_list"] == []
 
 
 def _edit(session_id: str, **fields: object) -> dict:
-    return {"session_id": session_id, "edit_mode": "removal", "prompt": REMOVE_PROMPT,
-            "mode": "std", "duration": "5", **fields}
+    return {
+        "session_id": session_id,
+        "edit_mode": "removal",
+        "prompt": REMOVE_PROMPT,
+        "mode": "std",
+        "duration": "5",
+        **fields,
+    }
 
 
 IMAGE_OK = b64(png_bytes((400, 400), (250, 220, 0)))
@@ -207,25 +276,45 @@ TASK_CASES: list[tuple[str, Callable[[str], dict], tuple[str, ...]]] = [
     ("bad model", lambda s: _edit(s, model_name="kling-v9"), ("model_name",)),
     ("int duration", lambda s: _edit(s, duration=5), ("duration",)),
     ("10 s of a 2 s clip", lambda s: _edit(s, duration="10"), ("duration", "7-10 s", "2.00 s")),
-    ("removal + image", lambda s: _edit(s, image_list=[{"image": IMAGE_OK}]),
-     ("image_list", "0 images for removal")),
+    (
+        "removal + image",
+        lambda s: _edit(s, image_list=[{"image": IMAGE_OK}]),
+        ("image_list", "0 images for removal"),
+    ),
     ("swap without image", lambda s: _edit(s, edit_mode="swap"), ("1 images for swap",)),
-    ("swap with two", lambda s: _edit(s, edit_mode="swap",
-                                      image_list=[{"image": IMAGE_OK}] * 2), ("swap",)),
+    (
+        "swap with two",
+        lambda s: _edit(s, edit_mode="swap", image_list=[{"image": IMAGE_OK}] * 2),
+        ("swap",),
+    ),
     ("addition without", lambda s: _edit(s, edit_mode="addition"), ("1-2 images for addition",)),
-    ("addition with three", lambda s: _edit(s, edit_mode="addition",
-                                            image_list=[{"image": IMAGE_OK}] * 3), ("got 3",)),
-    ("image ref beyond list", lambda s: _edit(
-        s, edit_mode="swap", image_list=[{"image": IMAGE_OK}],
-        prompt="swap <<<image_2>>> into <<<video_1>>>"), ("<<<image_2>>>",)),
+    (
+        "addition with three",
+        lambda s: _edit(s, edit_mode="addition", image_list=[{"image": IMAGE_OK}] * 3),
+        ("got 3",),
+    ),
+    (
+        "image ref beyond list",
+        lambda s: _edit(
+            s,
+            edit_mode="swap",
+            image_list=[{"image": IMAGE_OK}],
+            prompt="swap <<<image_2>>> into <<<video_1>>>",
+        ),
+        ("<<<image_2>>>",),
+    ),
     ("callback not http", lambda s: _edit(s, callback_url="file:///etc/passwd"), ("callback_url",)),
 ]
 
 
 @pytest.mark.parametrize(("case", "make_body", "words"), TASK_CASES, ids=[c[0] for c in TASK_CASES])
 async def test_create_edit_task_rules(
-    http: aiohttp.ClientSession, emulator: KlingEmulator, file_server: str,
-    case: str, make_body: Callable[[str], dict], words: tuple[str, ...],
+    http: aiohttp.ClientSession,
+    emulator: KlingEmulator,
+    file_server: str,
+    case: str,
+    make_body: Callable[[str], dict],
+    words: tuple[str, ...],
 ) -> None:
     session_id = await _session(http, emulator, file_server)
     status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}", make_body(session_id))
@@ -247,15 +336,26 @@ IMAGE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "make_image", "words"), IMAGE_CASES,
-                         ids=[c[0] for c in IMAGE_CASES])
+@pytest.mark.parametrize(
+    ("case", "make_image", "words"), IMAGE_CASES, ids=[c[0] for c in IMAGE_CASES]
+)
 async def test_reference_image_rules(
-    http: aiohttp.ClientSession, emulator: KlingEmulator,
-    case: str, make_image: Callable[[], str], words: tuple[str, ...],
+    http: aiohttp.ClientSession,
+    emulator: KlingEmulator,
+    case: str,
+    make_image: Callable[[], str],
+    words: tuple[str, ...],
 ) -> None:
-    status, body = await api(http, "POST", f"{emulator.base_url}{MULTI}", {
-        "image_list": [{"image": IMAGE_OK}, {"image": make_image()}],
-        "prompt": "two images", "aspect_ratio": "16:9"})
+    status, body = await api(
+        http,
+        "POST",
+        f"{emulator.base_url}{MULTI}",
+        {
+            "image_list": [{"image": IMAGE_OK}, {"image": make_image()}],
+            "prompt": "two images",
+            "aspect_ratio": "16:9",
+        },
+    )
     assert_error(status, body, 1201, "image_list[1].image", *words)
 
 
@@ -265,11 +365,13 @@ async def test_reference_images_by_url_are_fetched_and_checked(
     (clips.folder / "ok.jpg").write_bytes(png_bytes((500, 400), (1, 2, 3), "JPEG"))
     (clips.folder / "tiny.png").write_bytes(png_bytes((100, 100), (1, 2, 3)))
     url = f"{emulator.base_url}{MULTI}"
-    status, body = await api(http, "POST", url, {
-        "image_list": [{"image": f"{file_server}/ok.jpg"}], "prompt": "one"})
+    status, body = await api(
+        http, "POST", url, {"image_list": [{"image": f"{file_server}/ok.jpg"}], "prompt": "one"}
+    )
     assert status == 200, body
-    status, body = await api(http, "POST", url, {
-        "image_list": [{"image": f"{file_server}/tiny.png"}], "prompt": "one"})
+    status, body = await api(
+        http, "POST", url, {"image_list": [{"image": f"{file_server}/tiny.png"}], "prompt": "one"}
+    )
     assert_error(status, body, 1201, "image_list[0].image", "100x100")
 
 
@@ -278,8 +380,12 @@ async def test_multi_image_rules(http: aiohttp.ClientSession, emulator: KlingEmu
     five = [{"image": IMAGE_OK}] * 5
     status, body = await api(http, "POST", url, {"image_list": five, "prompt": "p"})
     assert_error(status, body, 1201, "image_list", "got 5")
-    status, body = await api(http, "POST", url, {
-        "image_list": [{"image": IMAGE_OK}], "prompt": "p", "aspect_ratio": "4:3"})
+    status, body = await api(
+        http,
+        "POST",
+        url,
+        {"image_list": [{"image": IMAGE_OK}], "prompt": "p", "aspect_ratio": "4:3"},
+    )
     assert_error(status, body, 1201, "aspect_ratio")
     status, body = await api(http, "POST", url, {"image_list": [{"image": IMAGE_OK}]})
     assert_error(status, body, 1201, "prompt is required")
@@ -291,8 +397,9 @@ async def test_a_session_without_points_cannot_be_edited_or_previewed(
     session_id = await _session(http, emulator, file_server, points=False)
     status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}", _edit(session_id))
     assert_error(status, body, 1201, "no selection")
-    status, body = await api(http, "POST", f"{emulator.base_url}{EDIT}/preview-selection",
-                             {"session_id": session_id})
+    status, body = await api(
+        http, "POST", f"{emulator.base_url}{EDIT}/preview-selection", {"session_id": session_id}
+    )
     assert_error(status, body, 1201, "no selection")
 
 
@@ -305,8 +412,12 @@ async def test_duplicate_external_task_id_is_refused_across_endpoints(
     assert status == 200, body
     status, body = await api(http, "POST", url, _edit(session_id, external_task_id="job-1"))
     assert_error(status, body, 1201, "external_task_id", "already exists")
-    status, body = await api(http, "POST", f"{emulator.base_url}{MULTI}", {
-        "image_list": [{"image": IMAGE_OK}], "prompt": "p", "external_task_id": "job-1"})
+    status, body = await api(
+        http,
+        "POST",
+        f"{emulator.base_url}{MULTI}",
+        {"image_list": [{"image": IMAGE_OK}], "prompt": "p", "external_task_id": "job-1"},
+    )
     assert_error(status, body, 1201, "external_task_id")
 
 
