@@ -146,3 +146,20 @@ async def test_progress_is_reported_at_most_once_per_interval_since_acceptance(
                 if jid == job.id]
     # Exactly one interval after the last report counts as due; elapsed runs from acceptance.
     assert reported == [(0.0, 0.0), (interval, interval), (2 * interval, 2 * interval)]
+
+
+async def test_progress_carries_the_estimate_from_jobs_finished_before_a_restart(
+    parts: Parts,
+) -> None:
+    earlier = await parts.accepted_job()
+    assert earlier.submitted_at is not None
+    parts.time.now += 120
+    done = await parts.store.transition_job(
+        earlier.id, from_states=[S.SUBMITTED], to=S.DELIVERED, finished_at=parts.time.now)
+    assert done is not None
+    parts.table.forget(earlier.id)
+    await parts.poller.load_estimates()  # what the runner does when it starts
+    job = await accepted_late(parts)
+    await poll(parts, job.id)
+    [(_, _, estimate, _)] = [p for p in parts.observer.progress if p[0] == job.id]
+    assert estimate == 120.0
