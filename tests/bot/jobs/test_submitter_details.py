@@ -1,0 +1,99 @@
+"""The submitter on its own: lookups after a create whose outcome is unknown, a create that
+raises something unexpected, and the queue's time limit to the second."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from bot.storage import Job, JobState
+from tests.bot.jobs import test_parts
+from tests.bot.jobs.conftest import UnexpectedErrors as ErrorLog
+from tests.bot.jobs.fakes import new_job
+from tests.bot.jobs.test_parts import CONFIG, Parts
+
+S = JobState
+parts = test_parts.parts  # the fixture: each part on its own around a real store
+
+
+async def sending(parts: Parts, job: Job) -> Job:
+    moved = await parts.store.transition_job(job.id, from_states=[S.QUEUED], to=S.SUBMITTING)
+    assert moved is not None
+    return parts.table.remember(moved)
+
+
+async def test_a_job_kling_never_shows_is_resent_until_the_attempts_run_out(
+    parts: Parts,
+) -> None:
+    job = await parts.store.create_job(new_job())
+    tries = CONFIG.max_submit_attempts
+    for _ in range(tries - 1):
+        job = await sending(parts, job)
+        await parts.submitter.reconcile(job)  # not at Kling: certainly not created
+        job = await parts.stored(job.id)
+        assert job.state is S.QUEUED and job.id in parts.table.queue
+    job = await sending(parts, job)
+    await parts.submitter.reconcile(job)
+    failed = await parts.stored(job.id)
+    assert failed.state is S.FAILED and job.id not in parts.table
+    assert failed.status_msg == f"Kling did not take the job after {tries} tries."
+    assert parts.kling.finds == [job.id] * tries and parts.kling.creates == []
+
+
+async def test_a_job_whose_id_kling_has_taken_is_looked_up_again_not_resent(
+    parts: Parts,
+) -> None:
+    job = await sending(parts, await parts.store.create_job(new_job()))
+    parts.table.notes(job.id).id_taken = True
+    await parts.submitter.reconcile(job)
+    assert (await parts.stored(job.id)).state is S.SUBMITTING
+    assert job.id not in parts.table.queue
+    assert parts.table.due.next_due() == parts.time.now + CONFIG.reconcile_first
+    assert parts.table.notes(job.id).absent_after_send == 0
+
+
+async def test_a_create_that_raises_something_unexpected_is_looked_up_before_any_resend(
+    parts: Parts, unexpected_errors: ErrorLog
+) -> None:
+    unexpected_errors.expect()
+    unexpected_errors.runners.append(SimpleNamespace(stats=parts.stats))  # type: ignore[arg-type]
+
+    async def broken_create(job: Job) -> None:
+        raise KeyError("data")  # e.g. an answer the client could not read
+
+    parts.kling.create = broken_create  # type: ignore[method-assign,assignment]
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    parts.table.dequeue(job.id)
+    await parts.submitter.submit(job.id)
+    assert (await parts.stored(job.id)).state is S.SUBMITTING  # not failed, not requeued
+    assert parts.stats.unexpected_errors == len(unexpected_errors.records) == 1
+    assert parts.table.due.next_due() == parts.time.now + CONFIG.reconcile_first
+    assert parts.gate.is_open(parts.time.now)
+
+
+async def test_a_queued_job_expires_at_its_time_limit_to_the_second(parts: Parts) -> None:
+    job = await parts.store.create_job(new_job())
+    other = await parts.store.create_job(new_job())
+    for queued in (job, other):
+        parts.recorder.queue(queued)
+    parts.time.now += 100  # the card was posted later: the limit still runs from creation
+    carded = await parts.store.update_job(job.id, card_message_id=5)
+    assert carded is not None and carded.updated_at == job.created_at + 100
+    job = parts.table.remember(carded)
+    expires_at = job.created_at + CONFIG.queue_timeout
+    parts.time.now = expires_at - 1
+    # Due a second early (an error retry moved its entry): popped as the scheduler does.
+    parts.table.due.schedule(job.id, parts.time.now)
+    assert parts.table.due.pop_due(parts.time.now) == [job.id]
+    await parts.submitter.expire_queued(job)
+    assert (await parts.stored(job.id)).state is S.QUEUED
+    assert parts.table.queue.position(job.id) == 1  # kept its place ahead of the other
+    assert parts.table.due.pop_due(expires_at - 0.5) == []  # its expiry is still coming,
+    parts.time.now = expires_at  # at the hour
+    assert job.id in parts.table.due.pop_due(parts.time.now)
+    await parts.submitter.expire_queued(job)
+    failed = await parts.stored(job.id)
+    assert failed.state is S.FAILED and job.id not in parts.table
+    assert failed.status_msg == (
+        "Kling stayed busy for 60 minutes; the job was not sent and nothing was charged."
+    )
