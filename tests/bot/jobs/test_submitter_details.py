@@ -3,8 +3,11 @@ raises something unexpected, and the queue's time limit to the second."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
+from bot.kling.errors import CreateOutcomeUnknownError
+from bot.kling.models import Task, TaskStatus
 from bot.storage import Job, JobState
 from tests.bot.jobs import test_parts
 from tests.bot.jobs.conftest import UnexpectedErrors as ErrorLog
@@ -97,3 +100,53 @@ async def test_a_queued_job_expires_at_its_time_limit_to_the_second(parts: Parts
     assert failed.status_msg == (
         "Kling stayed busy for 60 minutes; the job was not sent and nothing was charged."
     )
+
+
+async def test_a_task_kling_is_already_running_is_taken_up_as_processing_with_its_units(
+    parts: Parts,
+) -> None:
+    real_create = parts.kling.create
+
+    async def running_at_once(job: Job) -> Task:
+        task = await real_create(job)
+        return dataclasses.replace(task, status=TaskStatus.PROCESSING, final_unit_deduction=1.5)
+
+    parts.kling.create = running_at_once  # type: ignore[method-assign]
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    parts.table.dequeue(job.id)
+    await parts.submitter.submit(job.id)
+    accepted = await parts.stored(job.id)
+    assert accepted.state is S.PROCESSING and accepted.units == 1.5
+    assert parts.observer.states_of(job.id) == [S.SUBMITTING, S.PROCESSING]
+
+
+async def test_a_found_task_ends_the_lookup_backoff(parts: Parts) -> None:
+    parts.kling.script_create(
+        ("store-then-raise", CreateOutcomeUnknownError("timeout", external_task_id="x")))
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    parts.table.dequeue(job.id)
+    await parts.submitter.submit(job.id)
+    assert parts.table.notes(job.id).lookup_failures == 1
+    parts.time.now += CONFIG.reconcile_first
+    await parts.submitter.reconcile(parts.table[job.id])
+    assert (await parts.stored(job.id)).state is S.SUBMITTED
+    assert parts.table.notes(job.id).lookup_failures == 0
+
+
+async def test_when_the_queue_moves_waiting_jobs_hear_their_wait_and_the_estimate(
+    parts: Parts,
+) -> None:
+    first = await parts.store.create_job(new_job())
+    waiting = await parts.store.create_job(new_job())
+    for job in (first, waiting):
+        parts.recorder.queue(job)
+    parts.poller.estimates[waiting.kind] = 77.0
+    parts.time.now += 50
+    parts.table.dequeue(first.id)
+    await parts.submitter.submit(first.id)
+    heard = [(elapsed, estimate) for jid, elapsed, estimate, _ in parts.observer.progress
+             if jid == waiting.id]
+    assert heard == [(50.0, 77.0)]
+    assert parts.table.notes(waiting.id).last_progress == parts.time.now
