@@ -150,3 +150,48 @@ async def test_when_the_queue_moves_waiting_jobs_hear_their_wait_and_the_estimat
              if jid == waiting.id]
     assert heard == [(50.0, 77.0)]
     assert parts.table.notes(waiting.id).last_progress == parts.time.now
+
+
+async def test_a_lookup_that_raises_something_unexpected_is_tried_again_later(
+    parts: Parts, unexpected_errors: ErrorLog
+) -> None:
+    unexpected_errors.expect()
+    unexpected_errors.runners.append(SimpleNamespace(stats=parts.stats))  # type: ignore[arg-type]
+
+    async def broken_find(job: Job) -> None:
+        raise KeyError("data")
+
+    parts.kling.find = broken_find  # type: ignore[method-assign,assignment]
+    job = await sending(parts, await parts.store.create_job(new_job()))
+    await parts.submitter.reconcile(job)
+    assert (await parts.stored(job.id)).state is S.SUBMITTING and job.id in parts.table
+    assert parts.stats.unexpected_errors == len(unexpected_errors.records) == 1
+    assert parts.table.due.next_due() == parts.time.now + CONFIG.reconcile_first
+
+
+async def test_a_job_cancelled_before_its_turn_is_dropped_unsent(parts: Parts) -> None:
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    parts.table.dequeue(job.id)
+    assert await parts.store.cancel_job(job.id) is not None
+    await parts.submitter.submit(job.id)
+    assert parts.kling.creates == [] and job.id not in parts.table
+
+
+async def test_a_job_ended_elsewhere_while_its_create_was_out_is_dropped(parts: Parts) -> None:
+    real_create = parts.kling.create
+
+    async def cancelled_meanwhile(job: Job) -> Task:
+        # Another actor (an admin, another process) ended the job meanwhile.
+        ended = await parts.store.transition_job(
+            job.id, from_states=[S.SUBMITTING], to=S.CANCELLED)
+        assert ended is not None
+        return await real_create(job)
+
+    parts.kling.create = cancelled_meanwhile  # type: ignore[method-assign]
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    parts.table.dequeue(job.id)
+    await parts.submitter.submit(job.id)
+    assert (await parts.stored(job.id)).state is S.CANCELLED
+    assert job.id not in parts.table and job.id not in parts.table.due
