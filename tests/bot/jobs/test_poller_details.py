@@ -30,8 +30,12 @@ async def accepted_late(parts: Parts) -> Job:
     assert sending is not None
     parts.time.now += ACCEPTED_AFTER
     accepted = await parts.store.transition_job(
-        job.id, from_states=[S.SUBMITTING], to=S.SUBMITTED, kling_task_id=task.task_id,
-        submitted_at=parts.time.now)
+        job.id,
+        from_states=[S.SUBMITTING],
+        to=S.SUBMITTED,
+        kling_task_id=task.task_id,
+        submitted_at=parts.time.now,
+    )
     assert accepted is not None and accepted.submitted_at == accepted.created_at + ACCEPTED_AFTER
     return parts.table.remember(accepted)
 
@@ -142,8 +146,9 @@ async def test_progress_is_reported_at_most_once_per_interval_since_acceptance(
     for offset in (0.0, interval - 1, interval, 2 * interval - 1, 2 * interval):
         parts.time.now = start + offset
         await poll(parts, job.id)
-    reported = [(elapsed, at - start) for jid, elapsed, _, at in parts.observer.progress
-                if jid == job.id]
+    reported = [
+        (elapsed, at - start) for jid, elapsed, _, at in parts.observer.progress if jid == job.id
+    ]
     # Exactly one interval after the last report counts as due; elapsed runs from acceptance.
     assert reported == [(0.0, 0.0), (interval, interval), (2 * interval, 2 * interval)]
 
@@ -155,7 +160,8 @@ async def test_progress_carries_the_estimate_from_jobs_finished_before_a_restart
     assert earlier.submitted_at is not None
     parts.time.now += 120
     done = await parts.store.transition_job(
-        earlier.id, from_states=[S.SUBMITTED], to=S.DELIVERED, finished_at=parts.time.now)
+        earlier.id, from_states=[S.SUBMITTED], to=S.DELIVERED, finished_at=parts.time.now
+    )
     assert done is not None
     parts.table.forget(earlier.id)
     await parts.poller.load_estimates()  # what the runner does when it starts

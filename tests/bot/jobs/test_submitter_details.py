@@ -123,7 +123,8 @@ async def test_a_task_kling_is_already_running_is_taken_up_as_processing_with_it
 
 async def test_a_found_task_ends_the_lookup_backoff(parts: Parts) -> None:
     parts.kling.script_create(
-        ("store-then-raise", CreateOutcomeUnknownError("timeout", external_task_id="x")))
+        ("store-then-raise", CreateOutcomeUnknownError("timeout", external_task_id="x"))
+    )
     job = await parts.store.create_job(new_job())
     parts.recorder.queue(job)
     parts.table.dequeue(job.id)
@@ -146,8 +147,11 @@ async def test_when_the_queue_moves_waiting_jobs_hear_their_wait_and_the_estimat
     parts.time.now += 50
     parts.table.dequeue(first.id)
     await parts.submitter.submit(first.id)
-    heard = [(elapsed, estimate) for jid, elapsed, estimate, _ in parts.observer.progress
-             if jid == waiting.id]
+    heard = [
+        (elapsed, estimate)
+        for jid, elapsed, estimate, _ in parts.observer.progress
+        if jid == waiting.id
+    ]
     assert heard == [(50.0, 77.0)]
     assert parts.table.notes(waiting.id).last_progress == parts.time.now
 
@@ -183,8 +187,7 @@ async def test_a_job_ended_elsewhere_while_its_create_was_out_is_dropped(parts: 
 
     async def cancelled_meanwhile(job: Job) -> Task:
         # Another actor (an admin, another process) ended the job meanwhile.
-        ended = await parts.store.transition_job(
-            job.id, from_states=[S.SUBMITTING], to=S.CANCELLED)
+        ended = await parts.store.transition_job(job.id, from_states=[S.SUBMITTING], to=S.CANCELLED)
         assert ended is not None
         return await real_create(job)
 

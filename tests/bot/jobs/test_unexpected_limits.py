@@ -24,8 +24,14 @@ PATIENT = RunnerConfig(max_unexpected_errors=1000, poll_timeout=LIMIT, queue_tim
 def handler_for(parts: Parts, errors: ErrorLog, config: RunnerConfig) -> UnexpectedErrors:
     errors.expect()
     errors.runners.append(SimpleNamespace(stats=parts.stats))  # type: ignore[arg-type]
-    return UnexpectedErrors(table=parts.table, recorder=parts.recorder, delivery=parts.delivery,
-                            config=config, clock=parts.time, stats=parts.stats)
+    return UnexpectedErrors(
+        table=parts.table,
+        recorder=parts.recorder,
+        delivery=parts.delivery,
+        config=config,
+        clock=parts.time,
+        stats=parts.stats,
+    )
 
 
 async def crash(handler: UnexpectedErrors, job_id: str, where: str = "poll") -> None:
@@ -145,8 +151,7 @@ async def test_giving_up_on_a_job_another_actor_moved_adopts_it_and_steps_it_now
 ) -> None:
     handler = handler_for(parts, unexpected_errors, RunnerConfig(max_unexpected_errors=1))
     job = await parts.accepted_job()  # the table still says "submitted"
-    elsewhere = await parts.store.transition_job(
-        job.id, from_states=[S.SUBMITTED], to=S.PROCESSING)
+    elsewhere = await parts.store.transition_job(job.id, from_states=[S.SUBMITTED], to=S.PROCESSING)
     assert elsewhere is not None
     await crash(handler, job.id)
     # The failure did not apply (the job had moved on): what the database says is taken up
