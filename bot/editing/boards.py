@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -87,6 +87,17 @@ def _render(
     return encoded
 
 
+async def draw_off_loop(render: Callable[..., bytes], *args: Any) -> bytes:
+    """Run a drawing (board or picker) in a worker thread; a frame that cannot be read becomes
+    the member's "could not be drawn" message."""
+    try:
+        return await asyncio.to_thread(render, *args)
+    except MediaError as error:
+        raise UserFacingError(
+            Msg("The board could not be drawn: {reason}", reason=error.message)
+        ) from error
+
+
 async def build_board(
     store: Store, session: Session, media_dir: Path, *, locale: object = None
 ) -> BoardView:
@@ -101,21 +112,16 @@ async def build_board(
     grid = grid_for(session)
     caption = frame_caption(frame_index, session.video.fps).render(locale)
     numbered = [(p.number, p.x, p.y) for p in on_frame]
-    try:
-        image = await asyncio.to_thread(
-            _render,
-            Path(session.local_path),
-            session_dir(media_dir, session.id) / "frames",
-            frame_index,
-            masks,
-            numbered,
-            grid,
-            caption,
-        )
-    except MediaError as error:
-        raise UserFacingError(
-            Msg("The board could not be drawn: {reason}", reason=error.message)
-        ) from error
+    image = await draw_off_loop(
+        _render,
+        Path(session.local_path),
+        session_dir(media_dir, session.id) / "frames",
+        frame_index,
+        masks,
+        numbered,
+        grid,
+        caption,
+    )
     return BoardView(
         session_id=session.id,
         image=image,

@@ -7,17 +7,15 @@ so the picker shows what is already selected before and after every mark.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from bot.editing.board_cache import full_frame
-from bot.editing.boards import frame_caption, point_views, session_dir
+from bot.editing.boards import draw_off_loop, frame_caption, point_views, session_dir
 from bot.errors import UserFacingError
 from bot.grid import CellRef
 from bot.i18n import Msg
-from bot.media import MediaError
 from bot.render.picker import WHOLE, render_picker
 from bot.storage import MAX_POINTS_PER_FRAME, Session, Store
 from bot.zoom import ZOOM_GRID, cell_region
@@ -89,21 +87,16 @@ async def build_picker(
     caption = frame_caption(frame_index, session.video.fps).render(locale)
     if cell is not None:
         caption += f" · {ZOOM_GRID.cell_name(cell)}"
-    try:
-        image = await asyncio.to_thread(
-            _render,
-            Path(session.local_path),
-            session_dir(media_dir, session.id) / "frames",
-            frame_index,
-            masks,
-            [(p.number, p.x, p.y) for p in points],
-            cell,
-            caption,
-        )
-    except MediaError as error:
-        raise UserFacingError(
-            Msg("The board could not be drawn: {reason}", reason=error.message)
-        ) from error
+    image = await draw_off_loop(
+        _render,
+        Path(session.local_path),
+        session_dir(media_dir, session.id) / "frames",
+        frame_index,
+        masks,
+        [(p.number, p.x, p.y) for p in points],
+        cell,
+        caption,
+    )
     return PickerView(
         session_id=session.id,
         frame_index=frame_index,
