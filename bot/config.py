@@ -20,6 +20,7 @@ from bot.config_values import (
     Secret,
     TableReader,
 )
+from bot.shards import ShardSet
 
 Provider = Literal["kling", "cometapi", "emulator"]
 PROVIDERS: tuple[Provider, ...] = ("kling", "cometapi", "emulator")
@@ -48,6 +49,8 @@ class DiscordConfig:
     token: Secret | None = None
     api_base: str | None = None
     sync_guild_ids: tuple[int, ...] = ()
+    # This process's shards (SPEC §11); unset: every shard, as many as Discord recommends.
+    shards: ShardSet = field(default_factory=ShardSet)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class KlingConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     path: Path = Path("data/kling-bot.sqlite3")
+    # postgresql://user:password@host:port/db (SPEC §11); None: the SQLite file at ``path``.
+    url: Secret | None = None
     media_dir: Path = Path("data/media")
     retention_days: int = 30
 
@@ -176,7 +181,10 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         problems.append(f"{d.where('sync_guild_ids')} must be a list of server ids (numbers)")
         guild_ids = []
     discord_cfg = DiscordConfig(
-        token=d.secret("token"), api_base=d.url("api_base"), sync_guild_ids=tuple(guild_ids)
+        token=d.secret("token"),
+        api_base=d.url("api_base"),
+        sync_guild_ids=tuple(guild_ids),
+        shards=_shard_set(d, problems),
     )
 
     k = reader("kling")
@@ -211,6 +219,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     s = reader("storage")
     storage_cfg = StorageConfig(
         path=s.path("path", StorageConfig.path, base),
+        url=_database_url(s, problems),
         media_dir=s.path("media_dir", StorageConfig.media_dir, base),
         retention_days=s.integer("retention_days", 30, low=1, high=3650),
     )
@@ -227,6 +236,46 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     if problems:
         raise ConfigError(problems)
     return Config(discord_cfg, kling_cfg, storage_cfg, logging_cfg, web_cfg)
+
+
+def _shard_set(d: TableReader, problems: list[str]) -> ShardSet:
+    """[discord] shard_count and shard_ids; problems name the key (or its variable)."""
+    count: int | None = None
+    if "shard_count" in d.table:
+        count = d.integer("shard_count", 0, low=1, high=100_000) or None
+    ids_value = d.table.get("shard_ids")
+    ids: tuple[int, ...] | None = None
+    if ids_value is not None:
+        if not isinstance(ids_value, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids_value
+        ):
+            problems.append(f"{d.where('shard_ids')} must be a list of shard numbers")
+            return ShardSet(count)
+        ids = tuple(ids_value)
+        if count is None and "shard_count" not in d.table:
+            problems.append(
+                f"{d.where('shard_ids')} needs [discord] shard_count: the ids are shards of it"
+            )
+            return ShardSet()
+    if count is None:
+        return ShardSet()
+    try:
+        return ShardSet(count, ids)
+    except ValueError as error:
+        problems.append(f"{d.where('shard_ids')}: {error}")
+        return ShardSet(count)
+
+
+def _database_url(s: TableReader, problems: list[str]) -> Secret | None:
+    """[storage] url / DATABASE_URL: a PostgreSQL URL (it carries a password: never echoed)."""
+    url = s.secret("url")
+    if url is not None and not url.reveal().startswith(("postgresql://", "postgres://")):
+        problems.append(
+            f"{s.where('url')} must be a postgresql://user:password@host:port/database URL "
+            "(leave it out to use the SQLite file at [storage] path)"
+        )
+        return None
+    return url
 
 
 def _web_config(

@@ -22,7 +22,13 @@ Kind = Literal["str", "secret", "url", "int", "float", "bool", "path", "int_list
 
 # Every key of the file, by section, with the type an environment value is parsed to.
 SCHEMA: dict[str, dict[str, Kind]] = {
-    "discord": {"token": "secret", "api_base": "url", "sync_guild_ids": "int_list"},
+    "discord": {
+        "token": "secret",
+        "api_base": "url",
+        "sync_guild_ids": "int_list",
+        "shard_count": "int",
+        "shard_ids": "int_list",
+    },
     "kling": {
         "provider": "str",
         "api_key": "secret",
@@ -36,7 +42,7 @@ SCHEMA: dict[str, dict[str, Kind]] = {
         "connect_timeout_seconds": "float",
         "request_timeout_seconds": "float",
     },
-    "storage": {"path": "path", "media_dir": "path", "retention_days": "int"},
+    "storage": {"path": "path", "url": "secret", "media_dir": "path", "retention_days": "int"},
     "web": {
         "public_url": "url",
         "host": "str",
@@ -57,6 +63,7 @@ SHORT_ENV: dict[str, tuple[str, str]] = {
     "KLING_SECRET_KEY": ("kling", "secret_key"),
     "KLING_WEBHOOK_SECRET": ("kling", "webhook_secret"),
     "KLING_PROVIDER": ("kling", "provider"),
+    "DATABASE_URL": ("storage", "url"),
 }
 
 _TRUE = {"true", "1", "yes", "on"}

@@ -149,3 +149,58 @@ def test_log_scrubber_removes_secrets_from_messages_and_tracebacks(
     assert "sk-very-secret" not in caplog.text
     assert "Bearer [redacted]" in caplog.text
     assert "failed with [redacted]" in caplog.text
+
+
+# -- SPEC §11: shards and the PostgreSQL URL ---------------------------------------------------
+
+
+def test_shards_default_to_every_shard_in_one_process() -> None:
+    config = load_config(None, env={})
+    assert config.discord.shards.count is None
+    assert config.discord.shards.owns(123 << 22)
+    assert config.storage.url is None
+
+
+def test_shard_ids_from_the_file_choose_this_processs_servers(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[discord]\nshard_count = 2\nshard_ids = [1]\n", encoding="utf-8")
+    shards = load_config(path, env={}).discord.shards
+    assert (shards.count, shards.ids) == (2, (1,))
+    assert shards.owns(5 << 22) and not shards.owns(4 << 22)
+
+
+def test_shards_from_the_environment() -> None:
+    env = {"KLING_BOT__DISCORD__SHARD_COUNT": "4", "KLING_BOT__DISCORD__SHARD_IDS": "2,3"}
+    shards = load_config(None, env=env).discord.shards
+    assert (shards.count, shards.ids) == (4, (2, 3))
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("shard_ids = [0]", "needs [discord] shard_count"),
+        ("shard_count = 2\nshard_ids = [2]", "not shards of 2"),
+        ("shard_count = 0", "shard_count must be between 1"),
+        ('shard_count = 2\nshard_ids = "0"', "must be a list of shard numbers"),
+    ],
+)
+def test_impossible_shards_are_named(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[discord]\n{text}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert problem in str(caught.value)
+
+
+def test_database_url_comes_from_database_url_and_is_never_echoed() -> None:
+    url = "postgresql://kling:s3cret-pass@127.0.0.1:5432/kling"
+    config = load_config(None, env={"DATABASE_URL": url})
+    assert config.storage.url is not None and config.storage.url.reveal() == url
+    assert "s3cret-pass" not in repr(config)
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_without_echo() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, env={"DATABASE_URL": "mysql://root:hunter22@db/kling"})
+    assert "DATABASE_URL must be a postgresql://" in str(caught.value)
+    assert "hunter22" not in str(caught.value)

@@ -15,6 +15,8 @@ def test_every_key_of_every_section_is_reachable(tmp_path: Path) -> None:
         "KLING_BOT__DISCORD__TOKEN": "MTIz.env-token",
         "KLING_BOT__DISCORD__API_BASE": "http://127.0.0.1:9/api/v10",
         "KLING_BOT__DISCORD__SYNC_GUILD_IDS": "111, 222",
+        "KLING_BOT__DISCORD__SHARD_COUNT": "3",
+        "KLING_BOT__DISCORD__SHARD_IDS": "0, 2",
         "KLING_BOT__KLING__PROVIDER": "cometapi",
         "KLING_BOT__KLING__API_KEY": "c-91ab",
         "KLING_BOT__KLING__ACCESS_KEY": "AKa1b2",
@@ -27,6 +29,7 @@ def test_every_key_of_every_section_is_reachable(tmp_path: Path) -> None:
         "KLING_BOT__KLING__CONNECT_TIMEOUT_SECONDS": "2.5",
         "KLING_BOT__KLING__REQUEST_TIMEOUT_SECONDS": "120",
         "KLING_BOT__STORAGE__PATH": str(tmp_path / "db.sqlite3"),
+        "KLING_BOT__STORAGE__URL": "postgresql://kling:pw@127.0.0.1:5432/kling",
         "KLING_BOT__STORAGE__MEDIA_DIR": str(tmp_path / "media"),
         "KLING_BOT__STORAGE__RETENTION_DAYS": "7",
         "KLING_BOT__LOGGING__LEVEL": "debug",
@@ -44,6 +47,8 @@ def test_every_key_of_every_section_is_reachable(tmp_path: Path) -> None:
     assert c.discord.token == Secret("MTIz.env-token")
     assert c.discord.api_base == "http://127.0.0.1:9/api/v10"
     assert c.discord.sync_guild_ids == (111, 222)
+    assert (c.discord.shards.count, c.discord.shards.ids) == (3, (0, 2))
+    assert c.storage.url == Secret("postgresql://kling:pw@127.0.0.1:5432/kling")
     assert c.kling.provider == "cometapi"
     assert (c.kling.api_key, c.kling.access_key, c.kling.secret_key) == (
         Secret("c-91ab"),
