@@ -1,137 +1,179 @@
-"""The one SQLite connection of the process: pragmas, migrations, and the transaction helper.
+"""The database of the process, behind one small interface the query mixins build on.
 
-All statements of the process go through one aiosqlite connection (a single worker thread). An
-``asyncio.Lock`` serialises them so that one coroutine's transaction never interleaves with another
-coroutine's statements on the shared connection. Write transactions are shielded from cancellation:
-when the caller is cancelled (graceful shutdown), the transaction still commits or rolls back before
-the cancellation propagates, so the connection is never left inside an open transaction.
+Two backends implement it: :mod:`bot.storage.sqlite_backend` (one aiosqlite connection, the
+default) and :mod:`bot.storage.postgres_backend` (an asyncpg pool, SPEC §11). The SQL of the mixins
+is written once, SQLite-flavoured with ``?`` placeholders; the PostgreSQL backend translates what it
+must (see :func:`bot.storage.postgres_backend.translate`).
+
+Writes have the same meaning on both: a write statement or a write transaction runs alone among all
+writers of the database (SQLite's ``BEGIN IMMEDIATE``; on PostgreSQL a transaction-scoped advisory
+lock), so a check followed by a write in one transaction (the quotas of ``create_job``) holds even
+across processes. Writes are shielded from cancellation: when the caller is cancelled (graceful
+shutdown), the write still commits or rolls back before the cancellation propagates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from importlib import resources
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import aiosqlite
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import aiosqlite
 
 T = TypeVar("T")
 Clock = Callable[[], float]
-Body = Callable[[aiosqlite.Connection], Awaitable[T]]
+Dialect = str  # "sqlite" or "postgresql"
+DIALECTS = ("sqlite", "postgresql")
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-BUSY_TIMEOUT_MS = 5000
+# NNNN_name.sql (portable) or NNNN_name.<dialect>.sql (one per dialect, where they must differ).
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)(?:\.(sqlite|postgresql))?\.sql$")
 
 
-def migration_files() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) of every bundled migration, in order."""
-    found: list[tuple[int, str, str]] = []
+class Row(Protocol):
+    """A result row: ``row["column"]`` or ``row[0]`` (sqlite3.Row and asyncpg.Record both are)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+
+class Tx(Protocol):
+    """What a write transaction's body may do (it already runs alone among writers)."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None: ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+
+Body = Callable[[Tx], Awaitable[T]]
+
+
+class Listening(Protocol):
+    """A subscription made by ``Store.listen``; ``stop()`` ends it."""
+
+    async def stop(self) -> None: ...
+
+
+class Backend(Protocol):
+    dialect: Dialect
+    # Errors a write raises when it breaks a UNIQUE (or other) constraint.
+    integrity_errors: tuple[type[BaseException], ...]
+
+    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]: ...
+
+    async def write_statement(self, sql: str, params: Sequence[Any]) -> list[Row]: ...
+
+    async def transaction(self, body: Body[T]) -> T: ...
+
+    async def notify(self, channel: str, payload: str) -> None: ...
+
+    async def listen(self, channel: str, handler: Callable[[str], None]) -> Listening: ...
+
+    async def close(self) -> None: ...
+
+
+def migration_files(dialect: Dialect = "sqlite") -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every bundled migration for ``dialect``, in order.
+
+    A number has either one portable file or one file per dialect, never both.
+    """
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}")
+    by_version: dict[int, dict[str | None, tuple[str, str]]] = {}
     for entry in resources.files("bot.storage").joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [version for version, _, _ in found]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"duplicate migration numbers: {versions}")
+        if not match:
+            continue
+        version, flavour = int(match.group(1)), match.group(3)
+        files = by_version.setdefault(version, {})
+        if flavour in files:
+            raise RuntimeError(f"duplicate migration numbers: {version:04d}")
+        files[flavour] = (entry.name, entry.read_text(encoding="utf-8"))
+    found: list[tuple[int, str, str]] = []
+    for version, files in sorted(by_version.items()):
+        if None in files and len(files) > 1:
+            raise RuntimeError(f"migration {version:04d} is both portable and per dialect")
+        if None in files:
+            found.append((version, *files[None]))
+        elif set(files) == set(DIALECTS):
+            found.append((version, *files[dialect]))
+        else:
+            raise RuntimeError(f"migration {version:04d} needs a file for each dialect")
     return found
 
 
 class Database:
-    """Owns the connection; the query mixins of :class:`bot.storage.Store` build on it."""
+    """Owns the backend; the query mixins of :class:`bot.storage.Store` build on it."""
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
-        self._conn = conn
+    def __init__(self, backend: Backend, clock: Clock) -> None:
+        self._backend = backend
         self._clock = clock
-        self._lock = asyncio.Lock()
-        self._closed = False
 
-    @classmethod
-    async def _connect(cls, path: str | Path, clock: Clock | None = None) -> aiosqlite.Connection:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; transactions are explicit BEGIN IMMEDIATE … COMMIT.
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await _apply_migrations(conn, clock or time.time)
-        except BaseException:
-            await conn.close()
-            raise
-        return conn
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect, "sqlite" or "postgresql" (for diagnostics)."""
+        return self._backend.dialect
+
+    @property
+    def _conn(self) -> aiosqlite.Connection:
+        """The SQLite connection (tests of SQLite itself use it); other backends have none."""
+        connection: aiosqlite.Connection | None = getattr(self._backend, "connection", None)
+        if connection is None:
+            raise AttributeError(f"a {self.dialect} store has no SQLite connection")
+        return connection
 
     def now(self) -> float:
         return self._clock()
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        async with self._lock:  # let the current statement or transaction finish
-            self._closed = True
-            await self._conn.close()
+        await self._backend.close()
 
     async def schema_version(self) -> int:
         row = await self._fetchone("SELECT MAX(version) AS v FROM schema_version")
         return int(row["v"]) if row and row["v"] is not None else 0
 
+    # -- coordination between processes (SPEC §11) ------------------------------------------
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Wake the listeners of ``channel`` (in every process sharing a PostgreSQL database;
+        with SQLite, this store's own listeners)."""
+        await self._backend.notify(channel, payload)
+
+    async def listen(self, channel: str, handler: Callable[[str], None]) -> Listening:
+        """Call ``handler(payload)`` on the event loop for each notification on ``channel``."""
+        return await self._backend.listen(channel, handler)
+
     # -- helpers used by the query mixins -------------------------------------------------
 
-    async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+    async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        # execute_fetchall is one hop to the connection's thread (execute + fetch: two).
-        async with self._lock:
-            return list(await self._conn.execute_fetchall(sql, tuple(params)))
+    async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return await self._backend.fetchall(sql, tuple(params))
 
-    async def _write_statement(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+    async def _write_statement(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """One statement (atomic on its own, triggers included), e.g. ``UPDATE … RETURNING``."""
-
-        async def run() -> list[aiosqlite.Row]:
-            async with self._lock:
-                if self._closed:
-                    raise RuntimeError("the store is closed")
-                return list(await self._conn.execute_fetchall(sql, tuple(params)))
-
-        return await _finish_even_if_cancelled(run())
+        return await _finish_even_if_cancelled(self._backend.write_statement(sql, tuple(params)))
 
     async def _write(self, body: Body[T]) -> T:
-        """Run ``body`` in one IMMEDIATE transaction; commit, or roll back on any error."""
-        return await _finish_even_if_cancelled(self._run_transaction(body))
-
-    async def _run_transaction(self, body: Body[T]) -> T:
-        async with self._lock:
-            if self._closed:
-                raise RuntimeError("the store is closed")
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = await body(self._conn)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
-            return result
+        """Run ``body`` in one write transaction; commit, or roll back on any error."""
+        return await _finish_even_if_cancelled(self._backend.transaction(body))
 
 
-async def fetch_one(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
-) -> aiosqlite.Row | None:
-    """One row inside a transaction body (which already holds the lock, unlike ``_fetchone``)."""
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+async def fetch_one(tx: Tx, sql: str, params: Sequence[Any]) -> Row | None:
+    """One row inside a transaction body (which already runs alone, unlike ``_fetchone``)."""
+    return await tx.fetchone(sql, params)
 
 
 async def _finish_even_if_cancelled(write: Awaitable[T]) -> T:
@@ -145,30 +187,32 @@ async def _finish_even_if_cancelled(write: Awaitable[T]) -> T:
         raise
 
 
-async def _apply_migrations(conn: aiosqlite.Connection, clock: Clock) -> None:
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    async with conn.execute("SELECT version FROM schema_version") as cursor:
-        applied = {int(row[0]) for row in await cursor.fetchall()}
-    for version, name, sql in migration_files():
-        if version in applied:
-            continue
-        # executescript() commits anything pending first, so the whole migration and its
-        # bookkeeping row are wrapped in one explicit transaction inside the script itself.
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{sql}\n;\n"
-            f"INSERT INTO schema_version (version, name, applied_at) "
-            f"VALUES ({version}, '{name}', {clock()!r});\n"
-            "COMMIT;"
-        )
-        try:
-            await conn.executescript(script)
-        except Exception:
-            with contextlib.suppress(Exception):
-                await conn.execute("ROLLBACK")
-            log.exception("migration %s failed", name)
-            raise
-        log.info("applied migration %s", name)
+class LocalListeners:
+    """Notifications within one process: what ``listen``/``notify`` mean without a server."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Callable[[str], None]]] = {}
+
+    def add(self, channel: str, handler: Callable[[str], None]) -> Listening:
+        self._handlers.setdefault(channel, []).append(handler)
+        return _LocalListening(self, channel, handler)
+
+    def remove(self, channel: str, handler: Callable[[str], None]) -> None:
+        handlers = self._handlers.get(channel, [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    def dispatch(self, channel: str, payload: str) -> None:
+        # Like a server's notification, the handler runs later on the loop, never inside
+        # the notifier's own call.
+        loop = asyncio.get_running_loop()
+        for handler in list(self._handlers.get(channel, [])):
+            loop.call_soon(handler, payload)
+
+
+class _LocalListening:
+    def __init__(self, owner: LocalListeners, channel: str, handler: Callable[[str], None]) -> None:
+        self._owner, self._channel, self._handler = owner, channel, handler
+
+    async def stop(self) -> None:
+        self._owner.remove(self._channel, self._handler)

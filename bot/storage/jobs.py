@@ -13,9 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Row, Tx
 from bot.storage.models import (
     IN_FLIGHT_STATES,
     Job,
@@ -58,7 +56,7 @@ def delivery_key_for(job_id: str) -> str:
     return f"{job_id[:DELIVERY_KEY_LENGTH]}"
 
 
-def _job(row: aiosqlite.Row) -> Job:
+def _job(row: Row) -> Job:
     return Job(
         id=row["id"],
         kind=JobKind(row["kind"]),
@@ -119,10 +117,10 @@ class JobQueries(Database):
         if limits is None or limits == JobLimits():
             return _job((await self._write_statement(insert, params))[0])
 
-        async def body(conn: aiosqlite.Connection) -> Job:
-            await _check_limits(conn, new, limits, now)
-            rows = await conn.execute_fetchall(insert, params)
-            return _job(next(iter(rows)))
+        async def body(tx: Tx) -> Job:
+            await _check_limits(tx, new, limits, now)
+            rows = await tx.fetchall(insert, params)
+            return _job(rows[0])
 
         return await self._write(body)
 
@@ -290,23 +288,21 @@ class JobQueries(Database):
             " SELECT finished_at, submitted_at FROM jobs"
             " WHERE kind = ? AND state IN ('succeeded', 'delivering', 'delivered')"
             " AND submitted_at IS NOT NULL AND finished_at IS NOT NULL"
-            " ORDER BY finished_at DESC LIMIT ?)",
+            " ORDER BY finished_at DESC LIMIT ?) AS recent",
             (kind.value, sample),
         )
         return float(row["avg"]) if row and row["avg"] is not None else None
 
 
-async def _count(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> int:
-    rows = list(await conn.execute_fetchall(sql, params))
-    return int(rows[0][0]) if rows else 0
+async def _count(tx: Tx, sql: str, params: tuple[Any, ...]) -> int:
+    row = await tx.fetchone(sql, params)
+    return int(row[0]) if row else 0
 
 
-async def _check_limits(
-    conn: aiosqlite.Connection, new: NewJob, limits: JobLimits, now: float
-) -> None:
+async def _check_limits(tx: Tx, new: NewJob, limits: JobLimits, now: float) -> None:
     if limits.concurrent_jobs_per_guild is not None:
         active = await _count(
-            conn,
+            tx,
             f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND {ACTIVE_JOBS}",  # noqa: S608
             (new.guild_id,),
         )
@@ -321,7 +317,7 @@ async def _check_limits(
         moment = datetime.fromtimestamp(now, tz=UTC)
         day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         today = await _count(
-            conn,
+            tx,
             "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND requester_id = ?"
             " AND created_at >= ?"
             " AND (submitted_at IS NOT NULL OR state IN ('queued', 'submitting'))",

@@ -6,13 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Tx
 
 
 async def replace_masks(
-    conn: aiosqlite.Connection,
+    tx: Tx,
     session_id: int,
     frame_index: int,
     masks: Sequence[Any] | None,
@@ -22,12 +20,12 @@ async def replace_masks(
     if masks is None:
         return
     if not masks:
-        await conn.execute(
+        await tx.execute(
             "DELETE FROM frame_masks WHERE session_id = ? AND frame_index = ?",
             (session_id, frame_index),
         )
         return
-    await conn.execute(
+    await tx.execute(
         "INSERT INTO frame_masks (session_id, frame_index, masks_json, updated_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (session_id, frame_index)"
         " DO UPDATE SET masks_json = excluded.masks_json, updated_at = excluded.updated_at",
@@ -42,8 +40,8 @@ class MaskQueries(Database):
         """Replace one frame's masks with Kling's latest answer (empty list: none left)."""
         now = self.now()
 
-        async def body(conn: aiosqlite.Connection) -> None:
-            await replace_masks(conn, session_id, frame_index, masks, now)
+        async def body(tx: Tx) -> None:
+            await replace_masks(tx, session_id, frame_index, masks, now)
 
         await self._write(body)
 

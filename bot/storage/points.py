@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.db import Database, fetch_one
+from bot.storage.db import Database, Row, Tx
 from bot.storage.masks import replace_masks
 from bot.storage.models import (
     MAX_MARKED_FRAMES,
@@ -21,7 +19,7 @@ from bot.storage.models import (
 _ACTIVE = SessionStatus.ACTIVE.value
 
 
-def _point(row: aiosqlite.Row) -> Point:
+def _point(row: Row) -> Point:
     return Point(
         id=row["id"],
         session_id=row["session_id"],
@@ -34,14 +32,14 @@ def _point(row: aiosqlite.Row) -> Point:
     )
 
 
-async def _require_active(conn: aiosqlite.Connection, session_id: int) -> None:
-    row = await fetch_one(conn, "SELECT status FROM sessions WHERE id = ?", (session_id,))
+async def _require_active(tx: Tx, session_id: int) -> None:
+    row = await tx.fetchone("SELECT status FROM sessions WHERE id = ?", (session_id,))
     if row is None or row["status"] != _ACTIVE:
         raise SessionNotActiveError(f"session {session_id} is not active")
 
 
-async def _settle(conn: aiosqlite.Connection, session_id: int) -> None:
-    await conn.execute("UPDATE sessions SET selection_unsure = 0 WHERE id = ?", (session_id,))
+async def _settle(tx: Tx, session_id: int) -> None:
+    await tx.execute("UPDATE sessions SET selection_unsure = 0 WHERE id = ?", (session_id,))
 
 
 class PointQueries(Database):
@@ -66,16 +64,15 @@ class PointQueries(Database):
             raise ValueError("no points to add")
         now = self.now()
 
-        async def body(conn: aiosqlite.Connection) -> list[Point]:
-            await _require_active(conn, session_id)
-            _check_capacity(*await self._capacity(conn, session_id, frame_index), len(points))
-            row = await fetch_one(
-                conn,
+        async def body(tx: Tx) -> list[Point]:
+            await _require_active(tx, session_id)
+            _check_capacity(*await _capacity(tx, session_id, frame_index), len(points))
+            row = await tx.fetchone(
                 "SELECT COALESCE(MAX(ordinal), 0) AS last FROM points WHERE session_id = ?",
                 (session_id,),
             )
             first = int(row["last"]) + 1 if row else 1
-            await conn.executemany(
+            await tx.executemany(
                 "INSERT INTO points (session_id, frame_index, x, y, added_by, added_at,"
                 " ordinal) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -83,37 +80,21 @@ class PointQueries(Database):
                     for i, (x, y) in enumerate(points)
                 ],
             )
-            await replace_masks(conn, session_id, frame_index, masks, now)
+            await replace_masks(tx, session_id, frame_index, masks, now)
             if settle_selection:
-                await _settle(conn, session_id)
-            async with conn.execute(
+                await _settle(tx, session_id)
+            rows = await tx.fetchall(
                 "SELECT * FROM points WHERE session_id = ? AND ordinal >= ? ORDER BY ordinal",
                 (session_id, first),
-            ) as cursor:
-                return [_point(r) for r in await cursor.fetchall()]
+            )
+            return [_point(r) for r in rows]
 
         return await self._write(body)
 
     async def check_point_capacity(self, session_id: int, frame_index: int, adding: int) -> None:
         """Raise :class:`PointLimitError` if ``adding`` points would not fit (call before Kling)."""
-        async with self._lock:
-            counts = await self._capacity(self._conn, session_id, frame_index)
-        _check_capacity(*counts, adding)
-
-    @staticmethod
-    async def _capacity(
-        conn: aiosqlite.Connection, session_id: int, frame_index: int
-    ) -> tuple[int, bool, int]:
-        row = await fetch_one(
-            conn,
-            "SELECT COUNT(*) AS on_frame,"
-            " (SELECT COUNT(DISTINCT frame_index) FROM points WHERE session_id = ?) AS frames"
-            " FROM points WHERE session_id = ? AND frame_index = ?",
-            (session_id, session_id, frame_index),
-        )
-        on_frame = int(row["on_frame"]) if row else 0
-        frames = int(row["frames"]) if row else 0
-        return on_frame, on_frame > 0, frames
+        row = await self._fetchone(_CAPACITY, (session_id, session_id, frame_index))
+        _check_capacity(*_capacity_of(row), adding)
 
     async def list_points(self, session_id: int, frame_index: int | None = None) -> list[Point]:
         """Points in the order they were added (the replay order for a renewed Kling session)."""
@@ -153,20 +134,19 @@ class PointQueries(Database):
         """
         now = self.now()
 
-        async def body(conn: aiosqlite.Connection) -> Point | None:
-            await _require_active(conn, session_id)
-            row = await fetch_one(
-                conn,
+        async def body(tx: Tx) -> Point | None:
+            await _require_active(tx, session_id)
+            row = await tx.fetchone(
                 "SELECT * FROM points WHERE id = ? AND session_id = ?",
                 (point_id, session_id),
             )
             if row is None:
                 return None
             point = _point(row)
-            await conn.execute("DELETE FROM points WHERE id = ?", (point_id,))
-            await replace_masks(conn, session_id, point.frame_index, masks, now)
+            await tx.execute("DELETE FROM points WHERE id = ?", (point_id,))
+            await replace_masks(tx, session_id, point.frame_index, masks, now)
             if settle_selection:
-                await _settle(conn, session_id)
+                await _settle(tx, session_id)
             return point
 
         return await self._write(body)
@@ -177,15 +157,32 @@ class PointQueries(Database):
         ``settle_selection`` clears the selection-unsure marker in the same transaction.
         """
 
-        async def body(conn: aiosqlite.Connection) -> int:
-            await _require_active(conn, session_id)
-            await conn.execute("DELETE FROM frame_masks WHERE session_id = ?", (session_id,))
-            cursor = await conn.execute("DELETE FROM points WHERE session_id = ?", (session_id,))
+        async def body(tx: Tx) -> int:
+            await _require_active(tx, session_id)
+            await tx.execute("DELETE FROM frame_masks WHERE session_id = ?", (session_id,))
+            removed = await tx.execute("DELETE FROM points WHERE session_id = ?", (session_id,))
             if settle_selection:
-                await _settle(conn, session_id)
-            return cursor.rowcount
+                await _settle(tx, session_id)
+            return removed
 
         return await self._write(body)
+
+
+_CAPACITY = (
+    "SELECT COUNT(*) AS on_frame,"
+    " (SELECT COUNT(DISTINCT frame_index) FROM points WHERE session_id = ?) AS frames"
+    " FROM points WHERE session_id = ? AND frame_index = ?"
+)
+
+
+async def _capacity(tx: Tx, session_id: int, frame_index: int) -> tuple[int, bool, int]:
+    return _capacity_of(await tx.fetchone(_CAPACITY, (session_id, session_id, frame_index)))
+
+
+def _capacity_of(row: Row | None) -> tuple[int, bool, int]:
+    on_frame = int(row["on_frame"]) if row else 0
+    frames = int(row["frames"]) if row else 0
+    return on_frame, on_frame > 0, frames
 
 
 def _check_capacity(on_frame: int, frame_marked: int | bool, frames: int, adding: int) -> None:

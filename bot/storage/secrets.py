@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import aiosqlite
-
-from bot.storage.db import Database, fetch_one
+from bot.storage.db import Database, Tx
 
 
 class SecretQueries(Database):
@@ -14,13 +12,13 @@ class SecretQueries(Database):
         """The secret called `name`, made with `make()` and stored the first time. Two
         processes asking at once get the same value: the first insert wins."""
 
-        async def body(conn: aiosqlite.Connection) -> str:
-            await conn.execute(
+        async def body(tx: Tx) -> str:
+            await tx.execute(
                 "INSERT INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO NOTHING",
                 (name, make(), self.now()),
             )
-            row = await fetch_one(conn, "SELECT value FROM bot_secrets WHERE name = ?", (name,))
+            row = await tx.fetchone("SELECT value FROM bot_secrets WHERE name = ?", (name,))
             if row is None:  # inserted or kept in this very transaction
                 raise RuntimeError(f"the secret {name!r} could not be read back")
             return str(row["value"])

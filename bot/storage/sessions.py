@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.db import Database, fetch_one
+from bot.storage.db import Database, Row, Tx
 from bot.storage.masks import replace_masks
 from bot.storage.models import (
     NewSession,
@@ -22,7 +19,7 @@ from bot.storage.models import (
 _ACTIVE = SessionStatus.ACTIVE.value
 
 
-def _session(row: aiosqlite.Row) -> Session:
+def _session(row: Row) -> Session:
     return Session(
         id=row["id"],
         guild_id=row["guild_id"],
@@ -63,26 +60,25 @@ class SessionQueries(Database):
         """
         now = self.now()
 
-        async def body(conn: aiosqlite.Connection) -> Session:
-            existing = await fetch_one(
-                conn,
+        async def body(tx: Tx) -> Session:
+            existing = await tx.fetchone(
                 "SELECT * FROM sessions WHERE guild_id = ? AND channel_id = ? AND status = ?",
                 (new.guild_id, new.channel_id, _ACTIVE),
             )
             if existing is not None:
                 if not replace:
                     raise SessionConflictError(_session(existing))
-                await conn.execute(
+                await tx.execute(
                     "UPDATE sessions SET status = 'ended', ended_at = ? WHERE id = ?",
                     (now, existing["id"]),
                 )
             video = new.video
-            cursor = await conn.execute(
+            row = await tx.fetchone(
                 "INSERT INTO sessions (guild_id, channel_id, created_by, status,"
                 " source_message_id, source_url, source_attachment_id, local_path,"
                 " fps, width, height, total_frame, duration,"
                 " kling_session_id, kling_expires_at, normalized_video, created_at)"
-                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (
                     new.guild_id, new.channel_id, new.created_by,
                     new.source_message_id, new.source_url, new.source_attachment_id,
@@ -91,14 +87,13 @@ class SessionQueries(Database):
                     new.normalized_video, now,
                 ),
             )  # fmt: skip
-            row = await fetch_one(conn, "SELECT * FROM sessions WHERE id = ?", (cursor.lastrowid,))
-            if row is None:  # read back in the same transaction: cannot be missing
-                raise RuntimeError(f"the new session {cursor.lastrowid} could not be read back")
+            if row is None:  # an INSERT … RETURNING always returns its row
+                raise RuntimeError("the new session could not be read back")
             return _session(row)
 
         try:
             return await self._write(body)
-        except sqlite3.IntegrityError:
+        except self._backend.integrity_errors:
             # Another process won the race for the channel between our check and insert.
             active = await self.get_active_session(new.guild_id, new.channel_id)
             if active is None:
@@ -128,12 +123,12 @@ class SessionQueries(Database):
         """End an active session; False when it was not active."""
         now = self.now()
 
-        async def body(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute(
+        async def body(tx: Tx) -> bool:
+            changed = await tx.execute(
                 "UPDATE sessions SET status = 'ended', ended_at = ? WHERE id = ? AND status = ?",
                 (now, session_id, _ACTIVE),
             )
-            return cursor.rowcount == 1
+            return changed == 1
 
         return await self._write(body)
 
@@ -156,19 +151,19 @@ class SessionQueries(Database):
         now = self.now()
         unsure = None if selection_unsure is None else int(selection_unsure)
 
-        async def body(conn: aiosqlite.Connection) -> None:
-            cursor = await conn.execute(
+        async def body(tx: Tx) -> None:
+            changed = await tx.execute(
                 "UPDATE sessions SET kling_session_id = ?, kling_expires_at = ?,"
                 " normalized_video = ?, selection_unsure = COALESCE(?, selection_unsure)"
                 " WHERE id = ? AND status = ?",
                 (kling_session_id, expires_at, normalized_video, unsure, session_id, _ACTIVE),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 raise SessionNotActiveError(f"session {session_id} is not active")
             if masks_by_frame is not None:
-                await conn.execute("DELETE FROM frame_masks WHERE session_id = ?", (session_id,))
+                await tx.execute("DELETE FROM frame_masks WHERE session_id = ?", (session_id,))
                 for frame_index, masks in masks_by_frame.items():
-                    await replace_masks(conn, session_id, frame_index, masks, now)
+                    await replace_masks(tx, session_id, frame_index, masks, now)
 
         await self._write(body)
 
@@ -208,10 +203,14 @@ class SessionQueries(Database):
     async def move_current_frame(self, session_id: int, delta: int) -> int:
         """Move the board ``delta`` frames (clamped to the video) in one statement, so two
         members clicking ▶ +1 at once move it two frames; returns the frame it is on now."""
+        # CASE, not SQLite's scalar MAX/MIN (PostgreSQL spells them GREATEST/LEAST).
         rows = await self._write_statement(
-            "UPDATE sessions SET current_frame = MAX(0, MIN(current_frame + ?, total_frame - 1))"
+            "UPDATE sessions SET current_frame = CASE"
+            " WHEN current_frame + ? >= total_frame THEN"
+            " CASE WHEN total_frame > 0 THEN total_frame - 1 ELSE 0 END"
+            " WHEN current_frame + ? < 0 THEN 0 ELSE current_frame + ? END"
             " WHERE id = ? AND status = ? RETURNING current_frame",
-            (delta, session_id, _ACTIVE),
+            (delta, delta, delta, session_id, _ACTIVE),
         )
         if not rows:
             raise SessionNotActiveError(f"session {session_id} is not active")
@@ -226,9 +225,8 @@ class SessionQueries(Database):
         # ``assignments`` is always a literal from this module, never user text.
         sql = f"UPDATE sessions SET {assignments} WHERE id = ? AND status = ?"  # noqa: S608
 
-        async def body(conn: aiosqlite.Connection) -> None:
-            cursor = await conn.execute(sql, (*params, session_id, _ACTIVE))
-            if cursor.rowcount != 1:
+        async def body(tx: Tx) -> None:
+            if await tx.execute(sql, (*params, session_id, _ACTIVE)) != 1:
                 raise SessionNotActiveError(f"session {session_id} is not active")
 
         await self._write(body)

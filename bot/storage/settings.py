@@ -10,9 +10,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Row, Tx
 from bot.storage.jobs import ACTIVE_JOBS
 from bot.storage.models import GuildSettings, GuildUsage, MemberUsage, UsageCounts
 
@@ -39,8 +37,9 @@ def _validate(settings: GuildSettings) -> None:
 class SettingsQueries(Database):
     async def get_settings(self, guild_id: int) -> GuildSettings:
         """The server's settings, defaults for anything never changed."""
-        async with self._lock:
-            return await _read_settings_row(self._conn, guild_id)
+        row = await self._fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        disabled = await self._fetchall(_DISABLED, (guild_id,))
+        return _settings(guild_id, row, disabled)
 
     async def update_settings(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change some settings (names as in :class:`GuildSettings`); returns the new whole."""
@@ -51,12 +50,12 @@ class SettingsQueries(Database):
             changes["disabled_channels"] = frozenset(int(c) for c in changes["disabled_channels"])
         now = self.now()
 
-        async def body(conn: aiosqlite.Connection) -> None:
+        async def body(tx: Tx) -> None:
             # Read and write in one transaction so concurrent admins do not undo each other.
-            current = await _read_settings_row(conn, guild_id)
+            current = await _read_settings_row(tx, guild_id)
             new = dataclasses.replace(current, **changes)
             _validate(new)
-            await conn.execute(
+            await tx.execute(
                 "INSERT INTO guild_settings (guild_id, submit_role_id, daily_jobs_per_member,"
                 " concurrent_jobs_per_guild, default_mode, pro_allowed, confirm_submits,"
                 " sessions_in_threads, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -75,8 +74,8 @@ class SettingsQueries(Database):
                 ),
             )  # fmt: skip
             if "disabled_channels" in changes:
-                await conn.execute("DELETE FROM disabled_channels WHERE guild_id = ?", (guild_id,))
-                await conn.executemany(
+                await tx.execute("DELETE FROM disabled_channels WHERE guild_id = ?", (guild_id,))
+                await tx.executemany(
                     "INSERT INTO disabled_channels (guild_id, channel_id) VALUES (?, ?)",
                     [(guild_id, c) for c in sorted(new.disabled_channels)],
                 )
@@ -85,14 +84,15 @@ class SettingsQueries(Database):
         return await self.get_settings(guild_id)
 
     async def set_channel_disabled(self, guild_id: int, channel_id: int, disabled: bool) -> None:
-        async def body(conn: aiosqlite.Connection) -> None:
+        async def body(tx: Tx) -> None:
             if disabled:
-                await conn.execute(
-                    "INSERT OR IGNORE INTO disabled_channels (guild_id, channel_id) VALUES (?, ?)",
+                await tx.execute(
+                    "INSERT INTO disabled_channels (guild_id, channel_id) VALUES (?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     (guild_id, channel_id),
                 )
             else:
-                await conn.execute(
+                await tx.execute(
                     "DELETE FROM disabled_channels WHERE guild_id = ? AND channel_id = ?",
                     (guild_id, channel_id),
                 )
@@ -142,14 +142,14 @@ class SettingsQueries(Database):
 
 
 _USAGE_COLUMNS = (
-    "COALESCE(SUM(submitted_at >= ?), 0) AS jobs_today,"
+    "COALESCE(SUM(CASE WHEN submitted_at >= ? THEN 1 ELSE 0 END), 0) AS jobs_today,"
     " COUNT(*) AS jobs_month,"
     " COALESCE(SUM(CASE WHEN submitted_at >= ? THEN units END), 0.0) AS units_today,"
     " COALESCE(SUM(units), 0.0) AS units_month"
 )
 
 
-def _usage(row: aiosqlite.Row | None) -> UsageCounts:
+def _usage(row: Row | None) -> UsageCounts:
     if row is None:
         return UsageCounts()
     return UsageCounts(
@@ -160,15 +160,16 @@ def _usage(row: aiosqlite.Row | None) -> UsageCounts:
     )
 
 
-async def _read_settings_row(conn: aiosqlite.Connection, guild_id: int) -> GuildSettings:
-    async with conn.execute(
-        "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    async with conn.execute(
-        "SELECT channel_id FROM disabled_channels WHERE guild_id = ?", (guild_id,)
-    ) as cursor:
-        disabled = frozenset(int(r["channel_id"]) for r in await cursor.fetchall())
+_DISABLED = "SELECT channel_id FROM disabled_channels WHERE guild_id = ?"
+
+
+async def _read_settings_row(tx: Tx, guild_id: int) -> GuildSettings:
+    row = await tx.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return _settings(guild_id, row, await tx.fetchall(_DISABLED, (guild_id,)))
+
+
+def _settings(guild_id: int, row: Row | None, disabled_rows: list[Row]) -> GuildSettings:
+    disabled = frozenset(int(r["channel_id"]) for r in disabled_rows)
     if row is None:
         return GuildSettings(guild_id=guild_id, disabled_channels=disabled)
     return GuildSettings(

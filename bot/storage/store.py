@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.storage.db import Clock, Database
+from bot.storage.db import Backend, Clock, Database
 from bot.storage.jobs import JobQueries
 from bot.storage.masks import MaskQueries
 from bot.storage.points import PointQueries
@@ -13,6 +14,15 @@ from bot.storage.retention import RetentionQueries
 from bot.storage.secrets import SecretQueries
 from bot.storage.sessions import SessionQueries
 from bot.storage.settings import SettingsQueries
+
+if TYPE_CHECKING:
+    from bot.config import StorageConfig
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(where: str | Path) -> bool:
+    return isinstance(where, str) and where.lower().startswith(_POSTGRES_SCHEMES)
 
 
 class Store(
@@ -24,13 +34,34 @@ class Store(
     RetentionQueries,
     SecretQueries,
 ):
-    """Async access to the bot's SQLite database (one connection per process).
+    """Async access to the bot's database: a SQLite file (the default) or PostgreSQL.
 
-    ``await Store.open(path)`` creates the file if needed, switches it to WAL, and applies any
-    pending migration; ``await store.close()`` waits for the current statement to finish.
+    ``await Store.open(path)`` creates the SQLite file if needed, switches it to WAL, and applies
+    any pending migration; ``await Store.open("postgresql://…")`` connects a pool and applies the
+    PostgreSQL migrations. ``await store.close()`` waits for the current write to finish.
     """
 
     @classmethod
-    async def open(cls, path: str | Path, *, clock: Clock | None = None) -> Store:
-        conn = await Database._connect(path, clock)
-        return cls(conn, clock or time.time)
+    async def open(cls, where: str | Path, *, clock: Clock | None = None) -> Store:
+        """A ``postgresql://`` or ``postgres://`` URL opens PostgreSQL; anything else is the
+        path of the SQLite file. A PostgreSQL database that cannot be used raises
+        :class:`bot.config.StartupError` with one sentence (never the password)."""
+        clock = clock or time.time
+        backend: Backend
+        if is_postgres_url(where):
+            from bot.storage.postgres_backend import PostgresBackend
+
+            backend = await PostgresBackend.open(str(where), clock)
+        else:
+            from bot.storage.sqlite_backend import SqliteBackend
+
+            backend = await SqliteBackend.open(where, clock)
+        return cls(backend, clock)
+
+
+async def open_store(storage: StorageConfig, *, clock: Clock | None = None) -> Store:
+    """The store ``[storage]`` names: PostgreSQL when ``url`` (or DATABASE_URL) is set, else the
+    SQLite file at ``path``."""
+    if storage.url is not None:
+        return await Store.open(storage.url.reveal(), clock=clock)
+    return await Store.open(storage.path, clock=clock)

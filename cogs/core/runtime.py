@@ -23,6 +23,7 @@ from bot.jobs import Deliverer, JobObserver, JobRunner, KlingTaskBackend, Runner
 from bot.kling import KlingClient, make_provider
 from bot.kling.emulator import KlingEmulator
 from bot.storage import Job, Store
+from bot.storage.store import open_store
 from bot.web import DiscordSide, Picker, TokenSigner, WebServer, new_signing_key
 from bot.web.tokens import KEY_NAME
 
@@ -154,7 +155,7 @@ async def open_services(
         storage = config.storage
         storage.path.parent.mkdir(parents=True, exist_ok=True)
         storage.media_dir.mkdir(parents=True, exist_ok=True)
-        store = await Store.open(storage.path)
+        store = await open_store(storage)
         runner = JobRunner(
             store,
             KlingTaskBackend(kling, callback_url=job_callback_url(config)),

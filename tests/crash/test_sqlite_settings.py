@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import JobKind, JobState, NewJob, Store
-from bot.storage.db import BUSY_TIMEOUT_MS
+from bot.storage.sqlite_backend import BUSY_TIMEOUT_MS
 from tests.crash.killer import read_only
 
 

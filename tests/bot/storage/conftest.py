@@ -26,14 +26,30 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test of a store runs on both backends, except those about the SQLite file itself
+    (they ask for ``db_path``)."""
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = "db_path" in metafunc.fixturenames
+        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else ["sqlite", "postgresql"])
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "bot.sqlite3"
 
 
 @pytest.fixture
-async def store(db_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
-    opened = await Store.open(db_path, clock=clock)
+def db_where(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """What ``Store.open`` is given: the SQLite file, or a fresh PostgreSQL database's URL."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "data" / "bot.sqlite3"
+
+
+@pytest.fixture
+async def store(db_where: str | Path, clock: ManualClock) -> AsyncIterator[Store]:
+    opened = await Store.open(db_where, clock=clock)
     try:
         yield opened
     finally:

@@ -55,7 +55,7 @@ async def test_a_failed_migration_leaves_nothing_half_done(
 
     good = migration_files()
     broken = [*good, (len(good) + 1, "9999_broken.sql", "CREATE TABLE half (x);\nNOT SQL;")]
-    monkeypatch.setattr(db, "migration_files", lambda: broken)
+    monkeypatch.setattr(db, "migration_files", lambda dialect="sqlite": broken)
     path = tmp_path / "broken.sqlite3"
     with pytest.raises(sqlite3.OperationalError):
         await Store.open(path)
@@ -90,11 +90,11 @@ async def test_cancelled_writes_finish_and_leave_the_connection_usable(store: St
 
 
 async def test_a_second_connection_sees_committed_writes(
-    store: Store, db_path: Path, clock: ManualClock
+    store: Store, db_where: str | Path, clock: ManualClock
 ) -> None:
     session = await store.start_session(new_session())
     await store.add_points(session.id, 0, [(0.25, 0.75)], added_by=ALICE)
-    other = await Store.open(db_path, clock=clock)
+    other = await Store.open(db_where, clock=clock)
     try:
         assert [(p.x, p.y) for p in await other.list_points(session.id)] == [(0.25, 0.75)]
     finally:
