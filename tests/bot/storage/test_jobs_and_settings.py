@@ -90,7 +90,7 @@ async def test_transition_is_compare_and_set(store: Store) -> None:
 
 
 async def test_claim_delivery_succeeds_once(
-    store: Store, db_path: Path, clock: ManualClock
+    store: Store, db_where: str | Path, clock: ManualClock
 ) -> None:
     job = await store.create_job(new_job())
     await accept(store, job.id, clock, "task-claim")
@@ -104,7 +104,7 @@ async def test_claim_delivery_succeeds_once(
     assert won[0].delivery_attempts == 1 and won[0].delivery_key == job.id[:25]
 
     # A second process (fresh connection to the same file) cannot claim it either.
-    other = await Store.open(db_path, clock=clock)
+    other = await Store.open(db_where, clock=clock)
     try:
         assert await other.claim_delivery(job.id) is None
         # Re-claiming after a crash is a CAS on the attempt counter: one winner.

@@ -102,12 +102,14 @@ async def test_session_updates_round_trip(store: Store, clock: ManualClock) -> N
     assert got.video.total_frame == 150 and got.video.fps == 30.0
 
 
-async def test_exact_floats_round_trip(store: Store, db_path: Path, clock: ManualClock) -> None:
+async def test_exact_floats_round_trip(
+    store: Store, db_where: str | Path, clock: ManualClock
+) -> None:
     session = await store.start_session(new_session())
     awkward = [(KLING_X, KLING_Y), (0.1 + 0.2, 1 / 3), (5e-324, 0.9999999999999999)]
     await store.add_points(session.id, 3, awkward, added_by=ALICE)
     await store.close()
-    reopened = await Store.open(db_path, clock=clock)
+    reopened = await Store.open(db_where, clock=clock)
     try:
         stored = await reopened.list_points(session.id)
         assert [(p.x, p.y) for p in stored] == awkward  # bit-for-bit, not approximately
