@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.storage.claims import ClaimQueries
 from bot.storage.db import Backend, Clock, Database
 from bot.storage.jobs import JobQueries
 from bot.storage.masks import MaskQueries
@@ -33,6 +34,7 @@ class Store(
     SettingsQueries,
     RetentionQueries,
     SecretQueries,
+    ClaimQueries,
 ):
     """Async access to the bot's database: a SQLite file (the default) or PostgreSQL.
 
