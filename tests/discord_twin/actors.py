@@ -324,7 +324,7 @@ class TwinActor:
             source_message_id=message.id if message else None,
         )
         twin.interactions[iid] = record
-        twin.gateway.dispatch("INTERACTION_CREATE", payload)
+        twin.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=self.guild.id)
         handle = InteractionHandle(twin, record)
         if wait:
             await self._wait_for_ack(record)

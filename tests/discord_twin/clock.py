@@ -44,6 +44,22 @@ class SnowflakeFactory:
         self._last = value
         return value
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake whose guild would be on `shard_id` of `shard_count`.
+
+        Discord's shard is ``(id >> 22) % count``: the bits above 22 are the millisecond
+        timestamp, so this moves the timestamp forward (by less than `shard_count` ms).
+        """
+        if not 0 <= shard_id < shard_count:
+            raise ValueError(f"shard {shard_id} is not one of {shard_count} shards")
+        ms = self.next() >> 22
+        ms += (shard_id - ms) % shard_count
+        value = (ms << 22) | (1 << 17) | (next(self._counter) & 0xFFF)
+        if value <= self._last:  # the low bits wrapped within that millisecond
+            value += shard_count << 22
+        self._last = value
+        return value
+
 
 def new_token(prefix: str = "aW50ZXJhY3Rpb24") -> str:
     return f"{prefix}:{secrets.token_urlsafe(48)}"

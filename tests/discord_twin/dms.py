@@ -95,7 +95,9 @@ class DirectMessages:
         )
         channel.messages[msg.id] = msg
         data = message_json(msg, self.twin)
-        self.twin.gateway.dispatch("MESSAGE_CREATE", data, intent_bit=DIRECT_MESSAGES_INTENT_BIT)
+        self.twin.gateway.dispatch(
+            "MESSAGE_CREATE", data, guild_id=None, intent_bit=DIRECT_MESSAGES_INTENT_BIT
+        )
         self.twin.notify()
         return json_response(data)
 

@@ -1,4 +1,11 @@
-"""The gateway websocket: HELLO, heartbeats, IDENTIFY, READY, GUILD_CREATE and dispatches."""
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY, READY, GUILD_CREATE and dispatches.
+
+Sharding as Discord does it: IDENTIFY may carry ``shard: [id, count]`` (none means ``[0, 1]``); a
+session hears only the guilds on its shard, ``(guild_id >> 22) % count``, and direct messages on
+shard 0. A shard id outside ``0..count-1`` is closed with 4010, a session that would hold more than
+``DiscordTwin.max_guilds_per_shard`` guilds with 4011. Like Discord, two sessions on the same shard
+are both accepted and both hear its events (two processes misconfigured with the same shards).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,12 @@ DISPATCH, HEARTBEAT, IDENTIFY, RESUME, REQUEST_MEMBERS = 0, 1, 2, 6, 8
 INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
 HEARTBEAT_INTERVAL_MS = 41_250
 GUILD_MEMBERS_INTENT_BIT = 1
+INVALID_SHARD, SHARDING_REQUIRED = 4010, 4011
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's rule for the shard that carries a guild's events."""
+    return (guild_id >> 22) % shard_count
 
 
 class GatewayConnection:
@@ -34,12 +47,29 @@ class GatewayConnection:
         self.intents = 0
         self.ready = False
         self.shard: list[int] | None = None
+        # (event, guild id or None) of every dispatch sent: which session heard what.
+        self.events: list[tuple[str, int | None]] = []
+
+    @property
+    def shard_id(self) -> int:
+        return self.shard[0] if self.shard else 0
+
+    @property
+    def shard_count(self) -> int:
+        return self.shard[1] if self.shard else 1
+
+    def hears(self, guild_id: int | None) -> bool:
+        """Whether this session is sent the events of `guild_id` (None: a direct message)."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return shard_of(guild_id, self.shard_count) == self.shard_id
 
     def send(self, payload: dict[str, Any]) -> None:
         self.queue.put_nowait(payload)
 
-    def dispatch(self, event: str, data: Any) -> None:
+    def dispatch(self, event: str, data: Any, guild_id: int | None = None) -> None:
         self.seq += 1
+        self.events.append((event, guild_id))
         self.send({"op": DISPATCH, "t": event, "s": self.seq, "d": data})
 
     async def writer(self) -> None:
@@ -68,6 +98,16 @@ class GatewayHub:
     @property
     def connected(self) -> bool:
         return any(c.ready for c in self.connections)
+
+    def sessions(self, shard_id: int | None = None) -> list[GatewayConnection]:
+        """The identified sessions (on `shard_id` only, if given)."""
+        return [
+            c for c in self.connections if c.ready and (shard_id is None or c.shard_id == shard_id)
+        ]
+
+    async def wait_for_shards(self, *shard_ids: int, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+        """Wait until a session has identified on each of `shard_ids`."""
+        await self.twin.wait_until(lambda: all(self.sessions(i) for i in shard_ids), timeout)
 
     async def wait_until_connected(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
         await self.twin.wait_until(lambda: self.connected, timeout)
@@ -126,8 +166,16 @@ class GatewayHub:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
         twin = self.twin
+        shard = data.get("shard")
+        if shard is not None and not _valid_shard(shard):
+            await conn.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
+        conn.shard = shard
+        guilds = [g for g in twin.guilds.values() if conn.hears(g.id)]
+        if len(guilds) > twin.max_guilds_per_shard:
+            await conn.ws.close(code=SHARDING_REQUIRED, message=b"Sharding required.")
+            return
         conn.intents = int(data.get("intents", 0))
-        conn.shard = data.get("shard")
         ready: dict[str, Any] = {
             "v": 10,
             "user": {
@@ -136,7 +184,7 @@ class GatewayHub:
                 "mfa_enabled": False,
                 "email": None,
             },
-            "guilds": [{"id": str(g), "unavailable": True} for g in twin.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": secrets.token_hex(16),
             "resume_gateway_url": twin.gateway_url,
             "session_type": "normal",
@@ -153,8 +201,8 @@ class GatewayHub:
         if conn.shard is not None:
             ready["shard"] = conn.shard
         conn.dispatch("READY", ready)
-        for guild in twin.guilds.values():
-            conn.dispatch("GUILD_CREATE", guild_create_json(guild, twin))
+        for guild in guilds:
+            conn.dispatch("GUILD_CREATE", guild_create_json(guild, twin), guild.id)
         conn.ready = True
         twin.notify()
 
@@ -179,35 +227,55 @@ class GatewayHub:
         }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
-        conn.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+        conn.dispatch("GUILD_MEMBERS_CHUNK", chunk, guild.id)
 
     # -- events from the twin's world ------------------------------------------------------
 
-    def dispatch(self, event: str, data: Any, *, intent_bit: int | None = None) -> None:
+    def dispatch(
+        self, event: str, data: Any, *, guild_id: int | None, intent_bit: int | None = None
+    ) -> None:
+        """Send `event` on every session of the shard of `guild_id` (None: a DM, shard 0)."""
         for conn in self.connections:
-            if not conn.ready:
+            if not conn.ready or not conn.hears(guild_id):
                 continue
             if intent_bit is not None and not conn.intents & (1 << intent_bit):
                 continue
-            conn.dispatch(event, data)
+            conn.dispatch(event, data, guild_id)
 
     def guild_added(self, guild: TwinGuild) -> None:
-        self.dispatch("GUILD_CREATE", guild_create_json(guild, self.twin))
+        self.dispatch("GUILD_CREATE", guild_create_json(guild, self.twin), guild_id=guild.id)
 
     def channel_created(self, channel: TwinChannel) -> None:
-        self.dispatch("CHANNEL_CREATE", channel_json(channel, self.twin))
+        data = channel_json(channel, self.twin)
+        self.dispatch("CHANNEL_CREATE", data, guild_id=channel.guild_id)
 
     def channel_updated(self, channel: TwinChannel) -> None:
-        self.dispatch("CHANNEL_UPDATE", channel_json(channel, self.twin))
+        data = channel_json(channel, self.twin)
+        self.dispatch("CHANNEL_UPDATE", data, guild_id=channel.guild_id)
 
     def thread_created(self, thread: TwinChannel) -> None:
-        self.dispatch("THREAD_CREATE", {**channel_json(thread, self.twin), "newly_created": True})
+        data = {**channel_json(thread, self.twin), "newly_created": True}
+        self.dispatch("THREAD_CREATE", data, guild_id=thread.guild_id)
 
     def member_added(self, member: TwinMember) -> None:
         data = {**member.to_json(), "guild_id": str(member.guild_id)}
-        self.dispatch("GUILD_MEMBER_ADD", data, intent_bit=GUILD_MEMBERS_INTENT_BIT)
+        self.dispatch(
+            "GUILD_MEMBER_ADD",
+            data,
+            guild_id=member.guild_id,
+            intent_bit=GUILD_MEMBERS_INTENT_BIT,
+        )
 
     async def close_all(self) -> None:
         for conn in list(self.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close(code=1001)
+
+
+def _valid_shard(shard: Any) -> bool:
+    if not isinstance(shard, list) or len(shard) != 2:
+        return False
+    shard_id, count = shard
+    if not (isinstance(shard_id, int) and isinstance(count, int)):
+        return False
+    return count >= 1 and 0 <= shard_id < count

@@ -159,7 +159,7 @@ class MetaRoutes:
         return json_response(
             {
                 "url": self.twin.gateway_url,
-                "shards": 1,
+                "shards": self.twin.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,

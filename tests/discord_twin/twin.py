@@ -63,11 +63,17 @@ class DiscordTwin:
         *,
         token: str = TWIN_BOT_TOKEN,
         bot_name: str = "Kling Bot",
+        recommended_shards: int = 1,
+        max_guilds_per_shard: int = 2500,
     ) -> None:
         self.clock = TwinClock()
         self.ids = SnowflakeFactory(self.clock)
         self.cdn = Cdn(self.clock)
         self.token = token
+        # What GET /gateway/bot recommends, and how many guilds one session may hold before
+        # IDENTIFY is refused with 4011 (Discord's limit is 2,500).
+        self.recommended_shards = recommended_shards
+        self.max_guilds_per_shard = max_guilds_per_shard
         self.application_id = self.ids.next()
         self.bot_user = TwinUserRecord(
             self.application_id, bot_name.lower().replace(" ", ""), bot_name, bot=True
@@ -138,9 +144,12 @@ class DiscordTwin:
         channels: Iterable[str] = ("general",),
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
         everyone_permissions: int = DEFAULT_MEMBER_PERMISSIONS,
+        shard: tuple[int, int] | None = None,
     ) -> TwinGuild:
+        """A guild the bot is in; `shard=(id, count)` gives it an id on that shard of `count`."""
         owner = self.add_user(f"{name} owner")
-        guild = TwinGuild(self.ids.next(), name, owner.id, upload_limit=upload_limit)
+        guild_id = self.ids.next() if shard is None else self.ids.on_shard(*shard)
+        guild = TwinGuild(guild_id, name, owner.id, upload_limit=upload_limit)
         guild.roles[guild.id] = TwinRole(guild.id, "@everyone", everyone_permissions)
         bot_role = TwinRole(
             self.ids.next(), self.bot_user.global_name or "bot", BOT_ROLE_PERMISSIONS, position=1
@@ -261,7 +270,8 @@ class DiscordTwin:
         )
         channel.messages[msg.id] = msg
         if not flags & EPHEMERAL_FLAG:
-            self.gateway.dispatch("MESSAGE_CREATE", message_json(msg, self), intent_bit=9)
+            data = message_json(msg, self)
+            self.gateway.dispatch("MESSAGE_CREATE", data, guild_id=msg.guild_id, intent_bit=9)
         self.notify()
         return msg
 
@@ -270,7 +280,8 @@ class DiscordTwin:
         msg.edit_count += 1
         msg.components = number_components(msg.components)
         if not msg.ephemeral:
-            self.gateway.dispatch("MESSAGE_UPDATE", message_json(msg, self), intent_bit=9)
+            data = message_json(msg, self)
+            self.gateway.dispatch("MESSAGE_UPDATE", data, guild_id=msg.guild_id, intent_bit=9)
         self.notify()
 
     def delete_message(self, msg: TwinMessage) -> None:
@@ -281,7 +292,7 @@ class DiscordTwin:
                 "channel_id": str(msg.channel_id),
                 "guild_id": str(msg.guild_id),
             }
-            self.gateway.dispatch("MESSAGE_DELETE", data, intent_bit=9)
+            self.gateway.dispatch("MESSAGE_DELETE", data, guild_id=msg.guild_id, intent_bit=9)
         self.notify()
 
     def find_message(self, message_id: int) -> TwinMessage | None:
