@@ -1,4 +1,4 @@
-"""The Discord bot: a thin `commands.Bot` that owns shared resources and loads the cogs."""
+"""The Discord bot: a thin `AutoShardedBot` that owns shared resources and loads the cogs."""
 
 from __future__ import annotations
 
@@ -48,8 +48,11 @@ def use_api_base(api_base: str | None) -> None:
     Route.BASE = api_base or "https://discord.com/api/v10"
 
 
-class KlingBot(commands.Bot):
+class KlingBot(commands.AutoShardedBot):
     """Owns the shared resources; cogs reach them as attributes.
+
+    It connects the shards of `config.discord.shards` (SPEC §11): `[discord] shard_count` and
+    `shard_ids`, or, unset, as many shards as Discord recommends, all in this process.
 
     From the start: `cooldowns` (the members' buckets, also used by the web picker),
     `finished_cards` (what became of answered confirmation cards), `deliverer` and `job_cards`
@@ -69,13 +72,17 @@ class KlingBot(commands.Bot):
         # The bot never joins voice: discord.py's warnings about missing voice libraries
         # (PyNaCl, davey), logged by every Client it builds, would only mislead operators.
         VoiceClient.warn_nacl = VoiceClient.warn_dave = False
+        shards = config.discord.shards
         super().__init__(
+            shard_count=shards.count,
             command_prefix=commands.when_mentioned,
             intents=discord.Intents(guilds=True),
             tree_cls=KlingTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
             help_command=None,
         )
+        # None: every shard of shard_count (discord.py's typed options take no None here).
+        self.shard_ids = None if shards.ids is None else list(shards.ids)
         self.config = config
         # Tests pass ones with their own clock.
         self.cooldowns = Cooldowns() if cooldowns is None else cooldowns
@@ -92,13 +99,15 @@ class KlingBot(commands.Bot):
         self._heartbeat: asyncio.Task[None] | None = None
         self._retention: asyncio.Task[None] | None = None
         self.connected = False
+        self._shards_down: set[int] = set()
         self.runner_started = asyncio.Event()
         use_api_base(config.discord.api_base)
 
     async def setup_hook(self) -> None:
         if self.config.discord.api_base:
-            # A plain Client dials Discord's default gateway; behind another REST base the
-            # gateway must come from that server, also for reconnects after a lost session.
+            # Behind another REST base the gateway must come from that server. discord.py asks
+            # /gateway/bot only when no shard_count is given, and even then it falls back on
+            # DEFAULT_GATEWAY to identify again after a lost session: set it in every case.
             _shards, url, _limits = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         # A malformed catalogue stops the start here rather than on some member's first click.
@@ -145,11 +154,23 @@ class KlingBot(commands.Bot):
         self.connected = connected
         self.write_heartbeat()
 
-    async def on_resumed(self) -> None:
-        self._set_connected(True)
+    def _shard_up(self, shard_id: int, up: bool) -> None:
+        # Connected means every shard of this process is; `ready` comes once, after all of them.
+        if up:
+            self._shards_down.discard(shard_id)
+        else:
+            self._shards_down.add(shard_id)
+        if self.is_ready():
+            self._set_connected(not self._shards_down)
 
-    async def on_disconnect(self) -> None:
-        self._set_connected(False)
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self._shard_up(shard_id, True)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shard_up(shard_id, True)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shard_up(shard_id, False)
 
     async def open_services(self) -> None:
         services = await open_services(
@@ -275,8 +296,14 @@ class KlingBot(commands.Bot):
         log.info("registered %d slash commands", count)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d servers", self.user, len(self.guilds))
-        self._set_connected(True)
+        log.info(
+            "connected as %s to %d servers on shards %s of %s",
+            self.user,
+            len(self.guilds),
+            ", ".join(str(i) for i in sorted(self.shards)),
+            self.shard_count,
+        )
+        self._set_connected(not self._shards_down)
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -330,6 +357,15 @@ async def log_in(bot: KlingBot, token: str) -> None:
         ) from None
 
 
+# Gateway close codes that no retry fixes: the shard settings must change.
+SHARD_REFUSALS = {
+    4010: "Discord refused the shard ids (gateway close code 4010, invalid shard): check "
+    "[discord] shard_count and shard_ids (ids run from 0 to shard_count - 1)",
+    4011: "Discord requires more shards (gateway close code 4011, too many servers on one "
+    "shard): raise [discord] shard_count, or unset it to use Discord's recommended count",
+}
+
+
 def discord_token(config: Config) -> str:
     """The bot token; the CLI checks it is set before calling here, this says so if not."""
     if config.discord.token is None:
@@ -354,7 +390,12 @@ async def run_bot(config: Config) -> int:
             loop.add_signal_handler(sig, stop, sig.name)
         try:
             await log_in(bot, token)
-            await bot.connect()
+            try:
+                await bot.connect()
+            except discord.ConnectionClosed as error:
+                if error.code in SHARD_REFUSALS:
+                    raise StartupError([SHARD_REFUSALS[error.code]]) from None
+                raise
         finally:
             for sig in STOP_SIGNALS:
                 loop.remove_signal_handler(sig)

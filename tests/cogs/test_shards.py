@@ -1,0 +1,198 @@
+"""Shards (SPEC §11): `[discord] shard_count` / `shard_ids` choose the servers a process serves.
+
+Two bots with shards 0 and 1 of 2 against one stand-in, a server on each shard: each sees only its
+own server and answers the slash commands there; a bot with no shard settings takes Discord's
+recommended count and serves both; Discord refusing the shard settings stops the start with one
+clear line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import cogs.core.runtime
+from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
+from bot.kling.emulator import KlingEmulator
+from bot.shards import ShardSet
+from cogs.core.app import KlingBot, use_api_base
+from tests.cogs.delivery_support import start_bot_process, stop_bot_process
+from tests.cogs.harness import FAST_RUNNER, GUILD_READY_TIMEOUT_S, make_video
+from tests.discord_twin import DiscordTwin, TwinGuild, bot_running
+from tests.processes import ChildProcess, child_env, python_module
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ShardedWorld:
+    twin: DiscordTwin
+    emulator: KlingEmulator
+    tmp: Path
+    zero: TwinGuild  # on shard 0 of 2
+    one: TwinGuild  # on shard 1 of 2
+
+    def config(self, name: str, shards: ShardSet) -> Config:
+        """One process's settings: its own data folder, the shards it connects."""
+        return Config(
+            discord=DiscordConfig(
+                token=Secret(self.twin.token), api_base=self.twin.api_base, shards=shards
+            ),
+            kling=KlingConfig(provider="emulator", base_url=self.emulator.base_url),
+            storage=StorageConfig(
+                path=self.tmp / name / "bot.sqlite3", media_dir=self.tmp / name / "media"
+            ),
+        )
+
+    @asynccontextmanager
+    async def bot(self, name: str, shards: ShardSet) -> AsyncIterator[KlingBot]:
+        bot = KlingBot(self.config(name, shards))
+        bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT_S
+        try:
+            async with bot_running(bot, self.twin):
+                await asyncio.wait_for(bot.runner_started.wait(), 10)
+                yield bot
+        finally:
+            use_api_base(None)
+
+    def video(self) -> Path:
+        return make_video(self.tmp / "clip.mp4")
+
+    def interactions_heard(self) -> dict[int, list[int]]:
+        """For each gateway session (by shard id): the guilds whose interactions it was sent."""
+        return {
+            c.shard_id: [g for e, g in c.events if e == "INTERACTION_CREATE" and g is not None]
+            for c in self.twin.gateway.sessions()
+        }
+
+
+@pytest.fixture
+async def sharded(
+    tmp_path: Path, discord_twin: DiscordTwin, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[ShardedWorld]:
+    monkeypatch.setattr(cogs.core.runtime, "runner_config", lambda _config: FAST_RUNNER)
+    discord_twin.recommended_shards = 2
+    zero = discord_twin.add_guild("Zero", shard=(0, 2))
+    one = discord_twin.add_guild("One", shard=(1, 2))
+    async with KlingEmulator(seconds_per_stage=0.0, work_dir=tmp_path / "emulator") as emulator:
+        yield ShardedWorld(discord_twin, emulator, tmp_path, zero, one)
+
+
+async def open_session(world: ShardedWorld, guild: TwinGuild) -> None:
+    alice = world.twin.member(guild, "alice")
+    handle = await alice.slash("kling edit", video=world.video())
+    reply = await handle.response(timeout=30)
+    assert "editing session is open" in reply.content, reply.content
+
+
+async def test_two_processes_each_serve_the_servers_on_their_shard(sharded: ShardedWorld) -> None:
+    zero_only, one_only = ShardSet(2, (0,)), ShardSet(2, (1,))
+    async with sharded.bot("zero", zero_only) as zero, sharded.bot("one", one_only) as one:
+        assert (zero.shard_count, sorted(zero.shards)) == (2, [0])
+        assert (one.shard_count, sorted(one.shards)) == (2, [1])
+        assert [g.id for g in zero.guilds] == [sharded.zero.id]
+        assert [g.id for g in one.guilds] == [sharded.one.id]
+        # What the job runner asks: which servers are this process's.
+        assert zero.config.discord.shards.owns(sharded.zero.id)
+        assert not zero.config.discord.shards.owns(sharded.one.id)
+
+        for guild, owner, other in ((sharded.zero, zero, one), (sharded.one, one, zero)):
+            await open_session(sharded, guild)
+            channel_id = guild.channel("general").id
+            # The session lives in the database of the process that holds the server's shard.
+            assert await owner.store.get_active_session(guild.id, channel_id) is not None
+            assert await other.store.get_active_session(guild.id, channel_id) is None
+        assert sharded.interactions_heard() == {0: [sharded.zero.id], 1: [sharded.one.id]}
+    # The stand-in's teardown fails the test on any interaction answered twice.
+
+
+async def test_shard_count_alone_runs_every_shard_of_it_in_this_process(
+    sharded: ShardedWorld,
+) -> None:
+    # discord.py does not ask /gateway/bot when the count is given: the bot must, or it would
+    # dial Discord's own gateway (the stand-in's trap fails the start then).
+    sharded.twin.recommended_shards = 1
+    async with sharded.bot("all", ShardSet(2)) as bot:
+        assert (bot.shard_count, sorted(bot.shards)) == (2, [0, 1])
+        assert sorted(g.id for g in bot.guilds) == sorted((sharded.zero.id, sharded.one.id))
+    assert sorted(p["shard"] for p in sharded.twin.gateway.identify_payloads) == [[0, 2], [1, 2]]
+
+
+async def test_no_shard_settings_take_the_recommended_count_and_serve_every_server(
+    sharded: ShardedWorld,
+) -> None:
+    async with sharded.bot("single", ShardSet()) as bot:
+        assert (bot.shard_count, sorted(bot.shards)) == (2, [0, 1])
+        assert sorted(g.id for g in bot.guilds) == sorted((sharded.zero.id, sharded.one.id))
+        assert bot.config.discord.shards.owns_everything
+        for guild in (sharded.zero, sharded.one):
+            handle = await sharded.twin.member(guild, "alice").slash("kling status")
+            assert "no editing session in this channel" in (await handle.response()).content
+        assert sharded.interactions_heard() == {0: [sharded.zero.id], 1: [sharded.one.id]}
+
+
+def write_run_config(world: ShardedWorld, name: str, shard_settings: str) -> Path:
+    folder = world.tmp / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f'[discord]\napi_base = "{world.twin.api_base}"\n{shard_settings}\n'
+        f'[kling]\nprovider = "emulator"\nbase_url = "{world.emulator.base_url}"\n'
+        f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{folder / "media"}"\n'
+    )
+    return path
+
+
+async def test_two_kling_bot_run_processes_answer_in_their_own_servers(
+    sharded: ShardedWorld,
+) -> None:
+    procs: list[ChildProcess] = []
+    try:
+        for shard in (0, 1):
+            settings = f"shard_count = 2\nshard_ids = [{shard}]"
+            config = write_run_config(sharded, f"proc{shard}", settings)
+            procs.append(await start_bot_process(config, sharded.twin))
+            await sharded.twin.gateway.wait_for_shards(shard)
+        for guild in (sharded.zero, sharded.one):
+            handle = await sharded.twin.member(guild, "alice").slash("kling status")
+            assert "no editing session in this channel" in (await handle.response()).content
+        assert sharded.interactions_heard() == {0: [sharded.zero.id], 1: [sharded.one.id]}
+        # Each says what it serves once ready (discord.py waits for the servers to arrive).
+        for shard, proc in enumerate(procs):
+            said = f"to 1 servers on shards {shard} of 2"
+            await sharded.twin.wait_until(lambda p=proc, s=said: s in p.output(), 15)
+    finally:
+        for proc in procs:
+            await stop_bot_process(proc)
+    for proc in procs:
+        assert proc.returncode == 0, proc.output()[-3000:]
+
+
+async def test_discord_requiring_more_shards_stops_the_start_with_one_line(
+    sharded: ShardedWorld,
+) -> None:
+    sharded.twin.max_guilds_per_shard = 1
+    config = write_run_config(sharded, "too-few", "shard_count = 1")
+    proc = ChildProcess.start(
+        python_module("bot.cli", "run", "--config", str(config)),
+        cwd=REPO,
+        env=child_env({"DISCORD_TOKEN": sharded.twin.token}),
+        log=config.parent / "bot.log",
+    )
+    try:
+        status = await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        await proc.stop(kill=True)
+    output = proc.output()
+    assert status == 2, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert output.strip().splitlines()[-1] == (
+        "kling-bot cannot start: Discord requires more shards (gateway close code 4011, too many "
+        "servers on one shard): raise [discord] shard_count, or unset it to use Discord's "
+        "recommended count"
+    )
