@@ -5,7 +5,9 @@ discord.py takes the REST base from the class attribute `discord.http.Route.BASE
 The gateway is another matter:
 
 * `commands.AutoShardedBot` / `AutoShardedClient` (with no explicit `shard_count`) call
-  `GET {Route.BASE}/gateway/bot` and dial the `url` it returns. Setting Route.BASE is enough.
+  `GET {Route.BASE}/gateway/bot` and dial the `url` it returns (with its `shards` count).
+  Given a `shard_count`, they never ask and dial `DiscordWebSocket.DEFAULT_GATEWAY`, as every
+  client does to identify again after a lost session: set it as below in every case.
 * A plain `commands.Bot` / `Client` never asks: it dials `DiscordWebSocket.DEFAULT_GATEWAY`
   (wss://gateway.discord.gg/). Such a bot must, before `connect()` (e.g. in `setup_hook`), read
   `/gateway/bot` and set `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY` to that URL.
