@@ -1,0 +1,63 @@
+"""The recorder adopting what the database says when a step finds its view of a job stale
+(another actor moved the job): back in the local queue at its place, or due for its next step now,
+or forgotten when it ended."""
+
+from __future__ import annotations
+
+from bot.storage import Job, JobState
+from tests.bot.jobs import test_parts
+from tests.bot.jobs.fakes import new_job
+from tests.bot.jobs.test_parts import CONFIG, Parts
+
+S = JobState
+parts = test_parts.parts  # the fixture: each part on its own around a real store
+
+
+async def moved(parts: Parts, job: Job, *path: JobState) -> Job:
+    """Move the job in the database only, as another actor would (the table keeps its view)."""
+    for to in path:
+        next_job = await parts.store.transition_job(job.id, from_states=[job.state], to=to)
+        assert next_job is not None
+        job = next_job
+    return job
+
+
+async def test_a_job_another_actor_put_back_in_the_queue_waits_at_its_place(
+    parts: Parts,
+) -> None:
+    job = await parts.store.create_job(new_job())
+    later = await parts.store.create_job(new_job())
+    parts.recorder.queue(later)
+    sending = parts.table.remember(await moved(parts, job, S.SUBMITTING))
+    await moved(parts, sending, S.QUEUED)  # requeued elsewhere meanwhile
+    parts.time.now += 30
+    await parts.recorder.fail(sending, "stale view")  # its compare-and-set finds it moved
+    stored = await parts.stored(job.id)
+    assert stored.state is S.QUEUED and parts.observer.finished == []
+    assert parts.table[job.id].state is S.QUEUED
+    assert parts.table.queue.position(job.id) == 1  # ahead of the job created after it
+    assert parts.table.queue.position(later.id) == 2
+    # Its queue time limit still runs from its creation.
+    expires = parts.table.due.pop_due(job.created_at + CONFIG.queue_timeout)
+    assert job.id in expires
+    assert parts.table.due.pop_due(job.created_at + CONFIG.queue_timeout - 1) == []
+
+
+async def test_a_job_another_actor_moved_on_is_due_for_its_next_step_now(parts: Parts) -> None:
+    job = await parts.accepted_job()
+    await moved(parts, job, S.PROCESSING)  # polled elsewhere meanwhile
+    parts.time.now += 30
+    await parts.recorder.fail(job, "stale view")
+    assert (await parts.stored(job.id)).state is S.PROCESSING
+    assert parts.table[job.id].state is S.PROCESSING
+    assert job.id in parts.table.due and parts.table.due.next_due() == parts.time.now
+    assert parts.table.due.pop_due(parts.time.now) == [job.id]
+    assert parts.observer.finished == []
+
+
+async def test_a_job_that_ended_elsewhere_is_forgotten(parts: Parts) -> None:
+    job = await parts.accepted_job()
+    await moved(parts, job, S.FAILED)
+    await parts.recorder.fail(job, "stale view")
+    assert job.id not in parts.table and job.id not in parts.table.due
+    assert parts.observer.finished == []  # whoever ended it told the member

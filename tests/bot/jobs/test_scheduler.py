@@ -1,0 +1,148 @@
+"""The scheduler on its own, with stand-in steps and a sleep the test controls: a job due while
+its step still runs is looked at again a second later (never dropped), a stale entry does not hold
+up the jobs due after it, deliveries run as many at once as allowed, and each look is counted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.jobs.schedule import RunnerConfig, SubmissionGate
+from bot.jobs.scheduler import Scheduler
+from bot.storage import Job, JobState
+from tests.bot.jobs import test_parts
+from tests.bot.jobs.test_parts import Parts
+
+S = JobState
+parts = test_parts.parts  # the fixture: each part on its own around a real store
+
+
+@dataclass
+class Steps:
+    """Stand-in steps that record what started and run until the test lets them end."""
+
+    started: list[tuple[str, str]] = field(default_factory=list)
+    running: int = 0
+    peak: dict[str, int] = field(default_factory=dict)
+    finish: asyncio.Event = field(default_factory=asyncio.Event)
+    sleeps: list[float] = field(default_factory=list)  # delays the scheduler slept for
+    _now_running: dict[str, int] = field(default_factory=dict)
+
+    def step(self, kind: str) -> Callable[[str], object]:
+        async def run(job_id: str) -> None:
+            self.started.append((kind, job_id))
+            self._now_running[kind] = self._now_running.get(kind, 0) + 1
+            self.peak[kind] = max(self.peak.get(kind, 0), self._now_running[kind])
+            try:
+                await self.finish.wait()
+            finally:
+                self._now_running[kind] -= 1
+
+        run.__name__ = kind
+        return run
+
+    async def sleep(self, delay: float) -> None:
+        """The scheduler's sleep: noted, and never over by itself (a wake-up ends it)."""
+        self.sleeps.append(delay)
+        await asyncio.Event().wait()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait for something to happen (the scheduler's loop runs between the checks)."""
+        async with asyncio.timeout(5):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+
+
+@asynccontextmanager
+async def scheduling(
+    parts: Parts, config: RunnerConfig | None = None
+) -> AsyncIterator[tuple[Scheduler, Steps]]:
+    steps = Steps()
+    config = config or RunnerConfig()
+
+    async def crashed(job_id: str, where: str) -> None:
+        raise AssertionError(f"{job_id} crashed in {where}")
+
+    scheduler = Scheduler(
+        table=parts.table,
+        gate=SubmissionGate(config, parts.time, wake=lambda: scheduler.wake()),
+        config=config,
+        clock=parts.time,
+        sleep=steps.sleep,
+        stats=parts.stats,
+        call=steps.step("call"),  # type: ignore[arg-type]
+        deliver=steps.step("delivery"),  # type: ignore[arg-type]
+        submit=steps.step("submission"),  # type: ignore[arg-type]
+        went_well=lambda job_id: None,
+        crashed=crashed,
+    )
+    try:
+        yield scheduler, steps
+    finally:
+        steps.finish.set()
+        await scheduler.stop()
+
+
+async def succeeded_job(parts: Parts) -> Job:
+    job = await parts.accepted_job()
+    done = await parts.store.transition_job(job.id, from_states=[S.SUBMITTED], to=S.SUCCEEDED)
+    assert done is not None
+    return parts.table.remember(done)
+
+
+async def test_a_job_due_while_its_step_runs_is_looked_at_again_a_second_later(
+    parts: Parts,
+) -> None:
+    table, time = parts.table, parts.time
+    job = await parts.accepted_job()
+    assert table.take(job.id, "poll") is not None  # an earlier step of it is still running
+    table.due.schedule(job.id, time.now)
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: bool(steps.sleeps))
+        assert steps.started == []  # never a second step at once
+        assert steps.sleeps == [1.0] and job.id in table.due
+        assert table.due.next_due() == time.now + 1.0
+        table.release(job.id)  # the earlier step ended
+        time.now += 1.0
+        scheduler.wake()
+        await steps.until(lambda: bool(steps.started))
+        assert steps.started == [("call", job.id)]
+
+
+async def test_a_stale_entry_does_not_hold_up_the_jobs_due_after_it(parts: Parts) -> None:
+    table, time = parts.table, parts.time
+    job = await parts.accepted_job()
+    table.due.schedule("forgotten-meanwhile", time.now - 1)  # its job is no longer held
+    table.due.schedule(job.id, time.now)
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: bool(steps.started))
+        assert steps.started == [("call", job.id)]
+
+
+async def test_deliveries_run_as_many_at_once_as_allowed(parts: Parts) -> None:
+    config = RunnerConfig(max_concurrent_deliveries=2)
+    jobs = [await succeeded_job(parts) for _ in range(3)]
+    for job in jobs:
+        parts.table.due.schedule(job.id, parts.time.now)
+    async with scheduling(parts, config) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: len(steps.started) == 2)
+        assert steps.peak == {"delivery": 2}
+        steps.finish.set()  # the first two end: the third starts
+        await steps.until(lambda: len(steps.started) == 3)
+    assert [job_id for _, job_id in steps.started] == [job.id for job in jobs]
+    assert steps.peak == {"delivery": 2}
+
+
+async def test_each_look_at_the_heap_is_counted_once(parts: Parts) -> None:
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: parts.stats.wakeups > 0)
+        assert parts.stats.wakeups == 1
+        scheduler.wake()
+        await steps.until(lambda: parts.stats.wakeups > 1)
+        assert parts.stats.wakeups == 2
