@@ -109,6 +109,14 @@ def describe_url(url: str) -> str:
     return f'the PostgreSQL database "{name}" at {where}'
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT_S:g} s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # "Connection refused", without the address said already
+    return str(exc) or type(exc).__name__
+
+
 def _without_password(text: str, url: str) -> str:
     password = urlsplit(url).password
     for secret in {password, unquote(password or "")} - {None, ""}:
@@ -135,10 +143,9 @@ class PostgresBackend:
                 url, min_size=1, max_size=10, timeout=CONNECT_TIMEOUT_S
             )
         except Exception as exc:
-            reason = _without_password(str(exc) or type(exc).__name__, url)
-            raise StartupError(
-                [f"{describe_url(url)} cannot be used: {reason} (check [storage] url)"]
-            ) from None
+            reason = _without_password(_reason(exc), url)
+            problem = f"{describe_url(url)} cannot be used: {reason}"
+            raise StartupError([f"{problem} (check [storage] url or DATABASE_URL)"]) from None
         try:
             await _apply_migrations(pool, clock)
         except BaseException:

@@ -191,3 +191,27 @@ async def test_a_good_start_has_no_voice_warnings_and_warns_about_the_emulator(
     assert VOICE_WARNING not in output and "PyNaCl" not in output
     [warning] = [line for line in output.splitlines() if "WARNING" in line]
     assert "Kling provider is the emulator" in warning
+
+
+async def test_unreachable_postgres_is_one_line_without_its_password(
+    tmp_path: Path, discord_twin: DiscordTwin
+) -> None:
+    port = closed_port()
+    config = write_config(tmp_path, discord_twin.api_base)
+    url = f"postgresql://kling:hunter2-secret@127.0.0.1:{port}/kling_bot"
+    proc = ChildProcess.start(
+        python_module("bot.cli", "run", "--config", str(config)),
+        cwd=REPO,
+        env=child_env({"DISCORD_TOKEN": discord_twin.token, "DATABASE_URL": url}),
+        log=tmp_path / "bot.log",
+    )
+    try:
+        status = await proc.wait()
+    finally:
+        await proc.stop(kill=True)
+    output = proc.output()
+    assert status == 2, output
+    assert the_failure(output).startswith(
+        f'the PostgreSQL database "kling_bot" at 127.0.0.1:{port} cannot be used: '
+    )
+    assert "hunter2-secret" not in output
