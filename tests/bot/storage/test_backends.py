@@ -11,10 +11,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.config import StartupError
+from bot.config import StartupError, StorageConfig
+from bot.config_values import Secret
 from bot.storage import JobKind, JobLimits, JobState, NewJob, QuotaExceededError, Store
 from bot.storage.db import migration_files
 from bot.storage.postgres_backend import translate
+from bot.storage.store import open_store
 from tests.bot.storage.conftest import ALICE, BOB, CHANNEL, GUILD, ManualClock
 from tests.postgres import PostgresCluster
 
@@ -94,6 +96,21 @@ async def test_processes_starting_at_once_apply_each_migration_once(postgres_url
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_the_bot_opens_what_storage_config_names(tmp_path: Path, postgres_url: str) -> None:
+    sqlite_file = tmp_path / "data" / "bot.sqlite3"
+    on_file = await open_store(StorageConfig(path=sqlite_file))
+    await on_file.close()
+    assert on_file.dialect == "sqlite" and sqlite_file.exists()
+    sqlite_file.unlink()
+    on_server = await open_store(StorageConfig(path=sqlite_file, url=Secret(postgres_url)))
+    try:
+        assert on_server.dialect == "postgresql"
+        assert not sqlite_file.exists()  # [storage] url wins: no SQLite file is made
+        assert (await on_server.create_job(new_job())).seq == 1
+    finally:
+        await on_server.close()
 
 
 # -- writers of several processes -------------------------------------------------------------
