@@ -1,4 +1,5 @@
-"""SQLite storage: sessions, points, masks, jobs, settings and usage (all SQL lives here)."""
+"""Storage on SQLite or PostgreSQL: sessions, points, masks, jobs, settings and usage (all SQL
+lives here)."""
 
 from bot.storage.jobs import delivery_key_for
 from bot.storage.models import (
