@@ -18,6 +18,7 @@ import pytest
 
 import cogs.core.runtime
 from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
+from bot.health import check_heartbeat
 from bot.kling.emulator import KlingEmulator
 from bot.shards import ShardSet
 from cogs.core.app import KlingBot, use_api_base
@@ -134,6 +135,28 @@ async def test_no_shard_settings_take_the_recommended_count_and_serve_every_serv
             handle = await sharded.twin.member(guild, "alice").slash("kling status")
             assert "no editing session in this channel" in (await handle.response()).content
         assert sharded.interactions_heard() == {0: [sharded.zero.id], 1: [sharded.one.id]}
+
+
+async def test_the_health_check_says_not_connected_while_one_shard_is_down(
+    sharded: ShardedWorld,
+) -> None:
+    async with sharded.bot("single", ShardSet()) as bot:
+        assert check_heartbeat(bot.heartbeat_file).healthy
+        (shard_1,) = sharded.twin.gateway.sessions(1)
+        await shard_1.ws.close(code=4000)  # Discord's "unknown error": discord.py reconnects
+        await sharded.twin.wait_until(lambda: not bot.connected, 10)
+        health = check_heartbeat(bot.heartbeat_file)
+        assert (health.healthy, health.reason) == (
+            False,
+            "the bot is running but not connected to Discord",
+        )
+        # Shard 0 kept serving meanwhile; shard 1 comes back on its own.
+        handle = await sharded.twin.member(sharded.zero, "alice").slash("kling status")
+        assert "no editing session" in (await handle.response()).content
+        await sharded.twin.wait_until(
+            lambda: bot.connected and sharded.twin.gateway.sessions(1), 20
+        )
+        assert check_heartbeat(bot.heartbeat_file).reason == "connected to Discord (2 servers)"
 
 
 def write_run_config(world: ShardedWorld, name: str, shard_settings: str) -> Path:
