@@ -234,6 +234,11 @@ class KlingBot(commands.AutoShardedBot):
         raise LookupError(f"session {session.id} has no video message or URL")
 
     async def close(self) -> None:
+        loop: object = self.loop  # discord.py's placeholder until set up, typed as a loop
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            # Never entered nor logged in: AutoShardedClient.close needs what this setup makes
+            # (as login() and `async with` run it first), a plain Client's did not.
+            await self._async_setup_hook()
         for task in (self._runner_start, self._heartbeat, self._retention):
             if task is not None:
                 task.cancel()
