@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.storage.claims import ClaimQueries
-from bot.storage.db import Backend, Clock, Database
+from bot.storage.db import Backend, Clock
 from bot.storage.jobs import JobQueries
 from bot.storage.masks import MaskQueries
 from bot.storage.points import PointQueries
