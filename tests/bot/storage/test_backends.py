@@ -113,6 +113,52 @@ async def test_the_bot_opens_what_storage_config_names(tmp_path: Path, postgres_
         await on_server.close()
 
 
+async def test_an_old_postgres_database_is_upgraded_in_order(postgres_url: str) -> None:
+    version, name, sql = migration_files("postgresql")[0]
+    raw = await asyncpg.connect(postgres_url)
+    try:
+        await raw.execute(sql)
+        await raw.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        await raw.execute("INSERT INTO schema_version VALUES ($1, $2, 0)", version, name)
+        await raw.execute(
+            "INSERT INTO jobs (id, kind, guild_id, channel_id, requester_id, request_json, state,"
+            " created_at, updated_at) VALUES ('old', 'animate', 1, 2, 3, '{}', 'processing', 1, 1)"
+        )
+    finally:
+        await raw.close()
+    store = await Store.open(postgres_url)
+    try:
+        assert await store.schema_version() == len(migration_files("postgresql"))
+        await store.transition_job("old", from_states=[JobState.PROCESSING], to=JobState.FAILED)
+        events = await store.list_job_events("old")  # the trigger of 0002 logs older rows too
+        assert [(e.from_state, e.to_state) for e in events] == [
+            (JobState.PROCESSING, JobState.FAILED)
+        ]
+    finally:
+        await store.close()
+
+
+async def test_a_failed_postgres_migration_leaves_nothing_half_done(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.storage.db as db
+
+    good = migration_files("postgresql")
+    broken = [*good, (len(good) + 1, "9999_broken.sql", "CREATE TABLE half (x TEXT);\nNOT SQL;")]
+    monkeypatch.setattr(db, "migration_files", lambda dialect="sqlite": broken)
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        await Store.open(postgres_url)
+    raw = await asyncpg.connect(postgres_url)
+    try:
+        assert await raw.fetchval("SELECT to_regclass('half')") is None  # rolled back
+        assert await raw.fetchval("SELECT MAX(version) FROM schema_version") == len(good)
+    finally:
+        await raw.close()
+
+
 # -- writers of several processes -------------------------------------------------------------
 
 
