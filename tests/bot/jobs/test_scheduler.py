@@ -13,7 +13,8 @@ from bot.jobs.schedule import RunnerConfig, SubmissionGate
 from bot.jobs.scheduler import Scheduler
 from bot.storage import Job, JobState
 from tests.bot.jobs import test_parts
-from tests.bot.jobs.test_parts import Parts
+from tests.bot.jobs.fakes import new_job
+from tests.bot.jobs.test_parts import CONFIG, Parts
 
 S = JobState
 parts = test_parts.parts  # the fixture: each part on its own around a real store
@@ -146,3 +147,57 @@ async def test_each_look_at_the_heap_is_counted_once(parts: Parts) -> None:
         scheduler.wake()
         await steps.until(lambda: parts.stats.wakeups > 1)
         assert parts.stats.wakeups == 2
+
+
+# -- how long the scheduler sleeps ------------------------------------------------------------
+
+
+async def test_it_sleeps_exactly_until_the_next_due_step(parts: Parts) -> None:
+    job = await parts.accepted_job()
+    parts.table.due.schedule(job.id, parts.time.now + 0.25)  # e.g. a callback's poll
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: bool(steps.sleeps))
+        assert steps.sleeps == [0.25]
+
+
+async def test_a_closed_gate_matters_only_while_jobs_wait(parts: Parts) -> None:
+    """With nothing queued, the gate reopening is no reason to wake: it sleeps until the next
+    due step instead."""
+    job = await parts.accepted_job()
+    parts.table.due.schedule(job.id, parts.time.now + 20)
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.gate.close()
+        assert scheduler.gate.closed_until == parts.time.now + 5.0
+        scheduler.start()
+        await steps.until(lambda: bool(steps.sleeps))
+        assert steps.sleeps == [20.0]
+
+
+async def test_while_a_job_is_being_sent_the_next_waits_without_spinning(parts: Parts) -> None:
+    first = await parts.store.create_job(new_job())
+    waiting = await parts.store.create_job(new_job())
+    for job in (first, waiting):
+        parts.recorder.queue(job)
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: bool(steps.sleeps))
+        assert steps.started == [("submission", first.id)]
+        # The gate is open but only one job is sent at a time: the next look is at the
+        # waiting job's queue time limit (or sooner, when the send ends and wakes it).
+        assert steps.sleeps == [waiting.created_at + CONFIG.queue_timeout - parts.time.now]
+
+
+async def test_when_the_gate_opens_on_a_job_whose_step_runs_it_does_not_spin(
+    parts: Parts,
+) -> None:
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    assert parts.table.take(job.id, "expire_queued") is not None  # its expiry check runs
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.gate.close()
+        parts.time.now = scheduler.gate.closed_until  # the gate's wait ends just now
+        scheduler.start()
+        await steps.until(lambda: bool(steps.sleeps))
+        assert steps.started == []  # it is busy: not sent
+        assert steps.sleeps == [job.created_at + CONFIG.queue_timeout - parts.time.now]
