@@ -75,6 +75,8 @@ class Backend(Protocol):
 
     async def transaction(self, body: Body[T]) -> T: ...
 
+    async def read(self, body: Body[T]) -> T: ...
+
     async def notify(self, channel: str, payload: str) -> None: ...
 
     async def listen(self, channel: str, handler: Callable[[str], None]) -> Listening: ...
@@ -165,6 +167,10 @@ class Database:
     async def _write_statement(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """One statement (atomic on its own, triggers included), e.g. ``UPDATE … RETURNING``."""
         return await _finish_even_if_cancelled(self._backend.write_statement(sql, tuple(params)))
+
+    async def _read(self, body: Body[T]) -> T:
+        """Run ``body``'s reads together, on one view of the data (``body`` must not write)."""
+        return await self._backend.read(body)
 
     async def _write(self, body: Body[T]) -> T:
         """Run ``body`` in one write transaction; commit, or roll back on any error."""

@@ -178,6 +178,14 @@ class PostgresBackend:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
                 return await body(PostgresTx(conn))
 
+    async def read(self, body: Body[T]) -> T:
+        # One snapshot for all of body's statements; no lock: readers never wait for writers.
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            return await body(PostgresTx(conn))
+
     async def notify(self, channel: str, payload: str) -> None:
         await self._pool.execute("SELECT pg_notify($1, $2)", channel, payload)
 

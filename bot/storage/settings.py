@@ -37,9 +37,11 @@ def _validate(settings: GuildSettings) -> None:
 class SettingsQueries(Database):
     async def get_settings(self, guild_id: int) -> GuildSettings:
         """The server's settings, defaults for anything never changed."""
-        row = await self._fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
-        disabled = await self._fetchall(_DISABLED, (guild_id,))
-        return _settings(guild_id, row, disabled)
+
+        async def body(tx: Tx) -> GuildSettings:
+            return await _read_settings_row(tx, guild_id)
+
+        return await self._read(body)
 
     async def update_settings(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change some settings (names as in :class:`GuildSettings`); returns the new whole."""

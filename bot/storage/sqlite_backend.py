@@ -108,6 +108,11 @@ class SqliteBackend:
             await self.connection.execute("COMMIT")
             return result
 
+    async def read(self, body: Body[T]) -> T:
+        # Under the lock no other statement of this process runs in between.
+        async with self._lock:
+            return await body(SqliteTx(self.connection))
+
     async def notify(self, channel: str, payload: str) -> None:
         # One process owns a SQLite database (SPEC §11): its own listeners are all there are.
         self._listeners.dispatch(channel, payload)
