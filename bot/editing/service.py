@@ -235,6 +235,23 @@ class EditingService(PaidJobs):
         board to that frame. No point is stored when anything fails; when Kling's answer was
         lost the session stays marked unsure and the next action replays the stored points.
         A member who moves the board while the mark waits for Kling keeps the board there."""
+        target = await self.mark_points(
+            session_id, points=points, user_id=user_id, frame=frame, time_text=time_text
+        )
+        return await self._board(session_id, target)
+
+    async def mark_points(
+        self,
+        session_id: int,
+        *,
+        points: str,
+        user_id: int,
+        frame: int | None = None,
+        time_text: str | None = None,
+    ) -> int:
+        """`mark` without drawing the board: the frame marked. The pickers draw their own
+        picture of that frame at the same time as the board (`board_after`), rather than after
+        it."""
         gate = self.locks.for_session(session_id)
         moves = gate.moves
         async with gate:
@@ -273,7 +290,11 @@ class EditingService(PaidJobs):
                 raise
             if gate.moves == moves:
                 await self.store.set_current_frame(session_id, target)
-        return await self._board(session_id, target)
+        return target
+
+    async def board_after(self, session_id: int, frame_index: int) -> BoardView:
+        """The board on ``frame_index`` after a change stored by `mark_points`."""
+        return await self._board(session_id, frame_index)
 
     async def undo(
         self, session_id: int, *, user_id: int, point_id: int | None = None

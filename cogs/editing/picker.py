@@ -297,9 +297,14 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
         await interaction.edit_original_response(view=view, attachments=[picker_file(picker)])
 
     lock = board_lock(interaction.client, session.id)  # before the change: see publish_board
-    board = await service.mark(
+    frame = await service.mark_points(
         session.id, points=points_text(x, y), user_id=interaction.user.id, frame=target.frame
     )
-    # The picker is drawn (in a thread) while the board's edit is on its way: the member
-    # waits for the slower of the two, not for both.
-    await asyncio.gather(publish_board(interaction.client, session, board, lock), refresh_picker())
+
+    async def refresh_board() -> None:
+        board = await service.board_after(session.id, frame)
+        await publish_board(interaction.client, session, board, lock)
+
+    # The board and the picker are drawn at once (each in a worker thread) and sent as each is
+    # ready: the member waits for their picker alone, not for the board drawn before it.
+    await asyncio.gather(refresh_board(), refresh_picker())

@@ -7,6 +7,7 @@ full-resolution frame and one cut from the board's image look clearly different.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from pathlib import Path
@@ -195,6 +196,39 @@ async def test_two_members_pick_independently_and_survive_a_restart(
         assert (x, y) == (0.78, 0.78)  # (3 + 4.5/5)/5 exactly, as a float
         _, zoomed = await click_and_edit(world, alice, mine, "A5")
         assert "cell A5" in zoomed.text
+
+
+async def test_the_picker_does_not_wait_for_the_channels_board(
+    kling_world: KlingWorld, textured_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a mark the member's picker and the channel's board are drawn at once: a board that
+    is slow to draw does not hold the picker back, and it still follows."""
+    world = kling_world
+    alice = world.alice
+    async with world.bot():
+        board = await world.open_board(video=textured_video)
+        picker = await open_picker(world, alice, board)
+        assert world.current is not None
+        service = world.current.editing
+        release = asyncio.Event()
+        draw_board = service.board_after
+
+        async def slow_board(session_id: int, frame_index: int) -> Any:
+            await release.wait()
+            return await draw_board(session_id, frame_index)
+
+        monkeypatch.setattr(service, "board_after", slow_board)
+        edits = world.twin.find_message(board.id).edit_count
+        await click_and_edit(world, alice, picker, "C3")
+        _, marked = await click_and_edit(world, alice, picker, "C3")
+        assert "Marked C3 › C3" in marked.text
+        # The new mask is on the picker already, while the board is still being drawn.
+        centre = picture(marked)[288 + 30, 512 + 30]
+        assert not (abs(centre - np.array([50, 190, 70])) < 25).all(), centre
+        channel_board = world.twin.find_message(board.id)
+        assert channel_board.edit_count == edits and "#1 by" not in channel_board.text
+        release.set()
+        await world.board(predicate=lambda m: "#1 by" in m.text)
 
 
 async def test_limits_and_cooldowns_apply_as_for_mark(
