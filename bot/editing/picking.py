@@ -1,8 +1,12 @@
 """The zoom picker's image of a session (SPEC §10), from what is stored: frame, masks, points.
 
-The frame comes from the session's full-resolution frame cache (the board's own cache), so the
-picker and the board always show the same frame; the masks and numbered points are that frame's,
-so the picker shows what is already selected before and after every mark.
+The frame comes from the board's own frame caches, so the picker and the board always show the
+same frame: the whole frame from the board-size copy (already in memory after the board was
+drawn; at 1280 px it is bigger than the picker), an enlarged cell from the full-resolution frame
+(a fifth of the frame must keep the video's own detail). The masks and numbered points are that
+frame's, so the picker shows what is already selected before and after every mark. An encoded
+picture is kept by a digest of all it shows, so Back, a cell opened again or a reopened picker
+are not drawn twice.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bot.editing.board_cache import full_frame
+from bot.editing.board_cache import SizedLRU, board_digest, board_frame, full_frame
 from bot.editing.boards import draw_off_loop, frame_caption, point_views, session_dir
 from bot.errors import UserFacingError
 from bot.grid import CellRef
@@ -23,6 +27,8 @@ from bot.zoom import ZOOM_GRID, cell_region
 __all__ = ["PICKER_FORMAT", "PickerView", "build_picker"]
 
 PICKER_FORMAT: Final = "jpeg"
+# Encoded pictures are 100-250 KB: the latest few dozen views (a member's cells and whole frame).
+PICTURES: SizedLRU[bytes] = SizedLRU(6 * 2**20)
 NO_SUCH_FRAME = Msg(
     "This picker's frame is not in the video any more; open a new picker from the board."
 )
@@ -54,16 +60,27 @@ def _render(
     cell: CellRef | None,
     caption: str,
 ) -> bytes:
-    frame = full_frame(video, cache_dir, index)
+    cell_name = ZOOM_GRID.cell_name(cell) if cell is not None else None
+    key = board_digest(
+        str(cache_dir), index, masks, ["picker", numbered, cell_name, caption, PICKER_FORMAT]
+    )
+    encoded = PICTURES.get(key)
+    if encoded is not None:
+        return encoded
+    if cell is None:
+        frame, region = board_frame(video, cache_dir, index), WHOLE
+    else:
+        frame, region = full_frame(video, cache_dir, index), cell_region(cell)
     mask_inputs = [
         (int(m.get("object_id", 0)), m["rle_mask"])
         for m in masks
         if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
     ]
-    region = WHOLE if cell is None else cell_region(cell)
-    return render_picker(
+    encoded = render_picker(
         frame, mask_inputs, numbered, region=region, caption=caption, image_format=PICKER_FORMAT
     )
+    PICTURES.put(key, encoded, len(encoded))
+    return encoded
 
 
 async def build_picker(

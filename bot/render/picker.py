@@ -1,16 +1,19 @@
 """Draw the zoom picker's image (SPEC §10): the frame, or one cell of it enlarged, with a 5x5 grid.
 
-The image is cut from the full-resolution frame (never from the board), so a cell enlarged five
-times shows what the video really has there. Masks and numbered points are drawn as on the board,
-so after a mark the member sees the object selected. The grid is made to be read on a phone:
-lines with a dark edge and a light core, and every cell's name in its top-left corner in big
-white letters on a dark box (the cell's centre, where a point lands, stays clear). At the cell
-level a small cross marks each sub-cell's centre: exactly where the second click puts the point.
+An enlarged cell is cut from the full-resolution frame (never from the board), so a cell
+enlarged five times shows what the video really has there; the whole frame, shrunk to 1024 px
+anyway, may come from any copy at least that big (the board's 1280 px frame: no PNG to decode).
+Masks and numbered points are drawn as on the board, so after a mark the member sees the object
+selected. The grid is made to be read on a phone: lines with a dark edge and a light core, and
+every cell's name in its top-left corner in big white letters on a dark box (the cell's centre,
+where a point lands, stays clear). At the cell level a small cross marks each sub-cell's centre:
+exactly where the second click puts the point.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -90,9 +93,13 @@ def _points_in(
     return inside
 
 
-def _draw_grid(
-    draw: ImageDraw.ImageDraw, size: tuple[int, int], grid: BoardGrid, *, crosses: bool
-) -> None:
+@lru_cache(maxsize=8)
+def _grid_overlay(size: tuple[int, int], grid: BoardGrid, *, crosses: bool) -> Image.Image:
+    """The grid, labels and crosses on a transparent layer: the same for every frame of a size,
+    so it is drawn once and pasted over each picture (a paste is a few times cheaper than the
+    25 labels' text and boxes). Shared: never draw on it."""
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
     width, height = size
     xs, ys = grid.column_edges(width), grid.row_edges(height)
     line = max(1, round(min(width, height) / 400))
@@ -120,6 +127,7 @@ def _draw_grid(
                 for colour, extra in ((CROSS_DARK, 2), (CROSS_LIGHT, 0)):
                     draw.line([(cx - arm, cy), (cx + arm, cy)], fill=colour, width=line + extra)
                     draw.line([(cx, cy - arm), (cx, cy + arm)], fill=colour, width=line + extra)
+    return layer
 
 
 def render_picker(
@@ -135,7 +143,8 @@ def render_picker(
 ) -> bytes:
     """The picker image of ``region`` (normalised ``left, top, right, bottom`` of the frame).
 
-    ``frame`` is the full-resolution RGB frame; ``masks`` pair Kling's ``object_id`` with its
+    ``frame`` is the RGB frame: full resolution for a cell, at least picker size for the
+    whole frame; ``masks`` pair Kling's ``object_id`` with its
     ``rle_mask`` (or a decoded mask of any size) over the whole frame; ``points`` are
     ``(number, x, y)`` in whole-frame coordinates (those outside ``region`` are left out).
     The region is resampled (bicubic) straight from ``frame`` to the picker size.
@@ -151,8 +160,9 @@ def render_picker(
         size, Image.Resampling.BICUBIC, box=box, reducing_gap=3.0 if region == WHOLE else None
     )
     paint_masks(picture, _crop_masks(masks, region))
+    overlay = _grid_overlay(size, grid, crosses=region != WHOLE)
+    picture.paste(overlay, (0, 0), overlay)
     draw = ImageDraw.Draw(picture, "RGBA")
-    _draw_grid(draw, size, grid, crosses=region != WHOLE)
     _draw_points(draw, size, _points_in(points, region))
     _draw_caption(draw, size, caption)
     return _encode(picture, image_format)
