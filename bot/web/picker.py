@@ -213,11 +213,7 @@ class Picker:
         masks = await self.store.get_frame_masks(session.id, index)
         try:
             picture = await self.pictures.get(
-                session_id=session.id,
-                video=Path(session.local_path),
-                frame=index,
-                version=await self.version(session.id),
-                masks=masks,
+                session_id=session.id, video=Path(session.local_path), frame=index, masks=masks
             )
         except (MediaError, OSError):
             log.warning(
@@ -271,12 +267,19 @@ class Picker:
                 isinstance(frame, int) and not isinstance(frame, bool) and _unit(x) and _unit(y)
             ):
                 raise UserFacingError(texts.BAD_CLICK)
-            await self.service.mark(
-                checked.session.id,
-                points=f"{x:.6f},{y:.6f}",
-                user_id=checked.token.member_id,
-                frame=frame,
+            session = checked.session
+            # No board drawn on the way: the page waits for its own picture, drawn from here
+            # on while the answer goes out; the channel's board follows (_refresh_board).
+            marked = await self.service.mark_points(
+                session.id, points=f"{x:.6f},{y:.6f}", user_id=checked.token.member_id, frame=frame
             )
+            if session.local_path:
+                self.pictures.warm(
+                    session_id=session.id,
+                    video=Path(session.local_path),
+                    frame=marked,
+                    masks=await self.store.get_frame_masks(session.id, marked),
+                )
 
         return await self._change(request, change)
 
