@@ -12,7 +12,9 @@ Times are on the stand-in's side: from its dispatch of INTERACTION_CREATE to the
 picker message. Kling's share of a mark is the time the emulator spent on the selection calls
 made during that click (measured around the emulator's request handling, latency included); the
 bot's share is the rest (Discord round trips on loopback, the database, drawing the board and
-the picker, uploads).
+the picker, uploads). The bot's CPU time per click (all its threads, from the kernel's
+scheduler statistics) is printed too: on a shared machine the wall-clock share includes waiting
+for a CPU, the CPU time is the bot's own work alone. The load average is printed with the figures.
 
 Run: python bench/bench_picker.py [--clicks 50] [--members 5] [--seed 7]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -31,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.process_cpu import load_average, process_cpu  # noqa: E402
 from bot.kling.emulator import KlingEmulator  # noqa: E402
 from bot.zoom import cell_names  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
@@ -137,6 +141,8 @@ async def main_async(args: argparse.Namespace) -> None:
     video = make_video(work / "clip.mp4")
     zoom: list[float] = []
     marks: list[tuple[float, float]] = []  # (total, Kling's share)
+    cpu: dict[str, list[float]] = {"zoom": [], "mark": []}  # the bot's CPU seconds per click
+    loads = [load_average()]
     async with KlingEmulator(seconds_per_stage=0.5, work_dir=work / "emulator") as emulator:
         spans = KlingSpans(emulator)
         proc = await start_bot_process(
@@ -153,20 +159,39 @@ async def main_async(args: argparse.Namespace) -> None:
                 if i and i % POINTS_PER_FRAME == 0:
                     await clear_points(twin, clearer, channel)
                 member, picker = members[i % len(members)], pickers[i % len(members)]
+                used = process_cpu(proc.pid)
                 start, end, text = await click_and_wait(twin, member, picker, rng.choice(CELLS))
                 zoom.append(end - start)
+                cpu["zoom"].append(process_cpu(proc.pid) - used)
+                board = await board_of(channel)
+                boards = board.edit_count
+                used = process_cpu(proc.pid)
                 start, end, text = await click_and_wait(twin, member, picker, rng.choice(CELLS))
                 if "Marked" not in text:
                     raise RuntimeError(f"mark {i}: {text}")
                 marks.append((end - start, spans.within(start, end)))
+                # The channel's board may still be on its way (drawn at the same time as the
+                # picker): its work is this click's, and is not left to slow the next one.
+                await twin.wait_until(
+                    lambda b=board.id, n=boards: twin.find_message(b).edit_count > n, WAIT
+                )
+                cpu["mark"].append(process_cpu(proc.pid) - used)
+                if i == 0:
+                    loads.append(load_average())
+            loads.append(load_average())
         finally:
             await proc.stop(timeout=30)
-    report(zoom, marks, twin, args)
+    report(zoom, marks, cpu, loads, twin, args)
     await twin.stop()
 
 
 def report(
-    zoom: list[float], marks: list[tuple[float, float]], twin: DiscordTwin, args: argparse.Namespace
+    zoom: list[float],
+    marks: list[tuple[float, float]],
+    cpu: dict[str, list[float]],
+    loads: list[str],
+    twin: DiscordTwin,
+    args: argparse.Namespace,
 ) -> None:
     totals = [total for total, _ in marks]
     kling = [share for _, share in marks]
@@ -175,12 +200,18 @@ def report(
         f"zoom picker: {args.clicks} cell clicks and {args.clicks} sub-cell clicks by "
         f"{args.members} members, Kling selection latency 1-3 s"
     )
+    print(
+        f"load average (1, 5, 15 min) at start, after the first click, after: "
+        f"{' | '.join(loads)} ({os.cpu_count()} cores)"
+    )
     print(f"{'step':<32}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     rows = [
         ("cell click -> picker updated", zoom),
         ("mark click -> picker updated", totals),
         ("  of which Kling", kling),
         ("  of which the bot", bot),
+        ("bot CPU time, cell click", cpu["zoom"]),
+        ("bot CPU time, mark click", cpu["mark"]),
     ]
     for name, values in rows:
         print(

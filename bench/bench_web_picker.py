@@ -28,6 +28,11 @@ bookkeeping, the answer, the picture request (the frame drawn with its masks and
 JPEG by the bot), the browser decoding and drawing it, and the wait for the next animation frame
 (at most ~17 ms); it is split step by step with the page's Resource Timing of its two requests.
 
+The bot's CPU time per click (all its threads, from the kernel's scheduler statistics) is
+printed too, from before the click until every page shows the new state and the Discord board
+is edited (the other pages' requests and the board are work the click causes): on a shared
+machine the wall-clock share includes waiting for a CPU, the CPU time is the bot's own work.
+
 Cooldowns (4 at once, then one every 2 s per member) never refuse a click: members take turns, so
 one member's clicks are several seconds apart (the least gap is printed); a refusal stops the run.
 
@@ -54,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.load_split import SELECTION_ENDPOINTS, covered  # noqa: E402
+from bench.process_cpu import load_average, process_cpu  # noqa: E402
 from bot.kling.emulator import KlingEmulator  # noqa: E402
 from tests.bot.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
@@ -155,6 +161,7 @@ class Click:
     calls: int  # this click's add-selection calls the emulator saw
     clicked_at: float  # wall clock
     change: float  # the probe's deciding spot change (sum over R, G, B) when it saw the mask
+    cpu: float = 0.0  # the bot's CPU seconds for the click and all it caused
 
     @property
     def bot(self) -> float:
@@ -193,10 +200,6 @@ def parts_of(result: dict[str, Any], kling: float) -> dict[str, float]:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def kling_session(database: Path) -> str:
@@ -251,6 +254,16 @@ async def show_frame(page: Any, frame: int, version: str) -> None:
     )
     await page.fill("#slider", str(frame))
     await wait_showing(page, frame)
+
+
+async def wait_version(page: Any, version: str) -> None:
+    """Wait until `page` has the state `version` and shows its frame at that state."""
+    await page.wait_for_function(
+        """(v) => document.body.dataset.version === v &&
+            (document.getElementById('frame').dataset.shown || '').endsWith('@' + v)""",
+        arg=version,
+        timeout=WAIT * 1000,
+    )
 
 
 async def clear_points(
@@ -358,6 +371,7 @@ async def run_clicks(
     clearer: Any,
     browser: Any,
     offsets: list[float],
+    pid: int,
 ) -> list[Click]:
     rng = random.Random(args.seed)
     board = await board_of(channel)
@@ -387,6 +401,9 @@ async def run_clicks(
         # The page's clock drifts from this process's by some ms a minute: measured per click.
         offset = await clock_offset(page)
         offsets.append(offset)
+        board_id = (await board_of(channel)).id
+        board_edits = twin.find_message(board_id).edit_count
+        used = process_cpu(pid)
         result = await click_once(page, point)
         origin = result["origin"] / 1000 - offset
         start, end = origin + result["clicked"] / 1000, origin + result["visible"] / 1000
@@ -408,6 +425,13 @@ async def run_clicks(
             )
         )
         version = await wait_showing(page, frame)
+        for other in pages:
+            await wait_version(other, version)
+        await twin.wait_until(
+            lambda: twin.find_message(board_id).edit_count > board_edits,  # noqa: B023
+            WAIT,
+        )
+        clicks[-1].cpu = process_cpu(pid) - used
     return clicks
 
 
@@ -439,7 +463,16 @@ async def main_async(args: argparse.Namespace) -> None:
                 try:
                     loads.append(load_average())
                     clicks = await run_clicks(
-                        args, twin, channel, emulator, session, members, clearer, browser, offsets
+                        args,
+                        twin,
+                        channel,
+                        emulator,
+                        session,
+                        members,
+                        clearer,
+                        browser,
+                        offsets,
+                        proc.pid,
                     )
                     loads.append(load_average())
                 finally:
@@ -482,6 +515,7 @@ def report(
         ("  of which the bot", [c.bot for c in clicks]),
         *((f"    {part}", [c.parts[part] for c in clicks]) for part in PARTS),
         ("click -> picture drawn on canvas", [c.drawn for c in clicks]),
+        ("bot CPU time per click (all it causes)", [c.cpu for c in clicks]),
     ]
     for name, values in rows:
         print(
