@@ -201,7 +201,7 @@ async def test_a_transaction_of_one_process_waits_for_the_others(postgres_url: s
         # The server itself says the other process's write waits for the writers' lock ...
         while not await first._fetchall(
             "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND wait_event = 'advisory'"
+            " AND wait_event = 'advisory' AND datname = current_database()"
         ):
             assert not blocked.done()
             await asyncio.sleep(0.01)
@@ -250,6 +250,7 @@ async def test_postgres_notifications_reach_another_process_and_survive_a_drop(
         killed = await sender._fetchall(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            " AND datname = current_database()"
         )
         assert killed and all(r[0] for r in killed)
         deadline = asyncio.get_running_loop().time() + 10
