@@ -85,11 +85,16 @@ async def run_checks(config: Config, *, source: str) -> list[CheckResult]:
         results += await _guarded([TOKEN, APPLICATION, SERVERS], check_discord(http, config))
         results += await _guarded([KLING], _one(check_kling(http, config)))
         results += await _guarded([CALLBACKS], _one(check_callbacks(http, config)))
-    results.append(
-        check_folder(
-            STORAGE, config.storage.path.parent, "[storage] path", database=config.storage.path
+    if config.storage.url is not None:
+        from bot.checkup_database import check_database  # it builds on this module's results
+
+        results.append(await check_database(config.storage.url.reveal()))
+    else:
+        results.append(
+            check_folder(
+                STORAGE, config.storage.path.parent, "[storage] path", database=config.storage.path
+            )
         )
-    )
     results.append(check_folder(MEDIA, config.storage.media_dir, "[storage] media_dir"))
     return results
 

@@ -163,14 +163,60 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from bot.backup import BackupError, backup_database
 
     config = load_config(_config_path(args.config))
+    dest = Path(args.dest) if args.dest else None
+    if config.storage.url is not None:
+        import datetime
+
+        from bot.backup_postgres import EXIT_NOTHING_COPIED, postgres_backup_lines
+
+        today = datetime.datetime.now(datetime.UTC).date()
+        for line in postgres_backup_lines(config.storage.url.reveal(), dest, today=today):
+            print(line)
+        return EXIT_NOTHING_COPIED
+    if dest is None:
+        print(
+            "kling-bot backup: give DEST, the file to write (e.g. backups/kling-bot.sqlite3)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        report = backup_database(config.storage.path, Path(args.dest), force=args.force)
+        report = backup_database(config.storage.path, dest, force=args.force)
     except BackupError as exc:
         print(f"kling-bot backup: {exc}", file=sys.stderr)
         return 1
     for line in report.lines():
         print(line)
     return 0
+
+
+def cmd_migrate_db(args: argparse.Namespace) -> int:
+    """Exit 0 when every table has as many rows in PostgreSQL as in the SQLite file, 1 when one
+    does not, 2 when nothing was copied (one line saying why)."""
+    from bot.migrate_db import MigrateError, migrate_db
+
+    source, url = args.source, args.target
+    if source is None or url is None:
+        config = load_config(_config_path(args.config))
+        source = source or str(config.storage.path)
+        url = url or (config.storage.url.reveal() if config.storage.url else None)
+    if url is None:
+        print(
+            "kling-bot migrate-db: no PostgreSQL database to copy into: give --to "
+            "postgresql://user@host:port/db, or set DATABASE_URL",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.storage.probe import url_secrets
+
+    configure_logging("WARNING", secrets=url_secrets(url))
+    try:
+        report = asyncio.run(migrate_db(Path(source), url))
+    except MigrateError as exc:
+        print(f"kling-bot migrate-db: {exc}", file=sys.stderr)
+        return 2
+    for line in report.lines():
+        print(line)
+    return 0 if report.matched else 1
 
 
 def _client_id(text: str) -> int:
@@ -297,16 +343,53 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_backup,
         "copy the database safely, even while the bot runs",
         "Write a consistent copy of the SQLite database to DEST with SQLite's online "
-        "backup API; safe while the bot runs. Prints the size and the row counts.",
+        "backup API; safe while the bot runs. Prints the size and the row counts. With "
+        "[storage] url or DATABASE_URL set (PostgreSQL) it copies nothing: it prints the "
+        "pg_dump and pg_restore commands for that database, without the password, and exits "
+        "with status 3.",
     )
     backup.epilog = (
         "To restore: stop the bot, copy the backup over the database path "
         "([storage] path), remove the database's -wal and -shm files next to it, "
         "then start the bot."
     )
-    backup.add_argument("dest", metavar="DEST", help="the backup file to write")
+    backup.add_argument(
+        "dest",
+        metavar="DEST",
+        nargs="?",
+        help="the backup file to write (with PostgreSQL: the dump file the printed command names)",
+    )
     backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
     backup.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
+    )
+    migrate = add(
+        "migrate-db",
+        cmd_migrate_db,
+        "copy the bot's SQLite data into PostgreSQL",
+        "Copy every table of the bot's SQLite database (read-only, never changed) into an "
+        "empty PostgreSQL database, after giving it the bot's tables, in one transaction; "
+        "then count the rows of every table on both sides. Stop the bot first; the file must "
+        "be at this version's schema (start the bot once on this version if it is older). "
+        "Exit 0 when every count matches, 1 when one does not, 2 when nothing was copied.",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        metavar="PATH",
+        help="the SQLite file (default: [storage] path of the config)",
+    )
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        metavar="URL",
+        help="postgresql://user:password@host:port/db, an empty database (default: "
+        "DATABASE_URL or [storage] url; the environment keeps the password out of the "
+        "shell's history)",
+    )
+    migrate.add_argument(
         "--config",
         metavar="PATH",
         help=f"TOML config file (default: ./{DEFAULT_CONFIG_PATH} if present)",
