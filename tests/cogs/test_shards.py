@@ -9,79 +9,17 @@ clear line.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-import cogs.core.runtime
-from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
 from bot.health import check_heartbeat
-from bot.kling.emulator import KlingEmulator
 from bot.shards import ShardSet
-from cogs.core.app import KlingBot, use_api_base
 from tests.cogs.delivery_support import start_bot_process, stop_bot_process
-from tests.cogs.harness import FAST_RUNNER, GUILD_READY_TIMEOUT_S, make_video
-from tests.discord_twin import DiscordTwin, TwinGuild, bot_running
+from tests.cogs.shard_harness import ShardedWorld, sharded
+from tests.discord_twin import TwinGuild
 from tests.processes import ChildProcess, child_env, python_module
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class ShardedWorld:
-    twin: DiscordTwin
-    emulator: KlingEmulator
-    tmp: Path
-    zero: TwinGuild  # on shard 0 of 2
-    one: TwinGuild  # on shard 1 of 2
-
-    def config(self, name: str, shards: ShardSet) -> Config:
-        """One process's settings: its own data folder, the shards it connects."""
-        return Config(
-            discord=DiscordConfig(
-                token=Secret(self.twin.token), api_base=self.twin.api_base, shards=shards
-            ),
-            kling=KlingConfig(provider="emulator", base_url=self.emulator.base_url),
-            storage=StorageConfig(
-                path=self.tmp / name / "bot.sqlite3", media_dir=self.tmp / name / "media"
-            ),
-        )
-
-    @asynccontextmanager
-    async def bot(self, name: str, shards: ShardSet) -> AsyncIterator[KlingBot]:
-        bot = KlingBot(self.config(name, shards))
-        bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT_S
-        try:
-            async with bot_running(bot, self.twin):
-                await asyncio.wait_for(bot.runner_started.wait(), 10)
-                yield bot
-        finally:
-            use_api_base(None)
-
-    def video(self) -> Path:
-        return make_video(self.tmp / "clip.mp4")
-
-    def interactions_heard(self) -> dict[int, list[int]]:
-        """For each gateway session (by shard id): the guilds whose interactions it was sent."""
-        return {
-            c.shard_id: [g for e, g in c.events if e == "INTERACTION_CREATE" and g is not None]
-            for c in self.twin.gateway.sessions()
-        }
-
-
-@pytest.fixture
-async def sharded(
-    tmp_path: Path, discord_twin: DiscordTwin, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[ShardedWorld]:
-    monkeypatch.setattr(cogs.core.runtime, "runner_config", lambda _config: FAST_RUNNER)
-    discord_twin.recommended_shards = 2
-    zero = discord_twin.add_guild("Zero", shard=(0, 2))
-    one = discord_twin.add_guild("One", shard=(1, 2))
-    async with KlingEmulator(seconds_per_stage=0.0, work_dir=tmp_path / "emulator") as emulator:
-        yield ShardedWorld(discord_twin, emulator, tmp_path, zero, one)
+__all__ = ["sharded"]
 
 
 async def open_session(world: ShardedWorld, guild: TwinGuild) -> None:
@@ -159,18 +97,6 @@ async def test_the_health_check_says_not_connected_while_one_shard_is_down(
         assert check_heartbeat(bot.heartbeat_file).reason == "connected to Discord (2 servers)"
 
 
-def write_run_config(world: ShardedWorld, name: str, shard_settings: str) -> Path:
-    folder = world.tmp / name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(
-        f'[discord]\napi_base = "{world.twin.api_base}"\n{shard_settings}\n'
-        f'[kling]\nprovider = "emulator"\nbase_url = "{world.emulator.base_url}"\n'
-        f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{folder / "media"}"\n'
-    )
-    return path
-
-
 async def test_two_kling_bot_run_processes_answer_in_their_own_servers(
     sharded: ShardedWorld,
 ) -> None:
@@ -178,7 +104,7 @@ async def test_two_kling_bot_run_processes_answer_in_their_own_servers(
     try:
         for shard in (0, 1):
             settings = f"shard_count = 2\nshard_ids = [{shard}]"
-            config = write_run_config(sharded, f"proc{shard}", settings)
+            config = sharded.run_config(f"proc{shard}", settings)
             procs.append(await start_bot_process(config, sharded.twin))
             await sharded.twin.gateway.wait_for_shards(shard)
         for guild in (sharded.zero, sharded.one):
@@ -200,7 +126,7 @@ async def test_discord_requiring_more_shards_stops_the_start_with_one_line(
     sharded: ShardedWorld,
 ) -> None:
     sharded.twin.max_guilds_per_shard = 1
-    config = write_run_config(sharded, "too-few", "shard_count = 1")
+    config = sharded.run_config("too-few", "shard_count = 1")
     proc = ChildProcess.start(
         python_module("bot.cli", "run", "--config", str(config)),
         cwd=REPO,
