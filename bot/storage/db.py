@@ -3,7 +3,7 @@
 Two backends implement it: :mod:`bot.storage.sqlite_backend` (one aiosqlite connection, the
 default) and :mod:`bot.storage.postgres_backend` (an asyncpg pool, SPEC §11). The SQL of the mixins
 is written once, SQLite-flavoured with ``?`` placeholders; the PostgreSQL backend translates what it
-must (see :func:`bot.storage.postgres_backend.translate`).
+must (see :func:`bot.storage.postgres_backend.postgres_sql`).
 
 Writes have the same meaning on both: a write statement or a write transaction runs alone among all
 writers of the database (SQLite's ``BEGIN IMMEDIATE``; on PostgreSQL a transaction-scoped advisory

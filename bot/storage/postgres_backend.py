@@ -6,7 +6,7 @@ after another, as SQLite's ``BEGIN IMMEDIATE`` makes them, so a check and the wr
 it (the quotas of ``create_job``) hold across processes. Under READ COMMITTED each statement after
 the lock sees everything committed before it was granted.
 
-The mixins' SQL is SQLite-flavoured; :func:`translate` makes it PostgreSQL's with the fewest
+The mixins' SQL is SQLite-flavoured; :func:`postgres_sql` makes it PostgreSQL's with the fewest
 possible rewrites, all outside string literals:
 
 * ``?`` placeholders become ``$1``, ``$2``, … in order;
@@ -49,7 +49,7 @@ _ROWID = re.compile(r"\browid\b", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=512)
-def translate(sql: str) -> str:
+def postgres_sql(sql: str) -> str:
     """SQLite-flavoured SQL of the mixins in PostgreSQL's dialect (see the module docstring)."""
     parts: list[str] = []
     number = 0
@@ -83,17 +83,17 @@ class PostgresTx:
         self._conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        status: str = await self._conn.execute(translate(sql), *params)
+        status: str = await self._conn.execute(postgres_sql(sql), *params)
         return _rowcount(status)
 
     async def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(translate(sql), [tuple(p) for p in params])
+        await self._conn.executemany(postgres_sql(sql), [tuple(p) for p in params])
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._conn.fetch(translate(sql), *params))
+        return list(await self._conn.fetch(postgres_sql(sql), *params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = await self._conn.fetchrow(translate(sql), *params)
+        row: Row | None = await self._conn.fetchrow(postgres_sql(sql), *params)
         return row
 
 
@@ -162,7 +162,7 @@ class PostgresBackend:
             await self._pool.close()
 
     async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        return list(await self._pool.fetch(translate(sql), *params))
+        return list(await self._pool.fetch(postgres_sql(sql), *params))
 
     async def write_statement(self, sql: str, params: Sequence[Any]) -> list[Row]:
         async def body(tx: db.Tx) -> list[Row]:

@@ -15,7 +15,7 @@ from bot.config import StartupError, StorageConfig
 from bot.config_values import Secret
 from bot.storage import JobKind, JobLimits, JobState, NewJob, QuotaExceededError, Store
 from bot.storage.db import migration_files
-from bot.storage.postgres_backend import translate
+from bot.storage.postgres_backend import postgres_sql
 from bot.storage.store import open_store
 from tests.bot.storage.conftest import ALICE, BOB, CHANNEL, GUILD, ManualClock
 from tests.postgres import PostgresCluster
@@ -78,10 +78,10 @@ def test_every_migration_has_both_dialects_or_one_portable_file() -> None:
 
 def test_translation_leaves_string_literals_alone() -> None:
     sql = "SELECT rowid AS seq, * FROM jobs WHERE a = '?' AND b = ? AND c = 'rowid' ORDER BY rowid"
-    assert translate(sql) == (
+    assert postgres_sql(sql) == (
         "SELECT * FROM jobs WHERE a = '?' AND b = $1 AND c = 'rowid' ORDER BY seq"
     )
-    assert translate("UPDATE t SET x = ?, y = 'it''s ?' WHERE z = ?") == (
+    assert postgres_sql("UPDATE t SET x = ?, y = 'it''s ?' WHERE z = ?") == (
         "UPDATE t SET x = $1, y = 'it''s ?' WHERE z = $2"
     )
 
