@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check the configuration, Discord, Kling and the folders",
         "Validate the configuration, then try each thing the bot needs: the Discord "
         "token, application and servers, the Kling credentials (a free call), the "
-        "callback URL, and the storage and media folders. One line per check, with "
+        "callback URL, the storage folder (or the PostgreSQL database) and the media "
+        "folder. One line per check, with "
         "the fix when it fails. Exit 0 when all pass, 1 when one fails, 2 when the "
         "configuration cannot be loaded. Run it first.",
     )

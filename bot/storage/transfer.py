@@ -172,8 +172,8 @@ def plan_tables(
             )
         if name not in source:
             raise TransferError(
-                f"the PostgreSQL schema has a table {name} that the source lacks: the two were "
-                "made by different kling-bot versions"
+                f"the PostgreSQL database has a table {name} that is not the bot's: give "
+                "migrate-db a database of its own"
             )
     return {name: _plan(name, source[name], target[name]) for name in source}
 

@@ -295,6 +295,29 @@ def test_a_table_it_does_not_know_stops_it_before_copying(
     assert rows["sessions"] == []
 
 
+def test_a_target_with_tables_that_are_not_the_bots_is_refused(
+    source: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def add_table() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute("CREATE TABLE invoices (id BIGINT PRIMARY KEY)")
+        finally:
+            await conn.close()
+
+    asyncio.run(add_table())
+
+    status, _, err = run_cli(capsys, "--from", str(source), "--to", postgres_url)
+
+    assert status == 2
+    assert err == (
+        "kling-bot migrate-db: the PostgreSQL database has a table invoices that is not the "
+        "bot's: give migrate-db a database of its own\n"
+    )
+    rows = asyncio.run(postgres_rows(postgres_url, ["sessions"], ORDER))
+    assert rows["sessions"] == []
+
+
 def other_sqlite(tmp_path: Path, kind: str) -> Path:
     path = tmp_path / f"{kind}.sqlite3"
     if kind == "not-sqlite":
