@@ -69,6 +69,9 @@ def _with_discord(args: argparse.Namespace, entry: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.media.memory import tune_allocator
+
+    tune_allocator()  # before any thread starts: see bot/media/memory.py
     return _with_discord(args, "run_bot")
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "board_digest",
     "board_frame",
     "board_frame_path",
+    "frames_around",
     "full_frame",
 ]
 
@@ -97,17 +98,18 @@ BOARD_FRAMES: SizedLRU[Image.Image] = SizedLRU(BOARD_FRAME_BUDGET)
 ENCODED_BOARDS: SizedLRU[bytes] = SizedLRU(ENCODED_BUDGET)
 
 
-def full_frame(video: Path, cache_dir: Path, index: int) -> Image.Image:
-    """Frame ``index`` at video resolution, from the session's frame cache (decoded once)."""
+def full_frame(video: Path, cache_dir: Path, index: int, *, keep: bool = True) -> Image.Image:
+    """Frame ``index`` at video resolution, from the session's frame cache (decoded once;
+    ``keep=False`` decodes without adding the full-resolution PNG to the cache)."""
     extractor = FrameExtractor(video, cache_dir)
     try:
-        return extractor.get(index)
+        return extractor.get(index, keep=keep)
     except MediaError:
         # Kling's frame count comes from its normalised copy and may exceed ours by a frame or
         # two; show the nearest frame we do have rather than failing the whole board.
         for earlier in range(index - 1, max(index - 4, -1), -1):
             try:
-                return extractor.get(earlier)
+                return extractor.get(earlier, keep=keep)
             except MediaError:
                 continue
         raise
@@ -129,11 +131,43 @@ def board_frame(
     path = board_frame_path(cache_dir, index, long_side)
     image = _load(path)
     if image is None:
-        full = full_frame(video, cache_dir, index)
-        image = shrink_frame(full, display_size(full.width, full.height, long_side))
-        _store(path, image)
+        image = _from_video(video, cache_dir, index, long_side)
     BOARD_FRAMES.put(key, image, image.width * image.height * 3)
     return image
+
+
+def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Image.Image]:
+    """Frame ``index`` at video resolution with its neighbours from the same decode (see
+    ``FrameExtractor.around``); only ``index`` when its full-resolution PNG is cached already
+    (reading it is quicker than a decode); empty when ``index`` cannot be decoded."""
+    extractor = FrameExtractor(video, cache_dir)
+    cached = extractor.cache_path(index)
+    if cached is not None and cached.is_file():
+        return {index: extractor.get(index)}
+    try:
+        return extractor.around(index, after=1)
+    except MediaError:
+        return {}
+
+
+def _from_video(video: Path, cache_dir: Path, index: int, long_side: int) -> Image.Image:
+    """Make the board-size frame ``index``, and those of its neighbours met on the way.
+
+    The board keeps only its own copy at board size: encoding the full-resolution PNG too
+    would be a third of a first drawing's time, for a file the board never reads. The frames
+    either side come from the same decode at the cost of one more frame: ``◀ -1`` and ``▶ +1``
+    then start from the disk copy instead of seeking and decoding from the keyframe again."""
+    found = frames_around(video, cache_dir, index)
+    if index not in found:
+        found = {index: full_frame(video, cache_dir, index, keep=False)}  # raises if unreadable
+    full = found.pop(index)
+    image = shrink_frame(full, display_size(full.width, full.height, long_side))
+    _store(board_frame_path(cache_dir, index, long_side), image)
+    for number, other in found.items():
+        path = board_frame_path(cache_dir, number, long_side)
+        if not path.is_file():
+            _store(path, shrink_frame(other, display_size(other.width, other.height, long_side)))
+    return image  # the full-size frames (25 MiB each at 4K) go before the board is drawn
 
 
 def _load(path: Path) -> Image.Image | None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,6 +22,12 @@ from bot.render.board import BOARD_LONG_SIDE, render_board
 from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session, Store
 
 BOARD_FORMAT: Final = "jpeg"
+# Drawings (boards and pickers) run on their own threads, as many as there are cores: when 200
+# members act at once, the drawings wait their turn in order and each finishes in its own time,
+# instead of all sharing the CPU and all finishing late, and asyncio's default executor stays
+# free for the short jobs that every answer needs (reading Kling's JSON, writing downloads).
+DRAW_THREADS: Final = max(1, os.cpu_count() or 1)
+_draws = ThreadPoolExecutor(max_workers=DRAW_THREADS, thread_name_prefix="draw")
 
 
 def grid_for(session: Session) -> BoardGrid:
@@ -58,6 +68,22 @@ def contributors(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], first_seen[item[0]])))
 
 
+def _board_key(
+    cache_dir: Path,
+    index: int,
+    masks: list[Any],
+    numbered: list[tuple[int, float, float]],
+    grid: BoardGrid,
+    caption: str,
+) -> bytes:
+    return board_digest(
+        str(cache_dir),
+        index,
+        masks,
+        [numbered, grid.describe(), caption, BOARD_FORMAT, BOARD_LONG_SIDE],
+    )
+
+
 def _render(
     video: Path,
     cache_dir: Path,
@@ -66,16 +92,13 @@ def _render(
     numbered: list[tuple[int, float, float]],
     grid: BoardGrid,
     caption: str,
+    key: bytes | None = None,
 ) -> bytes:
-    key = board_digest(
-        str(cache_dir),
-        index,
-        masks,
-        [numbered, grid.describe(), caption, BOARD_FORMAT, BOARD_LONG_SIDE],
-    )
+    if key is None:
+        key = _board_key(cache_dir, index, masks, numbered, grid, caption)
     encoded = ENCODED_BOARDS.get(key)
     if encoded is not None:
-        return encoded
+        return encoded  # drawn by a drawing queued ahead of this one
     frame = board_frame(video, cache_dir, index)
     mask_inputs = [
         (int(m.get("object_id", 0)), m["rle_mask"])
@@ -90,8 +113,10 @@ def _render(
 async def draw_off_loop(render: Callable[..., bytes], *args: Any) -> bytes:
     """Run a drawing (board or picker) in a worker thread; a frame that cannot be read becomes
     the member's "could not be drawn" message."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, render, *args)
     try:
-        return await asyncio.to_thread(render, *args)
+        return await loop.run_in_executor(_draws, call)
     except MediaError as error:
         raise UserFacingError(
             Msg("The board could not be drawn: {reason}", reason=error.message)
@@ -112,15 +137,12 @@ async def build_board(
     grid = grid_for(session)
     caption = frame_caption(frame_index, session.video.fps).render(locale)
     numbered = [(p.number, p.x, p.y) for p in on_frame]
-    image = await draw_off_loop(
-        _render,
-        Path(session.local_path),
-        session_dir(media_dir, session.id) / "frames",
-        frame_index,
-        masks,
-        numbered,
-        grid,
-        caption,
+    video, cache_dir = Path(session.local_path), session_dir(media_dir, session.id) / "frames"
+    key = _board_key(cache_dir, frame_index, masks, numbered, grid, caption)
+    # A board already drawn (a frame visited again, a state asked for twice) is answered at
+    # once, not queued behind drawings of other boards.
+    image = ENCODED_BOARDS.get(key) or await draw_off_loop(
+        _render, video, cache_dir, frame_index, masks, numbered, grid, caption, key
     )
     return BoardView(
         session_id=session.id,

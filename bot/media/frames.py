@@ -8,8 +8,11 @@ Everything here blocks; call it from a worker thread (asyncio.to_thread) in asyn
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +30,12 @@ _TRANSPOSE_FOR_ROTATION = {
 }
 # PNG level 1: a 4K frame saves in a fraction of the time of the default level.
 _PNG_COMPRESS_LEVEL = 1
+# At most this many videos are decoded at once in the process (boards, pickers, the web page).
+# A decode holds its own buffers (a 4K frame is 12 MiB as YUV and 25 MiB as RGB, plus the
+# decoder's reference frames): with 200 members acting at once, unbounded decodes would all hold
+# them together and all finish late together. More decodes than cores buy no throughput.
+DECODE_SLOTS = max(1, os.cpu_count() or 1)
+_decoding = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
 def frame_time(index: int, fps: float) -> float:
@@ -59,8 +68,9 @@ class FrameExtractor:
             return None
         return self.cache_dir / f"frame-{index:06d}.png"
 
-    def get(self, index: int) -> Image.Image:
-        """Frame `index` as an RGB image in display orientation."""
+    def get(self, index: int, *, keep: bool = True) -> Image.Image:
+        """Frame `index` as an RGB image in display orientation. ``keep=False`` reads the cache
+        but does not add to it (a caller keeping its own, smaller copy saves the PNG encode)."""
         if index < 0:
             raise MediaError(
                 Msg("Frame {index} does not exist; frames are numbered from 0.", index=index)
@@ -69,8 +79,9 @@ class FrameExtractor:
         if cached is not None and cached.is_file():
             with Image.open(cached) as stored:
                 return stored.convert("RGB")
-        image = self._decode(index)
-        if cached is not None:
+        with _decoding:
+            image = self._decode(index)
+        if cached is not None and keep:
             self._store(cached, image)
         return image
 
@@ -86,7 +97,22 @@ class FrameExtractor:
             Path(tmp_name).unlink(missing_ok=True)
             raise
 
+    def around(self, index: int, *, after: int = 1) -> dict[int, Image.Image]:
+        """Frame `index` and its neighbours from one decode, by index: the frame before it
+        (decoded on the way to it anyway) and up to `after` frames following it (one frame's
+        decode each), so that stepping through the video does not seek and decode again from
+        the keyframe for every step. Reads and writes no cache; bounded like `get`."""
+        if index < 0:
+            raise MediaError(
+                Msg("Frame {index} does not exist; frames are numbered from 0.", index=index)
+            )
+        with _decoding:
+            return self._decode_run(index, after)
+
     def _decode(self, index: int) -> Image.Image:
+        return self._decode_run(index, 0)[index]
+
+    def _decode_run(self, index: int, after: int) -> dict[int, Image.Image]:
         try:
             container = av.open(str(self.path), mode="r")
         except (av.error.FFmpegError, OSError) as exc:
@@ -115,12 +141,14 @@ class FrameExtractor:
             # Accept the frame whose timestamp is nearest the target (within half a frame).
             earliest = target - ticks_per_frame / 2
             try:
-                frame = self._seek_and_find(
+                frame, previous, rest = self._seek_and_find(
                     container, stream, int(target), earliest, ticks_per_frame
                 )
                 if frame is None and target > start:
                     # The seek landed past the target (sparse index): decode from the start.
-                    frame = self._seek_and_find(container, stream, start, earliest, ticks_per_frame)
+                    frame, previous, rest = self._seek_and_find(
+                        container, stream, start, earliest, ticks_per_frame
+                    )
             except av.error.FFmpegError as exc:
                 raise MediaError(
                     Msg("The video's frames cannot be decoded; it looks damaged.")
@@ -129,7 +157,24 @@ class FrameExtractor:
                 raise MediaError(
                     Msg("Frame {index} does not exist; the video ends before it.", index=index)
                 )
-            return apply_rotation(frame.to_image(), round(frame.rotation))
+
+            def number(found: av.VideoFrame) -> int:
+                return round((Fraction(found.pts or 0) - start) / ticks_per_frame)
+
+            images = {index: apply_rotation(frame.to_image(), round(frame.rotation))}
+            if after and previous is not None and number(previous) == index - 1:
+                images[index - 1] = apply_rotation(previous.to_image(), round(previous.rotation))
+            # Neighbours are a bonus: a damaged or missing one ends the run, not the answer.
+            wanted = index + 1
+            with contextlib.suppress(av.error.FFmpegError):
+                for following in rest if after else ():
+                    if following.pts is None:
+                        continue
+                    if wanted > index + after or number(following) != wanted:
+                        break
+                    images[wanted] = apply_rotation(following.to_image(), round(following.rotation))
+                    wanted += 1
+            return images
 
     @staticmethod
     def _seek_and_find(
@@ -138,23 +183,25 @@ class FrameExtractor:
         seek_pts: int,
         earliest: Fraction,
         ticks_per_frame: Fraction,
-    ) -> av.VideoFrame | None:
-        """Seek and decode forward to the first frame at or after `earliest`.
+    ) -> tuple[av.VideoFrame | None, av.VideoFrame | None, Iterator[av.VideoFrame]]:
+        """Seek and decode forward to the first frame at or after `earliest`; with it, the
+        frame decoded just before it (if any) and the decoder, to go on from there.
 
-        Returns None when the very first decoded frame is already past the target window,
+        The frame is None when the very first decoded frame is already past the target window,
         meaning the seek overshot and the caller must start earlier.
         """
         container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
-        first = True
-        for frame in container.decode(stream):
+        decoded = container.decode(stream)
+        previous: av.VideoFrame | None = None
+        for frame in decoded:
             if frame.pts is None:
                 continue
             if frame.pts >= earliest:
-                if first and frame.pts >= earliest + ticks_per_frame:
-                    return None
-                return frame
-            first = False
-        return None
+                if previous is None and frame.pts >= earliest + ticks_per_frame:
+                    return None, None, decoded
+                return frame, previous, decoded
+            previous = frame
+        return None, None, decoded
 
 
 def extract_frame(

@@ -51,11 +51,18 @@ class FullReads:
         self.count = 0
         real = board_cache.full_frame
 
-        def counted(video: Path, cache_dir: Path, index: int) -> Image.Image:
+        def counted(video: Path, cache_dir: Path, index: int, *, keep: bool = True) -> Image.Image:
             self.count += 1
-            return real(video, cache_dir, index)
+            return real(video, cache_dir, index, keep=keep)
+
+        real_around = board_cache.frames_around
+
+        def counted_around(video: Path, cache_dir: Path, index: int) -> dict[int, Image.Image]:
+            self.count += 1
+            return real_around(video, cache_dir, index)
 
         monkeypatch.setattr(board_cache, "full_frame", counted)
+        monkeypatch.setattr(board_cache, "frames_around", counted_around)
 
 
 @pytest.fixture
@@ -75,12 +82,35 @@ def test_board_frame_is_read_once_then_served_from_memory_then_disk(
     assert pixels[40, 5 * 64 * 2 // 3 + 20].min() > 230  # frame 5's bar, not another frame's
     assert full_reads.count == 1
     assert board_frame_path(cache, 5).is_file()
+    # Only the board-size copy is kept: the full-resolution PNG is not encoded for a board.
+    assert not list(cache.glob("frame-*.png"))
 
     assert board_frame(video, cache, 5) is first  # memory
     BOARD_FRAMES.clear()
     again = board_frame(video, cache, 5)  # disk, not the full frame
     assert full_reads.count == 1
     assert np.array_equal(np.asarray(again), np.asarray(first))
+
+
+def test_a_decode_keeps_the_neighbouring_frames_for_the_next_steps(
+    tmp_path: Path, full_reads: FullReads
+) -> None:
+    video = flat_video(tmp_path / "v.mp4", (200, 60, 30))
+    cache = tmp_path / "frames"
+    board_frame(video, cache, 9)
+    assert full_reads.count == 1
+    assert {board_frame_path(cache, i).is_file() for i in (8, 9, 10)} == {True}
+    assert not board_frame_path(cache, 11).exists()
+    BOARD_FRAMES.clear()
+    # ◀ -1 and ▶ +1 read their frames from the disk copy: no decode, and the right frames.
+    for index in (8, 10):
+        pixels = np.asarray(board_frame(video, cache, index)).astype(int)
+        bar = index * 64 * 2 // 3 + 20
+        assert pixels[40, bar].min() > 230 and pixels[40, bar + 43].max() < 230
+    assert full_reads.count == 1
+    # The last frame has no frame after it: it and the one before are kept.
+    board_frame(video, cache, 23)
+    assert board_frame_path(cache, 22).is_file() and not board_frame_path(cache, 24).exists()
 
 
 def test_a_damaged_board_frame_file_is_made_again(tmp_path: Path, full_reads: FullReads) -> None:
@@ -166,4 +196,4 @@ async def test_a_mark_redraws_from_the_board_size_frame_and_one_state_is_drawn_o
     assert len(third.points_on_frame) == 3
     with Image.open(io.BytesIO(third.image)) as image:
         assert image.size == (1280, 720)
-    assert full_reads.count == opened + 1  # frame 1, once
+    assert full_reads.count == opened  # frame 1 came with frame 0's decode
