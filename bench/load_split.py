@@ -12,7 +12,11 @@ if it waits behind a Kling call, that wait is the bot's doing and counts as the 
 Which calls are an interaction's own: a mark's add-selection carries the mark's exact points (the
 bench marks unique points); undo and preview calls are given, per session and in order, to the
 undos and previews that succeeded, in the order they were dispatched (Kling calls of a session
-are made in the order members asked).
+are made in the order members asked). A preview then downloads its video and cover from Kling's
+file links: those downloads are Kling's time too (its CDN). The emulator's record of a file
+download names no session, so each preview is given the first two downloads that started after
+its preview call ended and before it was answered (the bot fetches them at once, one after the
+other), previews taken in the order their calls ended.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ SELECTION_ENDPOINTS = (
     "preview-selection",
 )
 ENDPOINT_OF_KIND = {"undo": "delete-selection", "preview": "preview-selection"}
+PREVIEW_DOWNLOADS = 2  # the video and its cover
 
 
 @dataclass
@@ -95,7 +100,29 @@ def own_calls(
                 owned[index].append(record)
                 taken.add(id(record))
                 break
+    _give_downloads(items, records, owned)
     return owned
+
+
+def _give_downloads(
+    items: Sequence[Any], records: Sequence[Any], owned: dict[int, list[Any]]
+) -> None:
+    downloads = sorted((r for r in records if r.endpoint == "files"), key=lambda r: r.started)
+    previews = sorted(
+        (
+            (calls[0].ended, index)
+            for index, calls in owned.items()
+            if items[index].kind == "preview" and calls
+        ),
+    )
+    taken: set[int] = set()
+    for called_end, index in previews:
+        answered = getattr(items[index], "done_at", None) or float("inf")
+        mine = [r for r in downloads if id(r) not in taken and called_end <= r.started <= answered][
+            :PREVIEW_DOWNLOADS
+        ]
+        taken.update(id(r) for r in mine)
+        owned[index].extend(mine)
 
 
 def split(item: Any, done_at: float, mine: Sequence[Any], session_calls: Sequence[Any]) -> Split:
