@@ -21,6 +21,7 @@ from bot.cli import main
 from bot.health import heartbeat_path, write_heartbeat
 from bot.storage import JobKind, JobState, NewJob, NewSession, Store, VideoInfo
 from tests.bot.storage.conftest import ManualClock
+from tests.postgres import SUPERUSER, PostgresCluster, find_bin_dir
 
 GUILD = 1_234_567_890_123_456_789  # 63-bit Discord ids
 OTHER_GUILD = 9_223_372_036_854_775_807  # the largest 63-bit id
@@ -424,3 +425,56 @@ def test_the_target_can_come_from_database_url(
 
     assert status == 0
     assert "  sessions: 3 = 3" in out.splitlines()
+
+
+async def fetchval(url: str, query: str) -> Any:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def password_cluster() -> Iterator[tuple[PostgresCluster, str]]:
+    """A cluster of its own that asks for a password on loopback (scram-sha-256), so a wrong one
+    is really refused: the shared test cluster trusts every connection."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed")
+    cluster = PostgresCluster.start(bin_dir)
+    try:
+        database = cluster.create_database()
+
+        url = cluster.url(database)
+        asyncio.run(fetchval(url, f"ALTER ROLE {SUPERUSER} PASSWORD '{PASSWORD}'"))
+        hba = Path(asyncio.run(fetchval(url, "SHOW hba_file")))
+        hba.write_text("host all all 127.0.0.1/32 scram-sha-256\n")
+        assert asyncio.run(fetchval(url, "SELECT pg_reload_conf()"))
+        yield cluster, database
+    finally:
+        cluster.stop()
+
+
+def test_a_wrong_password_is_one_line_and_the_right_one_copies(
+    source: Path,
+    password_cluster: tuple[PostgresCluster, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster, database = password_cluster
+    url = with_password(cluster.url(database))
+    parts = urlsplit(url)
+    wrong = parts._replace(netloc=f"{SUPERUSER}:not-it@127.0.0.1:{cluster.port}").geturl()
+
+    status, out, err = run_cli(capsys, "--from", str(source), "--to", wrong)
+
+    assert (status, out) == (2, "")
+    assert err == (
+        f'kling-bot migrate-db: the PostgreSQL database "{database}" at 127.0.0.1:{cluster.port} '
+        f'cannot be used: password authentication failed for user "{SUPERUSER}"\n'
+    )
+    assert "not-it" not in err
+
+    status, out, err = run_cli(capsys, "--from", str(source), "--to", url)
+    assert (status, err) == (0, "")
+    assert "  points: 4 = 4" in out.splitlines()
