@@ -20,6 +20,8 @@
   let shown = "";            // "frame@version" of the picture on the canvas
   let picture = null;        // ImageBitmap of that picture
   let pictureLoads = 0;      // only the newest picture request may draw
+  let loading = "";          // "frame@version" of the picture on its way, if any
+  let heard = null;          // a version announced while this page's own change was out
   let pending = null;        // {x, y} of a click waiting for the server
   let busy = false;
   let dead = false;          // the link expired or the session ended: nothing more to do
@@ -92,11 +94,18 @@
   async function loadPicture(force) {
     if (!state) return;
     const key = frame + "@" + state.version;
-    if (!force && key === shown) return;
+    // The same picture already shown or on its way: asking again would only throw that away.
+    if (!force && (key === shown || key === loading)) return;
     const mine = ++pictureLoads;
-    const response = await call("GET", "api/frame/" + frame + "?v=" + state.version);
-    if (!response.ok) return;
-    const bitmap = await createImageBitmap(await response.blob());
+    loading = key;
+    let bitmap;
+    try {
+      const response = await call("GET", "api/frame/" + frame + "?v=" + state.version);
+      if (!response.ok) return;
+      bitmap = await createImageBitmap(await response.blob());
+    } finally {
+      if (mine === pictureLoads) loading = "";
+    }
     if (mine !== pictureLoads) return;
     if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
       canvas.width = bitmap.width;
@@ -210,6 +219,10 @@
     } finally {
       busy = false;
       setEnabled();
+      // A change announced while ours was out that our answer did not include: fetch it now.
+      const missed = heard;
+      heard = null;
+      if (missed !== null && state && missed !== state.version && !dead) refresh();
     }
   }
 
@@ -244,7 +257,9 @@
   function listen() {
     const events = new EventSource("api/events?t=" + encodeURIComponent(token));
     events.addEventListener("version", (event) => {
-      if (!state || event.data !== state.version) refresh();
+      // Our own change's answer carries the new state: no second request for it.
+      if (busy) heard = event.data;
+      else if (!state || event.data !== state.version) refresh();
       else if (!dead) say(T.hint, false);
     });
     events.addEventListener("expired", () => {

@@ -166,6 +166,29 @@ async def test_another_members_page_shows_the_point_live(web: WebRig, browser: A
     assert len(await bob.locator("#points li").all_inner_texts()) == 2
 
 
+async def test_a_click_asks_once_for_its_new_state_and_picture(web: WebRig, browser: Any) -> None:
+    """The mark's answer carries the new state: the live event of that same change, which can
+    arrive before the answer, asks for nothing more, and the picture is asked for once."""
+    page = await open_page(browser, web)
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            asked.append(request.url.split("/api/", 1)[1].split("?")[0])
+            if "/api/" in request.url
+            else None
+        ),
+    )
+    version = await page.evaluate("document.body.dataset.version")
+    await page.mouse.click(*await point_on(page, *BALL_CENTRE))
+    version = await wait_shown(page, not_version=version)
+    # A later change made elsewhere: its live event comes after the click's on the same
+    # stream, so once it shows, the page has handled everything the click caused.
+    await web.rig.service.mark(web.session_id, points="0.72,0.35", user_id=BOB)
+    await wait_shown(page, not_version=version)
+    assert asked == ["mark", "frame/0", "state", "frame/0"], asked
+
+
 async def test_undo_and_clear_from_the_page(web: WebRig, browser: Any) -> None:
     page = await open_page(browser, web)
     for target in (BALL_CENTRE, SQUARE_CENTRE):
