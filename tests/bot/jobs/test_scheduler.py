@@ -201,3 +201,108 @@ async def test_when_the_gate_opens_on_a_job_whose_step_runs_it_does_not_spin(
         await steps.until(lambda: bool(steps.sleeps))
         assert steps.started == []  # it is busy: not sent
         assert steps.sleeps == [job.created_at + CONFIG.queue_timeout - parts.time.now]
+
+
+# -- stopping --------------------------------------------------------------------------------
+
+
+@dataclass
+class Ending:
+    """A step that needs a few turns of the event loop to end once let go (like a database
+    write finishing), and notes whether it ended or was cancelled."""
+
+    let_go: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+    async def poll(self, job_id: str) -> None:
+        try:
+            await self.let_go.wait()
+            for _ in range(20):
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self.cancelled.append(job_id)
+            raise
+        self.ended.append(job_id)
+
+
+async def started_with(parts: Parts, step: Ending) -> tuple[Scheduler, Job]:
+    job = await parts.accepted_job()
+    parts.table.due.schedule(job.id, parts.time.now)
+    steps = Steps()
+
+    async def crashed(job_id: str, where: str) -> None:
+        raise AssertionError(f"{job_id} crashed in {where}")
+
+    scheduler = Scheduler(
+        table=parts.table, gate=parts.gate, config=CONFIG, clock=parts.time, sleep=steps.sleep,
+        stats=parts.stats, call=step.poll, deliver=step.poll, submit=step.poll,
+        went_well=lambda job_id: None,
+        crashed=crashed,
+    )  # fmt: skip
+    scheduler.start()
+    await steps.until(lambda: parts.table.busy(job.id))
+    return scheduler, job
+
+
+async def test_a_stop_with_a_grace_lets_running_steps_end(parts: Parts) -> None:
+    ending = Ending()
+    scheduler, job = await started_with(parts, ending)
+    ending.let_go.set()
+    await scheduler.stop(grace=0.5)  # less than a second is a grace too
+    assert ending.ended == [job.id] and ending.cancelled == []
+    assert not scheduler.running and not parts.table.busy(job.id)
+
+
+async def test_a_stop_cancels_steps_that_outlast_the_grace(parts: Parts) -> None:
+    ending = Ending()  # never let go
+    scheduler, job = await started_with(parts, ending)
+    async with asyncio.timeout(5):
+        await scheduler.stop(grace=0.05)
+    assert ending.cancelled == [job.id] and not scheduler.tasks
+
+
+async def test_a_stop_without_a_grace_cancels_at_once(parts: Parts) -> None:
+    ending = Ending()
+    scheduler, job = await started_with(parts, ending)
+    ending.let_go.set()  # it would end within a few turns, but no grace was given
+    await scheduler.stop()
+    assert ending.cancelled == [job.id] and ending.ended == []
+
+
+async def test_a_stop_with_a_grace_and_nothing_running_returns_at_once(parts: Parts) -> None:
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: parts.stats.wakeups > 0)
+        async with asyncio.timeout(5):
+            await scheduler.stop(grace=30.0)
+        assert not scheduler.running
+
+
+async def test_a_stopped_scheduler_can_start_again(parts: Parts) -> None:
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        assert scheduler.running
+        await scheduler.stop()
+        assert not scheduler.running
+        job = await parts.accepted_job()
+        parts.table.due.schedule(job.id, parts.time.now)
+        scheduler.start()
+        await steps.until(lambda: bool(steps.started))
+        assert steps.started == [("call", job.id)]
+
+
+async def test_a_job_being_sent_is_past_its_queue_time_limit(parts: Parts) -> None:
+    """Once sent, the hour a job may wait in the queue no longer applies: a slow create at the
+    hour mark must not bring the scheduler back to it every second."""
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    polling = await parts.accepted_job()
+    later = CONFIG.queue_timeout + 10
+    parts.table.due.schedule(polling.id, parts.time.now + later)
+    async with scheduling(parts) as (scheduler, steps):
+        scheduler.start()
+        await steps.until(lambda: bool(steps.sleeps))
+        assert steps.started == [("submission", job.id)]
+        assert job.id not in parts.table.due
+        assert steps.sleeps == [later]
