@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ from bot.i18n import Msg
 from bot.media import MediaError
 from bot.policy import check_channel_enabled
 from bot.render.board import BOARD_LONG_SIDE, display_size
-from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Session
+from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session
 from bot.web import texts
 from bot.web.live import LiveHub
 from bot.web.page import STATIC_TYPES, render_page, static_file
@@ -140,11 +140,7 @@ class Picker:
 
     async def version(self, session_id: int) -> str:
         session = await self.store.get_session(session_id)
-        points = await self.store.list_points(session_id)
-        digest = hashlib.sha256(f"{session.status if session else 'gone'}".encode())
-        for point in points:
-            digest.update(f"|{point.id}:{point.frame_index}".encode())
-        return digest.hexdigest()[:16]
+        return _version_of(session, await self.store.list_points(session_id))
 
     # ----- reading -----
 
@@ -167,7 +163,8 @@ class Picker:
         return web.json_response(await self._state(checked))
 
     async def _state(self, checked: _Request) -> dict[str, Any]:
-        session = await self.store.get_session(checked.session.id) or checked.session
+        stored = await self.store.get_session(checked.session.id)
+        session = stored or checked.session
         points = await self.store.list_points(session.id)
         numbers: dict[int, int] = {}
         listed = []
@@ -191,7 +188,7 @@ class Picker:
             )
         width, height = display_size(session.video.width, session.video.height, BOARD_LONG_SIDE)
         return {
-            "version": await self.version(session.id),
+            "version": _version_of(stored, points),  # from what was just read: no second read
             "active": session.is_active,
             "frame": clamp_frame(session, session.current_frame),
             "totalFrames": session.video.total_frame,
@@ -359,6 +356,14 @@ class Picker:
                 session_id,
                 exc_info=True,
             )
+
+
+def _version_of(session: Session | None, points: Sequence[Point]) -> str:
+    """A short digest of what the pages show: the session's status and its points."""
+    digest = hashlib.sha256(f"{session.status if session else 'gone'}".encode())
+    for point in points:
+        digest.update(f"|{point.id}:{point.frame_index}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _unit(value: object) -> bool:
