@@ -87,6 +87,18 @@ class KlingEmulator:
         self.port = int(runner.addresses[0][1])
         self.runtime.bound_base_url = self.base_url
 
+    async def add_port(self) -> str:
+        """Serve this same emulator on one more loopback port as well; that port's base URL.
+
+        Giving each of several bot processes a port of its own tells their calls apart: a
+        request's ``transport.get_extra_info("sockname")`` names the port it came to."""
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running")
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        port = int(self._runner.addresses[-1][1])
+        return f"http://{self.host}:{port}"
+
     async def close(self) -> None:
         self.faults.release()  # a held call would keep the shutdown waiting for it
         if self._runner is not None:
