@@ -4,6 +4,10 @@ or forgotten when it ended."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
+from bot.jobs.record import Recorder
 from bot.storage import Job, JobState
 from tests.bot.jobs import test_parts
 from tests.bot.jobs.fakes import new_job
@@ -61,3 +65,35 @@ async def test_a_job_that_ended_elsewhere_is_forgotten(parts: Parts) -> None:
     await parts.recorder.fail(job, "stale view")
     assert job.id not in parts.table and job.id not in parts.table.due
     assert parts.observer.finished == []  # whoever ended it told the member
+
+
+class HangingObserver:
+    """Job cards whose Discord edits never return."""
+
+    async def on_state_change(self, job: Job) -> None:
+        await asyncio.Event().wait()
+
+    async def on_progress(self, job: Job, elapsed: float, estimate: float | None) -> None:
+        await asyncio.Event().wait()
+
+    async def on_finished(self, job: Job) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_an_observer_that_never_answers_is_given_up_on(parts: Parts) -> None:
+    config = dataclasses.replace(CONFIG, observer_time_limit=0.05)
+    recorder = Recorder(parts.store, parts.table, HangingObserver(), config, parts.time)
+    job = await parts.accepted_job()
+    async with asyncio.timeout(5):  # far more than the two 0.05 s limits
+        await recorder.fail(job, "Kling failed it")
+    assert (await parts.stored(job.id)).state is S.FAILED and job.id not in parts.table
+
+
+async def test_ending_a_job_this_process_does_not_hold_is_harmless(parts: Parts) -> None:
+    """E.g. a member cancels a waiting job that no runner had taken up yet."""
+    job = await parts.store.create_job(new_job())
+    cancelled = await parts.store.cancel_job(job.id, "Cancelled before it was sent.")
+    assert cancelled is not None and job.id not in parts.table
+    await parts.recorder.ended(cancelled)
+    assert [j.id for j in parts.observer.finished] == [job.id]
+    assert parts.observer.states_of(job.id) == [S.CANCELLED]
