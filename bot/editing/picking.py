@@ -3,10 +3,11 @@
 The frame comes from the board's own frame caches, so the picker and the board always show the
 same frame: the whole frame from the board-size copy (already in memory after the board was
 drawn; at 1280 px it is bigger than the picker), an enlarged cell from the full-resolution frame
-(a fifth of the frame must keep the video's own detail). The masks and numbered points are that
-frame's, so the picker shows what is already selected before and after every mark. An encoded
-picture is kept by a digest of all it shows, so Back, a cell opened again or a reopened picker
-are not drawn twice.
+(a fifth of the frame must keep the video's own detail; the frames being zoomed into are kept
+decoded in memory, so the cells of one frame cost one PNG decode). The masks and numbered points
+are that frame's, so the picker shows what is already selected before and after every mark. An
+encoded picture is kept by a digest of all it shows, so Back, a cell opened again or a reopened
+picker are not drawn twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from PIL import Image
 
 from bot.editing.board_cache import SizedLRU, board_digest, board_frame, full_frame
 from bot.editing.boards import draw_off_loop, frame_caption, point_views, session_dir
@@ -29,6 +32,10 @@ __all__ = ["PICKER_FORMAT", "PickerView", "build_picker"]
 PICKER_FORMAT: Final = "jpeg"
 # Encoded pictures are 100-250 KB: the latest few dozen views (a member's cells and whole frame).
 PICTURES: SizedLRU[bytes] = SizedLRU(6 * 2**20)
+# Full-resolution frames being zoomed into: a mark is a cell then a sub-cell, often several on
+# one frame, and each cell needs the frame (a PNG decode of 35-40 ms at 1080p, 160 ms at 4K).
+# About two 4K frames or eight 1080p ones.
+FULL_FRAMES: SizedLRU[Image.Image] = SizedLRU(64 * 2**20)
 NO_SUCH_FRAME = Msg(
     "This picker's frame is not in the video any more; open a new picker from the board."
 )
@@ -51,6 +58,16 @@ class PickerView:
         return ZOOM_GRID.cell_name(self.cell) if self.cell is not None else None
 
 
+def _full_frame(video: Path, cache_dir: Path, index: int) -> Image.Image:
+    key = (str(cache_dir), index)
+    frame = FULL_FRAMES.get(key)
+    if frame is None:
+        frame = full_frame(video, cache_dir, index)
+        frame.load()
+        FULL_FRAMES.put(key, frame, frame.width * frame.height * len(frame.getbands()))
+    return frame
+
+
 def _render(
     video: Path,
     cache_dir: Path,
@@ -70,7 +87,7 @@ def _render(
     if cell is None:
         frame, region = board_frame(video, cache_dir, index), WHOLE
     else:
-        frame, region = full_frame(video, cache_dir, index), cell_region(cell)
+        frame, region = _full_frame(video, cache_dir, index), cell_region(cell)
     mask_inputs = [
         (int(m.get("object_id", 0)), m["rle_mask"])
         for m in masks
