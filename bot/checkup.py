@@ -7,15 +7,15 @@ of tasks. No line ever contains a secret; a refused token is described, not show
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bot.callbacks import HEALTH_PATH, CallbackServer
+from bot.check_results import CheckResult, fail, ok, skip
+from bot.checkup_database import check_database
 from bot.config import Config
 from bot.discord_rest import DiscordHttpError, DiscordRest, DiscordUnreachableError, api_base
 from bot.kling import KlingClient, make_provider
@@ -42,59 +42,29 @@ CALLBACK_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=10)
 _SHOWN_SERVERS = 10
 
 
-class Status(enum.StrEnum):
-    OK = "OK"
-    FAIL = "FAIL"
-    # Not tried because something it depends on failed (that failure is reported on its line).
-    SKIP = "SKIP"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status.value:<4} {self.name}: {self.detail}"
-
-
-def _ok(name: str, detail: str) -> CheckResult:
-    return CheckResult(name, Status.OK, detail)
-
-
-def _fail(name: str, detail: str) -> CheckResult:
-    return CheckResult(name, Status.FAIL, detail)
-
-
-def _skip(name: str, detail: str) -> CheckResult:
-    return CheckResult(name, Status.SKIP, detail)
-
-
-def all_passed(results: Sequence[CheckResult]) -> bool:
-    return all(r.status is Status.OK for r in results)
-
-
 async def run_checks(config: Config, *, source: str) -> list[CheckResult]:
     """Every check, in the order an operator fixes things. `source` names where config came from."""
     problems = config.problems_for_run()
-    results = [_fail("configuration", p) for p in problems] or [
-        _ok("configuration", f"{source}; Kling provider {config.kling.provider}")
+    results = [fail("configuration", p) for p in problems] or [
+        ok("configuration", f"{source}; Kling provider {config.kling.provider}")
     ]
     async with aiohttp.ClientSession() as http:
         results += await _guarded([TOKEN, APPLICATION, SERVERS], check_discord(http, config))
         results += await _guarded([KLING], _one(check_kling(http, config)))
         results += await _guarded([CALLBACKS], _one(check_callbacks(http, config)))
+    on_postgres = config.storage.url is not None
     if config.storage.url is not None:
-        from bot.checkup_database import check_database  # it builds on this module's results
-
         results.append(await check_database(config.storage.url.reveal()))
-    else:
-        results.append(
-            check_folder(
-                STORAGE, config.storage.path.parent, "[storage] path", database=config.storage.path
-            )
+    # On PostgreSQL the folder still holds the heartbeat that `kling-bot health` reads, and
+    # `kling-bot run` refuses to start without it.
+    results.append(
+        check_folder(
+            STORAGE,
+            config.storage.path.parent,
+            "[storage] path",
+            database=None if on_postgres else config.storage.path,
         )
+    )
     results.append(check_folder(MEDIA, config.storage.media_dir, "[storage] media_dir"))
     return results
 
@@ -110,7 +80,7 @@ async def _guarded(names: list[str], checks: Awaitable[list[CheckResult]]) -> li
     except Exception as exc:
         # Only the type: the message of an unforeseen error might quote a secret.
         why = f"unexpected {type(exc).__name__} while checking: please report it"
-        return [_fail(name, why) for name in names]
+        return [fail(name, why) for name in names]
 
 
 # -- Discord -------------------------------------------------------------------------------
@@ -121,27 +91,27 @@ async def check_discord(http: aiohttp.ClientSession, config: Config) -> list[Che
     token = config.discord.token
     if not token:
         why = "no token (see the configuration line)"
-        return [_skip(TOKEN, why), _skip(APPLICATION, why), _skip(SERVERS, why)]
+        return [skip(TOKEN, why), skip(APPLICATION, why), skip(SERVERS, why)]
     rest = DiscordRest(http, api_base(config), token.reveal())
     try:
         me = await rest.get("/users/@me")
     except DiscordUnreachableError as exc:
         why = "Discord is not reachable"
         return [
-            _fail(
+            fail(
                 TOKEN,
                 f"cannot reach Discord at {rest.base} ({exc}): check this machine's "
                 "network, firewall or proxy, and [discord] api_base if set",
             ),
-            _skip(APPLICATION, why),
-            _skip(SERVERS, why),
+            skip(APPLICATION, why),
+            skip(SERVERS, why),
         ]
     except DiscordHttpError as exc:
         why = "the token check failed"
-        return [_fail(TOKEN, _token_problem(exc)), _skip(APPLICATION, why), _skip(SERVERS, why)]
+        return [fail(TOKEN, _token_problem(exc)), skip(APPLICATION, why), skip(SERVERS, why)]
     name = me.get("username", "?") if isinstance(me, dict) else "?"
     user_id = me.get("id", "?") if isinstance(me, dict) else "?"
-    results = [_ok(TOKEN, f"accepted: the bot is {name} (id {user_id})")]
+    results = [ok(TOKEN, f"accepted: the bot is {name} (id {user_id})")]
     results.append(await _check_application(rest))
     results.append(await _check_servers(rest))
     return results
@@ -161,30 +131,30 @@ async def _check_application(rest: DiscordRest) -> CheckResult:
     try:
         app = await rest.get("/oauth2/applications/@me")
     except (DiscordHttpError, DiscordUnreachableError) as exc:
-        return _fail(
+        return fail(
             APPLICATION,
             f"cannot read the application ({exc}): check the token's "
             "application in the developer portal",
         )
     if not isinstance(app, dict) or not str(app.get("id", "")).isdigit():
-        return _fail(APPLICATION, "Discord sent no application id: check [discord] api_base")
+        return fail(APPLICATION, "Discord sent no application id: check [discord] api_base")
     if app.get("bot_require_code_grant"):
-        return _fail(
+        return fail(
             APPLICATION,
             f"{app.get('name', '?')} (id {app['id']}) requires an OAuth2 "
             "code grant, so the invite URL cannot add the bot: turn off "
             "Requires OAuth2 Code Grant on the developer portal's Bot page",
         )
-    return _ok(APPLICATION, f"{app.get('name', '?')} (id {app['id']})")
+    return ok(APPLICATION, f"{app.get('name', '?')} (id {app['id']})")
 
 
 async def _check_servers(rest: DiscordRest) -> CheckResult:
     try:
         guilds = await rest.get("/users/@me/guilds", limit="200")
     except (DiscordHttpError, DiscordUnreachableError) as exc:
-        return _fail(SERVERS, f"cannot list the bot's servers ({exc}): try again")
+        return fail(SERVERS, f"cannot list the bot's servers ({exc}): try again")
     if not isinstance(guilds, list) or not guilds:
-        return _fail(
+        return fail(
             SERVERS,
             "the bot is in no server: open the URL that `kling-bot invite` "
             "prints and add it to yours",
@@ -202,13 +172,13 @@ async def _check_servers(rest: DiscordRest) -> CheckResult:
             labels = ", ".join(p.label for p in missing)
             lacking.append(f"{guild.get('name', '?')} lacks {labels}")
     if lacking:
-        return _fail(
+        return fail(
             SERVERS,
             f"in {count} ({shown}), but {'; '.join(lacking)}: give the bot's "
             "role these permissions, or invite it again with the URL that "
             "`kling-bot invite` prints",
         )
-    return _ok(SERVERS, f"in {count}: {shown}")
+    return ok(SERVERS, f"in {count}: {shown}")
 
 
 def _as_int(value: Any) -> int | None:
@@ -225,7 +195,7 @@ async def check_kling(http: aiohttp.ClientSession, config: Config) -> CheckResul
     """List one page of tasks: free, and it proves the URL, the key and the account."""
     k = config.kling
     if k.provider == "emulator" and k.base_url is None:
-        return _ok(
+        return ok(
             KLING,
             "the built-in emulator (starts with the bot; no key, no cost): members "
             "get emulator edits, not real Kling edits",
@@ -239,7 +209,7 @@ async def check_kling(http: aiohttp.ClientSession, config: Config) -> CheckResul
             secret_key=k.secret_key.reveal() if k.secret_key else None,
         )
     except ValueError:
-        return _skip(KLING, "no usable credentials (see the configuration line)")
+        return skip(KLING, "no usable credentials (see the configuration line)")
     where = f"provider {k.provider} at {provider.base_url}"
     client = KlingClient(
         http,
@@ -252,15 +222,15 @@ async def check_kling(http: aiohttp.ClientSession, config: Config) -> CheckResul
         page = await client.list_edit_tasks(page_num=1, page_size=1)
     except KlingError as exc:
         exc.redact(provider.secrets())
-        return _fail(KLING, _kling_problem(exc, where, k.provider))
+        return fail(KLING, _kling_problem(exc, where, k.provider))
     if k.provider == "emulator":
-        return _ok(
+        return ok(
             KLING,
             f"the emulator at {provider.base_url} answers: members get emulator "
             "edits, not real Kling edits",
         )
     listed = "tasks listed" if page.tasks else "no tasks yet"
-    return _ok(KLING, f"the credentials work ({where}; {listed})")
+    return ok(KLING, f"the credentials work ({where}; {listed})")
 
 
 def _kling_problem(exc: KlingError, where: str, provider: str) -> str:
@@ -311,7 +281,7 @@ async def check_callbacks(http: aiohttp.ClientSession, config: Config) -> CheckR
     """
     base = config.kling.callback_base_url
     if base is None:
-        return _ok(CALLBACKS, "not set: callbacks off, the bot polls")
+        return ok(CALLBACKS, "not set: callbacks off, the bot polls")
     port = config.kling.callback_port
     url = base.rstrip("/") + HEALTH_PATH
     candidate = CallbackServer(lambda job_id: None, port=port)
@@ -333,13 +303,13 @@ async def check_callbacks(http: aiohttp.ClientSession, config: Config) -> CheckR
             except ValueError:
                 body = None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return _fail(CALLBACKS, f"{url} is not reachable ({str(exc) or type(exc).__name__}): {fix}")
+        return fail(CALLBACKS, f"{url} is not reachable ({str(exc) or type(exc).__name__}): {fix}")
     finally:
         if server is not None:
             await server.close()
     if status == 200 and isinstance(body, dict) and body.get("ok") is True:
-        return _ok(CALLBACKS, f"{base} reaches the callback endpoint (port {port})")
-    return _fail(CALLBACKS, f"{url} answered HTTP {status}, not the bot's callback endpoint: {fix}")
+        return ok(CALLBACKS, f"{base} reaches the callback endpoint (port {port})")
+    return fail(CALLBACKS, f"{url} answered HTTP {status}, not the bot's callback endpoint: {fix}")
 
 
 # -- folders -------------------------------------------------------------------------------
@@ -353,4 +323,4 @@ def check_folder(
     problem = folder_problem(folder, name, setting)
     if problem is None and database is not None:
         problem = database_problem(database)
-    return _fail(name, problem) if problem else _ok(name, f"{folder} is writable")
+    return fail(name, problem) if problem else ok(name, f"{folder} is writable")

@@ -3,7 +3,7 @@ version, and never write (the bot's own start applies the migrations)."""
 
 from __future__ import annotations
 
-from bot.checkup import CheckResult, Status
+from bot.check_results import CheckResult, Status
 from bot.storage.db import migration_files
 from bot.storage.postgres_backend import describe_url
 from bot.storage.probe import OLDEST_MAJOR, PostgresUnavailable, probe_postgres

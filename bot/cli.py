@@ -108,7 +108,8 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """One line per check; 0 when all pass, 1 when one does not, 2 when config cannot load."""
-    from bot.checkup import all_passed, run_checks
+    from bot.check_results import all_passed
+    from bot.checkup import run_checks
 
     path = _config_path(args.config)
     try:

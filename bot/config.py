@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from bot.config_sources import SCHEMA, SHORT_ENV, read_toml_file, settings_from_env
 from bot.config_values import (
@@ -316,4 +317,12 @@ def secret_values(config: Config) -> list[str]:
         config.kling.webhook_secret,
         config.web.signing_key,
     ]
-    return [s.reveal() for s in found if s]
+    values = [s.reveal() for s in found if s]
+    if config.storage.url is not None:
+        # The whole URL, and its password alone (drivers quote it in their own messages).
+        url = config.storage.url.reveal()
+        values.append(url)
+        password = urlsplit(url).password
+        if password:
+            values += sorted({password, unquote(password)})
+    return values

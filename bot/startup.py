@@ -87,6 +87,7 @@ def storage_problems(config: Config) -> list[str]:
         )
         if problem
     ]
-    if not problems and (problem := database_problem(storage.path)):
+    # With PostgreSQL the folder keeps only the heartbeat; the SQLite file is not used.
+    if not problems and storage.url is None and (problem := database_problem(storage.path)):
         problems.append(problem)
     return problems

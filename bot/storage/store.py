@@ -11,10 +11,12 @@ from bot.storage.db import Backend, Clock
 from bot.storage.jobs import JobQueries
 from bot.storage.masks import MaskQueries
 from bot.storage.points import PointQueries
+from bot.storage.postgres_backend import PostgresBackend
 from bot.storage.retention import RetentionQueries
 from bot.storage.secrets import SecretQueries
 from bot.storage.sessions import SessionQueries
 from bot.storage.settings import SettingsQueries
+from bot.storage.sqlite_backend import SqliteBackend
 
 if TYPE_CHECKING:
     from bot.config import StorageConfig
@@ -51,12 +53,8 @@ class Store(
         clock = clock or time.time
         backend: Backend
         if is_postgres_url(where):
-            from bot.storage.postgres_backend import PostgresBackend
-
             backend = await PostgresBackend.open(str(where), clock)
         else:
-            from bot.storage.sqlite_backend import SqliteBackend
-
             backend = await SqliteBackend.open(where, clock)
         return cls(backend, clock)
 

@@ -440,3 +440,18 @@ def test_config_that_cannot_be_loaded_exits_2(
     err = capsys.readouterr().err
     assert err.startswith("kling-bot check: the configuration cannot be loaded:\n  - ")
     assert "provider" in err
+
+
+def test_on_postgresql_the_sqlite_file_is_not_required_but_its_folder_is(tmp_path: Path) -> None:
+    (tmp_path / "kling-bot.sqlite3").mkdir()  # would be refused as the SQLite database
+    env = {
+        "KLING_BOT__STORAGE__PATH": str(tmp_path / "kling-bot.sqlite3"),
+        "KLING_BOT__STORAGE__MEDIA_DIR": str(tmp_path / "media"),
+    }
+    on_sqlite = load_config(None, env=env)
+    database = tmp_path / "kling-bot.sqlite3"
+    assert storage_problems(on_sqlite) == [
+        f"the database {database} is a folder: [storage] path must name a file"
+    ]
+    on_postgres = load_config(None, env={**env, "DATABASE_URL": "postgresql://k:p@127.0.0.1/k"})
+    assert storage_problems(on_postgres) == []

@@ -204,3 +204,10 @@ def test_a_database_url_that_is_not_postgresql_is_refused_without_echo() -> None
         load_config(None, env={"DATABASE_URL": "mysql://root:hunter22@db/kling"})
     assert "DATABASE_URL must be a postgresql://" in str(caught.value)
     assert "hunter22" not in str(caught.value)
+
+
+def test_the_database_password_is_among_the_secrets_logs_never_show() -> None:
+    url = "postgresql://kling:p%40ss-w0rd@127.0.0.1:5432/kling"
+    values = secret_values(load_config(None, env={"DATABASE_URL": url}))
+    assert url in values
+    assert "p%40ss-w0rd" in values and "p@ss-w0rd" in values
