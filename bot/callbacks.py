@@ -17,12 +17,13 @@ import base64
 import binascii
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -37,7 +38,8 @@ _MAX_REMEMBERED_IDS = 50_000
 # Job ids are uuid4 hex; anything else in the path is not one of ours.
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-WakeJob = Callable[[str], None]
+# Told the job id of a valid callback; may return an awaitable (it is awaited before answering).
+WakeJob = Callable[[str], Awaitable[None] | None]
 Clock = Callable[[], float]
 
 
@@ -164,7 +166,9 @@ def add_callback_routes(
             log.warning("callback for job %s names job %s; ignored", job_id, named[:64])
             return web.json_response({"ok": False, "error": "job mismatch"}, status=400)
         log.info("callback for job %s: polling it now", job_id)
-        wake(job_id)
+        woken = wake(job_id)
+        if inspect.isawaitable(woken):
+            await woken
         return web.json_response({"ok": True})
 
     async def health(request: web.Request) -> web.Response:

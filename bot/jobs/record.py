@@ -87,7 +87,15 @@ class Recorder:
     async def resync(self, job_id: str) -> None:
         """Our view of the job was stale (another actor moved it): adopt the stored state."""
         fresh = await self.store.get_job(job_id)
-        if fresh is None or fresh.state.is_terminal:
+        if fresh is None:
+            self.table.forget(job_id)
+            return
+        self.adopt(fresh)
+
+    def adopt(self, fresh: Job) -> None:
+        """Take the job up again as the database has it (its next step by its stored state)."""
+        job_id = fresh.id
+        if fresh.state.is_terminal:
             self.table.forget(job_id)
             return
         self.table.remember(fresh)

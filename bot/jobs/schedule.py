@@ -49,6 +49,9 @@ class RunnerConfig:
     resume_spread: float = 5.0
     # An observer call taking longer than this is abandoned (the runner must not hang on it).
     observer_time_limit: float = 30.0
+    # A process's claim on a job lasts this long unless renewed (every third of it); after a
+    # crash, another process (or this one restarted) takes the job up once it ran out.
+    claim_lease: float = 30.0
 
 
 def poll_interval(config: RunnerConfig, polls_done: int) -> float:

@@ -42,11 +42,13 @@ class Scheduler:
         submit: Step,
         went_well: Callable[[str], None],
         crashed: Callable[[str, str], Awaitable[None]],
+        hold: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         """``call``: the next Kling call of a due job (expire, reconcile or poll); ``deliver``:
         the delivery of a finished one; ``submit``: the send of the queue's head. A step that
         raises is reported to ``crashed`` (with the step's name), one that returns to
-        ``went_well``."""
+        ``went_well``. ``hold``: run before every step, which runs only if it returns True
+        (this process's claim on the job, see ownership.py)."""
         self.table = table
         self.gate = gate
         self.config = config
@@ -56,6 +58,7 @@ class Scheduler:
         self._steps: dict[Kind, Step] = {"call": call, "delivery": deliver, "submission": submit}
         self._went_well = went_well
         self._crashed = crashed
+        self._hold = hold
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -157,6 +160,8 @@ class Scheduler:
 
     async def _guarded(self, job_id: str, step: Step, kind: Kind) -> None:
         try:
+            if self._hold is not None and not await self._hold(job_id):
+                return  # another process holds the job, or it moved on: not this step
             await step(job_id)
         except asyncio.CancelledError:
             raise

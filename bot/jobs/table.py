@@ -39,6 +39,7 @@ class JobTable:
         self._jobs: dict[str, Job] = {}
         self._notes: dict[str, JobNotes] = {}
         self._steps: dict[str, str] = {}  # job id -> the step running for it
+        self._leases: dict[str, float] = {}  # job id -> when this process's claim ends
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -57,6 +58,9 @@ class JobTable:
         self._jobs[job.id] = job
         return job
 
+    def ids(self) -> list[str]:
+        return list(self._jobs)
+
     def notes(self, job_id: str) -> JobNotes:
         """The job's notes; a throwaway when the job was forgotten meanwhile (a step that
         outlived it must not bring its notes back)."""
@@ -71,6 +75,7 @@ class JobTable:
         """The job is finished (or another actor owns it): drop everything held about it."""
         self._jobs.pop(job_id, None)
         self._notes.pop(job_id, None)
+        self._leases.pop(job_id, None)
         self.due.discard(job_id)
         self.queue.remove(job_id)
 
@@ -93,10 +98,10 @@ class JobTable:
         None when the job is no longer held or a step is already running for it (a job never
         has two steps at once); otherwise the job, busy until :meth:`release`.
 
-        With several processes sharing one database (SPEC §11) this is where a job will be
-        claimed in the database before any Kling or Discord call (a compare-and-set of its owner
-        and lease), so that no two processes ever step the same job: the claim goes here, and
-        a job whose claim fails is forgotten like one another actor moved on.
+        With several processes sharing one database (SPEC §11), the step wrapper
+        (``Scheduler._guarded``) then confirms this process's claim on the job in the database
+        before the step makes any Kling or Discord call (``ownership.Ownership.hold``); a job
+        whose claim fails is forgotten like one another actor moved on.
         """
         if job_id in self._steps or job_id not in self._jobs:
             return None
@@ -118,3 +123,21 @@ class JobTable:
     def busy_ids(self) -> Container[str]:
         """The jobs with a step running (``job_id in table.busy_ids``)."""
         return self._steps.keys()
+
+    # -- claims (see ownership.py) ---------------------------------------------------------
+
+    def hold(self, job_id: str, until: float) -> None:
+        """This process's claim on a job it holds lasts until ``until`` (at least)."""
+        if job_id in self._jobs:
+            self._leases[job_id] = until
+
+    def lease_left(self, job_id: str, now: float) -> float:
+        """Seconds left on this process's claim on the job (0 when not known to hold it)."""
+        return max(0.0, self.lease_end(job_id) - now)
+
+    def lease_end(self, job_id: str) -> float:
+        """When this process's claim on the job ends (0 when it never claimed it)."""
+        return self._leases.get(job_id, 0.0)
+
+    def held_ids(self) -> list[str]:
+        return list(self._leases)

@@ -82,6 +82,15 @@ class ClaimQueries(Database):
         )
         return [_job(row) for row in rows]
 
+    async def claim_holders(self, *, besides: str) -> set[str]:
+        """The owners, other than ``besides``, holding a claim on a job in flight."""
+        rows = await self._fetchall(
+            f"SELECT DISTINCT claimed_by FROM jobs WHERE claimed_by IS NOT NULL"  # noqa: S608
+            f" AND claimed_by <> ? AND {_IN_FLIGHT}",
+            [besides],
+        )
+        return {row["claimed_by"] for row in rows}
+
     async def job_claim(self, job_id: str) -> tuple[str | None, float | None]:
         """Who holds the job and until when (None, None: nobody)."""
         row = await self._fetchone(

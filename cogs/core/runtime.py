@@ -99,7 +99,7 @@ async def start_web_server(
     server = WebServer(
         host=web.host,
         port=web.port,
-        wake=runner.poll_soon,
+        wake=runner.announce,  # the process that holds the job polls it (any process)
         webhook_secret=_secret(config.kling.webhook_secret),
         picker=picker,
     )
@@ -165,6 +165,7 @@ async def open_services(
             http=http,
             observer=observer,
             config=runner_config(config),
+            shards=config.discord.shards,  # only the jobs of this process's servers
         )
         editing = _editing_service(
             store, kling, runner, http, storage.media_dir, fresh_video_url, board_locale

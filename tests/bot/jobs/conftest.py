@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from bot.jobs import JobRunner, RunnerConfig
+from bot.shards import ShardSet
 from bot.storage import JobState, Store
 from tests.bot.jobs.fakes import (
     MemoryKling,
@@ -35,6 +36,7 @@ class Rig:
     observer: RecordingObserver
     results: ResultServer
     config: RunnerConfig = field(default_factory=RunnerConfig)
+    shards: ShardSet = field(default_factory=ShardSet)
     store: Store | None = None
     runner: JobRunner | None = None
 
@@ -50,6 +52,7 @@ class Rig:
             config=self.config,
             clock=self.time,
             sleep=self.time.sleep,
+            shards=self.shards,
         )
         runner = self.runner
         self.time.idle = lambda: runner.steps_running == 0
