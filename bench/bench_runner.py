@@ -1,12 +1,16 @@
 """Job runner: 1,000 jobs in flight at once, from the local queue to a delivered result; the job
 cards with 20,000 jobs waiting in the local queue; the quota queries as a server's history grows.
 
-The real JobRunner, SQLite store and KlingClient (real HTTP) with the production RunnerConfig
-(poll 5 s at first, x1.5 per poll up to 30 s). Kling is a minimal aiohttp stand-in in a child
+The real JobRunner, store and KlingClient (real HTTP) with the production RunnerConfig (poll 5 s
+at first, x1.5 per poll up to 30 s), on SQLite and on PostgreSQL (``--database``; a throwaway
+cluster, bench/databases.py), each case side by side, then two runners (shards 0 and 1 of 2,
+each in its own process) sharing one database: each must run only its half, at the same Kling
+requests per job (bench/runner_cases.py). Kling is a minimal aiohttp stand-in in a child
 process that answers create/get at once and finishes each task `--task-seconds` after it was
 created (the emulator would render a real video per task, which would dominate the figures).
-Delivery posts nowhere (a counter) but the result file is really downloaded. The runner's own
-process is measured: CPU time (getrusage), wall time, peak RSS; the stand-in counts requests.
+Delivery posts nowhere (a counter) but the result file is really downloaded. Each runner's own
+process is measured: CPU time (getrusage), wall time, peak RSS; the stand-in counts requests per
+job; on PostgreSQL the server's CPU is added up too (with SQLite that work is in the runner).
 
 Job cards (``--queued 20000``): the real runner and the real job-card observer
 (``cogs.jobs.job_cards``, posting to a stand-in channel that only counts edits), with an
@@ -19,7 +23,8 @@ Quota queries (``--history 10,1000,10000``): ``count_active_jobs``, ``recent_job
 check inside ``create_job`` on a server with that many jobs in its history.
 
 Run: .venv/bin/python bench/bench_runner.py [--jobs 1000] [--task-seconds 60] [--queued 20000]
-     [--history 10,1000,10000] [--only runner|cards|queries]
+     [--history 10,1000,10000] [--only runner|cards|queries] [--database sqlite|postgresql|both]
+(default: both when PostgreSQL's initdb is installed, else SQLite with a note).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -45,13 +50,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
-from PIL import Image  # noqa: E402
 
-from bot.jobs import JobRunner, KlingTaskBackend, RunnerConfig, animate_request  # noqa: E402
-from bot.kling import KlingClient, make_provider  # noqa: E402
+from bench.databases import Databases  # noqa: E402
+from bench.runner_cases import report, run_case  # noqa: E402
+from bot.jobs import JobRunner, RunnerConfig  # noqa: E402
 from bot.kling.errors import ConcurrencyFullError  # noqa: E402
 from bot.kling.models import Task, TaskStatus  # noqa: E402
-from bot.storage import Job, JobKind, JobLimits, JobState, NewJob, Store  # noqa: E402
+from bot.shards import ShardSet  # noqa: E402
+from bot.storage import Job, JobKind, JobLimits, NewJob, Store  # noqa: E402
 from cogs.jobs.job_cards import JobCards  # noqa: E402
 
 BASE = "/v1/videos/multi-image2video"
@@ -63,6 +69,7 @@ def kling_stand_in(port_out: Any, task_seconds: float) -> None:
     tasks: dict[str, dict[str, Any]] = {}
     by_external: dict[str, str] = {}
     calls: Counter[str] = Counter()
+    per_job: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by external_task_id
 
     def envelope(data: Any) -> web.Response:
         return web.json_response(
@@ -98,6 +105,7 @@ def kling_stand_in(port_out: Any, task_seconds: float) -> None:
             "created": time.time(),
         }
         by_external[body["external_task_id"]] = task_id
+        per_job[body["external_task_id"]]["create"] += 1
         return envelope(
             {
                 "task_id": task_id,
@@ -113,14 +121,18 @@ def kling_stand_in(port_out: Any, task_seconds: float) -> None:
         task = tasks.get(key) or tasks.get(by_external.get(key, ""))
         if task is None:
             return web.json_response({"code": 1203, "message": "not found"}, status=404)
+        per_job[task["external"]]["get"] += 1
         return envelope(payload(task, f"http://{request.host}"))
 
     async def file(request: web.Request) -> web.Response:
         calls["download"] += 1
+        task = tasks.get(request.match_info["name"].removesuffix(".mp4"))
+        if task is not None:
+            per_job[task["external"]]["download"] += 1
         return web.Response(body=RESULT_BYTES, content_type="video/mp4")
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response(dict(calls))
+        return web.json_response({"calls": dict(calls), "per_job": per_job})
 
     async def serve() -> None:
         app = web.Application()
@@ -141,13 +153,9 @@ def kling_stand_in(port_out: Any, task_seconds: float) -> None:
 class CountingDeliverer:
     def __init__(self) -> None:
         self.posted = 0
-        self.done = asyncio.Event()
-        self.expected = 0
 
     async def deliver(self, job: Job, video: Path | None) -> int:
         self.posted += 1
-        if self.posted >= self.expected:
-            self.done.set()
         return self.posted
 
     async def find_delivery(self, job: Job) -> int | None:
@@ -157,96 +165,6 @@ class CountingDeliverer:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-async def run(args: argparse.Namespace, base_url: str) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-runner-"))
-    images = []
-    for index in range(2):
-        path = work / f"ref{index}.png"
-        Image.new("RGB", (400, 400), (40 * index, 90, 160)).save(path)
-        images.append(path)
-    store = await Store.open(work / "bot.sqlite3")
-    for _ in range(args.jobs):
-        await store.create_job(
-            NewJob(
-                kind=JobKind.ANIMATE,
-                guild_id=1,
-                channel_id=2,
-                requester_id=3,
-                request=animate_request(prompt="a slow pan", image_paths=images),
-            )
-        )
-    deliverer = CountingDeliverer()
-    deliverer.expected = args.jobs
-    async with aiohttp.ClientSession() as http:
-        client = KlingClient(http, make_provider("emulator", base_url=base_url))
-        runner = JobRunner(
-            store,
-            KlingTaskBackend(client),
-            deliverer,
-            media_dir=work / "media",
-            http=http,
-            config=RunnerConfig(),
-        )
-        cpu_before, began = cpu_seconds(), time.monotonic()
-        await runner.start()
-        peak_in_flight = 0
-        deadline = began + args.time_limit
-        while not deliverer.done.is_set() and time.monotonic() < deadline:
-            peak_in_flight = max(peak_in_flight, runner.in_flight)
-            await asyncio.sleep(0.5)
-        wall = time.monotonic() - began
-        cpu = cpu_seconds() - cpu_before
-        await runner.stop()
-        async with http.get(base_url + "/stats") as response:
-            calls = Counter(await response.json())
-    jobs = await _all_jobs(store)
-    await store.close()
-    states = Counter(job.state for job in jobs)
-    # Minutes each job spent in flight (runner start to delivered), summed over jobs.
-    start = time.time() - (time.monotonic() - began)
-    job_minutes = sum(max(0.0, (j.delivered_at or time.time()) - start) for j in jobs) / 60
-    report(args, calls, wall, cpu, peak_in_flight, states, runner.stats.wakeups, job_minutes)
-
-
-async def _all_jobs(store: Store) -> list[Job]:
-    rows = await store._fetchall("SELECT id FROM jobs")
-    return [job for row in rows if (job := await store.get_job(row["id"])) is not None]
-
-
-def report(
-    args: argparse.Namespace,
-    calls: Counter[str],
-    wall: float,
-    cpu: float,
-    peak: int,
-    states: Counter[JobState],
-    wakeups: int,
-    job_minutes: float,
-) -> None:
-    kling = calls["create"] + calls["get"]
-    jobs = args.jobs
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"jobs: {jobs} queued at once, each finishing {args.task_seconds:g} s after Kling "
-        f"accepts it; peak in flight {peak}; final states "
-        f"{ {s.value: n for s, n in states.items()} }"
-    )
-    print(
-        f"Kling requests: {kling} (create {calls['create']}, get {calls['get']}), "
-        f"plus {calls['download']} result downloads"
-    )
-    print(
-        f"Kling requests per job: {kling / jobs:.2f}; per job per minute in flight: "
-        f"{kling / job_minutes:.2f}; all jobs together: {kling / (wall / 60):.0f}/min"
-    )
-    print(
-        f"wall time: {wall:.1f} s; runner CPU time: {cpu:.2f} s "
-        f"({cpu / jobs * 1000:.2f} ms per job, {cpu / wall * 100:.1f}% of one core); "
-        f"scheduler wake-ups: {wakeups}"
-    )
-    print(f"peak RSS of the runner's process: {rss:.0f} MiB")
 
 
 # -- job cards with a long local queue ------------------------------------------------------------
@@ -371,10 +289,10 @@ async def settle(runner: JobRunner, cards: JobCards) -> None:
         last = seen
 
 
-async def run_cards(args: argparse.Namespace) -> None:
+async def run_cards(args: argparse.Namespace, backend: str, target: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-cards-"))
     clock = FakeClock()
-    store = await Store.open(work / "bot.sqlite3", clock=clock)
+    store = await Store.open(target, clock=clock)
     request = {"prompt": "a slow pan across the harbour", "mode": "std", "duration": 5}
     for _ in range(args.queued):
         await store.create_job(
@@ -442,7 +360,10 @@ async def run_cards(args: argparse.Namespace) -> None:
         await runner.stop()
     await cards.close()
     await store.close()
-    print(f"job cards: {args.queued} jobs waiting in one server's local queue, Kling full")
+    print(
+        f"\njob cards on {backend}: {args.queued} jobs waiting in one server's local queue, "
+        "Kling full"
+    )
     print(
         f"  the queue moves after the {interval:g} s progress interval: {refresh_cpu:.2f} s CPU "
         f"for {refresh_edits} card edits ({refresh_cpu / max(1, refresh_edits) * 1e6:.0f} µs "
@@ -464,11 +385,10 @@ async def run_cards(args: argparse.Namespace) -> None:
 # -- quota queries as a server's history grows -----------------------------------------------------
 
 
-async def run_queries(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-queries-"))
-    print("quota queries (median of 200 calls), per server history size:")
+async def run_queries(args: argparse.Namespace, backend: str, databases: Databases) -> None:
+    print(f"\nquota queries on {backend} (median of 200 calls), per server history size:")
     for size in args.history:
-        store = await Store.open(work / f"history-{size}.sqlite3")
+        store = await Store.open(databases.new(backend))
         await _fill_history(store, size, servers=4, members=20)
         figures = await _time_queries(store)
         await store.close()
@@ -550,24 +470,54 @@ def main() -> None:
         "--history", type=lambda v: [int(x) for x in v.split(",")], default=[10, 1000, 10_000]
     )
     parser.add_argument("--only", choices=["runner", "cards", "queries"])
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql", "both", "auto"],
+        default="auto",
+        help="where the jobs are stored (auto: both when PostgreSQL is installed, else SQLite)",
+    )
     args = parser.parse_args()
-    if args.only in (None, "runner"):
-        run_runner(args)
-    if args.only in (None, "cards"):
-        asyncio.run(run_cards(args))
-    if args.only in (None, "queries"):
-        asyncio.run(run_queries(args))
+    work = Path(tempfile.mkdtemp(prefix="bench-runner-"))
+    databases, backends, note = Databases.start(args.database, work)
+    if note:
+        print(note)
+    try:
+        if args.only in (None, "runner"):
+            run_runner(args, databases, backends)
+        if args.only in (None, "cards"):
+            for backend in backends:
+                asyncio.run(run_cards(args, backend, databases.new(backend)))
+        if args.only in (None, "queries"):
+            for backend in backends:
+                asyncio.run(run_queries(args, backend, databases))
+    finally:
+        databases.stop()
 
 
-def run_runner(args: argparse.Namespace) -> None:
+def run_runner(args: argparse.Namespace, databases: Databases, backends: list[str]) -> None:
+    """One runner per backend, then two runners (shards 0 and 1 of 2) on one database."""
     receive, send = multiprocessing.Pipe(duplex=False)
     server = multiprocessing.Process(
         target=kling_stand_in, args=(send, args.task_seconds), daemon=True
     )
     server.start()
     try:
-        port = receive.recv()
-        asyncio.run(run(args, f"http://127.0.0.1:{port}"))
+        base_url = f"http://127.0.0.1:{receive.recv()}"
+        options = {"jobs": args.jobs, "base_url": base_url, "time_limit": args.time_limit}
+        rows = []
+        for backend in backends:
+            (one,) = run_case(databases, backend, [(backend, ShardSet())], **options)
+            rows.append((backend, one))
+        shared = "postgresql" if "postgresql" in backends else backends[0]
+        pair = run_case(
+            databases,
+            shared,
+            [("shard 0", ShardSet(2, (0,))), ("shard 1", ShardSet(2, (1,)))],
+            **options,
+        )
+        short = "pg" if shared == "postgresql" else shared
+        rows += [(f"{short}: {f.label} of 2", f) for f in pair]
+        report(rows, jobs=args.jobs, task_seconds=args.task_seconds)
     finally:
         server.terminate()
         server.join(5)
