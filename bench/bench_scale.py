@@ -1,0 +1,369 @@
+"""Scale: marks per second with one and with two real `kling-bot run` processes sharing one
+PostgreSQL database (SPEC §11), and the bot's CPU time per mark.
+
+Processes on loopback: this driver with the Discord stand-in (tests/discord_twin, recommending 2
+shards) and the members; the Kling emulator (bench/load_children.py: its own process at a lower
+priority, answering selection calls at once, so the bot's CPU is what bounds the marks); a
+throwaway PostgreSQL cluster (bench/databases.py); and the bot: either ONE process holding both
+shards (``shard_count = 2``, ``shard_ids = [0, 1]``) or TWO processes with shards 0 and 1 of 2,
+one media folder shared. Half the servers are on each shard.
+
+Each phase starts from a new, empty database: the bot processes start, one editing session is
+opened per channel (not measured), then every member marks for --duration seconds: a new point
+(unique in its channel, at most 8 per frame over 10 frames), waits for the answer, and marks
+again once the per-member cooldown allows (one mark every 2 s, SPEC's selection cooldown), so the
+members offer more marks than the bot can answer and the throughput is the bot's. A mark counts
+when its answer says it was marked and arrived within the phase.
+
+Reported per phase: marks answered per second; time to answer (p50, p90, worst); each bot
+process's CPU seconds (all threads), its share of a core and its CPU time per mark; the CPU of the
+driver, the emulator and PostgreSQL; the load average (/proc/loadavg) before and after. This
+machine has 2 cores shared with other work: the ratio of two processes to one follows the CPU
+left free, while CPU time per mark does not depend on the load.
+
+Run: python bench/bench_scale.py [--guilds 4] [--channels 12] [--members 5] [--duration 20]
+     [--rounds 1] [--processes 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.databases import Databases  # noqa: E402
+from bench.load_children import EmulatorProcess  # noqa: E402
+from bench.load_report import REPLY_WAIT, Fired, finish, percentile, settled  # noqa: E402
+from bench.process_cpu import process_cpu  # noqa: E402
+from bot.shards import shard_of  # noqa: E402
+from tests.cogs.harness import make_video  # noqa: E402
+from tests.discord_twin import DiscordTwin, TwinChannel  # noqa: E402
+from tests.processes import ChildProcess, child_env, python_module  # noqa: E402
+
+SHARDS = 2
+MARK_SPACING_S = 2.05  # the selection cooldown allows one mark per member every 2 s
+FRAMES = tuple(range(0, 60, 6))  # 10 frames of the 60-frame clip
+POINTS_PER_FRAME = 8  # under the 10-point limit per frame
+START_TIMEOUT_S = 90.0
+WATCH_INTERVAL_S = 0.01  # how often pending marks are checked (their times come from the twin)
+
+
+@dataclass
+class Bot:
+    name: str
+    shard_ids: tuple[int, ...]
+    proc: ChildProcess
+    cpu0: float = 0.0
+    cpu: float = 0.0
+
+
+@dataclass
+class PhaseResult:
+    processes: int
+    bots: list[Bot]
+    marks: list[Fired]
+    wall: float
+    driver_cpu: float
+    emulator_cpu: float
+    db_cpu: float
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    succeeded: list[Fired] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.succeeded) / self.wall
+
+
+class World:
+    """The stand-in with its servers and members, the emulator and the database cluster."""
+
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.rng = random.Random(args.seed)
+        self.twin: DiscordTwin
+        self.emulator: EmulatorProcess
+        self.databases: Databases
+        self.members: list[tuple[Any, TwinChannel]] = []
+        self.channels: list[TwinChannel] = []
+
+    async def start(self) -> None:
+        self.databases, _, _ = Databases.start("postgresql", self.work)
+        self.twin = await DiscordTwin.start()
+        self.twin.recommended_shards = SHARDS
+        for g in range(self.args.guilds):
+            names = [f"room-{c}" for c in range(self.args.channels)]
+            guild = self.twin.add_guild(f"Server {g}", channels=names, shard=(g % SHARDS, SHARDS))
+            for channel in guild.channels.values():
+                self.channels.append(channel)
+                for i in range(self.args.members):
+                    actor = self.twin.member(guild, f"m{g}-{channel.name}-{i}")
+                    self.members.append((actor, channel))
+        self.emulator = await EmulatorProcess.start(self.work / "emulator", seconds_per_stage=0.5)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.emulator.stop()
+        with contextlib.suppress(Exception):
+            await self.twin.stop()
+        self.databases.stop()
+
+    # -- the bot processes -----------------------------------------------------------------
+
+    async def start_bots(self, plan: Sequence[tuple[int, ...]], url: str, phase: str) -> list[Bot]:
+        """One `kling-bot run` per entry of ``plan`` (its shard ids of 2); returns once every
+        shard has identified on the stand-in."""
+        await self.twin.wait_until(lambda: not self.twin.gateway.sessions(), 30)
+        media = self.work / phase / "media"  # one folder for all the processes of the phase
+        bots = []
+        for ids in plan:
+            name = "shards-" + "-".join(map(str, ids))
+            folder = self.work / phase / name
+            folder.mkdir(parents=True, exist_ok=True)
+            config = folder / "config.toml"
+            config.write_text(
+                f'[discord]\napi_base = "{self.twin.api_base}"\nshard_count = {SHARDS}\n'
+                f"shard_ids = {list(ids)}\n"
+                f'[kling]\nprovider = "emulator"\nbase_url = "{self.emulator.base_url}"\n'
+                f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{media}"\n'
+                '[logging]\nlevel = "WARNING"\n'
+            )
+            proc = ChildProcess.start(
+                python_module("bot.cli", "run", "--config", str(config)),
+                cwd=REPO,
+                env=child_env({"DISCORD_TOKEN": self.twin.token, "DATABASE_URL": url}),
+                log=folder / "bot.log",
+            )
+            bots.append(Bot(name, ids, proc))
+        try:
+            await self.twin.wait_until(
+                lambda: (
+                    all(self.twin.gateway.sessions(i) for i in range(SHARDS))
+                    or any(b.proc.returncode is not None for b in bots)
+                ),
+                START_TIMEOUT_S,
+            )
+        except BaseException:
+            await self.stop_bots(bots, kill=True)
+            raise
+        exited = [b for b in bots if b.proc.returncode is not None]
+        if exited:
+            await self.stop_bots(bots, kill=True)
+            tails = "\n".join(f"--- {b.name}:\n{b.proc.output()[-2000:]}" for b in exited)
+            raise RuntimeError(f"kling-bot run exited:\n{tails}")
+        return bots
+
+    async def stop_bots(self, bots: list[Bot], *, kill: bool = False) -> None:
+        await asyncio.gather(*(b.proc.stop(kill=kill, timeout=30) for b in bots))
+
+    # -- members ---------------------------------------------------------------------------
+
+    async def open_sessions(self, video: Path) -> None:
+        first = {}
+        for actor, channel in self.members:
+            first.setdefault(channel.id, (actor, channel))
+
+        async def one(actor: Any, channel: TwinChannel) -> None:
+            handle = await actor.slash("kling edit", video=video, channel=channel)
+            reply = await handle.response(timeout=180)
+            if "editing session is open" not in reply.content:
+                raise RuntimeError(f"no session in #{channel.name}: {reply.content}")
+
+        await asyncio.gather(*(one(actor, channel) for actor, channel in first.values()))
+
+    async def mark_for(self, duration: float) -> tuple[list[Fired], float]:
+        """Every member marks, waits for the answer, and marks again (cooldown allowing) until
+        ``duration``; the marks, and the time the phase's window lasted."""
+        loop = asyncio.get_running_loop()
+        slots = {c.id: self._slots() for c in self.channels}
+        pending: dict[int, tuple[Fired, asyncio.Future[None]]] = {}
+        fired: list[Fired] = []
+        began = loop.time()
+        until = began + duration
+
+        async def member(actor: Any, channel: TwinChannel) -> None:
+            await asyncio.sleep(self.rng.uniform(0, MARK_SPACING_S))  # arrivals spread out
+            while loop.time() < until and slots[channel.id]:
+                frame, (x, y) = slots[channel.id].pop()
+                sent = loop.time()
+                handle = await actor.slash(
+                    "kling mark", points=f"{x},{y}", frame=frame, channel=channel, wait=False
+                )
+                item = Fired("mark", handle.record, channel.id, 0, ((x, y),))
+                fired.append(item)
+                answered = loop.create_future()
+                pending[id(item)] = (item, answered)
+                with contextlib.suppress(TimeoutError):  # reported as not answered
+                    await asyncio.wait_for(answered, REPLY_WAIT)
+                await asyncio.sleep(max(0.0, sent + MARK_SPACING_S - loop.time()))
+
+        async def watch() -> None:
+            # One watcher for every pending mark: hundreds of waiters each woken by every
+            # change of the stand-in would cost the driver more than the bot's answers do.
+            while True:
+                await asyncio.sleep(WATCH_INTERVAL_S)
+                for key, (item, answered) in list(pending.items()):
+                    if settled(self.twin, item):
+                        del pending[key]
+                        if not answered.done():
+                            answered.set_result(None)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await asyncio.gather(*(member(actor, channel) for actor, channel in self.members))
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        return fired, duration
+
+    def _slots(self) -> list[tuple[int, tuple[float, float]]]:
+        """The marks a channel's session can take: unique points, a few per frame."""
+        points: list[tuple[int, tuple[float, float]]] = []
+        for frame in FRAMES:
+            seen: set[tuple[float, float]] = set()
+            while len(seen) < POINTS_PER_FRAME:
+                x, y = self.rng.uniform(0.05, 0.95), self.rng.uniform(0.05, 0.95)
+                seen.add((round(x, 4), round(y, 4)))
+            points += [(frame, p) for p in sorted(seen)]
+        self.rng.shuffle(points)
+        return points
+
+
+async def run_phase(world: World, processes: int, video: Path, index: int) -> PhaseResult:
+    plan = [tuple(range(SHARDS))] if processes == 1 else [(s,) for s in range(SHARDS)]
+    url = world.databases.new("postgresql")
+    phase = f"phase-{index}-{processes}"
+    bots = await world.start_bots(plan, url, phase)
+    try:
+        began = time.monotonic()
+        await world.open_sessions(video)
+        print(
+            f"  [{processes} process(es)] {len(world.channels)} sessions opened in "
+            f"{time.monotonic() - began:.1f} s",
+            flush=True,
+        )
+        load_before = os.getloadavg()
+        for bot in bots:
+            bot.cpu0 = process_cpu(bot.proc.pid)
+        emulator0, db0, driver0 = (
+            process_cpu(world.emulator.proc.pid),
+            world.databases.server_cpu(),
+            time.process_time(),
+        )
+        marks, wall = await world.mark_for(world.args.duration)
+        for bot in bots:
+            bot.cpu = process_cpu(bot.proc.pid) - bot.cpu0
+        result = PhaseResult(
+            processes=processes,
+            bots=bots,
+            marks=marks,
+            wall=wall,
+            driver_cpu=time.process_time() - driver0,
+            emulator_cpu=process_cpu(world.emulator.proc.pid) - emulator0,
+            db_cpu=world.databases.server_cpu() - db0,
+            load_before=load_before,
+            load_after=os.getloadavg(),
+        )
+    finally:
+        await world.stop_bots(bots)
+    window_end = min(m.created_at for m in marks) + wall if marks else 0.0
+    for item in marks:
+        finish(world.twin, item)
+        if item.succeeded and item.done_at is not None and item.done_at <= window_end:
+            result.succeeded.append(item)
+    return result
+
+
+def _loads(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
+def report(
+    args: argparse.Namespace, results: list[PhaseResult], members: int, guild_of: dict[int, int]
+) -> None:
+    offered = members / MARK_SPACING_S
+    print(
+        f"\nscale: {args.guilds} servers (half on each shard of {SHARDS}) x {args.channels} "
+        f"channels x {args.members} members = {members} members marking for {args.duration:g} s "
+        f"(offered at most {offered:.0f} marks/s); Kling answers at once; PostgreSQL"
+    )
+    for r in results:
+        times = [m.done_at - m.created_at for m in r.succeeded if m.done_at is not None]
+        refused = sum(1 for m in r.marks if m.outcome == "refused")
+        errors = sum(1 for m in r.marks if m.outcome.startswith("error"))
+        bot_cpu = sum(b.cpu for b in r.bots)
+        done = max(1, len(r.succeeded))
+        print(
+            f"  {r.processes} process{'es' if r.processes > 1 else ''}: {r.rate:.1f} marks/s "
+            f"({len(r.succeeded)} answered in {r.wall:.0f} s; {refused} refused, {errors} errors)"
+        )
+        if times:
+            print(
+                f"    time to answer p50 {percentile(times, 0.5) * 1000:.0f} ms, "
+                f"p90 {percentile(times, 0.9) * 1000:.0f} ms, worst {max(times) * 1000:.0f} ms"
+            )
+        for bot in r.bots:
+            own = [
+                m for m in r.succeeded if shard_of(guild_of[m.channel_id], SHARDS) in bot.shard_ids
+            ]
+            print(
+                f"    bot {bot.name}: {bot.cpu:.1f} s CPU ({bot.cpu / r.wall * 100:.0f}% of a "
+                f"core), {len(own)} marks, {bot.cpu / max(1, len(own)) * 1000:.1f} ms CPU per mark"
+            )
+        print(
+            f"    bot CPU per mark, all processes: {bot_cpu / done * 1000:.1f} ms; driver "
+            f"{r.driver_cpu:.1f} s, emulator {r.emulator_cpu:.1f} s, PostgreSQL {r.db_cpu:.1f} s"
+            f" CPU; load average {_loads(r.load_before)} -> {_loads(r.load_after)}"
+        )
+    ones = [r.rate for r in results if r.processes == 1]
+    twos = [r.rate for r in results if r.processes == 2]
+    if ones and twos:
+        ratio = sorted(twos)[len(twos) // 2] / sorted(ones)[len(ones) // 2]
+        print(f"  two processes / one: {ratio:.2f}x (goal >= 1.7x)")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    world = World(args, work)
+    await world.start()
+    results: list[PhaseResult] = []
+    try:
+        video = make_video(work / "clip.mp4")
+        counts = [int(n) for n in args.processes.split(",")]
+        for _ in range(args.rounds):
+            for processes in counts:
+                results.append(await run_phase(world, processes, video, len(results)))
+    finally:
+        await world.stop()
+    guild_of = {channel.id: channel.guild_id for channel in world.channels}
+    report(args, results, len(world.members), guild_of)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--guilds", type=int, default=4, help="servers, half on each shard")
+    parser.add_argument("--channels", type=int, default=12, help="channels per server")
+    parser.add_argument("--members", type=int, default=5, help="members per channel")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of marking")
+    parser.add_argument("--rounds", type=int, default=1, help="times each case is run")
+    parser.add_argument("--processes", default="1,2", help="cases, in order: 1, 2 or 1,2")
+    parser.add_argument("--seed", type=int, default=7)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
