@@ -179,3 +179,28 @@ async def test_cards_hear_their_new_place_when_the_queue_moves(rig: Rig) -> None
     assert seen(fourth) == [3, 2]
     assert seen(elsewhere) == []  # no job of its server left the queue before it
     assert runner.queue_position(first.id) is None and runner.queue_length() == 0
+
+
+def test_a_job_that_joins_the_queue_hears_its_place_at_the_next_move() -> None:
+    """Even when the jobs ahead of it were told their place a moment ago (they are not due for
+    news yet, the newcomer has never been told)."""
+    queue = LocalQueue()
+    ahead = [make_job(n, GUILD, 50.0 + n, 50.0 + n) for n in range(1, 3)]
+    for job in ahead:
+        queue.add(job)
+    assert set(queue.due_for_news(GUILD, 1000.0, 10.0)) == {j.id for j in ahead}
+    newcomer = make_job(3, GUILD, 60.0, 60.0)
+    queue.add(newcomer)
+    assert queue.due_for_news(GUILD, 1004.0, 10.0) == [newcomer.id]
+    assert set(queue.due_for_news(GUILD, 1010.0, 10.0)) == {j.id for j in ahead}
+    assert queue.due_for_news(GUILD, 1014.0, 10.0) == [newcomer.id]
+
+
+def test_the_next_job_is_none_when_every_waiting_job_is_busy() -> None:
+    queue = LocalQueue()
+    jobs = [make_job(n, GUILD, 50.0 + n, 50.0 + n) for n in range(1, 3)]
+    for job in jobs:
+        queue.add(job)
+    assert queue.first(skip={j.id for j in jobs}) is None
+    assert queue.first() == jobs[0].id
+    assert LocalQueue().first() is None
