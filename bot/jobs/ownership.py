@@ -21,11 +21,13 @@ misconfigured with the same shards: a job is claimed (an owner id and a lease th
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from bot.jobs.record import Recorder
 from bot.jobs.schedule import RunnerConfig
@@ -37,24 +39,35 @@ log = logging.getLogger("bot.jobs.runner")
 
 
 def new_owner_id() -> str:
-    """This process's name on its claims: host, pid and a random part (a pid can come back)."""
-    return f"{_host()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """This process's name on its claims: where it runs (see :func:`_place`), its pid, and a
+    random part (a pid can come back)."""
+    return f"{_place()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _host() -> str:
-    return socket.gethostname().replace(":", "_")[:60]
+def _place() -> str:
+    """The host name, and on Linux which process space of which boot of the machine: two
+    processes with the same place see each other's pids (containers that share a host name,
+    e.g. on the host's network, each have their own)."""
+    host = socket.gethostname().replace(":", "_").replace("/", "_")[:60]
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        space = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return f"{host}/?"
+    return f"{host}/{hashlib.sha256(f'{boot}/{space}'.encode()).hexdigest()[:12]}"
 
 
-def gone_from_this_host(owner: str, me: str) -> bool:
-    """Whether ``owner`` names a process of this host that no longer runs (``me`` is this
-    process's owner id): its claims need not wait for their leases to run out, so a bot killed
-    and started again on the same machine resumes its jobs at once.
+def gone_from_here(owner: str, me: str) -> bool:
+    """Whether ``owner`` names a process that no longer runs, of the same place as this one
+    (``me`` is this process's owner id): its claims need not wait for their leases to run out,
+    so a bot killed and started again on the same machine resumes its jobs at once.
 
-    Only provable here: the same host, and its pid is this process's (a pid is one process at
-    a time: that owner was an earlier one) or no process's. Anything else waits for the lease.
+    Only provable here: the same place (same pids), and its pid is this process's (a pid is one
+    process at a time: that owner was an earlier one) or no process's. Anything else waits for
+    the lease.
     """
-    parts = owner.split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != me.split(":")[0]:
+    parts, mine = owner.split(":"), me.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != mine[0] or mine[0].endswith("/?"):
         return False
     pid = int(parts[1])
     if pid == os.getpid():
@@ -184,9 +197,9 @@ class Ownership:
         self.table.forget(job_id)
 
     async def release_the_gone(self) -> None:
-        """Release the claims of processes of this host that no longer run (killed, crashed)."""
+        """Release the claims of processes of this place that no longer run (killed, crashed)."""
         for holder in await self.store.claim_holders(besides=self.owner):
-            if gone_from_this_host(holder, self.owner):
+            if gone_from_here(holder, self.owner):
                 released = await self.store.release_claims(owner=holder)
                 log.info("released %d job claims of %s, which no longer runs", released, holder)
 

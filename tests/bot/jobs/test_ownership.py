@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 
-from bot.jobs.ownership import gone_from_this_host, new_owner_id
+from bot.jobs.ownership import gone_from_here, new_owner_id
 from bot.shards import ShardSet
 from bot.storage import JobState, Store
 from tests.bot.jobs.conftest import Rig
@@ -41,13 +41,17 @@ def test_only_a_process_of_this_host_that_no_longer_runs_is_gone() -> None:
     me = new_owner_id()
     host, pid, _ = me.split(":")
     assert int(pid) == os.getpid()
-    assert gone_from_this_host(f"{host}:{finished_pid()}:0a0a0a0a", me)
-    assert gone_from_this_host(f"{host}:{pid}:0b0b0b0b", me)  # this pid's earlier process
-    assert not gone_from_this_host(me, me)
-    assert not gone_from_this_host(f"{host}:{os.getppid()}:0c0c0c0c", me)  # alive
-    assert not gone_from_this_host(f"elsewhere:{finished_pid()}:0d0d0d0d", me)  # can't tell
-    assert not gone_from_this_host("test:gone", me)
-    assert not gone_from_this_host(f"{host}:not-a-pid:0e0e0e0e", me)
+    assert gone_from_here(f"{host}:{finished_pid()}:0a0a0a0a", me)
+    assert gone_from_here(f"{host}:{pid}:0b0b0b0b", me)  # this pid's earlier process
+    assert not gone_from_here(me, me)
+    assert not gone_from_here(f"{host}:{os.getppid()}:0c0c0c0c", me)  # alive
+    assert not gone_from_here(f"elsewhere:{finished_pid()}:0d0d0d0d", me)  # can't tell
+    # The same host name, another process space (a container on the host's network): its pids
+    # are not ours to look at.
+    name = host.split("/")[0]
+    assert not gone_from_here(f"{name}/0123456789ab:{finished_pid()}:0f0f0f0f", me)
+    assert not gone_from_here("test:gone", me)
+    assert not gone_from_here(f"{host}:not-a-pid:0e0e0e0e", me)
 
 
 async def test_a_runner_resumes_only_the_jobs_of_its_own_shards(rig: Rig) -> None:
@@ -67,8 +71,8 @@ async def test_a_runner_resumes_only_the_jobs_of_its_own_shards(rig: Rig) -> Non
 
 
 async def test_jobs_of_a_process_of_this_host_that_is_gone_are_resumed_at_once(rig: Rig) -> None:
-    host = new_owner_id().split(":")[0]
-    dead = f"{host}:{finished_pid()}:5eed5eed"
+    place = new_owner_id().split(":")[0]
+    dead = f"{place}:{finished_pid()}:5eed5eed"
     alive_elsewhere = "other-host:4242:5eed5eed"
     async with stored(rig) as store:
         orphan = await store.create_job(new_job())
