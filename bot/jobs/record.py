@@ -102,4 +102,7 @@ class Recorder:
         if fresh.state is JobState.QUEUED:
             self.queue(fresh)
         else:
+            # Sent meanwhile: it no longer waits here (its card must drop its place, and the
+            # scheduler must never hand it to the submitter again).
+            self.table.queue.remove(job_id)
             self.table.due.schedule(job_id, self.clock())

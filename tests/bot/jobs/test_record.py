@@ -97,3 +97,17 @@ async def test_ending_a_job_this_process_does_not_hold_is_harmless(parts: Parts)
     await parts.recorder.ended(cancelled)
     assert [j.id for j in parts.observer.finished] == [job.id]
     assert parts.observer.states_of(job.id) == [S.CANCELLED]
+
+
+async def test_a_waiting_job_sent_elsewhere_leaves_the_local_queue(parts: Parts) -> None:
+    """Its card must stop showing a place in the queue, and it must never be sent again."""
+    job = await parts.store.create_job(new_job())
+    parts.recorder.queue(job)
+    parts.kling._store(job)
+    await moved(parts, job, S.SUBMITTING, S.SUBMITTED)  # another process sent it
+    parts.time.now = job.created_at + CONFIG.queue_timeout
+    await parts.submitter.expire_queued(parts.table[job.id])  # finds it moved on
+    assert (await parts.stored(job.id)).state is S.SUBMITTED
+    assert parts.table[job.id].state is S.SUBMITTED
+    assert parts.table.queue.position(job.id) is None and parts.table.queue.length() == 0
+    assert parts.table.due.pop_due(parts.time.now) == [job.id]  # polled next, not sent
