@@ -1,10 +1,10 @@
 """Shared pieces of the delivery, restart and job-card tests: a real KlingBot (in-process or as
-`kling-bot run`) against the Discord stand-in and a Kling emulator, with jobs seeded in SQLite."""
+`kling-bot run`) against the Discord stand-in and a Kling emulator, with jobs seeded in its database
+(the SQLite file, or a PostgreSQL URL: see tests/database.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -21,6 +21,7 @@ from bot.kling.emulator import KlingEmulator
 from bot.storage import Job, JobKind, NewJob, Store
 from cogs.core.app import KlingBot
 from cogs.jobs.delivery import result_custom_id
+from tests.database import Database, is_postgres, select
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage, bot_running
 from tests.discord_twin.model import walk_components
 from tests.processes import ChildProcess, child_env, python_module
@@ -51,14 +52,15 @@ def write_images(folder: Path, *, noisy: bool) -> list[Path]:
 
 
 async def seed_animate_job(
-    db_path: Path,
+    db_path: Database,
     channel: TwinChannel,
     requester_id: int,
     images: list[Path],
     prompt: str = "a slow pan over the two pictures",
 ) -> Job:
     """A queued animate job, stored the way the submit flow stores one."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if not is_postgres(db_path):
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     store = await Store.open(db_path)
     try:
         return await store.create_job(
@@ -74,12 +76,16 @@ async def seed_animate_job(
         await store.close()
 
 
-def bot_config(tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator) -> Config:
+def bot_config(
+    tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator, database: Database | None = None
+) -> Config:
+    """The bot's config; `database` a PostgreSQL URL puts it there, else the SQLite file."""
+    url = Secret(str(database)) if database is not None and is_postgres(database) else None
     return Config(
         discord=DiscordConfig(token=Secret(twin.token), api_base=twin.api_base),
         kling=KlingConfig(provider="emulator", base_url=emulator.base_url),
         storage=StorageConfig(
-            path=tmp_path / "data" / "bot.sqlite3", media_dir=tmp_path / "data" / "media"
+            path=tmp_path / "data" / "bot.sqlite3", url=url, media_dir=tmp_path / "data" / "media"
         ),
     )
 
@@ -111,16 +117,14 @@ def result_messages(channel: TwinChannel, job_id: str) -> list[TwinMessage]:
     ]
 
 
-def job_row(db_path: Path, job_id: str) -> dict[str, object]:
-    """Read the job straight from the SQLite file (as an operator would), not through the bot."""
-    with sqlite3.connect(db_path, timeout=5) as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return dict(row) if row else {}
+def job_row(db_path: Database, job_id: str) -> dict[str, object]:
+    """Read the job straight from the database (as an operator would), not through the bot."""
+    found = select(db_path, "SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return found[0] if found else {}
 
 
 async def wait_for_state(
-    db_path: Path,
+    db_path: Database,
     job_id: str,
     states: set[str],
     timeout: float = 20.0,  # noqa: ASYNC109
@@ -137,13 +141,21 @@ async def wait_for_state(
 
 
 def write_run_config(
-    tmp_path: Path, twin: DiscordTwin, emulator: KlingEmulator, *, log_level: str | None = None
+    tmp_path: Path,
+    twin: DiscordTwin,
+    emulator: KlingEmulator,
+    *,
+    log_level: str | None = None,
+    database: Database | None = None,
 ) -> Path:
+    """The config file of `kling-bot run`; `database` a PostgreSQL URL becomes `[storage] url`,
+    else the bot keeps its SQLite file under `tmp_path/data`."""
     path = tmp_path / "config.toml"
+    url = f'url = "{database}"\n' if database is not None and is_postgres(database) else ""
     path.write_text(
         f'[discord]\napi_base = "{twin.api_base}"\n'
         f'[kling]\nprovider = "emulator"\nbase_url = "{emulator.base_url}"\n'
-        f'[storage]\npath = "{tmp_path / "data" / "bot.sqlite3"}"\n'
+        f'[storage]\npath = "{tmp_path / "data" / "bot.sqlite3"}"\n{url}'
         f'media_dir = "{tmp_path / "data" / "media"}"\n'
         + (f'[logging]\nlevel = "{log_level}"\n' if log_level else "")
     )

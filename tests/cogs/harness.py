@@ -4,9 +4,11 @@
         async with kling_world.bot():
             handle = await kling_world.alice.slash("kling edit", video=kling_world.video())
 
-The bot is the real `KlingBot` (in this process, on a real SQLite file, talking HTTP to the
-emulator and to the stand-in); `bot()` can be entered again to "restart" it on the same database.
-Import the fixture from a test module: `from tests.cogs.harness import kling_world`.
+The bot is the real `KlingBot` (in this process, on a real SQLite file or PostgreSQL database,
+talking HTTP to the emulator and to the stand-in); `bot()` can be entered again to "restart" it on
+the same database. Import the fixture from a test module: `from tests.cogs.harness import
+kling_world`; SQLite unless the module also imports `both_backends` from tests/database.py, which
+runs each of its tests on SQLite and again on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bot.kling.emulator import KlingEmulator
 from bot.media import write_mp4
 from cogs.core.app import KlingBot, use_api_base
 from cogs.core.cooldowns import Cooldowns
+from tests.database import Database, is_postgres
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild, TwinMessage, bot_running
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 24, 2.5
@@ -210,6 +213,7 @@ async def kling_world(
     discord_twin: DiscordTwin,
     twin_guild: TwinGuild,
     monkeypatch: pytest.MonkeyPatch,
+    database: Database,
 ) -> AsyncIterator[KlingWorld]:
     # Poll the emulator (which finishes at once) every fraction of a second, not every 5 s.
     monkeypatch.setattr(cogs.core.runtime, "runner_config", lambda _config: FAST_RUNNER)
@@ -218,7 +222,9 @@ async def kling_world(
             discord=DiscordConfig(token=Secret(discord_twin.token), api_base=discord_twin.api_base),
             kling=KlingConfig(provider="emulator", base_url=emulator.base_url),
             storage=StorageConfig(
-                path=tmp_path / "data" / "bot.sqlite3", media_dir=tmp_path / "data" / "media"
+                path=tmp_path / "data" / "bot.sqlite3",
+                url=Secret(str(database)) if is_postgres(database) else None,
+                media_dir=tmp_path / "data" / "media",
             ),
         )
         world = KlingWorld(discord_twin, emulator, twin_guild, tmp_path, config)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from bot.media import probe_video
 from tests.cogs.harness import KlingWorld, kling_world, make_reference_image
+from tests.database import both_backends
 from tests.discord_twin import TwinMessage
 
-__all__ = ["kling_world"]
+__all__ = ["both_backends", "kling_world"]  # the fixtures, for pytest
+# Each story runs on SQLite and again on PostgreSQL.
 
 COLOURS = ((200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 200, 30))
 

@@ -22,9 +22,11 @@ from tests.cogs.delivery_support import (
     wait_for_state,
     write_images,
 )
+from tests.database import Database, both_backends
 from tests.discord_twin import DiscordTwin, TwinGuild
 
-__all__ = ["fast_runner"]  # the fixture, imported for pytest
+__all__ = ["both_backends", "fast_runner"]  # the fixtures, imported for pytest
+# Each story runs on SQLite and again on PostgreSQL.
 
 
 def uploads_rejected(twin: DiscordTwin) -> list[str]:
@@ -32,17 +34,21 @@ def uploads_rejected(twin: DiscordTwin) -> list[str]:
 
 
 async def test_result_is_a_new_message_mentioning_the_requester_with_video_and_button(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
+    database: Database,
 ) -> None:
     channel = twin_guild.channel("general")
     alice = discord_twin.member(twin_guild, "alice")
     images = write_images(tmp_path / "refs", noisy=False)
     async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=320) as emulator:
-        config = bot_config(tmp_path, discord_twin, emulator)
-        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+        config = bot_config(tmp_path, discord_twin, emulator, database)
+        job = await seed_animate_job(database, channel, alice.id, images)
         started = time.monotonic()
         async with kling_bot(config, discord_twin) as bot:
-            row = await wait_for_state(config.storage.path, job.id, {"delivered"})
+            row = await wait_for_state(database, job.id, {"delivered"})
             took = time.monotonic() - started
             [posted] = result_messages(channel, job.id)
             stored = await bot.store.get_job(job.id)
@@ -61,19 +67,23 @@ async def test_result_is_a_new_message_mentioning_the_requester_with_video_and_b
 
 
 async def test_a_result_too_large_for_the_channel_is_re_encoded_to_fit(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
+    database: Database,
 ) -> None:
     channel = twin_guild.channel("general")
     alice = discord_twin.member(twin_guild, "alice")
     discord_twin.set_upload_limit(twin_guild, 200_000)
     images = write_images(tmp_path / "refs", noisy=True)
     async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=640) as emulator:
-        config = bot_config(tmp_path, discord_twin, emulator)
-        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+        config = bot_config(tmp_path, discord_twin, emulator, database)
+        job = await seed_animate_job(database, channel, alice.id, images)
         async with kling_bot(config, discord_twin) as bot:
             # Any interaction tells the bot this server's real upload limit.
             await alice.slash("kling status")
-            await wait_for_state(config.storage.path, job.id, {"delivered"}, timeout=30)
+            await wait_for_state(database, job.id, {"delivered"}, timeout=30)
             original = Path(str((await bot.store.get_job(job.id)).result_path))  # type: ignore[union-attr]
     [posted] = result_messages(channel, job.id)
     [video] = posted.files
@@ -86,18 +96,22 @@ async def test_a_result_too_large_for_the_channel_is_re_encoded_to_fit(
 
 
 async def test_a_result_that_cannot_fit_is_linked_not_rejected(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
+    database: Database,
 ) -> None:
     channel = twin_guild.channel("general")
     alice = discord_twin.member(twin_guild, "alice")
     discord_twin.set_upload_limit(twin_guild, 20_000)  # below any watchable 5 s clip
     images = write_images(tmp_path / "refs", noisy=True)
     async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=640) as emulator:
-        config = bot_config(tmp_path, discord_twin, emulator)
-        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+        config = bot_config(tmp_path, discord_twin, emulator, database)
+        job = await seed_animate_job(database, channel, alice.id, images)
         async with kling_bot(config, discord_twin):
             await alice.slash("kling status")
-            row = await wait_for_state(config.storage.path, job.id, {"delivered"}, timeout=30)
+            row = await wait_for_state(database, job.id, {"delivered"}, timeout=30)
     [posted] = result_messages(channel, job.id)
     assert posted.files == []
     assert str(row["result_url"]) in posted.content

@@ -20,9 +20,11 @@ from tests.cogs.harness import (
     is_board,
     kling_world,
 )
+from tests.database import both_backends
 from tests.discord_twin import TwinMessage
 
-__all__ = ["kling_world"]
+__all__ = ["both_backends", "kling_world"]  # the fixtures, for pytest
+# Each story runs on SQLite and again on PostgreSQL.
 
 X0, Y0, X1, Y1 = SQUARE
 INSIDE = (slice(Y0 + 30, Y1 - 30), slice(X0 + 30, X1 - 30))

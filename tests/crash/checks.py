@@ -1,29 +1,25 @@
-"""What must hold after every SIGKILL, read straight from the SQLite file, the emulator and the
-stand-in (never through the bot)."""
+"""What must hold after every SIGKILL, read straight from the database (the SQLite file or
+PostgreSQL), the emulator and the stand-in (never through the bot)."""
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from bot.kling.emulator import KlingEmulator
-from tests.crash.killer import KlingLedger, read_only
+from tests.crash.killer import KlingLedger
+from tests.database import Database, select
 from tests.discord_twin import DiscordTwin, TwinChannel
 
 TERMINAL = {"delivered", "failed", "cancelled"}
 
 
-def rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    with read_only(db_path) as conn:
-        conn.row_factory = lambda cursor, row: {
-            d[0]: v for d, v in zip(cursor.description, row, strict=True)
-        }
-        return list(conn.execute(sql, params))
+def rows(db_path: Database, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    return select(db_path, sql, params)
 
 
-def jobs(db_path: Path) -> list[dict[str, Any]]:
+def jobs(db_path: Database) -> list[dict[str, Any]]:
     return rows(db_path, "SELECT * FROM jobs ORDER BY created_at")
 
 
@@ -41,7 +37,7 @@ def result_posts(twin: DiscordTwin, channels: list[TwinChannel]) -> Counter[str]
 
 
 def at_most_once(
-    db_path: Path,
+    db_path: Database,
     twin: DiscordTwin,
     channels: list[TwinChannel],
     emulator: KlingEmulator,
@@ -63,7 +59,7 @@ def at_most_once(
         assert_event_chain(db_path, job)
 
 
-def assert_event_chain(db_path: Path, job: dict[str, Any]) -> None:
+def assert_event_chain(db_path: Database, job: dict[str, Any]) -> None:
     """The job's event log is an unbroken chain ending in its current state: every state write
     committed together with its event row, even when the process died around it."""
     events = rows(db_path, "SELECT * FROM job_events WHERE job_id = ? ORDER BY id", (job["id"],))
@@ -74,7 +70,7 @@ def assert_event_chain(db_path: Path, job: dict[str, Any]) -> None:
 
 
 def final_outcomes(
-    db_path: Path, twin: DiscordTwin, channels: list[TwinChannel], emulator: KlingEmulator
+    db_path: Database, twin: DiscordTwin, channels: list[TwinChannel], emulator: KlingEmulator
 ) -> Counter[str]:
     """Every job delivered exactly once (with the posted message recorded) or failed honestly."""
     posts = result_posts(twin, channels)
@@ -102,7 +98,7 @@ def final_outcomes(
     return outcome
 
 
-def assert_points_intact(db_path: Path, emulator: KlingEmulator) -> int:
+def assert_points_intact(db_path: Database, emulator: KlingEmulator) -> int:
     """Each active session's stored points are exactly the clicks its Kling session holds."""
     checked = 0
     for session in rows(db_path, "SELECT * FROM sessions WHERE status = 'active'"):

@@ -8,8 +8,8 @@ bot makes. A :class:`KillPoint` names one moment:
   never reaches the bot).
 - ``post``: the stand-in has just stored a result message; the bot never gets the reply, so
   the post exists and the database does not know it.
-- ``db``: a job reaches a state in the SQLite file (watched read-only, WAL lets us read while the
-  bot writes), then a few random milliseconds pass.
+- ``db``: a job reaches a state in the database (the SQLite file, watched read-only, WAL lets us
+  read while the bot writes; or PostgreSQL), then a few random milliseconds pass.
 
 The kill itself is a SIGKILL sent through the process's pidfd from inside the request handler (or
 the watcher), so nothing of the bot runs between the moment and its death, and the signal cannot
@@ -19,16 +19,15 @@ reach another process that got a recycled pid.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
 
 from bot.kling.emulator import KlingEmulator
+from tests.database import Database, select
 from tests.discord_twin import DiscordTwin, TwinMessage
 from tests.discord_twin.model import walk_components
 from tests.processes import ChildProcess
@@ -64,10 +63,6 @@ def result_job_id(message: TwinMessage) -> str | None:
     return None
 
 
-def read_only(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-
-
 @dataclass
 class KlingLedger:
     """What reached the emulator's create endpoints, per external_task_id."""
@@ -79,7 +74,7 @@ class KlingLedger:
 class Killer:
     """Hooks into the emulator and the stand-in; `arm` a point, then `await fired`."""
 
-    def __init__(self, emulator: KlingEmulator, twin: DiscordTwin, db_path: Path) -> None:
+    def __init__(self, emulator: KlingEmulator, twin: DiscordTwin, db_path: Database) -> None:
         self.emulator = emulator
         self.twin = twin
         self.db_path = db_path
@@ -189,7 +184,5 @@ class Killer:
             await asyncio.sleep(0.005)
 
     def _jobs_in(self, state: str) -> list[str]:
-        if not self.db_path.exists():
-            return []
-        with read_only(self.db_path) as conn:
-            return [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = ?", (state,))]
+        found = select(self.db_path, "SELECT id FROM jobs WHERE state = ?", (state,))
+        return [row["id"] for row in found]

@@ -3,11 +3,12 @@ run of many jobs, restart it each time, and check that nothing was lost or done 
 
 Each bot lifetime gets new queued jobs (stored the way the submit flow stores them) and, for the
 marking kills, `/kling mark` commands from members; then the process is killed at one moment of
-the seeded plan (see killer.py) and started again on the same SQLite file. After every kill:
-no result posted twice, no create resent for a job Kling already has, the job tables and their
-event log agree. At the end, one more lifetime runs everything to completion: every job is
-delivered exactly once or failed with a reason, and every session's points are exactly the
-clicks its Kling session holds (after the next action on it).
+the seeded plan (see killer.py) and started again on the same database (the whole run is made
+on a SQLite file and again on PostgreSQL). After every kill: no result posted twice, no create
+resent for a job Kling already has, the job tables and their event log agree. At the end, one
+more lifetime runs everything to completion: every job is delivered exactly once or failed with
+a reason, and every session's points are exactly the clicks its Kling session holds (after the
+next action on it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from tests.crash.checks import (
     rows,
 )
 from tests.crash.killer import Killer, KillPoint
+from tests.database import BACKENDS, Database, forget
 from tests.discord_twin import DiscordTwin
 from tests.processes import ChildProcess
 
@@ -83,7 +86,7 @@ def mark_text(rng: random.Random) -> tuple[str, int]:
     return " ".join(rng.sample(CELLS, rng.randint(1, 2))), rng.choice(MARK_FRAMES)
 
 
-async def wait_all_terminal(db_path: Path, timeout: float) -> None:  # noqa: ASYNC109
+async def wait_all_terminal(db_path: Database, timeout: float) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = {job["state"] for job in await asyncio.to_thread(jobs, db_path)}
@@ -108,7 +111,7 @@ class CrashRun:
     lookups: int  # creates of unknown outcome looked up by external_task_id
 
 
-async def run_with_kills(tmp_path: Path) -> CrashRun:
+async def run_with_kills(tmp_path: Path, db: Database) -> CrashRun:
     began = time.monotonic()
     rng = random.Random(SEED)
     twin = await DiscordTwin.start()
@@ -118,11 +121,10 @@ async def run_with_kills(tmp_path: Path) -> CrashRun:
         members = [twin.member(guild, name) for name in ("alice", "bob", "carol")]
         images = write_images(tmp_path / "refs", noisy=False)
         video = make_video(tmp_path / "clip.mp4")
-        db = tmp_path / "data" / "bot.sqlite3"
         async with KlingEmulator(
             seconds_per_stage=0.15, image2video_long_side=320, work_dir=tmp_path / "emulator"
         ) as emulator:
-            config = write_run_config(tmp_path, twin, emulator)
+            config = write_run_config(tmp_path, twin, emulator, database=db)
             killer = Killer(emulator, twin, db)
 
             # Lifetime 0: one editing session per channel, opened through /kling edit.
@@ -208,10 +210,24 @@ def assert_killed(proc: ChildProcess, killer: Killer, number: int) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def crash_run(tmp_path_factory: pytest.TempPathFactory) -> CrashRun:
-    """One scripted run shared by the tests below (it takes about a minute)."""
-    return asyncio.run(run_with_kills(tmp_path_factory.mktemp("crash")))
+@pytest.fixture(scope="module", params=BACKENDS)
+def crash_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CrashRun]:
+    """One scripted run per backend, shared by the tests below (each takes about a minute)."""
+    tmp_path = tmp_path_factory.mktemp(f"crash-{request.param}")
+    if request.param == "sqlite":
+        yield asyncio.run(run_with_kills(tmp_path, tmp_path / "data" / "bot.sqlite3"))
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database()
+    url = cluster.url(name)
+    try:
+        yield asyncio.run(run_with_kills(tmp_path, url))
+    finally:
+        forget(url)
+        cluster.drop_database(name)
+    assert not (tmp_path / "data" / "bot.sqlite3").exists(), "the bot kept its data in SQLite"
 
 
 def test_every_job_is_delivered_once_or_failed_after_24_kills(crash_run: CrashRun) -> None:

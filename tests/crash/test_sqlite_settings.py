@@ -11,7 +11,7 @@ import pytest
 
 from bot.storage import JobKind, JobState, NewJob, Store
 from bot.storage.sqlite_backend import BUSY_TIMEOUT_MS
-from tests.crash.killer import read_only
+from tests.database import read_only
 
 
 def new_job() -> NewJob:
