@@ -9,13 +9,18 @@ misconfigured with the same shards: a job is claimed (an owner id and a lease th
   free by the periodic look (``beat``); a job whose claim fails is left to its holder.
 - Every step confirms the claim first (:meth:`Ownership.hold`, right after ``JobTable.take``):
   a lease known to have more than half of its length left needs no statement (nobody else can
-  take the job before it ends); otherwise the claim is renewed in the database, and a job whose
-  claim fails is forgotten like one another actor moved on.
-- The beat, every third of a lease, renews all of this owner's leases in one statement, forgets
-  the jobs it no longer holds (the process stalled past its lease and another took over), and
-  takes up the jobs of its shards that nobody holds: those of a process that stopped cleanly
-  (it released them) or crashed (its leases ran out).
+  take the job before it ends); otherwise all of this owner's leases are renewed at once and,
+  if this one was not among them, the job is claimed again; a job whose claim fails is
+  forgotten like one another actor moved on (no Kling or Discord call for it).
+- The heartbeat (``JobRunner._beat``), every third of a lease, renews all of this owner's leases
+  in one statement, forgets the jobs it no longer holds (the process stalled past its lease and
+  another took over), and takes up the jobs of its shards that nobody holds: those of a process
+  that stopped cleanly (it released them) or died (its leases ran out; at once when it ran in
+  this very process space, where a pid tells whether it still runs).
 - A clean stop releases this owner's claims, so a restart (or another process) resumes at once.
+
+Leases are compared with the clock of each process (through the store): machines sharing one
+database need their clocks in step to well within a lease.
 """
 
 from __future__ import annotations
