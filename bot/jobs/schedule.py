@@ -119,6 +119,10 @@ class SubmissionGate:
     Kling's 1303/1302 answers (its slots are full) close the gate with exponential backoff; it
     reopens when the backoff ends or as soon as a job at Kling finishes (a slot is free), which
     also wakes the scheduler through ``wake``.
+
+    Each process has its own gate: with several processes (SPEC §11) each learns that Kling is
+    full from its own 1303 answers, which costs at most one refused create per process, and a
+    refused create is certainly not created, so it is only sent again.
     """
 
     def __init__(
