@@ -1,4 +1,5 @@
-"""A job in flight survives the bot being killed, and its video is posted exactly once (SPEC §5)."""
+"""A job in flight survives the bot being killed, and its video is posted exactly once (SPEC §5);
+on SQLite and again on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from tests.cogs.delivery_support import (
     write_images,
     write_run_config,
 )
+from tests.database import Database, both_backends
 from tests.discord_twin import DiscordTwin, TwinGuild
 
-__all__ = ["fast_runner"]
+__all__ = ["both_backends", "fast_runner"]  # the fixtures, imported for pytest
 
 
 async def finish_task(emulator: KlingEmulator, job_id: str) -> None:
@@ -37,15 +39,15 @@ async def finish_task(emulator: KlingEmulator, job_id: str) -> None:
 
 
 async def test_sigkill_while_processing_then_restart_posts_the_result_once(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild
+    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, database: Database
 ) -> None:
     channel = twin_guild.channel("general")
     alice = discord_twin.member(twin_guild, "alice")
     images = write_images(tmp_path / "refs", noisy=False)
     clock = ManualClock()
     async with KlingEmulator(clock=clock, image2video_long_side=320) as emulator:
-        config = write_run_config(tmp_path, discord_twin, emulator)
-        db = tmp_path / "data" / "bot.sqlite3"
+        config = write_run_config(tmp_path, discord_twin, emulator, database=database)
+        db = database
         job = await seed_animate_job(db, channel, alice.id, images)
 
         first = await start_bot_process(config, discord_twin)
@@ -79,6 +81,7 @@ async def test_crash_after_posting_before_recording_does_not_post_twice(
     twin_guild: TwinGuild,
     fast_runner: object,
     monkeypatch: pytest.MonkeyPatch,
+    database: Database,
 ) -> None:
     # The hung step would otherwise get the full shutdown grace before it is cut off.
     monkeypatch.setattr(cogs.core.runtime, "STOP_GRACE_SECONDS", 0.2)
@@ -86,8 +89,8 @@ async def test_crash_after_posting_before_recording_does_not_post_twice(
     alice = discord_twin.member(twin_guild, "alice")
     images = write_images(tmp_path / "refs", noisy=False)
     async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=320) as emulator:
-        config = bot_config(tmp_path, discord_twin, emulator)
-        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+        config = bot_config(tmp_path, discord_twin, emulator, database)
+        job = await seed_animate_job(database, channel, alice.id, images)
 
         async with kling_bot(config, discord_twin) as bot:
             posted = asyncio.Event()
@@ -99,11 +102,11 @@ async def test_crash_after_posting_before_recording_does_not_post_twice(
             bot.store.mark_delivered = die_before_recording  # type: ignore[method-assign]
             await asyncio.wait_for(posted.wait(), 20)
         # Stopping cancelled the step: the post exists, the database still says delivering.
-        assert job_row(config.storage.path, job.id)["state"] == "delivering"
+        assert job_row(database, job.id)["state"] == "delivering"
         assert len(result_messages(channel, job.id)) == 1
 
         async with kling_bot(config, discord_twin):
-            row = await wait_for_state(config.storage.path, job.id, {"delivered"})
+            row = await wait_for_state(database, job.id, {"delivered"})
 
     [message] = result_messages(channel, job.id)
     assert row["result_message_id"] == message.id  # found by its key, not posted again
@@ -111,16 +114,20 @@ async def test_crash_after_posting_before_recording_does_not_post_twice(
 
 
 async def test_edit_this_result_still_works_after_a_restart(
-    tmp_path: Path, discord_twin: DiscordTwin, twin_guild: TwinGuild, fast_runner: object
+    tmp_path: Path,
+    discord_twin: DiscordTwin,
+    twin_guild: TwinGuild,
+    fast_runner: object,
+    database: Database,
 ) -> None:
     channel = twin_guild.channel("general")
     alice = discord_twin.member(twin_guild, "alice")
     images = write_images(tmp_path / "refs", noisy=False)
     async with KlingEmulator(seconds_per_stage=0.2, image2video_long_side=1280) as emulator:
-        config = bot_config(tmp_path, discord_twin, emulator)
-        job = await seed_animate_job(config.storage.path, channel, alice.id, images)
+        config = bot_config(tmp_path, discord_twin, emulator, database)
+        job = await seed_animate_job(database, channel, alice.id, images)
         async with kling_bot(config, discord_twin):
-            await wait_for_state(config.storage.path, job.id, {"delivered"}, timeout=30)
+            await wait_for_state(database, job.id, {"delivered"}, timeout=30)
         [posted] = result_messages(channel, job.id)
 
         async with kling_bot(config, discord_twin) as bot:  # a new process: no view in memory
