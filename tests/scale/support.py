@@ -217,6 +217,16 @@ class Fleet:
         finally:
             await store.close()
 
+    async def stored_job(self, job_id: str) -> Job:
+        """The job as the bot's store reads it."""
+        store = await Store.open(self.url)
+        try:
+            job = await store.get_job(job_id)
+        finally:
+            await store.close()
+        assert job is not None, job_id
+        return job
+
     async def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         connection = await asyncpg.connect(self.url)
         try:

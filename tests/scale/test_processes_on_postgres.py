@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cogs.harness import make_video
+from tests.cogs.harness import make_reference_image, make_video
 from tests.crash.killer import KillPoint
 from tests.discord_twin import DiscordTwin
 from tests.scale.support import CREATE, GET, Fleet, fleet, free_port, sharded_guilds, shards
@@ -38,20 +38,33 @@ async def test_two_processes_on_shards_0_and_1_each_deliver_their_own_servers_jo
     processes: Fleet,
 ) -> None:
     zero, one = sharded_guilds(processes.twin)
-    jobs = {
-        guild.id: await processes.seed_job(
-            guild.channel("general"), processes.twin.member(guild, "alice").id
-        )
-        for guild in (zero, one)
-    }
+    # Shard 0's job is waiting when its process starts; shard 1's is asked for with /kling
+    # animate once both run.
+    seeded = await processes.seed_job(
+        zero.channel("general"), processes.twin.member(zero, "alice").id
+    )
     p0, p1 = await processes.start(("shard0", shards("0")), ("shard1", shards("1")))
-    for guild, owner in ((zero, p0), (one, p1)):
-        job = jobs[guild.id]
-        await processes.wait_for_job(job.id, {"delivered"})
+    bob = processes.twin.member(one, "bob")
+    images = {
+        f"image{n}": make_reference_image(processes.tmp / f"img{n}.png", colour, 400)
+        for n, colour in ((1, (200, 40, 40)), (2, (40, 200, 40)))
+    }
+    card = await (await bob.slash("kling animate", prompt="red to green", **images)).response(
+        timeout=30
+    )
+    await bob.click(card, "Submit")
+    await processes.twin.wait_until(
+        lambda: "Submitted job" in processes.twin.find_message(card.id).text, 30
+    )
+    [asked] = await processes.rows("SELECT * FROM jobs WHERE guild_id = $1", one.id)
+
+    for guild, job_id, owner in ((zero, seeded.id, p0), (one, asked["id"], p1)):
+        await processes.wait_for_job(job_id, {"delivered"})
+        job = await processes.stored_job(job_id)
         row = await processes.assert_done_once(job, guild.channel("general"))
         assert owner.holds(row["claimed_by"]), (guild.name, row["claimed_by"], owner.proc.pid)
         # Created and polled by that process alone.
-        assert set(processes.doors.callers(job.id)) == {owner.label}
+        assert set(processes.doors.callers(job_id)) == {owner.label}
     await processes.stop(p0, p1)
 
 
