@@ -258,7 +258,7 @@ class Picker:
     # ----- changing -----
 
     async def mark(self, request: web.Request) -> web.Response:
-        async def change(checked: _Request, body: dict[str, Any]) -> None:
+        async def change(checked: _Request, body: dict[str, Any]) -> asyncio.Task[bytes] | None:
             frame, x, y = body.get("frame"), body.get("x"), body.get("y")
             if not (
                 isinstance(frame, int) and not isinstance(frame, bool) and _unit(x) and _unit(y)
@@ -266,40 +266,47 @@ class Picker:
                 raise UserFacingError(texts.BAD_CLICK)
             session = checked.session
             # No board drawn on the way: the page waits for its own picture, drawn from here
-            # on while the answer goes out; the channel's board follows (_refresh_board).
+            # on while the answer goes out; the channel's board follows it (_refresh_board).
             marked = await self.service.mark_points(
                 session.id, points=f"{x:.6f},{y:.6f}", user_id=checked.token.member_id, frame=frame
             )
-            if session.local_path:
-                self.pictures.warm(
-                    session_id=session.id,
-                    video=Path(session.local_path),
-                    frame=marked,
-                    masks=await self.store.get_frame_masks(session.id, marked),
-                )
+            if not session.local_path:
+                return None
+            return self.pictures.warm(
+                session_id=session.id,
+                video=Path(session.local_path),
+                frame=marked,
+                masks=await self.store.get_frame_masks(session.id, marked),
+            )
 
         return await self._change(request, change)
 
     async def undo(self, request: web.Request) -> web.Response:
-        async def change(checked: _Request, body: dict[str, Any]) -> None:
+        async def change(checked: _Request, body: dict[str, Any]) -> asyncio.Task[bytes] | None:
             point = body.get("point")
             if point is not None and (not isinstance(point, int) or isinstance(point, bool)):
                 raise UserFacingError(Msg("That point is not on this session's board any more."))
             await self.service.undo(
                 checked.session.id, user_id=checked.token.member_id, point_id=point
             )
+            return None
 
         return await self._change(request, change)
 
     async def clear(self, request: web.Request) -> web.Response:
-        async def change(checked: _Request, _body: dict[str, Any]) -> None:
+        async def change(checked: _Request, _body: dict[str, Any]) -> asyncio.Task[bytes] | None:
             await self.service.clear(checked.session.id, user_id=checked.token.member_id)
+            return None
 
         return await self._change(request, change)
 
     async def _change(
-        self, request: web.Request, change: Callable[[_Request, dict[str, Any]], Awaitable[None]]
+        self,
+        request: web.Request,
+        change: Callable[[_Request, dict[str, Any]], Awaitable[asyncio.Task[bytes] | None]],
     ) -> web.Response:
+        """Check, rate-limit and make `change`; it may return the page's picture being drawn,
+        which the channel's board then waits for (the member at the page is looking at it)."""
         checked = await self._check(request, header_only=True)
         locale = checked.token.locale
         session = checked.session
@@ -316,7 +323,7 @@ class Picker:
                 return _json_error(
                     429, user_message_for(refused, locale) or str(refused), retryAfter=wait
                 )
-            await change(checked, body)
+            first = await change(checked, body)
         except Exception as error:
             # Refusals carry their own sentence (a UserFacingError, and also storage errors such
             # as the points limit); only an error without one is ours to apologise for.
@@ -331,23 +338,27 @@ class Picker:
                 "Something went wrong on our side (error id `{error_id}`).", error_id=error_id
             )
             return _json_error(500, message.render(locale))
-        self._refresh_board(session.id)
+        self._refresh_board(session.id, after=first)
         await self.hub.changed(session.id)
         return web.json_response(await self._state(checked))
 
-    def _refresh_board(self, session_id: int) -> None:
+    def _refresh_board(self, session_id: int, *, after: asyncio.Task[bytes] | None) -> None:
         if self.discord is None:
             return
         task = asyncio.create_task(
-            self._board_changed(session_id), name=f"picker board refresh {session_id}"
+            self._board_changed(session_id, after), name=f"picker board refresh {session_id}"
         )
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
 
-    async def _board_changed(self, session_id: int) -> None:
+    async def _board_changed(self, session_id: int, after: asyncio.Task[bytes] | None) -> None:
         discord = self.discord
         if discord is None:  # checked by _refresh_board; kept explicit for the type checker
             return
+        if after is not None:
+            # The page's picture first: on a busy machine two drawings at once would both be
+            # late, and the member who clicked is watching the page. Its failure is the page's.
+            await asyncio.wait([after])
         try:
             await discord.board_changed(session_id)
         except Exception:

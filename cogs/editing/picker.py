@@ -277,8 +277,13 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
     x, y = point_for(cell, sub)
     service = editing_service(interaction.client)
 
+    picker_drawn = asyncio.Event()
+
     async def refresh_picker() -> None:
-        picker = await _picker_for(interaction, session, target.frame, None)
+        try:
+            picker = await _picker_for(interaction, session, target.frame, None)
+        finally:
+            picker_drawn.set()
         note = Msg(
             "Marked {cell} › {sub} at ({x}, {y}) on frame {frame}: {count} point(s) there now.",
             cell=ZOOM_GRID.cell_name(cell),
@@ -302,9 +307,11 @@ async def mark_from_picker(interaction: discord.Interaction, target: PickerTarge
     )
 
     async def refresh_board() -> None:
+        await picker_drawn.wait()
         board = await service.board_after(session.id, frame)
         await publish_board(interaction.client, session, board, lock)
 
-    # The board and the picker are drawn at once (each in a worker thread) and sent as each is
-    # ready: the member waits for their picker alone, not for the board drawn before it.
+    # The member who clicked waits for their picker alone: it is drawn first (on a busy machine
+    # two drawings at once would both be late), then the board is drawn while the picker is
+    # being sent, and each message is edited as soon as it is ready.
     await asyncio.gather(refresh_board(), refresh_picker())

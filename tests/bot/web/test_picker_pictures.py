@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
+from typing import Any
 
 import aiohttp
 import numpy as np
+import pytest
 from PIL import Image
 
+import bot.web.picture as picture_module
 from tests.bot.editing.conftest import BALL_CENTRE
 from tests.bot.web.conftest import ALICE, BOB, WebRig
 
@@ -80,3 +84,33 @@ async def test_one_drawing_serves_every_watcher_and_survives_changes_elsewhere(
     ):
         assert await response.read() == marked[0]
     assert cache.drawings == 3
+
+
+async def test_the_channels_board_waits_for_the_clicking_pages_picture(
+    web: WebRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a mark the page's picture is drawn first, then the channel's board: the member at
+    the page is the one waiting."""
+    release = threading.Event()
+    draw = picture_module.render_picture
+
+    def held_render(*args: Any) -> bytes:
+        assert release.wait(10), "the picture was never let go"
+        return draw(*args)
+
+    monkeypatch.setattr(picture_module, "render_picture", held_render)
+    x, y = BALL_CENTRE
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            web.api("api/mark"),
+            json={"frame": 0, "x": x, "y": y},
+            headers={"X-Picker-Token": web.token(ALICE)},
+        ) as response,
+    ):
+        assert response.status == 200  # answered while the picture is being drawn
+    assert web.discord.refreshed == []  # the board waits for it
+    release.set()
+    await asyncio.wait_for(web.discord.changed.wait(), 10)
+    assert web.discord.refreshed == [web.session_id]
+    assert web.picker.pictures.drawings == 1
