@@ -51,6 +51,11 @@ def apply_rotation(image: Image.Image, rotation: int) -> Image.Image:
     return image.transpose(transpose) if transpose is not None else image
 
 
+def _rgb(frame: av.VideoFrame) -> Image.Image:
+    """The frame as an RGB image in display orientation."""
+    return apply_rotation(frame.to_image(), round(frame.rotation))
+
+
 class FrameExtractor:
     """Frames of one video, with an optional on-disk cache shared by later requests.
 
@@ -97,22 +102,22 @@ class FrameExtractor:
             Path(tmp_name).unlink(missing_ok=True)
             raise
 
-    def around(self, index: int, *, after: int = 1) -> dict[int, Image.Image]:
-        """Frame `index` and its neighbours from one decode, by index: the frame before it
-        (decoded on the way to it anyway) and up to `after` frames following it (one frame's
-        decode each), so that stepping through the video does not seek and decode again from
-        the keyframe for every step. Reads and writes no cache; bounded like `get`."""
+    def around(self, index: int, *, before: bool = False, after: int = 1) -> dict[int, Image.Image]:
+        """Frame `index` and its neighbours from one decode, by index: with `before`, the frame
+        before it (decoded on the way to it anyway), and up to `after` frames following it (one
+        frame's decode each), so that stepping through the video does not seek and decode again
+        from the keyframe for every step. Reads and writes no cache; bounded like `get`."""
         if index < 0:
             raise MediaError(
                 Msg("Frame {index} does not exist; frames are numbered from 0.", index=index)
             )
         with _decoding:
-            return self._decode_run(index, after)
+            return self._decode_run(index, before, after)
 
     def _decode(self, index: int) -> Image.Image:
-        return self._decode_run(index, 0)[index]
+        return self._decode_run(index, False, 0)[index]
 
-    def _decode_run(self, index: int, after: int) -> dict[int, Image.Image]:
+    def _decode_run(self, index: int, before: bool, after: int) -> dict[int, Image.Image]:
         try:
             container = av.open(str(self.path), mode="r")
         except (av.error.FFmpegError, OSError) as exc:
@@ -161,9 +166,9 @@ class FrameExtractor:
             def number(found: av.VideoFrame) -> int:
                 return round((Fraction(found.pts or 0) - start) / ticks_per_frame)
 
-            images = {index: apply_rotation(frame.to_image(), round(frame.rotation))}
-            if after and previous is not None and number(previous) == index - 1:
-                images[index - 1] = apply_rotation(previous.to_image(), round(previous.rotation))
+            images = {index: _rgb(frame)}
+            if before and previous is not None and number(previous) == index - 1:
+                images[index - 1] = _rgb(previous)
             # Neighbours are a bonus: a damaged or missing one ends the run, not the answer.
             wanted = index + 1
             with contextlib.suppress(av.error.FFmpegError):
@@ -172,7 +177,7 @@ class FrameExtractor:
                         continue
                     if wanted > index + after or number(following) != wanted:
                         break
-                    images[wanted] = apply_rotation(following.to_image(), round(following.rotation))
+                    images[wanted] = _rgb(following)
                     wanted += 1
             return images
 

@@ -4,6 +4,7 @@ full-resolution frame, and never draws or encodes the same board state twice."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bot.editing.board_cache import (
     SizedLRU,
     board_frame,
     board_frame_path,
+    flush_writes,
 )
 from bot.media import write_mp4
 from tests.bot.editing.conftest import ALICE, BOB, Rig
@@ -81,6 +83,7 @@ def test_board_frame_is_read_once_then_served_from_memory_then_disk(
     assert abs(pixels[500, 600] - (30, 120, 200)).max() < 12
     assert pixels[40, 5 * 64 * 2 // 3 + 20].min() > 230  # frame 5's bar, not another frame's
     assert full_reads.count == 1
+    flush_writes()  # the board-size copy is written to disk in the background
     assert board_frame_path(cache, 5).is_file()
     # Only the board-size copy is kept: the full-resolution PNG is not encoded for a board.
     assert not list(cache.glob("frame-*.png"))
@@ -92,35 +95,62 @@ def test_board_frame_is_read_once_then_served_from_memory_then_disk(
     assert np.array_equal(np.asarray(again), np.asarray(first))
 
 
-def test_a_decode_keeps_the_neighbouring_frames_for_the_next_steps(
+def test_a_decode_keeps_the_next_frame_for_the_next_step(
     tmp_path: Path, full_reads: FullReads
 ) -> None:
     video = flat_video(tmp_path / "v.mp4", (200, 60, 30))
     cache = tmp_path / "frames"
     board_frame(video, cache, 9)
     assert full_reads.count == 1
-    assert {board_frame_path(cache, i).is_file() for i in (8, 9, 10)} == {True}
-    assert not board_frame_path(cache, 11).exists()
+    flush_writes()
+    assert board_frame_path(cache, 9).is_file() and board_frame_path(cache, 10).is_file()
+    assert not board_frame_path(cache, 8).exists() and not board_frame_path(cache, 11).exists()
     BOARD_FRAMES.clear()
-    # ◀ -1 and ▶ +1 read their frames from the disk copy: no decode, and the right frames.
-    for index in (8, 10):
-        pixels = np.asarray(board_frame(video, cache, index)).astype(int)
-        bar = index * 64 * 2 // 3 + 20
-        assert pixels[40, bar].min() > 230 and pixels[40, bar + 43].max() < 230
+    # ▶ +1 reads its frame from the disk copy: no decode, and the right frame.
+    pixels = np.asarray(board_frame(video, cache, 10)).astype(int)
+    bar = 10 * 64 * 2 // 3 + 20
+    assert pixels[40, bar].min() > 230 and pixels[40, bar + 43].max() < 230
     assert full_reads.count == 1
-    # The last frame has no frame after it: it and the one before are kept.
+    # The last frame has no frame after it.
     board_frame(video, cache, 23)
-    assert board_frame_path(cache, 22).is_file() and not board_frame_path(cache, 24).exists()
+    flush_writes()
+    assert board_frame_path(cache, 23).is_file() and not board_frame_path(cache, 24).exists()
 
 
 def test_a_damaged_board_frame_file_is_made_again(tmp_path: Path, full_reads: FullReads) -> None:
     video = flat_video(tmp_path / "v.mp4", (200, 40, 40), frames=4)
     cache = tmp_path / "frames"
     good = np.asarray(board_frame(video, cache, 2))
+    flush_writes()
     BOARD_FRAMES.clear()
     board_frame_path(cache, 2).write_bytes(b"\x93NUMPY cut short")
     assert np.array_equal(np.asarray(board_frame(video, cache, 2)), good)
     assert full_reads.count == 2
+
+
+def test_a_frame_waiting_for_the_disk_is_served_from_memory(
+    tmp_path: Path, full_reads: FullReads
+) -> None:
+    video = flat_video(tmp_path / "v.mp4", (40, 160, 40), frames=6)
+    cache = tmp_path / "frames"
+    blocked = threading.Event()
+    board_cache._writer.submit(blocked.wait, 30)  # the writer is busy: nothing reaches the disk
+    try:
+        board_frame(video, cache, 2)  # decodes frames 2 and 3
+        BOARD_FRAMES.clear()
+        assert not board_frame_path(cache, 3).exists()
+        nxt = np.asarray(board_frame(video, cache, 3)).astype(int)
+        assert nxt[40, 3 * 64 * 2 // 3 + 20].min() > 230
+        assert full_reads.count == 1
+        # Only a few frames wait for the disk at a time; the others are not written.
+        for index in (0, 4):
+            board_frame(video, cache, index)
+        assert len(board_cache._unwritten) == board_cache.MAX_PENDING_WRITES
+    finally:
+        blocked.set()
+    flush_writes()
+    assert board_frame_path(cache, 3).is_file()
+    assert not board_frame_path(cache, 4).exists()
 
 
 def test_sessions_and_frames_never_share_a_board_frame(tmp_path: Path) -> None:
@@ -154,6 +184,7 @@ def test_board_frames_in_memory_stay_within_their_budget(tmp_path: Path) -> None
     video = flat_video(tmp_path / "v.mp4", (90, 90, 90), width=1280, height=720, frames=16)
     for index in range(16):
         board_frame(video, tmp_path / "frames", index)
+        flush_writes()
         assert BOARD_FRAMES.total_bytes <= BOARD_FRAME_BUDGET
     assert len(BOARD_FRAMES) < 16
     assert len(list((tmp_path / "frames").glob("board-*.npy"))) == 16  # all still on disk

@@ -102,3 +102,18 @@ def test_a_frame_read_with_keep_false_is_not_added_to_the_cache(tmp_path: Path) 
     extractor.get(6)
     assert cached.is_file()
     assert read_number(extractor.get(6, keep=False)) == 6  # served from the cache it finds
+
+
+@pytest.mark.parametrize("index", [0, 9, 10, 25, 39])
+def test_around_gives_the_frame_and_its_neighbours_from_one_decode(
+    tmp_path: Path, index: int
+) -> None:
+    video = tmp_path / "numbered.mp4"
+    write_mp4(numbered_frames(40), video, 30, crf=18, preset="faster", gop=10)
+    found = FrameExtractor(video).around(index, before=True, after=2)
+    # The frame before comes only when it is decoded on the way: not before a keyframe.
+    first = index if index % 10 == 0 else index - 1
+    expected = [i for i in range(first, index + 3) if i < 40]
+    assert sorted(found) == expected
+    assert {i: read_number(image) for i, image in found.items()} == {i: i for i in expected}
+    assert sorted(FrameExtractor(video).around(index, after=0)) == [index]
