@@ -35,6 +35,10 @@ from tests.processes import ChildProcess, child_env, python_module  # noqa: E402
 
 RECORDS_ROUTE = "/bench/records"
 EMULATOR_NICE = 10
+# The emulator draws every preview video itself (Kling does it on its own machines): at 1280 px
+# its drawing of 200 members' previews takes a whole core of a 2-core machine and stretches
+# Kling's time far past the 1-3 s the bench sets. The bot handles a smaller preview the same way.
+PREVIEW_MAX_SIDE = 320
 
 
 async def _records(request: web.Request) -> web.Response:
@@ -44,7 +48,11 @@ async def _records(request: web.Request) -> web.Response:
 
 async def serve_emulator(work_dir: Path, ready: Path, seconds_per_stage: float) -> None:
     """The emulator of the bench, until SIGTERM; its base URL is written to ``ready``."""
-    emulator = KlingEmulator(seconds_per_stage=seconds_per_stage, work_dir=work_dir)
+    emulator = KlingEmulator(
+        seconds_per_stage=seconds_per_stage,
+        work_dir=work_dir,
+        preview_max_side=PREVIEW_MAX_SIDE,
+    )
     emulator.app["bench_emulator"] = emulator
     emulator.app.router.add_get(RECORDS_ROUTE, _records)
     await emulator.start()

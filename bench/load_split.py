@@ -8,6 +8,9 @@ From dispatch to the final answer, an interaction that calls Kling spends time
   wait behind work that is not a Kling call, e.g. a lock held while a board is drawn).
 An interaction that needs no Kling call (frame moves, status) has no Kling time and no waiting:
 if it waits behind a Kling call, that wait is the bot's doing and counts as the bot's time.
+A mark, undo or preview that is refused once its turn comes (nothing to undo, a limit reached)
+made no Kling call, but its answer depends on the calls queued before it: the time those calls
+cover is its waiting.
 
 Which calls are an interaction's own: a mark's add-selection carries the mark's exact points (the
 bench marks unique points); undo and preview calls are given, per session and in order, to the
@@ -35,6 +38,8 @@ SELECTION_ENDPOINTS = (
 )
 ENDPOINT_OF_KIND = {"undo": "delete-selection", "preview": "preview-selection"}
 PREVIEW_DOWNLOADS = 2  # the video and its cover
+# Kinds that take their turn behind the session's Kling calls, refused or not.
+QUEUED_KINDS = ("mark", "undo", "preview")
 
 
 @dataclass
@@ -128,6 +133,13 @@ def _give_downloads(
 def split(item: Any, done_at: float, mine: Sequence[Any], session_calls: Sequence[Any]) -> Split:
     start, total = item.created_at, done_at - item.created_at
     if not mine:
+        if item.kind in QUEUED_KINDS:
+            # Refused after its turn (nothing to undo, a limit reached): whether there is
+            # something to undo depends on the Kling calls queued before it, so it waited for
+            # them as a call of its own would have.
+            return Split(
+                total, 0.0, covered(((r.started, r.ended) for r in session_calls), start, done_at)
+            )
         return Split(total, 0.0, 0.0)
     kling = covered(((r.started, r.ended) for r in mine), start, done_at)
     first = min(r.started for r in mine)
