@@ -273,9 +273,13 @@ class Fleet:
         events = await self.rows(
             "SELECT from_state, to_state FROM job_events WHERE job_id = $1 ORDER BY id", job.id
         )
-        # One unbroken chain through each state once: nothing was done twice in the database.
+        # One unbroken chain through each state once (a delivery once per attempt, each attempt
+        # recorded before its post): nothing was done twice in the database.
         chain = [e["to_state"] for e in events]
-        assert chain[-1] == "delivered" and len(chain) == len(set(chain)), chain
+        assert [e["from_state"] for e in events] == [None, *chain[:-1]], events
+        once = [state for state in chain if state != "delivering"]
+        assert chain[-1] == "delivered" and len(once) == len(set(once)), chain
+        assert chain.count("delivering") == row["delivery_attempts"], (chain, row)
         return row
 
 

@@ -135,14 +135,42 @@ async def test_a_job_whose_process_died_mid_create_is_taken_over_by_one_on_the_s
     await holder.proc.stop(kill=True)
     faults.clear()  # Kling carries the create out; its answer reaches nobody
 
-    # Once the dead holder's lease is over, the other process takes the job up, finds the task
-    # by the job's id (the create's outcome was unknown) instead of creating it again, and
-    # delivers it.
+    # The other process takes the job up (its holder is gone from this machine; from another
+    # one, once its lease ran out), finds the task by the job's id (the create's outcome was
+    # unknown) instead of creating it again, and delivers it.
     await processes.wait_for_job(job.id, {"delivered"})
     row = await processes.assert_done_once(job, channel)
     assert survivor.holds(row["claimed_by"])
     assert processes.doors.callers(job.id)[holder.label] == 1  # its create, nothing after
     assert processes.kling.lookups >= 1  # a GET by the job's id: the survivor looked it up
+    await processes.stop(survivor)
+
+
+async def test_a_job_whose_process_died_right_after_posting_it_is_not_posted_again(
+    processes: Fleet,
+) -> None:
+    guild = processes.twin.add_guild("Both")
+    channel = guild.channel("general")
+    first, second = await processes.start(("first", ""), ("second", ""), claim_lease=LEASE)
+    faults = processes.emulator.faults
+    faults.stall(CREATE)  # only to learn which process holds the job before it goes on
+    job = await processes.seed_job(channel, processes.twin.member(guild, "al").id)
+    await asyncio.wait_for(faults.holding(1), 30)
+    [(who, _, _, _)] = processes.doors.calls
+    holder, survivor = (first, second) if who == first.label else (second, first)
+    # The holder dies the moment Discord has stored its result post, before it can record it.
+    processes.kling.arm(KillPoint("delivering", "post"), holder.proc)
+    faults.clear()
+    await asyncio.wait_for(processes.kling.fired.wait(), 30)
+    processes.kling.disarm()
+    assert await holder.proc.wait() == -signal.SIGKILL
+    assert (await processes.job(job.id))["state"] == "delivering"
+
+    # The other process takes the delivery over, finds the post by its key and records it.
+    await processes.wait_for_job(job.id, {"delivered"})
+    row = await processes.assert_done_once(job, channel)
+    assert survivor.holds(row["claimed_by"]) and row["delivery_attempts"] == 2
+    assert set(processes.doors.callers(job.id)) == {holder.label}  # Kling was done with it
     await processes.stop(survivor)
 
 
