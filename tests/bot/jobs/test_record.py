@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 from bot.jobs.record import Recorder
 from bot.storage import Job, JobState
@@ -111,3 +114,16 @@ async def test_a_waiting_job_sent_elsewhere_leaves_the_local_queue(parts: Parts)
     assert parts.table[job.id].state is S.SUBMITTED
     assert parts.table.queue.position(job.id) is None and parts.table.queue.length() == 0
     assert parts.table.due.pop_due(parts.time.now) == [job.id]  # polled next, not sent
+
+
+async def test_a_job_whose_row_was_deleted_is_let_go(parts: Parts, tmp_path: Path) -> None:
+    """An operator removed the job from the database by hand: the runner stops holding it
+    instead of stepping a job that no longer exists."""
+    job = await parts.accepted_job()
+    parts.table.due.schedule(job.id, parts.time.now + 5)
+    with closing(sqlite3.connect(tmp_path / "bot.sqlite3")) as db, db:
+        db.execute("PRAGMA foreign_keys = ON")
+        assert db.execute("DELETE FROM jobs WHERE id = ?", (job.id,)).rowcount == 1
+    assert await parts.store.get_job(job.id) is None
+    await parts.recorder.resync(job.id)
+    assert job.id not in parts.table and job.id not in parts.table.due
