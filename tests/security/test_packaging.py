@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from bot.cli import build_parser
 from bot.config import DEFAULT_CONFIG_PATH, load_config
-from bot.health import check_heartbeat, write_heartbeat
+from bot.health import check_heartbeat, heartbeat_path, write_heartbeat
 
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = "requirements/constraints.txt"
@@ -307,6 +307,47 @@ def test_compose_uses_the_real_provider_with_the_documented_variables() -> None:
     assert config.kling.access_key is not None and config.kling.access_key.reveal() == "ak-4f1c2d9e"
     with pytest.raises(AssertionError, match="DISCORD_TOKEN is required"):
         compose_environment({})
+
+
+def shard_environments(host: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The environment of each bot service of the compose 'scale' profile (the first one's block
+    is the anchor the others merge in), `${...}` filled from `host` as above."""
+    services = re.split(
+        r"^  (?=[a-z0-9-]+:(?: &[\w-]+)?\n)", compose().split("\nservices:\n", 1)[1], flags=re.M
+    )
+    blocks = {block.split(":", 1)[0]: block for block in services if block.strip()}
+    shared: dict[str, str] = {}
+    found: dict[str, dict[str, str]] = {}
+    for name, block in blocks.items():
+        if not name.startswith("kling-bot-shard-"):
+            continue
+        own = dict(re.findall(r"^      ([A-Z_]+): (.+)$", block, re.M))
+        if "&shard-environment" in block:
+            shared = own
+        found[name] = own
+    filled = {}
+    for name, own in found.items():
+        env = {}
+        for key, value in {**shared, **own}.items():
+            env[key] = re.sub(
+                r"\$\{(\w+):[-?]([^}]*)\}", lambda m: host.get(m[1]) or m[2], value
+            ).strip('"')
+        filled[name] = env
+    return filled
+
+
+def test_compose_shard_processes_share_the_data_but_each_has_its_own_heartbeat() -> None:
+    host = {"DISCORD_TOKEN": "MTA5ODc2NTQzMjE.GxYz12.abcdef", "POSTGRES_PASSWORD": "pw-1f2e"}
+    configs = {name: load_config(None, env=env) for name, env in shard_environments(host).items()}
+    assert len(configs) == 2, sorted(configs)
+    # One bot: the same database and media folder, the shards split between the processes.
+    assert len({c.storage.url.reveal() for c in configs.values() if c.storage.url}) == 1
+    assert len({c.storage.media_dir for c in configs.values()}) == 1
+    assert sorted(c.discord.shards.ids or () for c in configs.values()) == [(0,), (1,)]
+    # `kling-bot health` (the image's health check) reads its own process's heartbeat: a shared
+    # file would report one process healthy while the other's heartbeat is fresh.
+    heartbeats = {heartbeat_path(c.storage.path) for c in configs.values()}
+    assert len(heartbeats) == len(configs), heartbeats
 
 
 # -- the entrypoint ---------------------------------------------------------------------------
