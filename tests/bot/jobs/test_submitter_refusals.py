@@ -154,3 +154,35 @@ async def test_a_job_cancelled_while_kling_said_full_is_dropped_not_queued_again
     assert (await parts.stored(job.id)).state is S.CANCELLED
     assert job.id not in parts.table and job.id not in parts.table.queue
     assert job.id not in parts.table.due
+
+
+async def test_a_waiting_job_found_sent_elsewhere_while_cards_are_told_hears_no_wait(
+    parts: Parts,
+) -> None:
+    """While the waiting cards hear their new place (each a Discord edit, awaited in turn),
+    another process's send of one of them is taken up here: that card must not then be told it
+    is still waiting."""
+    first = await parts.store.create_job(new_job())
+    waiting = [await parts.store.create_job(new_job()) for _ in range(2)]
+    for job in (first, *waiting):
+        parts.recorder.queue(job)
+    told = parts.observer.on_progress
+    sent_elsewhere: list[str] = []
+
+    async def on_progress(job: Job, elapsed: float, estimate: float | None) -> None:
+        if not sent_elsewhere:
+            other = next(j for j in waiting if j.id != job.id)
+            sent = await parts.store.transition_job(
+                other.id, from_states=[S.QUEUED], to=S.SUBMITTING
+            )
+            assert sent is not None
+            parts.recorder.adopt(sent)  # as the claim check does when the state moved on
+            sent_elsewhere.append(other.id)
+        await told(job, elapsed, estimate)
+
+    parts.observer.on_progress = on_progress  # type: ignore[method-assign]
+    parts.table.dequeue(first.id)
+    await parts.submitter.submit(first.id)
+    heard = [job_id for job_id, *_ in parts.observer.progress]
+    assert len(heard) == 1 and heard[0] not in sent_elsewhere
+    assert parts.table.queue.length() == 1
