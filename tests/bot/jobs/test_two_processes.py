@@ -390,3 +390,19 @@ async def test_a_process_that_stalled_past_its_lease_forgets_the_job_it_lost(pai
     assert done.state is JobState.DELIVERED, done.status_msg
     assert pair.posted() == [("other", job.id)]
     assert faults.calls[CREATE] == 1
+
+
+async def test_a_living_process_keeps_its_job_between_polls_longer_than_a_lease(
+    pair: Pair,
+) -> None:
+    """Polls three leases apart: only the heartbeat keeps the claim meanwhile, and the other
+    process (same shards, looking for free jobs three times a lease) never gets the job."""
+    sparse = replace(RUNNER, poll_first=3 * LEASE, poll_max=3 * LEASE, poll_growth=1.0)
+    holder = await pair.process("holder", ShardSet(), config=sparse)
+    job = await holder.runner.submit(await_new(pair, GUILD_0))
+    other = await pair.process("other", ShardSet())
+    done = await pair.settle(holder.store, job.id)
+    await pair.stop_all()
+    assert done.state is JobState.DELIVERED, done.status_msg
+    assert holder.gets and other.kling_calls() == 0
+    assert pair.posted() == [("holder", job.id)]
