@@ -188,7 +188,9 @@ def run_case(
     placed = asyncio.run(seed_jobs(target, jobs, work))
     spawn = multiprocessing.get_context("spawn")
     started = []
-    db_cpu0 = databases.server_cpu()
+    # The PostgreSQL server's CPU while the runners ran (with SQLite that work is in the runner).
+    server_cpu = databases.server_cpu if backend == "postgresql" else lambda: 0.0
+    db_cpu0 = server_cpu()
     for label, shards in runners:
         mine = [job for job, guild in placed.items() if shards.owns(guild)]
         receive, send = spawn.Pipe(duplex=False)
@@ -210,7 +212,7 @@ def run_case(
             process.join(30)
             if process.is_alive():
                 process.kill()
-    db_cpu = databases.server_cpu() - db_cpu0
+    db_cpu = server_cpu() - db_cpu0
     counts = asyncio.run(kling_counts(base_url))
     for (_label, mine, *_), figure in zip(started, figures, strict=True):
         for job in mine:
@@ -239,9 +241,9 @@ def report(rows: list[tuple[str, RunnerFigures]], *, jobs: int, task_seconds: fl
     ]
     heads = [name for name, _ in rows]
     width = max(14, *(len(h) for h in heads))
-    print(f"  {'':30}" + "".join(f"{h:>{width + 2}}" for h in heads))
+    print(f"  {'':36}" + "".join(f"{h:>{width + 2}}" for h in heads))
     for name, cells in lines:
-        print(f"  {name:30}" + "".join(f"{c:>{width + 2}}" for c in cells))
+        print(f"  {name:36}" + "".join(f"{c:>{width + 2}}" for c in cells))
     worst = max(f.kling_per_job for _, f in rows)
     wrong = sum(f.foreign for _, f in rows) + sum(f.jobs - f.delivered for _, f in rows)
     print(
