@@ -7,12 +7,14 @@ transactions are read-only. :func:`select` takes SQLite-flavoured SQL (``?`` pla
 Story tests choose the backend with the ``storage_backend`` fixture: "sqlite" unless a test module
 asks for both with ``from tests.database import both_backends`` (a fixture named
 ``storage_backend``, one run per backend); ``database`` is then where that test's bot keeps its
-data.
+data. ``TEST_STORAGE_BACKEND=postgresql`` moves the other tests that use ``database`` (every
+``kling_world`` story) to PostgreSQL as well, to look for what differs there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -111,8 +113,12 @@ def both_backends(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(name="storage_backend")
 def sqlite_backend() -> str:
-    """The default for tests that do not ask for both: SQLite, as a one-process bot runs."""
-    return "sqlite"
+    """The default for tests that do not ask for both: SQLite, as a one-process bot runs (or
+    the backend TEST_STORAGE_BACKEND names)."""
+    chosen = os.environ.get("TEST_STORAGE_BACKEND", "sqlite")
+    if chosen not in BACKENDS:
+        pytest.fail(f"TEST_STORAGE_BACKEND={chosen!r}: use one of {', '.join(BACKENDS)}")
+    return chosen
 
 
 @pytest.fixture
