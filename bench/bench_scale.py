@@ -24,7 +24,7 @@ waits show when the machine, not the bot, was the bound), while CPU time per mar
 depend on the load.
 
 Run: python bench/bench_scale.py [--guilds 4] [--channels 16] [--members 2] [--duration 20]
-     [--rounds 1] [--processes 1,2]
+     [--rounds 1] [--processes 1,2] [--size 1280x720]
 """
 
 from __future__ import annotations
@@ -358,7 +358,8 @@ def report(
     print(
         f"\nscale: {args.guilds} servers (half on each shard of {SHARDS}) x {args.channels} "
         f"channels x {args.members} members = {members} members marking for {args.duration:g} s "
-        f"(offered at most {offered:.0f} marks/s); Kling answers at once; PostgreSQL"
+        f"(offered at most {offered:.0f} marks/s) on a {args.size} clip; Kling answers at once; "
+        "PostgreSQL"
     )
     for r in results:
         times = [m.done_at - m.created_at for m in r.succeeded if m.done_at is not None]
@@ -406,7 +407,8 @@ async def main_async(args: argparse.Namespace) -> None:
     await world.start()
     results: list[PhaseResult] = []
     try:
-        video = make_video(work / "clip.mp4")
+        width, height = (int(v) for v in args.size.split("x"))
+        video = make_video(work / "clip.mp4", width=width, height=height)
         counts = [int(n) for n in args.processes.split(",")]
         for _ in range(args.rounds):
             for processes in counts:
@@ -425,6 +427,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of marking")
     parser.add_argument("--rounds", type=int, default=1, help="times each case is run")
     parser.add_argument("--processes", default="1,2", help="cases, in order: 1, 2 or 1,2")
+    parser.add_argument(
+        "--size",
+        default="1280x720",
+        help="the clip's WIDTHxHEIGHT, each side 720-2160 px as Kling requires (60 frames)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     asyncio.run(main_async(parser.parse_args()))
 
