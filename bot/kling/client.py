@@ -28,7 +28,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
@@ -38,9 +38,7 @@ from bot.kling.errors import (
     CreateOutcomeUnknownError,
     InvalidInputError,
     KlingError,
-    MalformedResponseError,
     NotFoundError,
-    SelectionRejectedError,
 )
 from bot.kling.models import (
     PreviewResult,
@@ -58,14 +56,14 @@ from bot.kling.retry import (
 )
 from bot.kling.task_requests import CreateEditTask, CreateMultiImageTask
 from bot.kling.transport import Envelope, Transport
+from bot.kling.wire import MAX_POINTS_PER_FRAME as MAX_POINTS_PER_FRAME
+from bot.kling.wire import check_selection_status, read_data, require_id, selection_body
 
 log = logging.getLogger("bot.kling")
 
 EDIT_PATH = "/v1/videos/multi-elements"
 MULTI_IMAGE_PATH = "/v1/videos/multi-image2video"
-MAX_POINTS_PER_FRAME = 10
 
-T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 _INIT_REJECTED = Msg(
@@ -129,35 +127,35 @@ class KlingClient:
         if task_id is not None:
             body["task_id"] = task_id
         envelope = await self._call("POST", f"{EDIT_PATH}/init-selection", json_body=body)
-        session = self._parse(SelectionSession.from_payload, envelope)
-        self._check_selection_status(session.status, envelope, _INIT_REJECTED)
+        session = read_data(SelectionSession.from_payload, envelope)
+        check_selection_status(session.status, envelope, _INIT_REJECTED)
         return session
 
     async def add_selection(
         self, session_id: str, frame_index: int, points: Sequence[tuple[float, float]]
     ) -> SelectionResult:
         """Mark points (x, y in 0..1 from the top-left) on one frame; returns the new masks."""
-        body = _selection_body(session_id, frame_index, points)
+        body = selection_body(session_id, frame_index, points)
         return await self._selection_call("add-selection", body, idempotent=False)
 
     async def delete_selection(
         self, session_id: str, frame_index: int, points: Sequence[tuple[float, float]]
     ) -> SelectionResult:
         """Remove points; they must be exactly the floats sent to ``add_selection``."""
-        body = _selection_body(session_id, frame_index, points)
+        body = selection_body(session_id, frame_index, points)
         return await self._selection_call("delete-selection", body, idempotent=False)
 
     async def clear_selection(self, session_id: str) -> SelectionResult:
         return await self._selection_call(
-            "clear-selection", {"session_id": _require(session_id)}, idempotent=True
+            "clear-selection", {"session_id": require_id(session_id)}, idempotent=True
         )
 
     async def preview_selection(self, session_id: str) -> PreviewResult:
-        body = {"session_id": _require(session_id)}
+        body = {"session_id": require_id(session_id)}
         envelope = await self._call("POST", f"{EDIT_PATH}/preview-selection", json_body=body)
         data = envelope.data if isinstance(envelope.data, Mapping) else {}
-        self._check_selection_status(data.get("status", 0), envelope, None)
-        return self._parse(PreviewResult.from_payload, envelope)
+        check_selection_status(data.get("status", 0), envelope, None)
+        return read_data(PreviewResult.from_payload, envelope)
 
     # ----- Multi-Elements tasks (§2.7, §2.8) -----
 
@@ -194,13 +192,13 @@ class KlingClient:
         (or 400/1201, an id Kling refuses to parse as a task id) the query form is tried; if that
         answers with the list (the parameter ignored), the page is searched for the id.
         """
-        _require(external_task_id)
+        require_id(external_task_id)
         try:
             envelope = await self._call("GET", f"{base_path}/{external_task_id}")
         except (NotFoundError, InvalidInputError):
             envelope = None
         if envelope is not None:
-            task = self._parse(Task.from_payload, envelope)
+            task = read_data(Task.from_payload, envelope)
             if task.external_task_id in (None, external_task_id):
                 return task
         try:
@@ -210,13 +208,11 @@ class KlingClient:
         except NotFoundError:
             return None
         if isinstance(envelope.data, list):
-            page = self._parse(
-                lambda d: TaskPage.from_payload(d, page_num=1, page_size=0), envelope
-            )
+            page = read_data(lambda d: TaskPage.from_payload(d, page_num=1, page_size=0), envelope)
             return next((t for t in page.tasks if t.external_task_id == external_task_id), None)
         if envelope.data is None:
             return None
-        task = self._parse(Task.from_payload, envelope)
+        task = read_data(Task.from_payload, envelope)
         return task if task.external_task_id in (None, external_task_id) else None
 
     # ----- internals -----
@@ -227,16 +223,16 @@ class KlingClient:
         envelope = await self._call(
             "POST", f"{EDIT_PATH}/{action}", json_body=body, idempotent=idempotent
         )
-        result = self._parse(SelectionResult.from_payload, envelope)
-        self._check_selection_status(result.status, envelope, None)
+        result = read_data(SelectionResult.from_payload, envelope)
+        check_selection_status(result.status, envelope, None)
         return result
 
     async def _get_task(
         self, base_path: str, task_id: str | None, external_task_id: str | None
     ) -> Task:
         if task_id is not None and external_task_id is None:
-            envelope = await self._call("GET", f"{base_path}/{_require(task_id)}")
-            return self._parse(Task.from_payload, envelope)
+            envelope = await self._call("GET", f"{base_path}/{require_id(task_id)}")
+            return read_data(Task.from_payload, envelope)
         if task_id is not None or external_task_id is None:
             raise ValueError("give exactly one of task_id or external_task_id")
         task = await self.find_task_by_external_id(base_path, external_task_id)
@@ -251,7 +247,7 @@ class KlingClient:
             raise ValueError("page_size must be within 1-500")
         params = {"pageNum": str(page_num), "pageSize": str(page_size)}
         envelope = await self._call("GET", base_path, params=params)
-        return self._parse(
+        return read_data(
             lambda data: TaskPage.from_payload(data, page_num=page_num, page_size=page_size),
             envelope,
         )
@@ -265,7 +261,7 @@ class KlingClient:
         while True:
             try:
                 envelope = await self._transport.request("POST", create_path, json_body=body)
-                return self._parse(Task.from_payload, envelope)
+                return read_data(Task.from_payload, envelope)
             except KlingError as error:
                 if create_path == base_path and unknown_route(error):
                     # The 2025 docs wrote the create path with a trailing slash; a route that
@@ -359,54 +355,3 @@ class KlingClient:
             delay,
         )
         await self._sleep(delay)
-
-    @staticmethod
-    def _parse(parser: Callable[[Any], T], envelope: Envelope) -> T:
-        data = envelope.data
-        try:
-            if data is None:
-                raise ValueError("no data")
-            return parser(data)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise MalformedResponseError(
-                f"Kling's answer could not be read: {exc}",
-                http_status=envelope.http_status,
-                request_id=envelope.request_id,
-            ) from None
-
-    @staticmethod
-    def _check_selection_status(status: Any, envelope: Envelope, user_message: str | None) -> None:
-        try:
-            value = int(status or 0)
-        except (TypeError, ValueError):
-            value = -1
-        if value != 0:
-            raise SelectionRejectedError(
-                envelope.message or f"selection rejected with status {status}",
-                selection_status=value,
-                http_status=envelope.http_status,
-                request_id=envelope.request_id,
-                user_message=user_message,
-            )
-
-
-def _require(value: str) -> str:
-    if not value or not str(value).strip():
-        raise ValueError("an id must not be empty")
-    return str(value)
-
-
-def _selection_body(
-    session_id: str, frame_index: int, points: Sequence[tuple[float, float]]
-) -> dict[str, Any]:
-    if isinstance(frame_index, bool) or not isinstance(frame_index, int) or frame_index < 0:
-        raise ValueError("frame_index must be a non-negative integer")
-    if not 1 <= len(points) <= MAX_POINTS_PER_FRAME:
-        raise ValueError(f"mark between 1 and {MAX_POINTS_PER_FRAME} points per call")
-    marks = []
-    for x, y in points:
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ValueError(f"point ({x}, {y}) is outside the frame; use 0..1 coordinates")
-        # Floats go out unchanged: delete-selection must repeat them exactly.
-        marks.append({"x": float(x), "y": float(y)})
-    return {"session_id": _require(session_id), "frame_index": frame_index, "points": marks}
