@@ -13,11 +13,10 @@ used. Marks, undos and clears go through the same :class:`EditingService` method
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,12 +31,12 @@ from bot.errors import UserFacingError, new_error_id, user_message_for
 from bot.i18n import Msg
 from bot.media import MediaError
 from bot.policy import check_channel_enabled
-from bot.render.board import BOARD_LONG_SIDE, display_size
-from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session
+from bot.storage import Session
 from bot.web import texts
 from bot.web.live import LiveHub
 from bot.web.page import STATIC_TYPES, render_page, static_file
 from bot.web.picture import PictureCache
+from bot.web.state import picker_state, version_of
 from bot.web.tokens import BadTokenError, PickerToken, TokenSigner
 
 log = logging.getLogger(__name__)
@@ -140,7 +139,7 @@ class Picker:
 
     async def version(self, session_id: int) -> str:
         session = await self.store.get_session(session_id)
-        return _version_of(session, await self.store.list_points(session_id))
+        return version_of(session, await self.store.list_points(session_id))
 
     # ----- reading -----
 
@@ -163,43 +162,8 @@ class Picker:
         return web.json_response(await self._state(checked))
 
     async def _state(self, checked: _Request) -> dict[str, Any]:
-        stored = await self.store.get_session(checked.session.id)
-        session = stored or checked.session
-        points = await self.store.list_points(session.id)
-        numbers: dict[int, int] = {}
-        listed = []
-        for point in points:
-            numbers[point.frame_index] = numbers.get(point.frame_index, 0) + 1
-            name = (
-                self.discord.member_name(session.guild_id, point.added_by) if self.discord else None
-            )
-            listed.append(
-                {
-                    "id": point.id,
-                    "number": numbers[point.frame_index],
-                    "frame": point.frame_index,
-                    "x": point.x,
-                    "y": point.y,
-                    "by": str(point.added_by),
-                    "mine": point.added_by == checked.token.member_id,
-                    "name": name
-                    or Msg("member {id}", id=point.added_by).render(checked.token.locale),
-                }
-            )
-        width, height = display_size(session.video.width, session.video.height, BOARD_LONG_SIDE)
-        return {
-            "version": _version_of(stored, points),  # from what was just read: no second read
-            "active": session.is_active,
-            "frame": clamp_frame(session, session.current_frame),
-            "totalFrames": session.video.total_frame,
-            "fps": session.video.fps,
-            "width": width,
-            "height": height,
-            "points": listed,
-            "maxFrames": MAX_MARKED_FRAMES,
-            "maxPoints": MAX_POINTS_PER_FRAME,
-            "expiresAt": checked.token.expires_at,
-        }
+        member_name = self.discord.member_name if self.discord else None
+        return await picker_state(self.store, checked.session, checked.token, member_name)
 
     async def frame(self, request: web.Request) -> web.Response:
         checked = await self._check(request)
@@ -367,14 +331,6 @@ class Picker:
                 session_id,
                 exc_info=True,
             )
-
-
-def _version_of(session: Session | None, points: Sequence[Point]) -> str:
-    """A short digest of what the pages show: the session's status and its points."""
-    digest = hashlib.sha256(f"{session.status if session else 'gone'}".encode())
-    for point in points:
-        digest.update(f"|{point.id}:{point.frame_index}".encode())
-    return digest.hexdigest()[:16]
 
 
 def _unit(value: object) -> bool:
