@@ -44,7 +44,18 @@ def test_only_a_process_of_this_host_that_no_longer_runs_is_gone() -> None:
     assert gone_from_here(f"{host}:{finished_pid()}:0a0a0a0a", me)
     assert gone_from_here(f"{host}:{pid}:0b0b0b0b", me)  # this pid's earlier process
     assert not gone_from_here(me, me)
-    assert not gone_from_here(f"{host}:{os.getppid()}:0c0c0c0c", me)  # alive
+    # Alive: a child of this test (never the test's parent, which a wrong signal would hit).
+    # Asking about it must not signal it: it still answers afterwards (a signal sent before
+    # is acted on before its read returns).
+    echo = "import sys; print(sys.stdin.readline(), end='', flush=True)"
+    with subprocess.Popen(
+        [sys.executable, "-c", echo], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as alive:
+        assert alive.stdin is not None and alive.stdout is not None
+        assert not gone_from_here(f"{host}:{alive.pid}:0c0c0c0c", me)
+        alive.stdin.write("still here\n")
+        alive.stdin.flush()
+        assert alive.stdout.readline() == "still here\n"
     assert not gone_from_here(f"elsewhere:{finished_pid()}:0d0d0d0d", me)  # can't tell
     # The same host name, another process space (a container on the host's network): its pids
     # are not ours to look at.
