@@ -1,0 +1,169 @@
+"""Edges of job ownership (SPEC §11) an operator would see: which machine a claim names, which
+claims of gone processes are released early (and which must wait for their lease), and how a job
+taken into the runner without a claim is claimed or dropped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.jobs import ownership as ownership_module
+from bot.jobs.ownership import Ownership, gone_from_here, new_owner_id
+from bot.jobs.record import Recorder
+from bot.jobs.schedule import RunnerConfig
+from bot.jobs.table import JobTable
+from bot.shards import ShardSet
+from bot.storage import Store
+from tests.bot.jobs.fakes import RecordingObserver, VirtualTime, new_job
+
+LEASE = 30.0
+ME, OTHER = "test:me", "test:other"
+
+
+def finished_pid() -> int:
+    """The pid of a process that has run and exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+# -- owner ids ---------------------------------------------------------------------------------
+
+
+def test_an_owner_id_names_the_host_with_its_separators_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator reads the host name in every claim; a ':' or '/' in it must not break the
+    id apart (the pid would be misread and a dead process's jobs would wait out the lease)."""
+    name = "rack:7/" + "b" * 100
+    monkeypatch.setattr(ownership_module.socket, "gethostname", lambda: name)
+    me = new_owner_id()
+    place, pid, _ = me.split(":")
+    assert place.split("/")[0] == ("rack_7_" + "b" * 100)[:60]
+    assert int(pid) == os.getpid()
+    assert gone_from_here(f"{place}:{finished_pid()}:0a0a0a0a", me)
+
+
+class FakeProc:
+    """/proc as another machine, or another process space, would show it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, boot: str, space: int) -> None:
+        real_stat = os.stat
+
+        class ProcPath(type(Path())):  # type: ignore[misc]
+            def read_text(self, *args: Any, **kwargs: Any) -> str:
+                assert str(self) == "/proc/sys/kernel/random/boot_id"
+                return boot + "\n"
+
+        def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if str(path) == "/proc/self/ns/pid":
+                return os.stat_result((0, space, 0, 0, 0, 0, 0, 0, 0, 0))
+            return real_stat(path, *args, **kwargs)
+
+        monkeypatch.setattr(ownership_module, "Path", ProcPath)
+        monkeypatch.setattr(ownership_module.os, "stat", stat)
+
+
+def test_another_machine_or_process_space_of_the_same_host_name_is_another_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two machines named alike (or two containers on the host's network) see different pids:
+    a pid that is free here says nothing about a process there, whose jobs must wait."""
+    monkeypatch.setattr(ownership_module.socket, "gethostname", lambda: "bot")
+    places = {}
+    for boot, space in [("boot-a", 4026531836), ("boot-b", 4026531836), ("boot-a", 4026532999)]:
+        FakeProc(monkeypatch, boot, space)
+        places[boot, space] = new_owner_id().split(":")[0]
+    FakeProc(monkeypatch, "boot-a", 4026531836)
+    me = new_owner_id()
+    assert me.split(":")[0] == places["boot-a", 4026531836]  # the same place every time
+    assert len(set(places.values())) == 3
+    for place in places.values():
+        assert place.startswith("bot/")
+        there = f"{place}:{finished_pid()}:0b0b0b0b"
+        assert gone_from_here(there, me) is (place == me.split(":")[0])
+
+
+def test_a_place_that_cannot_be_told_apart_never_makes_a_process_gone() -> None:
+    """Without /proc (not Linux) the place is only the host name: containers sharing it cannot
+    see each other's pids, so a pid free here proves nothing."""
+    me = f"bot/?:{os.getpid()}:0c0c0c0c"
+    assert not gone_from_here(f"bot/?:{finished_pid()}:0d0d0d0d", me)
+    assert not gone_from_here(f"bot/?:{os.getpid()}:0e0e0e0e", me)
+
+
+# -- a job taken into the table without a claim (JobRunner.enqueue) -----------------------------
+
+
+@dataclass
+class Parts:
+    store: Store
+    table: JobTable
+    ownership: Ownership
+    time: VirtualTime
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
+    time = VirtualTime()
+    store = await Store.open(tmp_path / "bot.sqlite3", clock=time)
+    table = JobTable()
+    config = RunnerConfig(claim_lease=LEASE)
+    recorder = Recorder(store, table, RecordingObserver(clock=time), config, time)
+    made = Ownership(
+        store=store, table=table, recorder=recorder, shards=ShardSet(), owner=ME,
+        config=config, clock=time,
+    )  # fmt: skip
+    try:
+        yield Parts(store, table, made, time)
+    finally:
+        await store.close()
+
+
+async def test_a_job_taken_without_a_claim_is_claimed_for_a_whole_lease(parts: Parts) -> None:
+    job = await parts.store.create_job(new_job())
+    parts.table.remember(job)
+    await parts.ownership.confirm(job.id)
+    assert await parts.store.job_claim(job.id) == (ME, parts.time() + LEASE)
+    assert parts.table.lease_left(job.id, parts.time()) == LEASE
+    # Held for the whole lease: the next step needs no statement of its own.
+    parts.time.now += LEASE / 2 - 1
+    await parts.store.claim_job(job.id, owner=OTHER, lease=LEASE)  # refused: still ours
+    assert await parts.ownership.hold(job.id)
+
+
+async def test_a_job_another_process_holds_is_dropped_unless_a_step_runs_for_it(
+    parts: Parts,
+) -> None:
+    first, second = [await parts.store.create_job(new_job()) for _ in range(2)]
+    for job in (first, second):
+        await parts.store.claim_job(job.id, owner=OTHER, lease=LEASE)
+        parts.table.remember(job)
+    assert parts.table.take(second.id, "submit") is not None  # a step is running for it
+    await parts.ownership.confirm(first.id)
+    await parts.ownership.confirm(second.id)
+    assert first.id not in parts.table  # no Kling or Discord call of this process for it
+    # The running step is left to find out itself (its writes are refused, its next claim
+    # fails): dropping its job under it would lose what it is doing.
+    assert second.id in parts.table
+    for job in (first, second):
+        assert (await parts.store.job_claim(job.id))[0] == OTHER
+
+
+async def test_a_job_already_held_or_dropped_needs_no_new_claim(parts: Parts) -> None:
+    """A job this process holds is not claimed again; one it dropped meanwhile is not claimed
+    at all (a claim of a job nobody here runs would keep every other process from it)."""
+    held, dropped = [await parts.store.create_job(new_job()) for _ in range(2)]
+    assert await parts.ownership.claim([held]) == [held]
+    parts.time.now += 1
+    await parts.ownership.confirm(held.id)
+    await parts.ownership.confirm(dropped.id)  # never in the table (forgotten meanwhile)
+    assert await parts.store.job_claim(held.id) == (ME, parts.time() - 1 + LEASE)
+    assert await parts.store.job_claim(dropped.id) == (None, None)
