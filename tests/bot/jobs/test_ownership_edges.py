@@ -167,3 +167,71 @@ async def test_a_job_already_held_or_dropped_needs_no_new_claim(parts: Parts) ->
     await parts.ownership.confirm(dropped.id)  # never in the table (forgotten meanwhile)
     assert await parts.store.job_claim(held.id) == (ME, parts.time() - 1 + LEASE)
     assert await parts.store.job_claim(dropped.id) == (None, None)
+
+
+def test_a_process_this_one_may_not_signal_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another user's process answers "not permitted": it exists, so its jobs wait."""
+    me = new_owner_id()
+    theirs = finished_pid()  # a pid free here, then taken by another user's process
+    real_kill = os.kill
+
+    def kill(pid: int, signal: int) -> None:
+        if pid == theirs:
+            raise PermissionError(1, "Operation not permitted")
+        real_kill(pid, signal)
+
+    monkeypatch.setattr(ownership_module.os, "kill", kill)
+    assert not gone_from_here(f"{me.split(':')[0]}:{theirs}:0f0f0f0f", me)
+
+
+# -- the heartbeat and the jobs nobody holds ------------------------------------------------------
+
+
+async def test_the_heartbeat_renews_the_leases_so_the_next_steps_need_no_statement(
+    parts: Parts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [await parts.store.create_job(new_job()) for _ in range(3)]
+    await parts.ownership.claim(jobs)
+    parts.time.now += LEASE * 2 / 3  # the heartbeat's time
+    await parts.ownership.renew()
+    assert await parts.store.job_claim(jobs[0].id) == (ME, parts.time() + LEASE)
+    statements: list[str] = []
+    for name in ("claim_jobs", "renew_claims"):
+        real = getattr(parts.store, name)
+
+        async def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            statements.append(_name)
+            return await _real(*args, **kw)
+
+        monkeypatch.setattr(parts.store, name, counted)
+    parts.time.now += LEASE / 3  # the next steps come before the next heartbeat
+    for job in jobs:
+        assert await parts.ownership.hold(job.id)
+    assert statements == []
+
+
+async def test_the_heartbeat_drops_a_job_another_process_took_over(parts: Parts) -> None:
+    """This process stalled past its lease and another took the job: it must not act on the job
+    again, nor keep showing it as its own."""
+    taken, kept = [await parts.store.create_job(new_job()) for _ in range(2)]
+    await parts.ownership.claim([taken, kept])
+    parts.time.now += LEASE + 1  # stalled: no heartbeat for a whole lease
+    assert await parts.store.claim_job(taken.id, owner=OTHER, lease=LEASE) is not None
+    await parts.ownership.renew()
+    assert taken.id not in parts.table
+    assert kept.id in parts.table
+    assert await parts.store.job_claim(kept.id) == (ME, parts.time() + LEASE)
+    assert await parts.store.job_claim(taken.id) == (OTHER, parts.time() + LEASE)
+
+
+async def test_a_job_this_process_claimed_but_lost_track_of_is_taken_up_again(
+    parts: Parts,
+) -> None:
+    """A job claimed under this owner but not in its table (dropped between the claim and the
+    table) is found at the next heartbeat, not only once its lease ran out."""
+    job = await parts.store.create_job(new_job())
+    await parts.store.claim_job(job.id, owner=ME, lease=LEASE)
+    found = await parts.ownership.unclaimed()
+    assert [j.id for j in found] == [job.id]
+    assert job.id in parts.table
+    assert parts.table.lease_left(job.id, parts.time()) == LEASE
