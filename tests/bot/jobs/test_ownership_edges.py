@@ -187,6 +187,20 @@ def test_a_process_this_one_may_not_signal_still_runs(monkeypatch: pytest.Monkey
 # -- the heartbeat and the jobs nobody holds ------------------------------------------------------
 
 
+def count_claim_statements(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The claim statements the store runs from now on (each a round trip to the database)."""
+    statements: list[str] = []
+    for name in ("claim_jobs", "renew_claims"):
+        real = getattr(store, name)
+
+        async def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            statements.append(_name)
+            return await _real(*args, **kw)
+
+        monkeypatch.setattr(store, name, counted)
+    return statements
+
+
 async def test_the_heartbeat_renews_the_leases_so_the_next_steps_need_no_statement(
     parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -195,15 +209,7 @@ async def test_the_heartbeat_renews_the_leases_so_the_next_steps_need_no_stateme
     parts.time.now += LEASE * 2 / 3  # the heartbeat's time
     await parts.ownership.renew()
     assert await parts.store.job_claim(jobs[0].id) == (ME, parts.time() + LEASE)
-    statements: list[str] = []
-    for name in ("claim_jobs", "renew_claims"):
-        real = getattr(parts.store, name)
-
-        async def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
-            statements.append(_name)
-            return await _real(*args, **kw)
-
-        monkeypatch.setattr(parts.store, name, counted)
+    statements = count_claim_statements(parts.store, monkeypatch)
     parts.time.now += LEASE / 3  # the next steps come before the next heartbeat
     for job in jobs:
         assert await parts.ownership.hold(job.id)
@@ -235,3 +241,29 @@ async def test_a_job_this_process_claimed_but_lost_track_of_is_taken_up_again(
     assert [j.id for j in found] == [job.id]
     assert job.id in parts.table
     assert parts.table.lease_left(job.id, parts.time()) == LEASE
+
+
+async def test_a_claim_made_during_the_renewal_keeps_its_later_lease_end(
+    parts: Parts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step claimed the job again while the heartbeat's statement ran (a slow database): the
+    newer, later lease end stands, and the steps after it need no statement."""
+    job = await parts.store.create_job(new_job())
+    await parts.ownership.claim([job])
+    parts.time.now += LEASE * 2 / 3
+    real_renew = parts.store.renew_claims
+
+    async def slow_renew(**kwargs: Any) -> set[str]:
+        renewed = await real_renew(**kwargs)
+        parts.time.now += 10  # the statement took a while; meanwhile a step claimed the job
+        assert await parts.store.claim_job(job.id, owner=ME, lease=LEASE) is not None
+        parts.table.hold(job.id, parts.time() + LEASE)
+        return renewed
+
+    monkeypatch.setattr(parts.store, "renew_claims", slow_renew)
+    await parts.ownership.renew()
+    assert parts.table.lease_end(job.id) == parts.time() + LEASE
+    statements = count_claim_statements(parts.store, monkeypatch)
+    parts.time.now += LEASE / 2 - 1
+    assert await parts.ownership.hold(job.id)
+    assert statements == []
