@@ -267,3 +267,20 @@ async def test_a_claim_made_during_the_renewal_keeps_its_later_lease_end(
     parts.time.now += LEASE / 2 - 1
     assert await parts.ownership.hold(job.id)
     assert statements == []
+
+
+async def test_the_heartbeat_claims_the_jobs_queued_without_a_claim(parts: Parts) -> None:
+    """Jobs queued here whose first claim did not happen (the database failed at that moment)
+    are claimed by the next heartbeat; one another process holds meanwhile is dropped here."""
+    held, free, theirs = [await parts.store.create_job(new_job()) for _ in range(3)]
+    await parts.ownership.claim([held])
+    await parts.store.claim_job(theirs.id, owner=OTHER, lease=LEASE)
+    for job in (free, theirs):
+        parts.table.remember(job)  # queued, not claimed
+    parts.time.now += 1
+    await parts.ownership.renew()
+    for job in (held, free):
+        assert await parts.store.job_claim(job.id) == (ME, parts.time() + LEASE)
+        assert parts.table.lease_left(job.id, parts.time()) == LEASE
+    assert theirs.id not in parts.table
+    assert (await parts.store.job_claim(theirs.id))[0] == OTHER
