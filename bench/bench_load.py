@@ -28,7 +28,8 @@ answered within 90 s, a reply that reports an unexpected error, any Discord rule
 broken, or two Kling calls of one session in progress at once.
 
 Run: python bench/bench_load.py [--phases paced,burst] [--guilds 4] [--channels 10]
-[--members 5] [--duration 60] [--think 10] [--rounds 3] (default: 200 members in 40 channels).
+[--members 5] [--duration 60] [--think 10] [--rounds 3] [--database sqlite|postgresql]
+(default: 200 members in 40 channels, SQLite).
 BENCH_PYSPY=stacks.txt samples the bot with py-spy (collapsed stacks); BENCH_PROFILE=out.prof
 runs it under cProfile; BENCH_TRACEMALLOC=report.txt writes the biggest Python allocations at
 the bot's high (bench/traced_bot.py).
@@ -54,6 +55,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.databases import Databases  # noqa: E402
 from bench.load_children import (  # noqa: E402
     EmulatorProcess,
     Sampler,
@@ -63,6 +65,7 @@ from bench.load_children import (  # noqa: E402
 )
 from bench.load_report import KINDS, REPLY_WAIT, Fired, Phase, report, settled  # noqa: E402
 from bench.load_split import SELECTION_ENDPOINTS  # noqa: E402
+from bot.storage import Store  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
 from tests.cogs.harness import is_board, make_video  # noqa: E402
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage  # noqa: E402
@@ -88,6 +91,18 @@ async def start_bot(folder: Path, twin: DiscordTwin, emulator: Any) -> ChildProc
 def board_in(channel: TwinChannel) -> TwinMessage | None:
     boards = [m for m in channel.visible_messages() if is_board(m)]
     return max(boards, key=lambda m: m.id) if boards else None
+
+
+async def kling_sessions_in(url: str) -> dict[int, str]:
+    """:func:`kling_sessions` of a bot storing its data in PostgreSQL (``--database``)."""
+    store = await Store.open(url)
+    try:
+        rows = await store._fetchall(
+            "SELECT channel_id, kling_session_id FROM sessions WHERE status = 'active'"
+        )
+    finally:
+        await store.close()
+    return {int(r["channel_id"]): str(r["kling_session_id"]) for r in rows if r["kling_session_id"]}
 
 
 def kling_sessions(database: Path) -> dict[int, str]:
@@ -230,6 +245,10 @@ async def measure(
 async def main_async(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    # --database postgresql: a throwaway cluster; the bot's process takes DATABASE_URL from here.
+    databases = Databases.start("postgresql", work)[0] if args.database == "postgresql" else None
+    if databases is not None:
+        os.environ["DATABASE_URL"] = databases.new("postgresql")
     twin = await DiscordTwin.start()
     channels: list[TwinChannel] = []
     actors: dict[int, list[Any]] = {}
@@ -257,10 +276,15 @@ async def main_async(args: argparse.Namespace) -> None:
             began = time.monotonic()
             await open_sessions(actors, channels, video)
             print(
-                f"setup: {len(channels)} sessions opened in {time.monotonic() - began:.1f} s; "
+                f"setup on {args.database}: {len(channels)} sessions opened in "
+                f"{time.monotonic() - began:.1f} s; "
                 f"bot peak RSS so far {peak_rss_mib(proc.pid):.0f} MiB"
             )
-            sessions = kling_sessions(work / "data" / "bot.sqlite3")
+            sessions = (
+                await kling_sessions_in(os.environ["DATABASE_URL"])
+                if databases is not None
+                else kling_sessions(work / "data" / "bot.sqlite3")
+            )
             for endpoint in SELECTION_ENDPOINTS:
                 await emulator.latency(endpoint, 1.0, 3.0)
             who = f"{len(channels)} channels x {args.members} members = {len(members)} members"
@@ -309,6 +333,8 @@ async def main_async(args: argparse.Namespace) -> None:
             records = []
     finally:
         await emulator.stop()
+        if databases is not None:
+            databases.stop()
     for phase in phases:
         report(twin, phase, records, sessions)
     await twin.stop()
@@ -324,6 +350,12 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=10.0, help="mean think time, seconds")
     parser.add_argument("--rounds", type=int, default=3, help="burst rounds")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="where the bot stores its data (postgresql: a throwaway cluster, bench/databases.py)",
+    )
     parser.add_argument(
         "--kinds",
         default=",".join(KINDS),
