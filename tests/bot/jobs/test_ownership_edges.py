@@ -20,7 +20,7 @@ from bot.jobs.record import Recorder
 from bot.jobs.schedule import RunnerConfig
 from bot.jobs.table import JobTable
 from bot.shards import ShardSet
-from bot.storage import Store
+from bot.storage import JobState, Store
 from tests.bot.jobs.fakes import RecordingObserver, VirtualTime, new_job
 
 LEASE = 30.0
@@ -107,6 +107,7 @@ class Parts:
     store: Store
     table: JobTable
     ownership: Ownership
+    recorder: Recorder
     time: VirtualTime
 
 
@@ -122,7 +123,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
         config=config, clock=time,
     )  # fmt: skip
     try:
-        yield Parts(store, table, made, time)
+        yield Parts(store, table, made, recorder, time)
     finally:
         await store.close()
 
@@ -284,3 +285,104 @@ async def test_the_heartbeat_claims_the_jobs_queued_without_a_claim(parts: Parts
         assert parts.table.lease_left(job.id, parts.time()) == LEASE
     assert theirs.id not in parts.table
     assert (await parts.store.job_claim(theirs.id))[0] == OTHER
+
+
+# -- a step confirming its claim (Ownership.hold) -------------------------------------------------
+
+
+async def test_a_step_after_a_late_heartbeat_renews_every_lease_at_once(
+    parts: Parts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Less than half a lease left (the heartbeat is late): the step renews the claims in the
+    database, all of them in one statement, before it calls Kling or Discord."""
+    first, second = [await parts.store.create_job(new_job()) for _ in range(2)]
+    await parts.ownership.claim([first, second])
+    parts.time.now += LEASE / 2 + 1
+    statements = count_claim_statements(parts.store, monkeypatch)
+    assert parts.table.take(first.id, "submit") is not None
+    assert await parts.ownership.hold(first.id)
+    assert statements == ["renew_claims"]
+    for job in (first, second):
+        assert await parts.store.job_claim(job.id) == (ME, parts.time() + LEASE)
+        assert parts.table.lease_left(job.id, parts.time()) == LEASE
+    assert await parts.ownership.hold(second.id)
+    assert statements == ["renew_claims"]
+
+
+async def test_a_step_whose_job_another_process_took_over_does_not_act(parts: Parts) -> None:
+    job = await parts.store.create_job(new_job())
+    await parts.ownership.claim([job])
+    parts.time.now += LEASE + 1  # stalled past the lease; the other process took the job
+    assert await parts.store.claim_job(job.id, owner=OTHER, lease=LEASE) is not None
+    assert parts.table.take(job.id, "submit") is not None
+    assert not await parts.ownership.hold(job.id)
+    assert job.id not in parts.table
+    assert (await parts.store.job_claim(job.id))[0] == OTHER
+
+
+async def test_a_step_whose_job_was_let_go_claims_it_again_and_goes_on(parts: Parts) -> None:
+    """The other process had the job for a while but did nothing with it and let it go (a clean
+    stop): this process claims it again and its step goes on from the same state."""
+    job = await parts.store.create_job(new_job())
+    await parts.ownership.claim([job])
+    parts.time.now += LEASE + 1
+    assert await parts.store.claim_job(job.id, owner=OTHER, lease=LEASE) is not None
+    await parts.store.release_claims(owner=OTHER)
+    assert parts.table.take(job.id, "submit") is not None
+    assert await parts.ownership.hold(job.id)
+    assert await parts.store.job_claim(job.id) == (ME, parts.time() + LEASE)
+    assert parts.table.lease_left(job.id, parts.time()) == LEASE
+    assert parts.table[job.id].state is JobState.QUEUED
+
+
+async def test_a_step_whose_job_was_moved_on_meanwhile_starts_from_its_stored_state(
+    parts: Parts,
+) -> None:
+    """The other process sent the job to Kling before it let go: this process must not send it
+    again; it takes the job up in its stored state instead (the next step: a poll)."""
+    job = await parts.store.create_job(new_job())
+    await parts.ownership.claim([job])
+    parts.recorder.queue(job)
+    parts.time.now += LEASE + 1
+    assert await parts.store.claim_job(job.id, owner=OTHER, lease=LEASE) is not None
+    for to in (JobState.SUBMITTING, JobState.SUBMITTED):
+        moved = await parts.store.transition_job(job.id, from_states=list(JobState), to=to)
+        assert moved is not None
+    await parts.store.release_claims(owner=OTHER)
+    assert parts.table.take(job.id, "submit") is not None
+    assert not await parts.ownership.hold(job.id)  # the submit step must stop here
+    assert parts.table[job.id].state is JobState.SUBMITTED
+    assert job.id not in parts.table.queue  # never handed to the submitter again
+    assert (await parts.store.job_claim(job.id))[0] == ME
+
+
+async def test_a_step_whose_job_was_dropped_meanwhile_does_not_act(parts: Parts) -> None:
+    """Cancelled (and dropped) while the step waited for the database: nothing more is done."""
+    job = await parts.store.create_job(new_job())
+    await parts.ownership.claim([job])
+    parts.time.now += LEASE + 1
+    await parts.store.release_claims(owner=ME)  # let go, then claimed again below
+    real_claim = parts.store.claim_job
+
+    async def claim_then_drop(job_id: str, **kwargs: Any) -> Any:
+        claimed = await real_claim(job_id, **kwargs)
+        parts.table.forget(job_id)
+        return claimed
+
+    parts.store.claim_job = claim_then_drop  # type: ignore[method-assign]
+    assert not await parts.ownership.hold(job.id)
+    assert job.id not in parts.table
+
+
+async def test_a_step_for_a_job_cancelled_meanwhile_with_a_late_heartbeat_does_not_act(
+    parts: Parts,
+) -> None:
+    """Cancelled while its step waited, and the heartbeat is late: the renewal leaves out the
+    ended job, and the step is told not to act even though some of its lease is left."""
+    job = await parts.store.create_job(new_job())
+    await parts.ownership.claim([job])
+    assert await parts.store.cancel_job(job.id) is not None
+    parts.time.now += LEASE / 2 + 3  # more than a third of a lease left, less than half
+    assert parts.table.take(job.id, "submit") is not None
+    assert not await parts.ownership.hold(job.id)
+    assert job.id not in parts.table
