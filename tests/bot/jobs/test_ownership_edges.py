@@ -208,13 +208,14 @@ async def test_the_heartbeat_renews_the_leases_so_the_next_steps_need_no_stateme
     jobs = [await parts.store.create_job(new_job()) for _ in range(3)]
     await parts.ownership.claim(jobs)
     parts.time.now += LEASE * 2 / 3  # the heartbeat's time
-    await parts.ownership.renew()
-    assert await parts.store.job_claim(jobs[0].id) == (ME, parts.time() + LEASE)
     statements = count_claim_statements(parts.store, monkeypatch)
+    await parts.ownership.renew()
+    assert statements == ["renew_claims"]  # one statement for all of them
+    assert await parts.store.job_claim(jobs[0].id) == (ME, parts.time() + LEASE)
     parts.time.now += LEASE / 3  # the next steps come before the next heartbeat
     for job in jobs:
         assert await parts.ownership.hold(job.id)
-    assert statements == []
+    assert statements == ["renew_claims"]
 
 
 async def test_the_heartbeat_drops_a_job_another_process_took_over(parts: Parts) -> None:
@@ -285,6 +286,29 @@ async def test_the_heartbeat_claims_the_jobs_queued_without_a_claim(parts: Parts
         assert parts.table.lease_left(job.id, parts.time()) == LEASE
     assert theirs.id not in parts.table
     assert (await parts.store.job_claim(theirs.id))[0] == OTHER
+
+
+async def test_a_job_its_step_claimed_while_the_heartbeat_could_not_is_kept(
+    parts: Parts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat's claim of a queued job failed (another process held it), but the other
+    let go and the job's own claim succeeded while that statement ran: the job stays here."""
+    job = await parts.store.create_job(new_job())
+    await parts.store.claim_job(job.id, owner=OTHER, lease=LEASE)
+    parts.table.remember(job)
+    real_claim_jobs = parts.store.claim_jobs
+
+    async def racing(job_ids: list[str], **kwargs: Any) -> list[Any]:
+        claimed = await real_claim_jobs(job_ids, **kwargs)
+        monkeypatch.setattr(parts.store, "claim_jobs", real_claim_jobs)
+        await parts.store.release_claims(owner=OTHER)  # the other stops cleanly
+        await parts.ownership.confirm(job.id)  # meanwhile, the job's own claim
+        return claimed
+
+    monkeypatch.setattr(parts.store, "claim_jobs", racing)
+    await parts.ownership.renew()
+    assert job.id in parts.table
+    assert await parts.store.job_claim(job.id) == (ME, parts.time() + LEASE)
 
 
 # -- a step confirming its claim (Ownership.hold) -------------------------------------------------
