@@ -24,7 +24,7 @@ waits show when the machine, not the bot, was the bound), while CPU time per mar
 depend on the load.
 
 Run: python bench/bench_scale.py [--guilds 4] [--channels 16] [--members 2] [--duration 20]
-     [--rounds 1] [--processes 1,2] [--size 1280x720]
+     [--rounds 1] [--processes 1,2] [--size 1280x720]; BENCH_KEEP=1 keeps the work folder (logs).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -431,6 +432,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 results.append(await run_phase(world, processes, video, len(results)))
     finally:
         await world.stop()
+        # The emulator keeps every session's frames: gigabytes after a few phases.
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
     guild_of = {channel.id: channel.guild_id for channel in world.channels}
     report(args, results, len(world.members), guild_of)
 
