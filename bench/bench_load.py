@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -243,8 +244,18 @@ async def measure(
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    try:
+        await run_bench(args, work)
+    finally:
+        # The emulator keeps every session's frames: gigabytes after a run. BENCH_KEEP=1 keeps
+        # the folder (logs, py-spy output).
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+async def run_bench(args: argparse.Namespace, work: Path) -> None:
+    rng = random.Random(args.seed)
     # --database postgresql: a throwaway cluster; the bot's process takes DATABASE_URL from here.
     databases = Databases.start("postgresql", work)[0] if args.database == "postgresql" else None
     if databases is not None:
