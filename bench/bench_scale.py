@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -98,19 +99,41 @@ EMULATOR = (
 async def start_emulator(work_dir: Path) -> EmulatorProcess:
     work_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (nothing else runs yet)
     ready = work_dir / "url.txt"
-    proc = ChildProcess.start(
-        [sys.executable, "-c", EMULATOR, str(work_dir), str(ready)],
-        cwd=REPO,
-        env=child_env({}),
-        log=work_dir / "emulator.log",
+    args = [sys.executable, "-c", EMULATOR, str(work_dir), str(ready)]
+    return await _serving(args, work_dir, ready, "the emulator")
+
+
+async def start_light(
+    work_dir: Path, upstream: str, points: list[tuple[float, float]], size: str
+) -> EmulatorProcess:
+    """bench/light_kling.py in its own process, its masks for ``points`` encoded first."""
+    work_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (nothing else runs yet)
+    ready, listed = work_dir / "url.txt", work_dir / "points.json"
+    listed.write_text(json.dumps(points))
+    args = python_module(
+        "bench.light_kling", "--upstream", upstream, "--size", size, "--points", str(listed)
     )
-    deadline = time.monotonic() + 60
-    while not ready.exists():  # a file appears; there is no event to wait on across processes
+    return await _serving([*args, "--ready", str(ready)], work_dir, ready, "the light Kling")
+
+
+async def _serving(args: list[str], work_dir: Path, ready: Path, what: str) -> EmulatorProcess:
+    proc = ChildProcess.start(args, cwd=REPO, env=child_env({}), log=work_dir / "server.log")
+    deadline = time.monotonic() + 120
+    # A file appears; there is no event to wait on across processes.
+    while not ready.exists():  # noqa: ASYNC240
         if proc.returncode is not None or time.monotonic() > deadline:
             await proc.stop(kill=True)
-            raise RuntimeError(f"the emulator did not start:\n{proc.output()[-2000:]}")
+            raise RuntimeError(f"{what} did not start:\n{proc.output()[-2000:]}")
         await asyncio.sleep(0.05)
-    return EmulatorProcess(proc, ready.read_text().strip())
+    return EmulatorProcess(proc, ready.read_text().strip())  # noqa: ASYNC240
+
+
+def machine_busy() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat), whoever
+    ran: the bench's processes and any other work sharing the machine."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -137,6 +160,9 @@ class PhaseResult:
     db_cpu: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    light_cpu: float = 0.0
+    light_waited: float = 0.0
+    machine_cpu: float = 0.0
     succeeded: list[Fired] = field(default_factory=list)
     refusals: Counter[str] = field(default_factory=Counter)
 
@@ -154,6 +180,8 @@ class World:
         self.rng = random.Random(args.seed)
         self.twin: DiscordTwin
         self.emulator: EmulatorProcess
+        self.light: EmulatorProcess | None = None
+        self.plans: list[dict[int, list[tuple[int, tuple[float, float]]]]] = []
         self.databases: Databases
         self.members: list[tuple[Any, TwinChannel]] = []
         self.channels: list[TwinChannel] = []
@@ -171,8 +199,20 @@ class World:
                     actor = self.twin.member(guild, f"m{g}-{channel.name}-{i}")
                     self.members.append((actor, channel))
         self.emulator = await start_emulator(self.work / "emulator")
+        # Every phase's points are drawn now, so the light Kling can encode their masks first.
+        phases = self.args.rounds * len(self.args.processes.split(","))
+        self.plans = [{c.id: self._slots() for c in self.channels} for _ in range(phases)]
+        if self.args.kling == "light":
+            points = sorted({p for plan in self.plans for s in plan.values() for _, p in s})
+            self.light = await start_light(
+                self.work / "light", self.emulator.base_url, points, self.args.size
+            )
 
     async def stop(self) -> None:
+        if self.light is not None:
+            with contextlib.suppress(Exception):
+                await self.light.proc.stop()
+                print("  " + self.light.proc.output().strip().replace("\n", "\n  "))
         with contextlib.suppress(Exception):
             await self.emulator.stop()
         with contextlib.suppress(Exception):
@@ -184,6 +224,7 @@ class World:
     async def start_bots(self, plan: Sequence[tuple[int, ...]], url: str, phase: str) -> list[Bot]:
         """One `kling-bot run` per entry of ``plan`` (its shard ids of 2); returns once every
         shard has identified on the stand-in."""
+        kling_url = self.light.base_url if self.light else self.emulator.base_url
         await self.twin.wait_until(lambda: not self.twin.gateway.sessions(), 30)
         media = self.work / phase / "media"  # one folder for all the processes of the phase
         bots = []
@@ -195,7 +236,7 @@ class World:
             config.write_text(
                 f'[discord]\napi_base = "{self.twin.api_base}"\nshard_count = {SHARDS}\n'
                 f"shard_ids = {list(ids)}\n"
-                f'[kling]\nprovider = "emulator"\nbase_url = "{self.emulator.base_url}"\n'
+                f'[kling]\nprovider = "emulator"\nbase_url = "{kling_url}"\n'
                 f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{media}"\n'
                 '[logging]\nlevel = "WARNING"\n'
             )
@@ -242,11 +283,11 @@ class World:
 
         await asyncio.gather(*(one(actor, channel) for actor, channel in first.values()))
 
-    async def mark_for(self, duration: float) -> tuple[list[Fired], float]:
+    async def mark_for(self, duration: float, phase: int) -> tuple[list[Fired], float]:
         """Every member marks, waits for the answer, and marks again (cooldown allowing) until
         ``duration``; the marks, and the time the phase's window lasted."""
         loop = asyncio.get_running_loop()
-        slots = {c.id: self._slots() for c in self.channels}
+        slots = {key: list(points) for key, points in self.plans[phase].items()}
         pending: dict[int, tuple[Fired, asyncio.Future[None]]] = {}
         fired: list[Fired] = []
         began = loop.time()
@@ -320,7 +361,10 @@ async def run_phase(world: World, processes: int, video: Path, index: int) -> Ph
         emulator = world.emulator.proc.pid
         emulator0, emulator_wait0 = process_cpu(emulator), waited_for_cpu(emulator)
         db0, driver0 = world.databases.server_cpu(), time.process_time()
-        marks, wall = await world.mark_for(world.args.duration)
+        busy0 = machine_busy()
+        light = world.light.proc.pid if world.light else None
+        light0 = (process_cpu(light), waited_for_cpu(light)) if light else (0.0, 0.0)
+        marks, wall = await world.mark_for(world.args.duration, index)
         for bot in bots:
             bot.cpu = process_cpu(bot.proc.pid) - bot.cpu0
             bot.waited = waited_for_cpu(bot.proc.pid) - bot.wait0
@@ -333,9 +377,12 @@ async def run_phase(world: World, processes: int, video: Path, index: int) -> Ph
             driver_cpu=time.process_time() - driver0,
             emulator_cpu=process_cpu(emulator) - emulator0,
             emulator_waited=waited_for_cpu(emulator) - emulator_wait0,
+            light_cpu=process_cpu(light) - light0[0] if light else 0.0,
+            light_waited=waited_for_cpu(light) - light0[1] if light else 0.0,
             db_cpu=world.databases.server_cpu() - db0,
             load_before=load_before,
             load_after=os.getloadavg(),
+            machine_cpu=machine_busy() - busy0,
         )
     finally:
         await world.stop_bots(bots)
@@ -363,6 +410,16 @@ def report(
         f"(offered at most {offered:.0f} marks/s) on a {args.size} clip; Kling answers at once; "
         "PostgreSQL"
     )
+    if args.kling == "light":
+        print(
+            "  Kling: the light stand-in (bench/light_kling.py) answers add-/delete-/clear-"
+            "selection with a disc mask per point (COCO RLE + PNG at the clip's size, encoded "
+            "before the run), every mask of the frame in each answer as Kling does; it replaces "
+            "only Kling's side: the bot still decodes every mask, draws its boards and stores its "
+            "points; sessions open through the emulator"
+        )
+    else:
+        print("  Kling: the emulator, segmenting every mark's frame on this machine")
     for r in results:
         times = [m.done_at - m.created_at for m in r.succeeded if m.done_at is not None]
         refused = sum(1 for m in r.marks if m.outcome == "refused")
@@ -396,9 +453,27 @@ def report(
             f"{r.emulator_waited:.1f} s for a CPU), PostgreSQL {r.db_cpu:.1f} s CPU; load average "
             f"{_loads(r.load_before)} -> {_loads(r.load_after)}"
         )
+        if args.kling == "light":
+            print(
+                f"    light Kling {r.light_cpu:.1f} s CPU (waited {r.light_waited:.1f} s for a CPU)"
+            )
+        kling = r.emulator_cpu + r.light_cpu
+        print(
+            "    CPU per mark: bot "
+            f"{bot_cpu / done * 1000:.1f} ms, Kling {kling / done * 1000:.1f} ms, driver "
+            f"(stand-in and members) {r.driver_cpu / done * 1000:.1f} ms, PostgreSQL "
+            f"{r.db_cpu / done * 1000:.1f} ms"
+        )
         # Everything of the bench shares this machine's cores: Kling's work (the emulator) too,
         # which in production runs on Kling's machines.
-        everything = bot_cpu + r.emulator_cpu + r.driver_cpu + r.db_cpu
+        everything = bot_cpu + kling + r.driver_cpu + r.db_cpu
+        # Busy time of the whole machine not spent by the bench: other work on these cores.
+        others = max(0.0, r.machine_cpu - everything)
+        print(
+            f"    machine: {r.machine_cpu / r.wall:.2f} of {os.cpu_count()} cores busy, of which "
+            f"the bench {everything / r.wall:.2f} (bots {bot_cpu / r.wall:.2f}) and other work "
+            f"{others / r.wall:.2f}"
+        )
         cores = os.cpu_count() or 1
         print(
             f"    CPU per mark of everything here: {everything / done * 1000:.0f} ms, so at most "
@@ -451,6 +526,14 @@ def main() -> None:
         "--size",
         default="1280x720",
         help="the clip's WIDTHxHEIGHT, each side 720-2160 px as Kling requires (60 frames)",
+    )
+    parser.add_argument(
+        "--kling",
+        choices=("light", "emulator"),
+        default="light",
+        help="light: bench/light_kling.py answers marking's selection calls from masks encoded "
+        "before the run (Kling's work off this machine, as in production); emulator: the Kling "
+        "emulator segments every frame itself, on the same 2 cores as the bot",
     )
     parser.add_argument("--seed", type=int, default=7)
     asyncio.run(main_async(parser.parse_args()))
