@@ -128,12 +128,14 @@ async def _serving(args: list[str], work_dir: Path, ready: Path, what: str) -> E
     return EmulatorProcess(proc, ready.read_text().strip())  # noqa: ASYNC240
 
 
-def machine_busy() -> float:
-    """CPU seconds every core of the machine has spent busy since boot (/proc/stat), whoever
-    ran: the bench's processes and any other work sharing the machine."""
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the machine's cores have spent busy since boot (/proc/stat), whoever ran:
+    the bench's processes and any other work sharing the machine; and the seconds the host of
+    this virtual machine took from them (steal)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]  # user nice system irqs
+    tick = os.sysconf("SC_CLK_TCK")
+    return busy / tick, fields[7] / tick
 
 
 @dataclass
@@ -162,7 +164,11 @@ class PhaseResult:
     load_after: tuple[float, float, float]
     light_cpu: float = 0.0
     light_waited: float = 0.0
+    # The CPU figures cover the whole marking, which ends when the last answer came (or timed
+    # out), a little after the window that the marks/s count.
+    elapsed: float = 1.0
     machine_cpu: float = 0.0
+    steal: float = 0.0
     succeeded: list[Fired] = field(default_factory=list)
     refusals: Counter[str] = field(default_factory=Counter)
 
@@ -361,7 +367,7 @@ async def run_phase(world: World, processes: int, video: Path, index: int) -> Ph
         emulator = world.emulator.proc.pid
         emulator0, emulator_wait0 = process_cpu(emulator), waited_for_cpu(emulator)
         db0, driver0 = world.databases.server_cpu(), time.process_time()
-        busy0 = machine_busy()
+        busy0, started = machine_busy(), time.monotonic()
         light = world.light.proc.pid if world.light else None
         light0 = (process_cpu(light), waited_for_cpu(light)) if light else (0.0, 0.0)
         marks, wall = await world.mark_for(world.args.duration, index)
@@ -382,7 +388,9 @@ async def run_phase(world: World, processes: int, video: Path, index: int) -> Ph
             db_cpu=world.databases.server_cpu() - db0,
             load_before=load_before,
             load_after=os.getloadavg(),
-            machine_cpu=machine_busy() - busy0,
+            elapsed=time.monotonic() - started,
+            machine_cpu=machine_busy()[0] - busy0[0],
+            steal=machine_busy()[1] - busy0[1],
         )
     finally:
         await world.stop_bots(bots)
@@ -442,7 +450,7 @@ def report(
                 m for m in r.succeeded if shard_of(guild_of[m.channel_id], SHARDS) in bot.shard_ids
             ]
             print(
-                f"    bot {bot.name}: {bot.cpu:.1f} s CPU ({bot.cpu / r.wall * 100:.0f}% of a "
+                f"    bot {bot.name}: {bot.cpu:.1f} s CPU ({bot.cpu / r.elapsed * 100:.0f}% of a "
                 f"core; waited {bot.waited:.1f} s for a CPU), {len(own)} marks, "
                 f"{bot.cpu / max(1, len(own)) * 1000:.1f} ms CPU per mark, peak RSS "
                 f"{bot.rss_mib:.0f} MiB"
@@ -470,9 +478,11 @@ def report(
         # Busy time of the whole machine not spent by the bench: other work on these cores.
         others = max(0.0, r.machine_cpu - everything)
         print(
-            f"    machine: {r.machine_cpu / r.wall:.2f} of {os.cpu_count()} cores busy, of which "
-            f"the bench {everything / r.wall:.2f} (bots {bot_cpu / r.wall:.2f}) and other work "
-            f"{others / r.wall:.2f}"
+            f"    machine over the {r.elapsed:.0f} s of marking: "
+            f"{r.machine_cpu / r.elapsed:.2f} of "
+            f"{os.cpu_count()} cores busy, of which the bench {everything / r.elapsed:.2f} (bots "
+            f"{bot_cpu / r.elapsed:.2f}) and other work {others / r.elapsed:.2f}; taken by the "
+            f"host (steal) {r.steal / r.elapsed:.2f}"
         )
         cores = os.cpu_count() or 1
         print(
