@@ -2,8 +2,11 @@
 PostgreSQL database (SPEC §11), and the bot's CPU time per mark.
 
 Processes on loopback: this driver with the Discord stand-in (tests/discord_twin, recommending 2
-shards) and the members; the Kling emulator (bench/load_children.py's, in its own process,
-answering selection calls at once, so the bot's CPU is what bounds the marks); a
+shards) and the members; the Kling emulator (bench/load_children.py's, in its own process)
+and, by default, in front of it the light Kling of bench/light_kling.py (its own process),
+which answers marking's selection calls from masks encoded before the run, so Kling's
+segmentation is off this machine as in production and the bot's CPU is what bounds the marks
+(``--kling emulator``: the emulator segments every mark's frame on these cores); a
 throwaway PostgreSQL cluster (bench/databases.py); and the bot: either ONE process holding both
 shards (``shard_count = 2``, ``shard_ids = [0, 1]``) or TWO processes with shards 0 and 1 of 2,
 one media folder shared. Half the servers are on each shard.
@@ -24,7 +27,8 @@ waits show when the machine, not the bot, was the bound), while CPU time per mar
 depend on the load.
 
 Run: python bench/bench_scale.py [--guilds 4] [--channels 16] [--members 2] [--duration 20]
-     [--rounds 1] [--processes 1,2] [--size 1280x720]; BENCH_KEEP=1 keeps the work folder (logs).
+     [--rounds 1] [--processes 1,2] [--size 1280x720] [--kling light];
+     BENCH_KEEP=1 keeps the work folder (logs).
 """
 
 from __future__ import annotations
