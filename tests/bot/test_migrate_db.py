@@ -5,6 +5,7 @@ copy's refusals and errors one line each, and the URL's password never printed."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import sqlite3
@@ -324,11 +325,13 @@ def other_sqlite(tmp_path: Path, kind: str) -> Path:
     if kind == "not-sqlite":
         path.write_bytes(b"this is a text file, not a database\n" * 50)
     elif kind == "foreign":
-        with sqlite3.connect(path) as conn:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
     elif kind == "older":
         asyncio.run(fill(path))
-        with sqlite3.connect(path) as conn:
+        # Closed here, not whenever it is collected: closing the last connection of a WAL
+        # database checkpoints it into the file, which would change the file mid-test.
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("DELETE FROM schema_version WHERE version = 6")
     return path
 
