@@ -124,7 +124,7 @@ def source(tmp_path: Path) -> Path:
 
 
 def sqlite_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.row_factory = sqlite3.Row
         tables = [
             row[0]
@@ -259,7 +259,7 @@ def test_a_failure_mid_copy_leaves_the_target_empty_with_its_triggers(
     source: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A value PostgreSQL's column cannot take, in a table copied after sessions and jobs.
-    with sqlite3.connect(source) as conn:
+    with contextlib.closing(sqlite3.connect(source)) as conn, conn:
         conn.execute("UPDATE job_events SET at = 'yesterday' WHERE id = 2")
 
     status, out, err = run_cli(capsys, "--from", str(source), "--to", with_password(postgres_url))
@@ -283,7 +283,7 @@ def test_a_failure_mid_copy_leaves_the_target_empty_with_its_triggers(
 def test_a_table_it_does_not_know_stops_it_before_copying(
     source: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with sqlite3.connect(source) as conn:
+    with contextlib.closing(sqlite3.connect(source)) as conn, conn:
         conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
 
     status, _, err = run_cli(capsys, "--from", str(source), "--to", postgres_url)
