@@ -26,10 +26,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from bot.jobs import animate_request
 from bot.kling.emulator import KlingEmulator
-from bot.storage import Job, JobKind, NewJob, Store
-from tests.cogs.delivery_support import result_messages, write_images
+from bot.storage import Job, Store
+from tests.cogs.delivery_support import result_messages, seed_animate_job, write_images
 from tests.crash.killer import Killer
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild
 from tests.processes import ChildProcess, child_env, python_module
@@ -199,23 +198,7 @@ class Fleet:
 
     async def seed_job(self, channel: TwinChannel, requester_id: int) -> Job:
         """A queued animate job, stored the way the submit flow stores one."""
-        store = await Store.open(self.url)
-        try:
-            return await store.create_job(
-                NewJob(
-                    kind=JobKind.ANIMATE,
-                    guild_id=channel.guild_id,
-                    channel_id=channel.id,
-                    requester_id=requester_id,
-                    request=animate_request(
-                        prompt="a slow pan over the two pictures",
-                        image_paths=self.images,
-                        duration="5",
-                    ),
-                )
-            )
-        finally:
-            await store.close()
+        return await seed_animate_job(self.url, channel, requester_id, self.images)
 
     async def stored_job(self, job_id: str) -> Job:
         """The job as the bot's store reads it."""
