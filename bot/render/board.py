@@ -32,9 +32,11 @@ __all__ = [
     "MASK_COLOURS",
     "POINT_FILL",
     "ImageFormat",
+    "MaskLayer",
     "display_size",
     "mask_colour",
     "mask_colours",
+    "mask_layers",
     "paint_masks",
     "render_board",
     "shrink_frame",
@@ -207,13 +209,24 @@ def mask_colours(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> 
     return _choose_colours(image, _locate(image.size, masks))
 
 
-def _paint_object(image: Image.Image, obj: _Object, colour: RGB) -> None:
+@dataclass(frozen=True)
+class MaskLayer:
+    """One object's mask as a transparent picture: what :func:`paint_masks` pastes at ``box``
+    (left, top, right, bottom in the image's pixels), and what the web picker's page draws
+    over its plain frame."""
+
+    object_id: int
+    box: tuple[int, int, int, int]
+    image: Image.Image  # "RGBA", the size of ``box``
+
+
+def _layer(obj: _Object, colour: RGB) -> MaskLayer:
     """Concentric layers, outermost first: the dark ring, the light ring, the solid outline,
     then the tinted frame inside the outline, each over the ones before.
 
     Each layer's silhouette is a ``level`` (0 outside everything, 4 inside the fill); one blur
     of the level map gives every boundary the same soft, anti-aliased edge, and lookup tables
-    turn it into one colour and one alpha for all four layers: one paste, all in C.
+    turn it into one colour and one alpha for all four layers: one picture, all in C.
     """
     light = dilate(obj.region)
     levels = dilate(light).view(np.uint8) + light.view(np.uint8) + obj.region.view(np.uint8)
@@ -223,20 +236,29 @@ def _paint_object(image: Image.Image, obj: _Object, colour: RGB) -> None:
     palette, alphas = _one_pass(colour)
     paint = soft.copy()
     paint.putpalette(palette)  # "L" becomes "P": the level values index the palette
-    image.paste(paint.convert("RGB"), obj.box, soft.point(alphas))
+    layer = paint.convert("RGBA")
+    layer.putalpha(soft.point(alphas))
+    return MaskLayer(obj.object_id, obj.box, layer)
 
 
-def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
-    """Draw each object's mask onto ``image`` in place: translucent fill, outline, halo.
+def mask_layers(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> list[MaskLayer]:
+    """Each object's mask over ``image`` as a :class:`MaskLayer`, in drawing order: translucent
+    fill, outline, halo, cropped to the object.
 
     ``masks`` pairs an ``object_id`` with an ``rle_mask`` mapping or a decoded (h, w) mask of
     any size; masks are scaled to the image. Colours are chosen (see :mod:`bot.render.colours`)
-    from the image as it is before any mask is drawn.
+    from the image as it is, before any mask is drawn, so the layers pasted one after the other
+    over it give the board.
     """
     objects = _locate(image.size, masks)
     colours = _choose_colours(image, objects)
-    for obj in objects:
-        _paint_object(image, obj, colours[obj.object_id])
+    return [_layer(obj, colours[obj.object_id]) for obj in objects]
+
+
+def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
+    """Draw each object's mask onto ``image`` in place (the layers of :func:`mask_layers`)."""
+    for layer in mask_layers(image, masks):
+        image.paste(layer.image, layer.box, layer.image)
 
 
 def _label(
