@@ -108,6 +108,7 @@ class Picker:
         app.router.add_get(PREFIX + "static/{name}", self.static)
         app.router.add_get(PREFIX + "api/state", self.state)
         app.router.add_get(PREFIX + "api/frame/{frame:[0-9]{1,6}}", self.frame)
+        app.router.add_get(PREFIX + "api/masks/{frame:[0-9]{1,6}}", self.masks)
         app.router.add_get(PREFIX + "api/events", self.events)
         app.router.add_post(PREFIX + "api/mark", self.mark)
         app.router.add_post(PREFIX + "api/undo", self.undo)
@@ -166,22 +167,53 @@ class Picker:
         return await picker_state(self.store, checked.session, checked.token, member_name)
 
     async def frame(self, request: web.Request) -> web.Response:
+        """The frame at board size without masks: it never changes, the page keeps it."""
         checked = await self._check(request)
         session = checked.session
         index = clamp_frame(session, int(request.match_info["frame"]))
-        if not session.local_path:
-            raise web.HTTPGone(text=SESSION_ENDED.render(checked.token.locale))
-        masks = await self.store.get_frame_masks(session.id, index)
+        video = self._video(checked)
         try:
-            picture = await self.pictures.get(
-                session_id=session.id, video=Path(session.local_path), frame=index, masks=masks
-            )
+            picture = await self.pictures.frame(session_id=session.id, video=video, frame=index)
         except (MediaError, OSError):
             log.warning(
                 "picker: frame %s of session %s cannot be drawn", index, session.id, exc_info=True
             )
             raise web.HTTPNotFound() from None
         return web.Response(body=picture, content_type="image/jpeg")
+
+    async def masks(self, request: web.Request) -> web.Response:
+        """The frame's masks as overlays the page draws over the frame (`_masks`)."""
+        checked = await self._check(request)
+        session = checked.session
+        index = clamp_frame(session, int(request.match_info["frame"]))
+        version = version_of(session, await self.store.list_points(session.id))
+        try:
+            return web.json_response(await self._masks(checked, index, version))
+        except (MediaError, OSError):
+            log.warning(
+                "picker: masks of frame %s of session %s cannot be drawn",
+                index,
+                session.id,
+                exc_info=True,
+            )
+            raise web.HTTPNotFound() from None
+
+    def _video(self, checked: _Request) -> Path:
+        if not checked.session.local_path:
+            raise web.HTTPGone(text=SESSION_ENDED.render(checked.token.locale))
+        return Path(checked.session.local_path)
+
+    async def _masks(self, checked: _Request, index: int, version: str) -> dict[str, Any]:
+        """``{"frame", "version", "width", "height", "overlays": [{"box", "webp"}]}``: one
+        overlay per object, its box in pixels of a frame ``width`` x ``height``."""
+        session = checked.session
+        overlays = await self.pictures.masks(
+            session_id=session.id,
+            video=self._video(checked),
+            frame=index,
+            masks=await self.store.get_frame_masks(session.id, index),
+        )
+        return {"frame": index, "version": version, **overlays}
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: ``version`` whenever the session's points change."""
@@ -222,55 +254,49 @@ class Picker:
     # ----- changing -----
 
     async def mark(self, request: web.Request) -> web.Response:
-        async def change(checked: _Request, body: dict[str, Any]) -> asyncio.Task[bytes] | None:
+        async def change(checked: _Request, body: dict[str, Any]) -> int | None:
             frame, x, y = body.get("frame"), body.get("x"), body.get("y")
             if not (
                 isinstance(frame, int) and not isinstance(frame, bool) and _unit(x) and _unit(y)
             ):
                 raise UserFacingError(texts.BAD_CLICK)
-            session = checked.session
-            # No board drawn on the way: the page waits for its own picture, drawn from here
-            # on while the answer goes out; the channel's board follows it (_refresh_board).
-            marked = await self.service.mark_points(
-                session.id, points=f"{x:.6f},{y:.6f}", user_id=checked.token.member_id, frame=frame
-            )
-            if not session.local_path:
-                return None
-            return self.pictures.warm(
-                session_id=session.id,
-                video=Path(session.local_path),
-                frame=marked,
-                masks=await self.store.get_frame_masks(session.id, marked),
+            # No board drawn on the way: the answer carries the marked frame's overlays, and the
+            # channel's board follows it (_refresh_board).
+            return await self.service.mark_points(
+                checked.session.id,
+                points=f"{x:.6f},{y:.6f}",
+                user_id=checked.token.member_id,
+                frame=frame,
             )
 
         return await self._change(request, change)
 
     async def undo(self, request: web.Request) -> web.Response:
-        async def change(checked: _Request, body: dict[str, Any]) -> asyncio.Task[bytes] | None:
+        async def change(checked: _Request, body: dict[str, Any]) -> int | None:
             point = body.get("point")
             if point is not None and (not isinstance(point, int) or isinstance(point, bool)):
                 raise UserFacingError(Msg("That point is not on this session's board any more."))
             await self.service.undo(
                 checked.session.id, user_id=checked.token.member_id, point_id=point
             )
-            return None
+            return _shown_frame(checked, body)
 
         return await self._change(request, change)
 
     async def clear(self, request: web.Request) -> web.Response:
-        async def change(checked: _Request, _body: dict[str, Any]) -> asyncio.Task[bytes] | None:
+        async def change(checked: _Request, body: dict[str, Any]) -> int | None:
             await self.service.clear(checked.session.id, user_id=checked.token.member_id)
-            return None
+            return _shown_frame(checked, body)
 
         return await self._change(request, change)
 
     async def _change(
         self,
         request: web.Request,
-        change: Callable[[_Request, dict[str, Any]], Awaitable[asyncio.Task[bytes] | None]],
+        change: Callable[[_Request, dict[str, Any]], Awaitable[int | None]],
     ) -> web.Response:
-        """Check, rate-limit and make `change`; it may return the page's picture being drawn,
-        which the channel's board then waits for (the member at the page is looking at it)."""
+        """Check, rate-limit and make `change`. The answer is the new state, with the masks of
+        the frame `change` returns (the page's frame): the page needs no second request."""
         checked = await self._check(request, header_only=True)
         locale = checked.token.locale
         session = checked.session
@@ -287,7 +313,7 @@ class Picker:
                 return _json_error(
                     429, user_message_for(refused, locale) or str(refused), retryAfter=wait
                 )
-            first = await change(checked, body)
+            frame = await change(checked, body)
         except Exception as error:
             # Refusals carry their own sentence (a UserFacingError, and also storage errors such
             # as the points limit); only an error without one is ours to apologise for.
@@ -302,27 +328,32 @@ class Picker:
                 "Something went wrong on our side (error id `{error_id}`).", error_id=error_id
             )
             return _json_error(500, message.render(locale))
-        self._refresh_board(session.id, after=first)
+        answer = await self._state(checked)
+        if frame is not None:
+            try:
+                answer["masks"] = await self._masks(checked, frame, answer["version"])
+            except (MediaError, OSError, web.HTTPGone):
+                # The change is made; the page asks for the masks and is told what is wrong.
+                log.warning("picker: masks of frame %s not drawn", frame, exc_info=True)
+        # The channel's board after the page's overlays: on a busy machine two drawings at
+        # once would both be late, and the member who clicked is watching the page.
+        self._refresh_board(session.id)
         await self.hub.changed(session.id)
-        return web.json_response(await self._state(checked))
+        return web.json_response(answer)
 
-    def _refresh_board(self, session_id: int, *, after: asyncio.Task[bytes] | None) -> None:
+    def _refresh_board(self, session_id: int) -> None:
         if self.discord is None:
             return
         task = asyncio.create_task(
-            self._board_changed(session_id, after), name=f"picker board refresh {session_id}"
+            self._board_changed(session_id), name=f"picker board refresh {session_id}"
         )
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
 
-    async def _board_changed(self, session_id: int, after: asyncio.Task[bytes] | None) -> None:
+    async def _board_changed(self, session_id: int) -> None:
         discord = self.discord
         if discord is None:  # checked by _refresh_board; kept explicit for the type checker
             return
-        if after is not None:
-            # The page's picture first: on a busy machine two drawings at once would both be
-            # late, and the member who clicked is watching the page. Its failure is the page's.
-            await asyncio.wait([after])
         try:
             await discord.board_changed(session_id)
         except Exception:
@@ -331,6 +362,14 @@ class Picker:
                 session_id,
                 exc_info=True,
             )
+
+
+def _shown_frame(checked: _Request, body: dict[str, Any]) -> int | None:
+    """The frame the page shows (``frame`` in a change's body), whose masks the answer carries."""
+    frame = body.get("frame")
+    if not isinstance(frame, int) or isinstance(frame, bool):
+        return None
+    return clamp_frame(checked.session, frame)
 
 
 def _unit(value: object) -> bool:

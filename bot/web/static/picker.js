@@ -17,10 +17,13 @@
 
   let state = null;          // the last state the server sent
   let frame = 0;             // the frame this page shows (each member moves on their own)
-  let shown = "";            // "frame@version" of the picture on the canvas
-  let picture = null;        // ImageBitmap of that picture
-  let pictureLoads = 0;      // only the newest picture request may draw
-  let loading = "";          // "frame@version" of the picture on its way, if any
+  let shown = "";            // "frame@version" of the frame and masks on the canvas
+  let picture = null;        // ImageBitmap of that frame, without masks
+  let masks = null;          // its masks: {width, height, layers: [{box, bitmap}]}
+  let loads = 0;             // only the newest load may draw
+  let loading = "";          // "frame@version" of the load on its way, if any
+  const frames = new Map();  // frame number -> Promise of its ImageBitmap, newest last
+  const FRAMES_KEPT = 8;
   let heard = null;          // a version announced while this page's own change was out
   let pending = null;        // {x, y} of a click waiting for the server
   let busy = false;
@@ -55,6 +58,15 @@
   function draw() {
     if (picture) {
       ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
+    }
+    if (picture && masks) {
+      // Each object's mask, drawn by the server as the board draws it, cropped to the object.
+      const sx = canvas.width / masks.width;
+      const sy = canvas.height / masks.height;
+      for (const layer of masks.layers) {
+        const [left, top, right, bottom] = layer.box;
+        ctx.drawImage(layer.bitmap, left * sx, top * sy, (right - left) * sx, (bottom - top) * sy);
+      }
     }
     if (state) {
       // Numbered dots sized in CSS pixels, so they stay readable on a phone.
@@ -91,28 +103,69 @@
     }
   }
 
-  async function loadPicture(force) {
+  // The frame never changes with the marks: fetched and decoded once, kept for a while.
+  function framePicture(number) {
+    let found = frames.get(number);
+    if (found) {
+      frames.delete(number);
+    } else {
+      found = call("GET", "api/frame/" + number).then(async (response) => {
+        if (!response.ok) throw new Error("frame " + number + ": " + response.status);
+        return createImageBitmap(await response.blob());
+      });
+      const asked = found;
+      asked.catch(() => {
+        if (frames.get(number) === asked) frames.delete(number);  // asked again next time
+      });
+    }
+    frames.set(number, found);
+    while (frames.size > FRAMES_KEPT) frames.delete(frames.keys().next().value);
+    return found;
+  }
+
+  async function decodeMasks(answer) {
+    const layers = await Promise.all(answer.overlays.map(async (overlay) => {
+      const bytes = Uint8Array.from(atob(overlay.webp), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/webp" }));
+      return { box: overlay.box, bitmap };
+    }));
+    return { width: answer.width, height: answer.height, layers };
+  }
+
+  async function fetchMasks(number) {
+    const response = await call("GET", "api/masks/" + number);
+    if (!response.ok) throw new Error("masks " + number + ": " + response.status);
+    return decodeMasks(await response.json());
+  }
+
+  // Show this page's frame at the state's version: the kept frame picture, and its masks from
+  // `given` (a change's answer carries them) or asked for.
+  async function load(given) {
     if (!state) return;
     const key = frame + "@" + state.version;
-    // The same picture already shown or on its way: asking again would only throw that away.
-    if (!force && (key === shown || key === loading)) return;
-    const mine = ++pictureLoads;
+    // Already shown or on its way: asking again would only throw that away.
+    if (key === shown || key === loading) return;
+    const mine = ++loads;
     loading = key;
+    const number = frame;
     let bitmap;
+    let layers;
     try {
-      const response = await call("GET", "api/frame/" + frame + "?v=" + state.version);
-      if (!response.ok) return;
-      bitmap = await createImageBitmap(await response.blob());
+      [bitmap, layers] = await Promise.all([
+        framePicture(number),
+        given && given.frame === number ? decodeMasks(given) : fetchMasks(number),
+      ]);
     } finally {
-      if (mine === pictureLoads) loading = "";
+      if (mine === loads) loading = "";
     }
-    if (mine !== pictureLoads) return;
+    if (mine !== loads) return;
     if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
       canvas.width = bitmap.width;
       canvas.height = bitmap.height;
       document.documentElement.style.setProperty("--aspect", String(bitmap.width / bitmap.height));
     }
     picture = bitmap;
+    masks = layers;
     shown = key;
     pending = null;
     draw();
@@ -157,13 +210,13 @@
       const remove = document.createElement("button");
       remove.type = "button";
       remove.textContent = T.remove;
-      remove.addEventListener("click", () => change("api/undo", { point: point.id }));
+      remove.addEventListener("click", () => change("api/undo", { point: point.id, frame }));
       item.append(what, remove);
       list.appendChild(item);
     }
   }
 
-  function apply(next) {
+  function apply(next, given) {
     const first = state === null;
     state = next;
     if (first) frame = next.frame;
@@ -175,7 +228,7 @@
     }
     setEnabled();
     document.body.dataset.version = state.version;
-    return loadPicture(false);
+    return load(given);
   }
 
   async function refresh() {
@@ -203,7 +256,7 @@
       const answer = await response.json();
       if (response.ok) {
         say(T.hint, false);
-        await apply(answer);
+        await apply(answer, answer.masks);
       } else {
         pending = null;
         draw();
@@ -231,7 +284,9 @@
     frame = Math.max(0, Math.min(state.totalFrames - 1, target));
     showFrameNumber();
     renderList();
-    loadPicture(false);
+    load(null).catch(() => {
+      if (!dead) say(T.offline, true);
+    });
   }
 
   canvas.addEventListener("click", (event) => {
@@ -249,9 +304,9 @@
     button.addEventListener("click", () => goTo(frame + Number(button.dataset.step)));
   }
   slider.addEventListener("input", () => goTo(Number(slider.value)));
-  undoButton.addEventListener("click", () => change("api/undo", {}));
+  undoButton.addEventListener("click", () => change("api/undo", { frame }));
   clearButton.addEventListener("click", () => {
-    if (window.confirm(T.confirmClear)) change("api/clear", {});
+    if (window.confirm(T.confirmClear)) change("api/clear", { frame });
   });
 
   function listen() {

@@ -166,9 +166,11 @@ async def test_another_members_page_shows_the_point_live(web: WebRig, browser: A
     assert len(await bob.locator("#points li").all_inner_texts()) == 2
 
 
-async def test_a_click_asks_once_for_its_new_state_and_picture(web: WebRig, browser: Any) -> None:
-    """The mark's answer carries the new state: the live event of that same change, which can
-    arrive before the answer, asks for nothing more, and the picture is asked for once."""
+async def test_a_click_makes_one_request_and_its_mask_shows(web: WebRig, browser: Any) -> None:
+    """The mark's answer carries the new state and the frame's masks, and the page keeps the
+    frame it shows: a click is one request. The live event of that same change, which can
+    arrive before the answer, asks for nothing more; another member's change asks for the new
+    state and masks, never the frame again."""
     page = await open_page(browser, web)
     asked: list[str] = []
     page.on(
@@ -179,14 +181,22 @@ async def test_a_click_asks_once_for_its_new_state_and_picture(web: WebRig, brow
             else None
         ),
     )
+    element = await largest_frame_element(page)
+    before = pixels(await element.screenshot())
     version = await page.evaluate("document.body.dataset.version")
     await page.mouse.click(*await point_on(page, *BALL_CENTRE))
     version = await wait_shown(page, not_version=version)
+    after = pixels(await element.screenshot())
+    assert asked == ["mark"], asked
+    change = np.abs(
+        patch(after, *BALL_CENTRE, 0.035, 0.05) - patch(before, *BALL_CENTRE, 0.035, 0.05)
+    )
+    assert change.sum() > 60, change  # the mask is on the page
     # A later change made elsewhere: its live event comes after the click's on the same
     # stream, so once it shows, the page has handled everything the click caused.
     await web.rig.service.mark(web.session_id, points="0.72,0.35", user_id=BOB)
     await wait_shown(page, not_version=version)
-    assert asked == ["mark", "frame/0", "state", "frame/0"], asked
+    assert asked == ["mark", "state", "masks/0"], asked
 
 
 async def test_undo_and_clear_from_the_page(web: WebRig, browser: Any) -> None:
@@ -220,6 +230,18 @@ async def test_frame_navigation_marks_the_frame_shown(web: WebRig, browser: Any)
     await page.wait_for_function(
         "() => document.getElementById('frame').dataset.shown.startsWith('30@')"
     )
+    await page.click("[data-step='-10']")
+    await page.wait_for_function(
+        "() => document.getElementById('frame').dataset.shown.startsWith('20@')"
+    )
+    # Back to a frame seen before: its masks are asked for, the frame picture is kept.
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url.split("/api/", 1)[-1]))
+    await page.fill("#slider", "30")
+    await page.wait_for_function(
+        "() => document.getElementById('frame').dataset.shown.startsWith('30@')"
+    )
+    assert asked == ["masks/30"], asked
     await page.click("[data-step='-10']")
     await page.wait_for_function(
         "() => document.getElementById('frame').dataset.shown.startsWith('20@')"

@@ -14,7 +14,7 @@ from bot.web.server import CSP
 from tests.bot.editing.conftest import BALL_CENTRE, HEIGHT, WIDTH
 from tests.bot.web.conftest import ALICE, BOB, SIGNING_KEY, WebRig
 
-READS = ["", "static/picker.js", "static/picker.css", "api/state", "api/frame/0"]
+READS = ["", "static/picker.js", "static/picker.css", "api/state", "api/frame/0", "api/masks/0"]
 CHANGES = [
     ("api/mark", {"frame": 0, "x": BALL_CENTRE[0], "y": BALL_CENTRE[1]}),
     ("api/undo", {}),
@@ -246,6 +246,7 @@ async def test_every_response_carries_csp_and_no_store(web: WebRig) -> None:
         for method, url in [
             ("GET", web.api("") + f"?t={token}"),
             ("GET", web.api("api/frame/3") + f"?t={token}"),
+            ("GET", web.api("api/masks/3") + f"?t={token}"),
             ("GET", web.api("api/state")),  # 403
             ("GET", web.base_url + "/nowhere"),  # 404
             ("GET", web.base_url + "/healthz"),
