@@ -39,6 +39,7 @@ EMULATOR_NICE = 10
 # its drawing of 200 members' previews takes a whole core of a 2-core machine and stretches
 # Kling's time far past the 1-3 s the bench sets. The bot handles a smaller preview the same way.
 PREVIEW_MAX_SIDE = 320
+RENDER_PROCESSES = 2
 
 
 async def _records(request: web.Request) -> web.Response:
@@ -52,6 +53,9 @@ async def serve_emulator(work_dir: Path, ready: Path, seconds_per_stage: float) 
         seconds_per_stage=seconds_per_stage,
         work_dir=work_dir,
         preview_max_side=PREVIEW_MAX_SIDE,
+        # Previews rendered on threads would hold the GIL and slow the file downloads the bot
+        # makes next (Kling's CDN serves them from other machines).
+        render_processes=RENDER_PROCESSES,
     )
     emulator.app["bench_emulator"] = emulator
     emulator.app.router.add_get(RECORDS_ROUTE, _records)

@@ -52,6 +52,11 @@ class EmulatorConfig:
     public_base_url: str | None = None
     # Longest side of preview-selection videos and covers (results keep the input's size).
     preview_max_side: int = 1280
+    # Processes that render preview videos; 0 renders them on threads of the emulator's own
+    # process. Rendering holds the GIL most of the time, so on threads it slows every other
+    # request the emulator serves (file downloads included) far beyond what Kling's servers
+    # and CDN would: load benchmarks give it processes of its own.
+    render_processes: int = 0
     # Long side of multi-image2video clips. At 1280 the short side of 16:9 and 9:16 is 720, so
     # a clip is itself a valid Multi-Elements input; tests lower it for speed.
     image2video_long_side: int = 1280

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +40,7 @@ class EmulatorRuntime:
         self.files_dir = self.work_dir / "files"
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.http: aiohttp.ClientSession | None = None
+        self._renderers: ProcessPoolExecutor | None = None
         # Filled in once the server is listening, so links work outside a request too.
         self.bound_base_url: str | None = None
 
@@ -50,11 +54,28 @@ class EmulatorRuntime:
     async def start(self) -> None:
         self.http = aiohttp.ClientSession()
 
+    async def render(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` off the event loop: in a render process when the config asks
+        for them (``function`` and its arguments must then pickle), else on a thread."""
+        if self.config.render_processes <= 0:
+            return await asyncio.to_thread(function, *args)
+        if self._renderers is None:
+            # Not fork: this process has threads (the loop's executor) that a fork would copy
+            # mid-lock.
+            self._renderers = ProcessPoolExecutor(
+                max_workers=self.config.render_processes,
+                mp_context=multiprocessing.get_context("forkserver"),
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._renderers, function, *args)
+
     async def stop(self) -> None:
         for task in list(self.background):
             task.cancel()
         if self.background:
             await asyncio.gather(*self.background, return_exceptions=True)
+        if self._renderers is not None:
+            await asyncio.to_thread(self._renderers.shutdown, wait=True, cancel_futures=True)
+            self._renderers = None
         if self.http is not None:
             await self.http.close()
         if self._own_work_dir:

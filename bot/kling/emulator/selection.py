@@ -267,7 +267,7 @@ async def preview_selection(request: web.Request) -> web.Response:
         video, video_url = runtime.new_file(stem + ".mp4")
         cover, cover_url = runtime.new_file(stem + ".png")
         tracking, tracking_url = runtime.new_file(stem + ".json")
-        await asyncio.to_thread(
+        await runtime.render(
             render_preview,
             session.video_path,
             0,

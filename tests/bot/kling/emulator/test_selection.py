@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 from typing import Any
 
 import aiohttp
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.kling import CreateEditTask, KlingClient, NotFoundError
-from bot.kling.emulator import KlingEmulator
+from bot.kling import CreateEditTask, KlingClient, NotFoundError, make_provider
+from bot.kling.emulator import KlingEmulator, ManualClock
 from bot.masks import decode_rle
 from bot.media import probe_video
 
@@ -173,6 +174,34 @@ async def test_preview_serves_overlay_video_cover_and_tracking(
     assert [f["frame_index"] for f in frames] == list(range(FRAMES))
     last = frames[-1]["rle_mask_list"][0]["rle_mask"]
     assert iou(decode_rle(last), box_mask(red_box(FRAMES - 1))) > 0.85
+
+
+async def test_a_preview_rendered_in_a_render_process_is_the_same_preview(
+    clock: ManualClock, file_server: str, http: aiohttp.ClientSession
+) -> None:
+    async def preview_files(render_processes: int) -> tuple[bytes, Any]:
+        async with KlingEmulator(
+            clock=clock, preview_max_side=320, render_processes=render_processes
+        ) as emulator:
+            client = KlingClient(http, make_provider("emulator", base_url=emulator.base_url))
+            session = await client.init_selection(video_url=f"{file_server}/scene.mp4")
+            await client.add_selection(session.session_id, 0, [centre(red_box(0))])
+            preview = await client.preview_selection(session.session_id)
+            assert preview.video_cover and preview.tracking_output
+            rendered_by = await emulator.runtime.render(os.getpid)
+            assert (rendered_by != os.getpid()) == (render_processes > 0)
+            async with http.get(preview.video_cover) as response:
+                cover = await response.read()
+            async with http.get(preview.tracking_output) as response:
+                return cover, json.loads(await response.read())
+
+    on_threads = await preview_files(0)
+    in_processes = await preview_files(1)
+    assert in_processes[1]["frames"] == on_threads[1]["frames"]
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(in_processes[0]))),
+        np.asarray(Image.open(io.BytesIO(on_threads[0]))),
+    )
 
 
 async def test_result_video_can_start_a_new_session_by_video_id(
