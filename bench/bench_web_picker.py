@@ -16,17 +16,22 @@ benchmark injects (the shipped page has no test hook): a capturing click listene
 then, on every animation frame (requestAnimationFrame), the probe reads the canvas pixels at four
 spots over the square away from the clicked point and compares them with the same spots just
 before the click. MASK VISIBLE is the first animation frame in which at least three of the four
-spots changed clearly (the translucent fill). The moment the page drew that picture (it sets
-`data-shown` on the canvas right after drawing; a MutationObserver notes it) is reported as well.
+spots changed clearly (the translucent fill). The moment the page drew the frame with the new
+masks (it sets `data-shown` on the canvas right after drawing; a MutationObserver notes it) is
+reported as well, and so is when the browser finished decoding the masks (the probe wraps
+`createImageBitmap` and notes when each decoding resolves).
 
 Kling's share of a click is the time the emulator spent on the selection call the click made (its
 own record of each call, latency included: the page's mark request waits for it, so all of it is
 on the click's path; the call is found by session, frame and time, page time being turned into
 wall-clock time with performance.timeOrigin and the page's clock offset measured before each
 click). The bot's share is the rest: the page's request, the bot's checks, database and board
-bookkeeping, the answer, the picture request (the frame drawn with its masks and encoded as a
-JPEG by the bot), the browser decoding and drawing it, and the wait for the next animation frame
-(at most ~17 ms); it is split step by step with the page's Resource Timing of its two requests.
+bookkeeping, the frame's mask overlays drawn by the bot and carried by the answer (the page
+keeps the frame's plain picture, fetched when it moved to that frame, so a click is that one
+request), the browser decoding the overlays and drawing frame and overlays, and the wait for the
+next animation frame (at most ~17 ms); it is split step by step with the page's Resource Timing
+of the mark request and the decoding times. A page request for masks or a frame after a click
+would be a second round trip: they are counted and printed.
 
 The bot's CPU time per click (all its threads, from the kernel's scheduler statistics) is
 printed too, from before the click until every page shows the new state and the Discord board
@@ -86,6 +91,13 @@ CHANGED = 60.0  # sum over R, G, B of a spot's mean change: the fill moves it by
 SPOTS_NEEDED = 3
 
 PROBE = """
+// When each decoding the page asks for is done (the masks' overlays, and frame pictures).
+window.__benchDecoded = [];
+const __benchCreateImageBitmap = window.createImageBitmap.bind(window);
+window.createImageBitmap = (...args) => __benchCreateImageBitmap(...args).then((bitmap) => {
+  window.__benchDecoded.push(performance.now());
+  return bitmap;
+});
 window.__benchProbe = {
   result: null,
   arm(spots, changedBy, needed) {
@@ -124,18 +136,22 @@ window.__benchProbe = {
           observer.disconnect();
           const seen = { origin: performance.timeOrigin, clicked, visible: now,
                          drawn: drawn === null ? now : drawn, changes: changes() };
-          // The page's requests since the click (Resource Timing): the mark, then the picture.
-          // Chromium may add a request's entry a little after its response was used: wait.
-          const span = (part) => {
-            const found = performance.getEntriesByType("resource")
-              .filter((e) => e.name.includes(part) && e.startTime >= clicked);
-            const last = found[found.length - 1];
-            return last ? [last.startTime, last.responseEnd] : null;
-          };
+          // The page's requests since the click (Resource Timing): the mark, and any other
+          // (a second round trip). Chromium may add a request's entry a little after its
+          // response was used: wait.
+          const since = (part) => performance.getEntriesByType("resource")
+            .filter((e) => e.name.includes(part) && e.startTime >= clicked);
           const finish = (tries) => {
-            seen.mark = span("/api/mark");
-            seen.picture = span("/api/frame/");
-            if ((seen.mark && seen.picture) || tries === 0) probe.result = seen;
+            const marks = since("/api/mark");
+            const last = marks[marks.length - 1];
+            seen.mark = last ? [last.startTime, last.responseEnd] : null;
+            seen.others = since("/api/masks/").length + since("/api/frame/").length;
+            if (seen.mark) {
+              const decoded = window.__benchDecoded.filter(
+                (t) => t >= seen.mark[1] && t <= seen.drawn);
+              seen.decoded = decoded.length ? Math.max(...decoded) : seen.mark[1];
+            }
+            if (seen.mark || tries === 0) probe.result = seen;
             else setTimeout(() => finish(tries - 1), 20);
           };
           finish(100);
@@ -155,12 +171,13 @@ class Click:
     member: int
     frame: int
     total: float  # click -> first animation frame showing the mask
-    drawn: float  # click -> the page drew the picture with the mask
+    drawn: float  # click -> the page drew the frame with the new masks
     kling: float
     parts: dict[str, float]  # the bot's share, step by step (PARTS)
     calls: int  # this click's add-selection calls the emulator saw
     clicked_at: float  # wall clock
     change: float  # the probe's deciding spot change (sum over R, G, B) when it saw the mask
+    others: int  # the page's requests for masks or frames after the click (a second trip)
     cpu: float = 0.0  # the bot's CPU seconds for the click and all it caused
 
     @property
@@ -168,27 +185,26 @@ class Click:
         return max(0.0, self.total - self.kling)
 
 
-# The bot's share of a click, step by step, from the page's Resource Timing of its two requests.
+# The bot's share of a click, step by step, from the page's Resource Timing of its mark request
+# and the probe's decoding times.
 PARTS = (
     "click -> mark request sent",
-    "mark request, less Kling",
-    "answer -> picture requested",
-    "picture request (drawn by the bot)",
-    "picture received -> drawn",
+    "mark request, less Kling (+ overlays)",
+    "answer -> overlays decoded",
+    "decoded -> drawn",
     "drawn -> next frame",
 )
 
 
 def parts_of(result: dict[str, Any], kling: float) -> dict[str, float]:
-    mark, picture = result["mark"], result["picture"]
-    if mark is None or picture is None:
-        raise RuntimeError(f"the page's requests after the click were not seen: {result}")
+    mark = result["mark"]
+    if mark is None:
+        raise RuntimeError(f"the page's mark request after the click was not seen: {result}")
     marks = [
         result["clicked"],
         mark[0],
         mark[1],
-        picture[0],
-        picture[1],
+        result["decoded"],
         result["drawn"],
         result["visible"],
     ]
@@ -422,6 +438,7 @@ async def run_clicks(
                 adds,
                 start,
                 deciding,
+                int(result["others"]),
             )
         )
         version = await wait_showing(page, frame)
@@ -508,24 +525,28 @@ def report(
         f"load average (1, 5, 15 min) at start, before the clicks, after: {' | '.join(loads)} "
         f"({os.cpu_count()} cores)"
     )
-    print(f"{'step':<40}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    print(f"{'step':<44}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     rows = [
         ("click -> mask visible on the page", [c.total for c in clicks]),
         ("  of which Kling", [c.kling for c in clicks]),
         ("  of which the bot", [c.bot for c in clicks]),
         *((f"    {part}", [c.parts[part] for c in clicks]) for part in PARTS),
-        ("click -> picture drawn on canvas", [c.drawn for c in clicks]),
+        ("click -> frame and masks drawn", [c.drawn for c in clicks]),
         ("bot CPU time per click (all it causes)", [c.cpu for c in clicks]),
     ]
     for name, values in rows:
         print(
-            f"{name:<40}{len(values):>5}{percentile(values, 0.5) * 1000:>10.1f}"
+            f"{name:<44}{len(values):>5}{percentile(values, 0.5) * 1000:>10.1f}"
             f"{percentile(values, 0.99) * 1000:>10.1f}{max(values) * 1000:>10.1f}"
         )
     print(
         f"mask seen when {SPOTS_NEEDED} of {len(SPOTS)} spots over the square changed by more "
         f"than {CHANGED:g} (sum over R, G, B); the deciding change was "
         f"{min(c.change for c in clicks):.0f} at least"
+    )
+    print(
+        f"requests for masks or frames after a click (a second round trip): "
+        f"{sum(c.others for c in clicks)} in {len(clicks)} clicks"
     )
     bot_p99 = percentile([c.bot for c in clicks], 0.99)
     print(
