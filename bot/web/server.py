@@ -2,8 +2,9 @@
 public URL is configured, the picker.
 
 Every response, errors included, carries a strict Content-Security-Policy (the page loads only
-its own script and style and talks only to this server), ``Cache-Control: no-store`` (pages and
-pictures are personal and change with every click) and ``Referrer-Policy: no-referrer`` (the
+its own script and style and talks only to this server), ``Cache-Control: no-store`` (pages,
+frames and masks are personal, and masks change with every click; the page keeps the frames it
+needs itself) and ``Referrer-Policy: no-referrer`` (the
 token in the page's URL never leaves in a Referer header).
 """
 
