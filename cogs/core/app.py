@@ -34,6 +34,7 @@ from cogs.core.runtime import Services, close_services, open_services
 from cogs.core.stale_clicks import FinishedCards, answer_unheard, note_unheard
 from cogs.core.translator import KlingTranslator
 from cogs.core.tree import KlingTree
+from cogs.editing.board_messages import BoardMessages
 from cogs.editing.web_side import DiscordPickerSide
 from cogs.jobs.delivery import DiscordDeliverer
 from cogs.jobs.job_cards import JobCards
@@ -87,6 +88,7 @@ class KlingBot(commands.AutoShardedBot):
         # Tests pass ones with their own clock.
         self.cooldowns = Cooldowns() if cooldowns is None else cooldowns
         self.finished_cards = FinishedCards()
+        self.board_messages = BoardMessages()
         self.http_session: aiohttp.ClientSession | None = None
         self.services: Services | None = None
         self.deliverer = DiscordDeliverer(self, retention_days=config.storage.retention_days)

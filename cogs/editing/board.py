@@ -27,6 +27,7 @@ from cogs.core.kling_group import editing_service, store_of
 from cogs.core.languages import channel_locale, server_locale
 from cogs.core.replies import send_reply
 from cogs.editing.board_buttons import BoardButton
+from cogs.editing.board_messages import board_messages
 
 if TYPE_CHECKING:
     from bot.storage import Session
@@ -326,21 +327,45 @@ async def update_board(
     *,
     respond: Respond | None = None,
 ) -> discord.Message | None:
-    """Show `board` on the session's board message (fetched unless the caller has it; `respond`
-    is only used when `message` is the board)."""
+    """Show `board` on the session's board message (the caller's, else the one this bot edited
+    last, else fetched; `respond` is only used when `message` is the board)."""
+    known = board_messages(client)
     if message is not None and message.id == session.board_message_id:
         target: discord.Message | None = message
     else:
-        target, respond = await fetch_board_message(client, session), None
+        respond = None
+        target = known.get(session.id, session.board_message_id)
+        if target is not None:
+            try:
+                return await _show_and_keep(client, session, board, target, None)
+            except discord.NotFound:
+                known.forget(session.id)  # deleted since: fetching tells whether it is gone
+        target = await fetch_board_message(client, session)
     if target is None:
         return None
-    return await show_board(
+    return await _show_and_keep(client, session, board, target, respond)
+
+
+async def _show_and_keep(
+    client: discord.Client,
+    session: Session,
+    board: BoardView,
+    target: discord.Message,
+    respond: Respond | None,
+) -> discord.Message:
+    edited = await show_board(
         target,
         board,
         server_locale(client, session.guild_id),
         emulator=on_emulator(client),
         respond=respond,
     )
+    # An edit through an interaction answers with no message: the one in hand still has the
+    # video attachment the next edit keeps.
+    board_messages(client).remember(
+        session.id, edited if isinstance(edited, discord.Message) else target
+    )
+    return edited
 
 
 async def usable_session(interaction: discord.Interaction, session_id: int) -> Session | None:

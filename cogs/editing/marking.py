@@ -8,6 +8,7 @@ so a refusal is private; all of them are refused in a channel where the bot is d
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -55,13 +56,16 @@ async def run_board_change(
     # The change waits for the session's earlier Kling calls (if it calls Kling); the board's
     # lock is only taken to edit the message, so a frame move never waits behind a mark.
     board = await change(session)
-    await publish_board(interaction.client, session, board, lock)
     # The member who acted reads this answer: their language.
     locale = member_locale(interaction)
     text = describe(board).render(locale)
     if session.board_message_id:
         text += "\n" + translate(locale, "[Open the board]({link})", link=_link(session))
-    await interaction.followup.send(text, file=board_file(board, locale), ephemeral=True)
+    # The answer and the channel's board are independent Discord calls: one round trip, not two.
+    await asyncio.gather(
+        publish_board(interaction.client, session, board, lock),
+        interaction.followup.send(text, file=board_file(board, locale), ephemeral=True),
+    )
 
 
 def _count_on(board: BoardView) -> int:

@@ -51,9 +51,8 @@ async def test_frame_moves_are_answered_while_marks_wait_for_kling(kling_world: 
         assert "Marked frame 0: 2 point(s)" in second_reply.content
 
         # The marks did not take the board back to frame 0: it stays where Carol moved it,
-        # and shows both marks (edited before the second member was answered).
-        text = world.twin.find_message(board.id).text
-        assert "Frame 31 / 59" in text and "0 (2 pt)" in text
+        # and shows both marks (edited while the second member is answered).
+        await world.board(predicate=lambda m: "Frame 31 / 59" in m.text and "0 (2 pt)" in m.text)
         stored = await bot.editing.active_session(world.guild.id, world.channel.id)
         assert stored is not None and stored.current_frame == 31
         calls = [r for r in faults.records if r.endpoint == "add-selection"]

@@ -1,0 +1,41 @@
+"""A board changed by slash commands is edited without fetching its message again each time."""
+
+from __future__ import annotations
+
+from tests.cogs.harness import KlingWorld, kling_world
+
+__all__ = ["kling_world"]
+
+
+def _board_reads(world: KlingWorld, board_id: int) -> int:
+    path = f"/channels/{world.channel.id}/messages/{board_id}"
+    return sum(1 for r in world.twin.requests if r.method == "GET" and r.path.endswith(path))
+
+
+async def test_frame_commands_edit_the_board_without_fetching_it_each_time(
+    kling_world: KlingWorld,
+) -> None:
+    world = kling_world
+    async with world.bot():
+        board = await world.open_board()
+        for frame in (10, 20, 30):
+            reply = await (await world.alice.slash("kling frame", frame=frame)).response()
+            assert f"The board shows frame {frame}" in reply.content
+            await world.board(predicate=lambda m, f=frame: f"Frame {f} / 59" in m.text)
+        # The first edit may read the message (to keep its video); later ones reuse what the
+        # last edit returned.
+        assert _board_reads(world, board.id) <= 1
+        assert "Source video" in world.twin.find_message(board.id).text
+
+
+async def test_a_deleted_board_does_not_break_the_next_command(kling_world: KlingWorld) -> None:
+    world = kling_world
+    async with world.bot():
+        board = await world.open_board()
+        reply = await (await world.alice.slash("kling frame", frame=5)).response()
+        assert "The board shows frame 5" in reply.content
+        world.twin.delete_message(world.twin.find_message(board.id))
+        reply = await (await world.bob.slash("kling frame", frame=6)).response()
+        # The member still gets the board privately; nothing claims an error.
+        assert "The board shows frame 6" in reply.content
+        assert "went wrong" not in reply.content
