@@ -360,11 +360,12 @@ async def _show_and_keep(
         emulator=on_emulator(client),
         respond=respond,
     )
-    # An edit through an interaction answers with no message: the one in hand still has the
-    # video attachment the next edit keeps.
-    board_messages(client).remember(
-        session.id, edited if isinstance(edited, discord.Message) else target
-    )
+    # Never keep a message tied to an interaction: editing it later would go through that
+    # interaction (its token expires, and it would answer the click again). The plain message
+    # in hand still has the video attachment the next edit keeps.
+    kept = edited if respond is None else target
+    if not isinstance(kept, discord.InteractionMessage):
+        board_messages(client).remember(session.id, kept)
     return edited
 
 

@@ -39,3 +39,20 @@ async def test_a_deleted_board_does_not_break_the_next_command(kling_world: Klin
         # The member still gets the board privately; nothing claims an error.
         assert "The board shows frame 6" in reply.content
         assert "went wrong" not in reply.content
+
+
+async def test_a_later_command_does_not_edit_the_board_through_an_earlier_click(
+    kling_world: KlingWorld,
+) -> None:
+    world = kling_world
+    async with world.bot():
+        board = await world.open_board()
+        click = await world.alice.click(world.twin.find_message(board.id), "▶ +1")
+        await world.twin.wait_until(lambda: bool(click.record.answered_at))
+        answers = len(click.record.answered_at)
+        for frame in (12, 24):
+            reply = await (await world.bob.slash("kling frame", frame=frame)).response()
+            assert f"The board shows frame {frame}" in reply.content
+            await world.board(predicate=lambda m, f=frame: f"Frame {f} / 59" in m.text)
+        # The click was answered once; the commands edited the board as the bot.
+        assert len(click.record.answered_at) == answers
