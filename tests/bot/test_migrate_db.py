@@ -1,126 +1,37 @@
 """`kling-bot migrate-db`: a bot's SQLite file, filled through the Store, copied into a real
-throwaway PostgreSQL database through the command line; every row of every table compared, the
-copy's refusals and errors one line each, and the URL's password never printed."""
+throwaway PostgreSQL database through the command line; every row of every table compared, a
+target that already holds bot data left as it was, a failed copy leaving nothing behind, and the
+target taken from DATABASE_URL."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import math
 import sqlite3
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 
-from bot.cli import main
-from bot.health import heartbeat_path, write_heartbeat
-from bot.storage import JobKind, JobState, NewJob, NewSession, Store, VideoInfo
+from bot.storage import JobKind, JobState, NewJob, Store
+from tests.bot.migrate_db_support import (
+    ALICE,
+    AWKWARD,
+    GUILD,
+    ORDER,
+    OTHER_GUILD,
+    digest,
+    postgres_rows,
+    run_cli,
+    session,
+    source,
+    with_password,
+)
 from tests.bot.storage.conftest import ManualClock
-from tests.postgres import SUPERUSER, PostgresCluster, find_bin_dir
 
-GUILD = 1_234_567_890_123_456_789  # 63-bit Discord ids
-OTHER_GUILD = 9_223_372_036_854_775_807  # the largest 63-bit id
-ALICE = 987_654_321_098_765_432
-PASSWORD = "Pa:ss@w%rd/42"  # characters a URL must escape
-QUOTED_PASSWORD = "Pa%3Ass%40w%25rd%2F42"
-# Coordinates whose last bits a 32-bit or decimal round trip would change.
-AWKWARD = [
-    (0.1 + 0.2, 1 / 3),
-    (math.nextafter(0.5, 1.0), 5e-324),
-    (0.9999999999999999, 2.220446049250313e-16),
-    (0.0, 1.0),
-]
-
-
-def with_password(url: str) -> str:
-    """The test cluster trusts loopback, so any password is accepted: and must never show."""
-    parts = urlsplit(url)
-    netloc = f"{parts.username}:{QUOTED_PASSWORD}@{parts.hostname}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    status = main(["migrate-db", *args])
-    out, err = capsys.readouterr()
-    for text in (out, err):
-        assert PASSWORD not in text and QUOTED_PASSWORD not in text
-        assert "Traceback" not in text
-    return status, out, err
-
-
-def session(channel: int, *, emoji: str = "") -> NewSession:
-    return NewSession(
-        guild_id=GUILD,
-        channel_id=channel,
-        created_by=ALICE,
-        video=VideoInfo(fps=29.97002997002997, width=1920, height=1080, total_frame=301,
-                        duration=10.043366666666667),
-        source_message_id=OTHER_GUILD - channel,
-        source_url=f"https://cdn.example/clip{emoji}.mp4",
-        source_attachment_id=None,
-        local_path=f"/media/séance {emoji}.mp4",
-    )  # fmt: skip
-
-
-async def fill(path: Path) -> None:
-    """Everything the bot keeps, written the way the bot writes it."""
-    clock = ManualClock(1_760_000_000.123456)
-    store = await Store.open(path, clock=clock)
-    try:
-        first = await store.start_session(session(111, emoji="🎬✨"))
-        second = await store.start_session(session(222))
-        await store.add_points(first.id, 0, AWKWARD[:2], added_by=ALICE, masks=[{"rle": "a"}])
-        await store.add_points(first.id, 7, AWKWARD[2:], added_by=OTHER_GUILD)
-        await store.set_frame_masks(second.id, 3, [{"rle": "🙂", "size": [1080, 1920]}])
-        await store.set_kling_session(
-            first.id, kling_session_id="k-1", expires_at=1_760_003_600.5, normalized_video=None
-        )
-        await store.end_session(second.id)
-        third = await store.start_session(session(222))  # a new active one where one ended
-        await store.mark_selection_unsure(third.id)
-        jobs = []
-        for n, kind in enumerate([JobKind.EDIT_REMOVAL, JobKind.EDIT_SWAP, JobKind.ANIMATE]):
-            clock.now += 1.5
-            jobs.append(
-                await store.create_job(
-                    NewJob(kind, GUILD, 111, ALICE, {"prompt": f"ünïcode 🚗 {n}"}, first.id)
-                )
-            )
-        done, failed, _waiting = jobs
-        for to in (JobState.SUBMITTING, JobState.SUBMITTED):
-            clock.now += 0.25
-            await store.transition_job(done.id, from_states=list(JobState), to=to)
-        await store.transition_job(
-            done.id, from_states=[JobState.SUBMITTED], to=JobState.SUCCEEDED,
-            detail="Kling finished", units=0.7000000000000001, kling_task_id="task-1",
-            result_url="https://kling.example/r.mp4",
-        )  # fmt: skip
-        await store.claim_delivery(done.id)
-        await store.mark_delivered(done.id, OTHER_GUILD - 1)
-        await store.transition_job(
-            failed.id, from_states=[JobState.QUEUED], to=JobState.FAILED, detail="refused: 🙅"
-        )
-        await store.update_settings(
-            GUILD, submit_role_id=OTHER_GUILD, daily_jobs_per_member=None, default_mode="pro",
-            disabled_channels={333, OTHER_GUILD},
-        )  # fmt: skip
-        await store.update_settings(OTHER_GUILD, sessions_in_threads=True)
-        await store.get_or_create_secret("picker-signing-key", lambda: "s3cret-ключ")
-    finally:
-        await store.close()
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "kling-bot.sqlite3"
-    asyncio.run(fill(path))
-    return path
+__all__ = ["source"]  # fixtures pytest finds here by name
 
 
 def sqlite_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -141,38 +52,9 @@ def sqlite_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
         return found
 
 
-async def postgres_rows(url: str, tables: list[str], keys: dict[str, str]) -> dict[str, Any]:
-    conn = await asyncpg.connect(url)
-    try:
-        found = {}
-        for table in tables:
-            query = f'SELECT * FROM "{table}" ORDER BY {keys[table]}'  # noqa: S608
-            found[table] = [dict(row) for row in await conn.fetch(query)]
-        return found
-    finally:
-        await conn.close()
-
-
 def bits(value: Any) -> Any:
     """Floats by their 64 bits (== would take -0.0 for 0.0), everything else as it is."""
     return ("float", struct.pack("<d", value)) if isinstance(value, float) else value
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# The order SQLite numbered each table's rows in, as a PostgreSQL ORDER BY.
-ORDER = {
-    "sessions": "id",
-    "points": "id",
-    "frame_masks": "session_id, frame_index",
-    "jobs": "seq",
-    "job_events": "id",
-    "guild_settings": "guild_id",
-    "disabled_channels": "guild_id, channel_id",
-    "bot_secrets": "name",
-}
 
 
 def test_round_trip_copies_every_row_of_every_table_exactly(
@@ -280,142 +162,6 @@ def test_a_failure_mid_copy_leaves_the_target_empty_with_its_triggers(
     asyncio.run(new_job_logs_its_event())
 
 
-def test_a_table_it_does_not_know_stops_it_before_copying(
-    source: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with contextlib.closing(sqlite3.connect(source)) as conn, conn:
-        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-
-    status, _, err = run_cli(capsys, "--from", str(source), "--to", postgres_url)
-
-    assert status == 2
-    assert err == (
-        "kling-bot migrate-db: the source has a table notes that the PostgreSQL schema lacks: "
-        "migrate-db does not know how to copy it\n"
-    )
-    rows = asyncio.run(postgres_rows(postgres_url, ["sessions"], ORDER))
-    assert rows["sessions"] == []
-
-
-def test_a_target_with_tables_that_are_not_the_bots_is_refused(
-    source: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    async def add_table() -> None:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            await conn.execute("CREATE TABLE invoices (id BIGINT PRIMARY KEY)")
-        finally:
-            await conn.close()
-
-    asyncio.run(add_table())
-
-    status, _, err = run_cli(capsys, "--from", str(source), "--to", postgres_url)
-
-    assert status == 2
-    assert err == (
-        "kling-bot migrate-db: the PostgreSQL database has a table invoices that is not the "
-        "bot's: give migrate-db a database of its own\n"
-    )
-    rows = asyncio.run(postgres_rows(postgres_url, ["sessions"], ORDER))
-    assert rows["sessions"] == []
-
-
-def other_sqlite(tmp_path: Path, kind: str) -> Path:
-    path = tmp_path / f"{kind}.sqlite3"
-    if kind == "not-sqlite":
-        path.write_bytes(b"this is a text file, not a database\n" * 50)
-    elif kind == "foreign":
-        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-            conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
-    elif kind == "older":
-        asyncio.run(fill(path))
-        # Closed here, not whenever it is collected: closing the last connection of a WAL
-        # database checkpoints it into the file, which would change the file mid-test.
-        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-            conn.execute("DELETE FROM schema_version WHERE version = 6")
-    return path
-
-
-@pytest.mark.parametrize(
-    ("kind", "message"),
-    [
-        ("missing", "no SQLite database at {path}: --from must name the bot's database file"),
-        ("not-sqlite", "{path} is not a SQLite database, so not a kling-bot one"),
-        ("foreign", "{path} is not a kling-bot database (it has no schema_version table)"),
-        ("older", "{path} is at schema version 5, this kling-bot at 6: start the bot once on"),
-    ],
-)
-def test_a_source_that_is_not_this_bots_database_is_one_line(
-    tmp_path: Path,
-    postgres_url: str,
-    capsys: pytest.CaptureFixture[str],
-    kind: str,
-    message: str,
-) -> None:
-    path = other_sqlite(tmp_path, kind)
-    unchanged = digest(path) if path.exists() else None
-
-    status, out, err = run_cli(capsys, "--from", str(path), "--to", with_password(postgres_url))
-
-    assert (status, out) == (2, "")
-    assert err.startswith("kling-bot migrate-db: " + message.format(path=path)), err
-    assert err.count("\n") == 1
-    assert not path.exists() if unchanged is None else digest(path) == unchanged
-
-
-def test_a_running_bot_is_refused(
-    source: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    write_heartbeat(heartbeat_path(source), connected=True, servers=2)
-
-    status, _, err = run_cli(capsys, "--from", str(source), "--to", postgres_url)
-
-    assert status == 2
-    assert err == (
-        f"kling-bot migrate-db: the bot using {source} is running (connected to Discord "
-        "(2 servers)): stop it first, so that nothing it writes is left behind\n"
-    )
-
-
-@pytest.fixture
-def unused_port() -> Iterator[int]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    yield port
-
-
-def test_an_unusable_postgresql_is_one_line_without_the_password(
-    source: Path,
-    postgres_url: str,
-    unused_port: int,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    parts = urlsplit(with_password(postgres_url))
-    refused = parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + f":{unused_port}").geturl()
-    missing = parts._replace(path="/no_such_database").geturl()
-
-    status, _, err = run_cli(capsys, "--from", str(source), "--to", refused)
-    assert status == 2
-    assert err == (
-        f'kling-bot migrate-db: the PostgreSQL database "{parts.path.lstrip("/")}" at '
-        f"127.0.0.1:{unused_port} cannot be used: Connection refused\n"
-    )
-
-    status, _, err = run_cli(capsys, "--from", str(source), "--to", missing)
-    assert status == 2
-    assert err == (
-        f'kling-bot migrate-db: the PostgreSQL database "no_such_database" at '
-        f'127.0.0.1:{parts.port} cannot be used: database "no_such_database" does not exist\n'
-    )
-
-    status, _, err = run_cli(capsys, "--from", str(source), "--to", "mysql://root@db/kling")
-    assert (status, err) == (2, "kling-bot migrate-db: --to must be a postgresql:// URL "
-                                "(postgresql://user@host:port/db)\n")  # fmt: skip
-
-
 def test_the_target_can_come_from_database_url(
     source: Path,
     postgres_url: str,
@@ -428,56 +174,3 @@ def test_the_target_can_come_from_database_url(
 
     assert status == 0
     assert "  sessions: 3 = 3" in out.splitlines()
-
-
-async def fetchval(url: str, query: str) -> Any:
-    conn = await asyncpg.connect(url)
-    try:
-        return await conn.fetchval(query)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="module")
-def password_cluster() -> Iterator[tuple[PostgresCluster, str]]:
-    """A cluster of its own that asks for a password on loopback (scram-sha-256), so a wrong one
-    is really refused: the shared test cluster trusts every connection."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed")
-    cluster = PostgresCluster.start(bin_dir)
-    try:
-        database = cluster.create_database()
-
-        url = cluster.url(database)
-        asyncio.run(fetchval(url, f"ALTER ROLE {SUPERUSER} PASSWORD '{PASSWORD}'"))
-        hba = Path(asyncio.run(fetchval(url, "SHOW hba_file")))
-        hba.write_text("host all all 127.0.0.1/32 scram-sha-256\n")
-        assert asyncio.run(fetchval(url, "SELECT pg_reload_conf()"))
-        yield cluster, database
-    finally:
-        cluster.stop()
-
-
-def test_a_wrong_password_is_one_line_and_the_right_one_copies(
-    source: Path,
-    password_cluster: tuple[PostgresCluster, str],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    cluster, database = password_cluster
-    url = with_password(cluster.url(database))
-    parts = urlsplit(url)
-    wrong = parts._replace(netloc=f"{SUPERUSER}:not-it@127.0.0.1:{cluster.port}").geturl()
-
-    status, out, err = run_cli(capsys, "--from", str(source), "--to", wrong)
-
-    assert (status, out) == (2, "")
-    assert err == (
-        f'kling-bot migrate-db: the PostgreSQL database "{database}" at 127.0.0.1:{cluster.port} '
-        f'cannot be used: password authentication failed for user "{SUPERUSER}"\n'
-    )
-    assert "not-it" not in err
-
-    status, out, err = run_cli(capsys, "--from", str(source), "--to", url)
-    assert (status, err) == (0, "")
-    assert "  points: 4 = 4" in out.splitlines()
