@@ -1,113 +1,30 @@
 """`kling-bot check` against the loopback Discord stand-in and the Kling emulator: the lines an
-operator reads and the exit status, for a passing set-up and for each thing that can be wrong."""
+operator reads and the exit status, for a passing set-up and for each thing that can be wrong with
+Discord, Kling, the callback URL or the configuration file."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from bot.callbacks import CallbackServer
 from bot.cli import main
-from bot.config import load_config
 from bot.kling.emulator import KlingEmulator
 from bot.permissions import Permission
-from bot.startup import storage_problems
+from tests.bot.checkup_support import (
+    KLING_KEY,
+    Setup,
+    clean_env,
+    emulator,
+    free_port,
+    line,
+    setup,
+)
 from tests.discord_twin import DiscordTwin
 from tests.discord_twin.model import TwinGuild
 
-KLING_KEY = "emulator-account-key-1"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound and released at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("DISCORD_", "KLING_")):
-            monkeypatch.delenv(name)
-    yield
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[KlingEmulator]:
-    async with KlingEmulator(api_key=KLING_KEY, seconds_per_stage=0) as emu:
-        yield emu
-
-
-@dataclass
-class Setup:
-    """One operator's config.toml and environment; `run()` is `kling-bot check --config`."""
-
-    tmp_path: Path
-    monkeypatch: pytest.MonkeyPatch
-    discord: dict[str, str] = field(default_factory=dict)
-    kling: dict[str, object] = field(default_factory=dict)
-    storage: dict[str, str] = field(
-        default_factory=lambda: {"path": "data/bot.sqlite3", "media_dir": "data/media"}
-    )
-
-    def write(self) -> Path:
-        lines: list[str] = []
-        for section, values in (
-            ("discord", self.discord),
-            ("kling", self.kling),
-            ("storage", self.storage),
-        ):
-            lines.append(f"[{section}]")
-            for key, value in values.items():
-                lines.append(f"{key} = {value}" if isinstance(value, int) else f'{key} = "{value}"')
-        path = self.tmp_path / "config.toml"
-        path.write_text("\n".join(lines) + "\n")
-        return path
-
-    async def run(self, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-        config = self.write()
-        # main() runs its own event loop, so it runs in a thread while the stand-ins serve here.
-        status = await asyncio.to_thread(main, ["check", "--config", str(config)])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return status, out.splitlines()
-
-
-@pytest.fixture
-def setup(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    discord_twin: DiscordTwin,
-    emulator: KlingEmulator,
-) -> Setup:
-    """Everything right: the stand-in's token, the emulator's key, a reachable callback URL."""
-    monkeypatch.setenv("DISCORD_TOKEN", discord_twin.token)
-    monkeypatch.setenv("KLING_API_KEY", KLING_KEY)
-    port = free_port()
-    return Setup(
-        tmp_path,
-        monkeypatch,
-        discord={"api_base": discord_twin.api_base},
-        kling={
-            "provider": "kling",
-            "base_url": emulator.base_url,
-            "callback_base_url": f"http://127.0.0.1:{port}",
-            "callback_port": port,
-        },
-    )
-
-
-def line(lines: list[str], name: str) -> str:
-    found = [text for text in lines if text[5:].startswith(name + ":")]
-    assert len(found) == 1, (name, lines)
-    return found[0]
+__all__ = ["clean_env", "emulator", "setup"]  # fixtures pytest finds here by name
 
 
 async def test_everything_right_passes_every_check(
@@ -310,77 +227,6 @@ async def test_callbacks_not_configured_is_fine(
     )
 
 
-async def test_storage_folder_that_cannot_be_created(
-    setup: Setup,
-    capsys: pytest.CaptureFixture[str],
-    twin_guild: TwinGuild,
-) -> None:
-    blocker = setup.tmp_path / "data"
-    blocker.write_text("a file where the data folder should be")
-    status, lines = await setup.run(capsys)
-
-    assert status == 1
-    assert line(lines, "storage folder") == (
-        f"FAIL storage folder: storage folder {blocker} exists but is not a folder: remove it "
-        "or change [storage] path"
-    )
-    assert line(lines, "media folder") == (
-        f"FAIL media folder: cannot create the media folder {blocker / 'media'}: {blocker} is "
-        "a file, not a folder: move the file away or change [storage] media_dir"
-    )
-    assert blocker.read_text() == "a file where the data folder should be"
-
-
-# Folders no one may write into, root included (CI runs as root): a kernel file system.
-@pytest.mark.parametrize(
-    ("storage", "problem"),
-    [
-        (
-            "/proc/1/bot.sqlite3",
-            "FAIL storage folder: the storage folder /proc/1 is not writable by uid {uid} (",
-        ),
-        (
-            "/sys/kling-bot-check/bot.sqlite3",
-            "FAIL storage folder: cannot create the storage folder /sys/kling-bot-check (",
-        ),
-    ],
-)
-async def test_storage_folder_that_cannot_be_written(
-    setup: Setup,
-    capsys: pytest.CaptureFixture[str],
-    twin_guild: TwinGuild,
-    storage: str,
-    problem: str,
-) -> None:
-    setup.storage["path"] = storage
-    status, lines = await setup.run(capsys)
-    assert status == 1
-    assert line(lines, "storage folder").startswith(problem.format(uid=os.geteuid()))
-    assert line(lines, "storage folder").endswith("or change [storage] path")
-    assert line(lines, "media folder").startswith("OK   media folder:")
-    # `kling-bot run` refuses the very same folder with the very same words.
-    config = load_config(setup.write(), env={})
-    assert [line(lines, "storage folder")[len("FAIL storage folder: ") :]] == storage_problems(
-        config
-    )
-
-
-async def test_database_path_that_is_a_folder(
-    setup: Setup,
-    capsys: pytest.CaptureFixture[str],
-    twin_guild: TwinGuild,
-) -> None:
-    folder = setup.tmp_path / "db-folder"
-    (folder / "bot.sqlite3").mkdir(parents=True)
-    setup.storage["path"] = str(folder / "bot.sqlite3")
-    status, lines = await setup.run(capsys)
-    assert status == 1
-    assert line(lines, "storage folder") == (
-        f"FAIL storage folder: the database {folder / 'bot.sqlite3'} is a folder: "
-        "[storage] path must name a file"
-    )
-
-
 async def test_bot_in_no_server_is_told_how_to_invite(
     setup: Setup,
     capsys: pytest.CaptureFixture[str],
@@ -440,18 +286,3 @@ def test_config_that_cannot_be_loaded_exits_2(
     err = capsys.readouterr().err
     assert err.startswith("kling-bot check: the configuration cannot be loaded:\n  - ")
     assert "provider" in err
-
-
-def test_on_postgresql_the_sqlite_file_is_not_required_but_its_folder_is(tmp_path: Path) -> None:
-    (tmp_path / "kling-bot.sqlite3").mkdir()  # would be refused as the SQLite database
-    env = {
-        "KLING_BOT__STORAGE__PATH": str(tmp_path / "kling-bot.sqlite3"),
-        "KLING_BOT__STORAGE__MEDIA_DIR": str(tmp_path / "media"),
-    }
-    on_sqlite = load_config(None, env=env)
-    database = tmp_path / "kling-bot.sqlite3"
-    assert storage_problems(on_sqlite) == [
-        f"the database {database} is a folder: [storage] path must name a file"
-    ]
-    on_postgres = load_config(None, env={**env, "DATABASE_URL": "postgresql://k:p@127.0.0.1/k"})
-    assert storage_problems(on_postgres) == []

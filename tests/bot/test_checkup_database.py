@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from bot.storage import Store
-from tests.bot.test_checkup import (  # the same operator set-up and stand-ins as every check
+from tests.bot.checkup_support import (  # the same operator set-up and stand-ins as every check
     Setup,
     clean_env,
     emulator,
