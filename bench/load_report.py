@@ -139,7 +139,7 @@ def row(values: list[float]) -> str:
     )
 
 
-def _loads(values: tuple[float, float, float]) -> str:
+def format_loads(values: tuple[float, float, float]) -> str:
     return " ".join(f"{v:.2f}" for v in values)
 
 
@@ -184,7 +184,7 @@ def report(twin: DiscordTwin, phase: Phase, records: list[Any], sessions: dict[i
     )
     print(
         f"machine: {os.cpu_count()} cores shared with other work; load average (1/5/15 min) "
-        f"before {_loads(phase.loadavg_before)}, after {_loads(phase.loadavg_after)}"
+        f"before {format_loads(phase.loadavg_before)}, after {format_loads(phase.loadavg_after)}"
     )
     print("time to answer, ms (answered, refusals included; p50 / p99 / max):")
     print(
