@@ -41,6 +41,9 @@ machine the wall-clock share includes waiting for a CPU, the CPU time is the bot
 Cooldowns (4 at once, then one every 2 s per member) never refuse a click: members take turns, so
 one member's clicks are several seconds apart (the least gap is printed); a refusal stops the run.
 
+The probe and the page driving are in bench/web_picker_page.py, the split of each click and the
+report in bench/web_picker_report.py; this script sets up the session and takes the turns.
+
 Run: python bench/bench_web_picker.py [--clicks 50] [--members 5] [--seed 7]
 BENCH_PROFILE=out.prof runs the bot under cProfile (written when it stops).
 """
@@ -49,173 +52,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import os
 import random
 import sqlite3
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.load_split import SELECTION_ENDPOINTS, covered  # noqa: E402
+from bench.load_split import SELECTION_ENDPOINTS  # noqa: E402
 from bench.process_cpu import load_average, process_cpu  # noqa: E402
+from bench.web_picker_page import (  # noqa: E402
+    CENTRE,
+    PROBE,
+    SPOTS_NEEDED,
+    SPREAD,
+    WAIT,
+    click_once,
+    clock_offset,
+    show_frame,
+    wait_showing,
+    wait_version,
+)
+from bench.web_picker_report import Click, kling_share, parts_of, report  # noqa: E402
 from bot.kling.emulator import KlingEmulator  # noqa: E402
 from tests.bot.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
-from tests.cogs.harness import HEIGHT, SQUARE, WIDTH, is_board, make_video  # noqa: E402
+from tests.cogs.harness import is_board, make_video  # noqa: E402
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinMessage  # noqa: E402
 
-WAIT = 60.0
-GOAL_BOT_P99 = 0.150
 MAX_MARKED_FRAMES = 10
 # One frame per click until the points are cleared: spread over the 60-frame clip.
 FRAMES = [3 + 6 * k for k in range(MAX_MARKED_FRAMES)]
-# The green square in relative coordinates; clicks land near its centre, the probe reads four
-# spots near its corners (well away from the click's ring and numbered dot).
-SX0, SY0, SX1, SY1 = SQUARE[0] / WIDTH, SQUARE[1] / HEIGHT, SQUARE[2] / WIDTH, SQUARE[3] / HEIGHT
-CENTRE = ((SX0 + SX1) / 2, (SY0 + SY1) / 2)
-SPREAD = (0.03, 0.05)  # how far from the centre a click may land
-SPOTS = [
-    (SX0 + 0.03, SY0 + 0.04),
-    (SX1 - 0.03, SY0 + 0.04),
-    (SX0 + 0.03, SY1 - 0.04),
-    (SX1 - 0.03, SY1 - 0.04),
-]
-CHANGED = 60.0  # sum over R, G, B of a spot's mean change: the fill moves it by well over 100
-SPOTS_NEEDED = 3
-
-PROBE = """
-// When each decoding the page asks for is done (the masks' overlays, and frame pictures).
-window.__benchDecoded = [];
-const __benchCreateImageBitmap = window.createImageBitmap.bind(window);
-window.createImageBitmap = (...args) => __benchCreateImageBitmap(...args).then((bitmap) => {
-  window.__benchDecoded.push(performance.now());
-  return bitmap;
-});
-window.__benchProbe = {
-  result: null,
-  arm(spots, changedBy, needed) {
-    const canvas = document.getElementById("frame");
-    const ctx = canvas.getContext("2d");
-    const read = () => spots.map(([fx, fy]) => {
-      const d = ctx.getImageData(Math.round(fx * canvas.width) - 2,
-                                 Math.round(fy * canvas.height) - 2, 5, 5).data;
-      const mean = [0, 0, 0];
-      for (let i = 0; i < d.length; i += 4) {
-        mean[0] += d[i] / 25; mean[1] += d[i + 1] / 25; mean[2] += d[i + 2] / 25;
-      }
-      return mean;
-    });
-    const before = read();
-    performance.clearResourceTimings();  // the buffer is small: keep only this click's
-    // An error shown from now on is this click's (the benchmark stops on it).
-    document.getElementById("status").classList.remove("error");
-    const changes = () => read().map((rgb, i) =>
-      Math.abs(rgb[0] - before[i][0]) + Math.abs(rgb[1] - before[i][1]) +
-      Math.abs(rgb[2] - before[i][2]));
-    const masked = () => changes().filter((c) => c > changedBy).length >= needed;
-    const probe = this;
-    probe.result = null;
-    let clicked = null;
-    let drawn = null;
-    const observer = new MutationObserver(() => {
-      if (clicked !== null && drawn === null && masked()) drawn = performance.now();
-    });
-    observer.observe(canvas, { attributes: true, attributeFilter: ["data-shown"] });
-    window.addEventListener("click", () => {
-      clicked = performance.now();
-      const tick = () => {
-        const now = performance.now();
-        if (masked()) {
-          observer.disconnect();
-          const seen = { origin: performance.timeOrigin, clicked, visible: now,
-                         drawn: drawn === null ? now : drawn, changes: changes() };
-          // The page's requests since the click (Resource Timing): the mark, and any other
-          // (a second round trip). Chromium may add a request's entry a little after its
-          // response was used: wait.
-          const since = (part) => performance.getEntriesByType("resource")
-            .filter((e) => e.name.includes(part) && e.startTime >= clicked);
-          const finish = (tries) => {
-            const marks = since("/api/mark");
-            const last = marks[marks.length - 1];
-            seen.mark = last ? [last.startTime, last.responseEnd] : null;
-            seen.others = since("/api/masks/").length + since("/api/frame/").length;
-            if (seen.mark) {
-              const decoded = window.__benchDecoded.filter(
-                (t) => t >= seen.mark[1] && t <= seen.drawn);
-              seen.decoded = decoded.length ? Math.max(...decoded) : seen.mark[1];
-            }
-            if (seen.mark || tries === 0) probe.result = seen;
-            else setTimeout(() => finish(tries - 1), 20);
-          };
-          finish(100);
-        } else {
-          requestAnimationFrame(tick);
-        }
-      };
-      requestAnimationFrame(tick);
-    }, { capture: true, once: true });
-  },
-};
-"""
-
-
-@dataclass
-class Click:
-    member: int
-    frame: int
-    total: float  # click -> first animation frame showing the mask
-    drawn: float  # click -> the page drew the frame with the new masks
-    kling: float
-    parts: dict[str, float]  # the bot's share, step by step (PARTS)
-    calls: int  # this click's add-selection calls the emulator saw
-    clicked_at: float  # wall clock
-    change: float  # the probe's deciding spot change (sum over R, G, B) when it saw the mask
-    others: int  # the page's requests for masks or frames after the click (a second trip)
-    cpu: float = 0.0  # the bot's CPU seconds for the click and all it caused
-
-    @property
-    def bot(self) -> float:
-        return max(0.0, self.total - self.kling)
-
-
-# The bot's share of a click, step by step, from the page's Resource Timing of its mark request
-# and the probe's decoding times.
-PARTS = (
-    "click -> mark request sent",
-    "mark request, less Kling (+ overlays)",
-    "answer -> overlays decoded",
-    "decoded -> drawn",
-    "drawn -> next frame",
-)
-
-
-def parts_of(result: dict[str, Any], kling: float) -> dict[str, float]:
-    mark = result["mark"]
-    if mark is None:
-        raise RuntimeError(f"the page's mark request after the click was not seen: {result}")
-    marks = [
-        result["clicked"],
-        mark[0],
-        mark[1],
-        result["decoded"],
-        result["drawn"],
-        result["visible"],
-    ]
-    steps = [(b - a) / 1000 for a, b in itertools.pairwise(marks)]
-    steps[1] -= kling
-    return dict(zip(PARTS, steps, strict=True))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def kling_session(database: Path) -> str:
@@ -248,40 +119,6 @@ async def picker_link(twin: DiscordTwin, member: Any, board: TwinMessage) -> str
     return links[0]
 
 
-async def wait_showing(page: Any, frame: int, *, points: int | None = None) -> str:
-    """Wait until the page's canvas shows `frame` at the page's newest state; its version."""
-    await page.wait_for_function(
-        """([frame, points]) => {
-            const v = document.body.dataset.version;
-            const shown = document.getElementById('frame').dataset.shown || '';
-            const listed = document.querySelectorAll('#points li[data-point]').length;
-            return v && shown === frame + '@' + v && (points === null || listed === points);
-        }""",
-        arg=[frame, points],
-        timeout=WAIT * 1000,
-    )
-    return str(await page.evaluate("document.body.dataset.version"))
-
-
-async def show_frame(page: Any, frame: int, version: str) -> None:
-    """Move the page to `frame` and wait for it there with the state `version` (not measured)."""
-    await page.wait_for_function(
-        "v => document.body.dataset.version === v", arg=version, timeout=WAIT * 1000
-    )
-    await page.fill("#slider", str(frame))
-    await wait_showing(page, frame)
-
-
-async def wait_version(page: Any, version: str) -> None:
-    """Wait until `page` has the state `version` and shows its frame at that state."""
-    await page.wait_for_function(
-        """(v) => document.body.dataset.version === v &&
-            (document.getElementById('frame').dataset.shown || '').endsWith('@' + v)""",
-        arg=version,
-        timeout=WAIT * 1000,
-    )
-
-
 async def clear_points(
     twin: DiscordTwin, clearer: Any, channel: TwinChannel, pages: list[Any]
 ) -> str:
@@ -297,62 +134,6 @@ async def clear_points(
     if len(versions) != 1:
         raise RuntimeError(f"pages disagree after clearing: {versions}")
     return versions.pop()
-
-
-async def click_once(page: Any, point: tuple[float, float]) -> dict[str, Any]:
-    await page.evaluate(
-        "([s, c, n]) => window.__benchProbe.arm(s, c, n)", [SPOTS, CHANGED, SPOTS_NEEDED]
-    )
-    box = await page.locator("#frame").bounding_box()
-    await page.mouse.click(box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"])
-    # The mask, or the page saying why not (a cooldown, a limit, an error): stop then.
-    await page.wait_for_function(
-        "() => window.__benchProbe.result || document.getElementById('status')"
-        ".classList.contains('error')",
-        timeout=WAIT * 1000,
-    )
-    result = await page.evaluate("window.__benchProbe.result")
-    if not result:
-        status = await page.inner_text("#status")
-        raise RuntimeError(f"no mask on the page after the click: {status}")
-    return dict(result)
-
-
-def kling_share(
-    records: list[Any], session: str, start: float, end: float, frame: int
-) -> tuple[float, int]:
-    """Kling's time for the click made on `frame` between `start` and `end` (wall clock).
-
-    The page's mark request waits for its Kling call, so the whole call is on the click's path:
-    its full duration counts, and the clock offset only has to be good enough to find it."""
-    slack = 0.5
-    mine = [
-        r
-        for r in records
-        if r.endpoint in SELECTION_ENDPOINTS
-        and r.session_id == session
-        and r.frame_index == frame
-        and r.started >= start - slack
-        and r.ended <= end + slack
-    ]
-    adds = sum(1 for r in mine if r.endpoint == "add-selection")
-    spans = [(r.started, r.ended) for r in mine]
-    return (
-        covered(spans, min(s for s, _ in spans), max(e for _, e in spans)) if spans else 0.0,
-        adds,
-    )
-
-
-async def clock_offset(page: Any) -> float:
-    """Page wall clock (timeOrigin + now) minus this process's, seconds: the best bracketed
-    reading of three (the shortest round trip)."""
-    readings = []
-    for _ in range(3):
-        before = time.time()
-        page_now = float(await page.evaluate("performance.timeOrigin + performance.now()"))
-        after = time.time()
-        readings.append((after - before, page_now / 1000 - (before + after) / 2))
-    return min(readings)[1]
 
 
 async def start_bot(work: Path, twin: DiscordTwin, emulator: KlingEmulator, port: int) -> Any:
@@ -498,62 +279,6 @@ async def main_async(args: argparse.Namespace) -> None:
             await proc.stop(timeout=30)
     report(clicks, offsets, loads, twin, args)
     await twin.stop()
-
-
-def report(
-    clicks: list[Click],
-    offsets: list[float],
-    loads: list[str],
-    twin: DiscordTwin,
-    args: argparse.Namespace,
-) -> None:
-    gaps = []
-    for member in range(args.members):
-        times = [c.clicked_at for c in clicks if c.member == member]
-        gaps += [b - a for a, b in itertools.pairwise(times)]
-    print(
-        f"web picker: {len(clicks)} clicks by {args.members} members taking turns (each "
-        f"member's page open all along), Kling selection latency 1-3 s"
-    )
-    print(
-        f"least gap between one member's clicks: {min(gaps, default=0):.1f} s (cooldown: 4 "
-        f"at once, then one every 2 s), page clock - bench clock: "
-        f"{min(offsets) * 1000:+.1f} to {max(offsets) * 1000:+.1f} ms (measured before each "
-        f"click)"
-    )
-    print(
-        f"load average (1, 5, 15 min) at start, before the clicks, after: {' | '.join(loads)} "
-        f"({os.cpu_count()} cores)"
-    )
-    print(f"{'step':<44}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    rows = [
-        ("click -> mask visible on the page", [c.total for c in clicks]),
-        ("  of which Kling", [c.kling for c in clicks]),
-        ("  of which the bot", [c.bot for c in clicks]),
-        *((f"    {part}", [c.parts[part] for c in clicks]) for part in PARTS),
-        ("click -> frame and masks drawn", [c.drawn for c in clicks]),
-        ("bot CPU time per click (all it causes)", [c.cpu for c in clicks]),
-    ]
-    for name, values in rows:
-        print(
-            f"{name:<44}{len(values):>5}{percentile(values, 0.5) * 1000:>10.1f}"
-            f"{percentile(values, 0.99) * 1000:>10.1f}{max(values) * 1000:>10.1f}"
-        )
-    print(
-        f"mask seen when {SPOTS_NEEDED} of {len(SPOTS)} spots over the square changed by more "
-        f"than {CHANGED:g} (sum over R, G, B); the deciding change was "
-        f"{min(c.change for c in clicks):.0f} at least"
-    )
-    print(
-        f"requests for masks or frames after a click (a second round trip): "
-        f"{sum(c.others for c in clicks)} in {len(clicks)} clicks"
-    )
-    bot_p99 = percentile([c.bot for c in clicks], 0.99)
-    print(
-        f"goal: the bot's share p99 <= {GOAL_BOT_P99 * 1000:.0f} ms: "
-        f"{'MET' if bot_p99 <= GOAL_BOT_P99 else 'NOT MET'} ({bot_p99 * 1000:.1f} ms)"
-    )
-    print(f"Discord rules broken: {len(twin.violations)}")
 
 
 def main() -> None:
