@@ -12,7 +12,7 @@ import pytest
 
 from bot.jobs import JobRunner, RunnerConfig
 from bot.shards import ShardSet
-from bot.storage import JobState, Store
+from bot.storage import Job, JobState, Store
 from tests.bot.jobs.fakes import (
     MemoryKling,
     RecordingDeliverer,
@@ -89,6 +89,13 @@ class Rig:
             return job is not None and job.state in states
 
         await self.wait_for(reached, limit=limit)
+
+    async def job(self, job_id: str) -> Job:
+        """The job as the database holds it now."""
+        assert self.store is not None
+        job = await self.store.get_job(job_id)
+        assert job is not None
+        return job
 
 
 class UnexpectedErrors(logging.Handler):

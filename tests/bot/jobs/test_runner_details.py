@@ -1,11 +1,10 @@
 """The runner's exact waits and sentences: retry timings of deliveries and lookups, the reasons a
-member reads, the scheduler's heap, and recovery after a step that crashed."""
+member reads, the event log of an ending, and the scheduler's heap."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from bot.jobs.schedule import DueHeap
 from bot.kling.errors import ConcurrencyFullError, CreateOutcomeUnknownError, NetworkError
 from bot.kling.models import TaskStatus
 from bot.storage import Job, JobKind, JobState, Store
-from tests.bot.jobs.conftest import Rig, UnexpectedErrors
+from tests.bot.jobs.conftest import Rig
 from tests.bot.jobs.fakes import RecordingDeliverer, new_job
 
 S = JobState
@@ -53,13 +52,6 @@ def timed(rig: Rig) -> TimedDeliverer:
 
 def gaps(times: list[float]) -> list[float]:
     return [round(b - a, 6) for a, b in itertools.pairwise(times)]
-
-
-async def _stored(rig: Rig, job_id: str) -> Job:
-    assert rig.store is not None
-    job = await rig.store.get_job(job_id)
-    assert job is not None
-    return job
 
 
 # -- delivery timings ---------------------------------------------------------------------
@@ -122,7 +114,7 @@ async def test_a_job_delivered_elsewhere_during_the_last_try_is_dropped(rig: Rig
 
     await rig.wait_for(dropped)
     await rig.time.quiet()
-    done = await _stored(rig, job.id)
+    done = await rig.job(job.id)
     assert done.result_message_id == 4242
     assert deliverer.finds == []  # the database already said how it ended
     assert not any(
@@ -153,7 +145,7 @@ async def test_kling_s_reason_as_the_member_reads_it(
     runner = await rig.start()
     job = await runner.submit(new_job())
     await rig.wait_state(job.id, S.FAILED)
-    assert (await _stored(rig, job.id)).status_msg == reason
+    assert (await rig.job(job.id)).status_msg == reason
 
 
 async def test_queue_timeout_sentence(rig: Rig) -> None:
@@ -162,7 +154,7 @@ async def test_queue_timeout_sentence(rig: Rig) -> None:
     runner = await rig.start()
     job = await runner.submit(new_job())
     await rig.wait_state(job.id, S.FAILED)
-    failed = await _stored(rig, job.id)
+    failed = await rig.job(job.id)
     assert failed.status_msg == (
         "Kling stayed busy for 15 minutes; the job was not sent and nothing was charged."
     )
@@ -184,7 +176,7 @@ async def test_lost_contact_while_submitting_fails_at_the_time_limit(rig: Rig) -
     runner = await rig.start()
     job = await runner.submit(new_job())
     await rig.wait_state(job.id, S.FAILED)
-    failed = await _stored(rig, job.id)
+    failed = await rig.job(job.id)
     assert failed.status_msg == (
         "The bot lost contact with Kling while submitting; the job may still run at Kling"
         f" under id {job.id}."
@@ -245,7 +237,7 @@ async def test_estimate_per_kind(rig: Rig) -> None:
     assert runner.estimate(JobKind.EDIT_REMOVAL) is None
     job = await runner.submit(new_job())
     await rig.wait_state(job.id, S.DELIVERED)
-    done = await _stored(rig, job.id)
+    done = await rig.job(job.id)
     assert done.finished_at is not None and done.submitted_at is not None
     assert runner.estimate(JobKind.EDIT_REMOVAL) == pytest.approx(
         done.finished_at - done.submitted_at
@@ -268,97 +260,6 @@ def test_due_heap_keeps_one_entry_per_job_through_compaction() -> None:
     assert len(heap) == 0 and heap.next_due() is None
 
 
-# -- unexpected errors ---------------------------------------------------------------------
-
-
-async def test_the_stop_sentence_quotes_the_logged_error_id(
-    rig: Rig, unexpected_errors: UnexpectedErrors
-) -> None:
-    unexpected_errors.expect()
-    original = rig.kling.get
-
-    async def unreadable(job: Job) -> Any:
-        await original(job)
-        return None  # a bug: the step raises
-
-    rig.kling.get = unreadable  # type: ignore[method-assign]
-    runner = await rig.start()
-    job = await runner.submit(new_job())
-    await rig.wait_state(job.id, S.FAILED)
-    failed = await _stored(rig, job.id)
-    ids = [r.unexpected_error for r in unexpected_errors.records]  # type: ignore[attr-defined]
-    assert len(set(ids)) == len(ids) == rig.config.max_unexpected_errors
-    assert all(isinstance(i, str) and re.fullmatch(r"[0-9a-f]{8}", i) for i in ids)
-    assert failed.status_msg == (
-        f"Something went wrong on our side while handling this job (error id `{ids[-1]}`); "
-        "the bot stopped it."
-    )
-
-
-async def test_a_queued_job_whose_submit_crashed_keeps_its_place(
-    rig: Rig, unexpected_errors: UnexpectedErrors
-) -> None:
-    unexpected_errors.expect()
-    runner = await rig.start()
-    assert rig.store is not None
-    store = rig.store
-    original = store.transition_job
-    crashes = 1
-
-    async def once_broken(job_id: str, **kwargs: Any) -> Job | None:
-        nonlocal crashes
-        if kwargs.get("to") is S.SUBMITTING and crashes:
-            crashes -= 1
-            raise RuntimeError("database is locked")
-        return await original(job_id, **kwargs)
-
-    store.transition_job = once_broken  # type: ignore[method-assign]
-    job = await runner.submit(new_job())
-    await rig.wait_state(job.id, S.DELIVERED)
-    assert runner.stats.unexpected_errors == 1
-    [(_, sent_at)] = rig.kling.creates
-    assert sent_at - job.created_at == pytest.approx(30.0)  # tried again after 30 s
-
-
-async def test_a_delivery_that_keeps_crashing_fails_once_nothing_was_posted(
-    rig: Rig, unexpected_errors: UnexpectedErrors, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    unexpected_errors.expect()
-    rig.deliverer.hang_before_post = True
-    runner = await rig.start()
-    job = await runner.submit(new_job())
-
-    async def deliver_called() -> bool:
-        return len(rig.deliverer.calls) == 1
-
-    await rig.wait_for(deliver_called)
-    await rig.stop()  # the process died while posting: the job is 'delivering'
-    rig.deliverer.hang_before_post = False
-    original = Store.reclaim_delivery
-    crashes = rig.config.max_unexpected_errors
-
-    async def broken(self: Store, job_id: str, attempts_seen: int) -> Job | None:
-        nonlocal crashes
-        if crashes:
-            crashes -= 1
-            raise RuntimeError("database is locked")
-        return await original(self, job_id, attempts_seen)
-
-    monkeypatch.setattr(Store, "reclaim_delivery", broken)
-    runner = await rig.start()
-    await rig.wait_state(job.id, S.FAILED, S.DELIVERED)
-    failed = await _stored(rig, job.id)
-    ids = [r.unexpected_error for r in unexpected_errors.records]  # type: ignore[attr-defined]
-    assert failed.state is S.FAILED
-    assert failed.status_msg == (
-        f"Something went wrong on our side while handling this job (error id `{ids[-1]}`); "
-        "the bot stopped it."
-    )
-    assert rig.deliverer.finds == [job.id]  # it looked before failing
-    assert rig.deliverer.posted == {}
-    assert len(rig.deliverer.calls) == 1
-
-
 # -- the event log and the observer hear every ending ---------------------------------------
 
 
@@ -378,57 +279,3 @@ async def test_failure_and_requeue_are_written_in_the_event_log(rig: Rig) -> Non
     ]
     assert rig.observer.states_of(job.id)[-1] is S.FAILED
     assert [j.state for j in rig.observer.finished] == [S.FAILED]
-
-
-# -- time limits of a job whose steps keep crashing ---------------------------------------
-
-
-async def test_a_queued_job_whose_submit_keeps_crashing_stops_after_five_crashes(
-    rig: Rig, unexpected_errors: UnexpectedErrors
-) -> None:
-    unexpected_errors.expect()
-    runner = await rig.start()
-    assert rig.store is not None
-    original = rig.store.transition_job
-
-    async def broken(job_id: str, **kwargs: Any) -> Job | None:
-        if kwargs.get("to") is S.SUBMITTING:
-            raise RuntimeError("database is locked")
-        return await original(job_id, **kwargs)
-
-    rig.store.transition_job = broken  # type: ignore[method-assign]
-    job = await runner.submit(new_job())
-    await rig.wait_state(job.id, S.FAILED)
-    failed = await _stored(rig, job.id)
-    ids = [r.unexpected_error for r in unexpected_errors.records]  # type: ignore[attr-defined]
-    assert len(ids) == rig.config.max_unexpected_errors
-    assert failed.status_msg == (
-        f"Something went wrong on our side while handling this job (error id `{ids[-1]}`); "
-        "the bot stopped it."
-    )
-    assert rig.kling.creates == []
-
-
-async def test_a_finished_job_whose_delivery_keeps_crashing_fails_after_the_time_limit(
-    rig: Rig, unexpected_errors: UnexpectedErrors, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    unexpected_errors.expect()
-    # Kling took about 24 s; counting from the submission would stop it one crash earlier.
-    rig.config = dataclasses.replace(rig.config, max_unexpected_errors=1000, poll_timeout=100.0)
-
-    async def broken(self: Store, job_id: str) -> Job | None:
-        raise RuntimeError("database is locked")
-
-    monkeypatch.setattr(Store, "claim_delivery", broken)
-    runner = await rig.start()
-    job = await runner.submit(new_job())
-    await rig.wait_state(job.id, S.FAILED)
-    failed = await _stored(rig, job.id)
-    events = await rig.store.list_job_events(job.id) if rig.store else []
-    succeeded_at = next(e.at for e in events if e.to_state is S.SUCCEEDED)
-    # Counted from the success, not from the submission: crashes 0, 30, 90, 210 s after it,
-    # and 210 s is the first past the limit.
-    assert runner.stats.unexpected_errors == 4
-    assert failed.finished_at is not None
-    assert failed.finished_at - succeeded_at == pytest.approx(210.0)
-    assert rig.deliverer.calls == []
