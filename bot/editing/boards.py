@@ -68,6 +68,16 @@ def contributors(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], first_seen[item[0]])))
 
 
+def drawable_masks(stored: Sequence[Any]) -> list[tuple[int, Any]]:
+    """A frame's stored masks (Kling's ``rle_mask_list`` items) as the (object id, RLE) pairs
+    the drawing code takes; entries without an RLE mask are left out."""
+    return [
+        (int(m.get("object_id", 0)), m["rle_mask"])
+        for m in stored
+        if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
+    ]
+
+
 def _board_key(
     cache_dir: Path,
     index: int,
@@ -100,12 +110,9 @@ def _render(
     if encoded is not None:
         return encoded  # drawn by a drawing queued ahead of this one
     frame = board_frame(video, cache_dir, index)
-    mask_inputs = [
-        (int(m.get("object_id", 0)), m["rle_mask"])
-        for m in masks
-        if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
-    ]
-    encoded = render_board(frame, mask_inputs, numbered, grid, caption, image_format=BOARD_FORMAT)
+    encoded = render_board(
+        frame, drawable_masks(masks), numbered, grid, caption, image_format=BOARD_FORMAT
+    )
     ENCODED_BOARDS.put(key, encoded, len(encoded))
     return encoded
 

@@ -19,7 +19,13 @@ from typing import Any, Final
 from PIL import Image
 
 from bot.editing.board_cache import SizedLRU, board_digest, board_frame, full_frame
-from bot.editing.boards import draw_off_loop, frame_caption, point_views, session_dir
+from bot.editing.boards import (
+    draw_off_loop,
+    drawable_masks,
+    frame_caption,
+    point_views,
+    session_dir,
+)
 from bot.errors import UserFacingError
 from bot.grid import CellRef
 from bot.i18n import Msg
@@ -88,13 +94,13 @@ def _render(
         frame, region = board_frame(video, cache_dir, index), WHOLE
     else:
         frame, region = _full_frame(video, cache_dir, index), cell_region(cell)
-    mask_inputs = [
-        (int(m.get("object_id", 0)), m["rle_mask"])
-        for m in masks
-        if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
-    ]
     encoded = render_picker(
-        frame, mask_inputs, numbered, region=region, caption=caption, image_format=PICKER_FORMAT
+        frame,
+        drawable_masks(masks),
+        numbered,
+        region=region,
+        caption=caption,
+        image_format=PICKER_FORMAT,
     )
     PICTURES.put(key, encoded, len(encoded))
     return encoded

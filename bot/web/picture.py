@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 from PIL import Image
 
 from bot.editing.board_cache import board_digest, board_frame
-from bot.editing.boards import session_dir
+from bot.editing.boards import drawable_masks, session_dir
 from bot.render.board import BOARD_LONG_SIDE, display_size, mask_layers
 
 FRAMES_KEPT = 48
@@ -59,14 +59,7 @@ def render_overlays(video: Path, cache_dir: Path, index: int, masks: Sequence[An
     """Frame `index`'s masks as the board draws them, one lossless WebP per object, with its
     box in the board-size frame's pixels."""
     frame = _frame(video, cache_dir, index)
-    layers = mask_layers(
-        frame,
-        [
-            (int(m.get("object_id", 0)), m["rle_mask"])
-            for m in masks
-            if isinstance(m, dict) and isinstance(m.get("rle_mask"), dict)
-        ],
-    )
+    layers = mask_layers(frame, drawable_masks(masks))
     overlays = []
     for layer in layers:
         buffer = io.BytesIO()

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from bot.editing.board_cache import board_frame
-from bot.editing.boards import session_dir
+from bot.editing.boards import drawable_masks, session_dir
 from bot.render.board import MASK_FILL_ALPHA, mask_colours, paint_masks
 from tests.bot.editing.conftest import BALL, BALL_CENTRE, BALL_RADIUS_PX, HEIGHT, WIDTH
 from tests.bot.web.conftest import ALICE, BOB, WebRig
@@ -104,7 +104,7 @@ async def test_overlays_are_the_boards_masks_cropped_to_the_object(web: WebRig) 
     cache_dir = session_dir(web.rig.service.media_dir, web.session_id) / "frames"
     frame = board_frame(Path(session.local_path), cache_dir, 0)
     stored = await web.rig.store.get_frame_masks(web.session_id, 0)
-    pairs = [(int(m.get("object_id", 0)), m["rle_mask"]) for m in stored]
+    pairs = drawable_masks(stored)
     board = frame.copy()
     paint_masks(board, pairs)
     page = frame.copy()
