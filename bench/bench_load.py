@@ -77,7 +77,7 @@ THINK_MIN, THINK_MAX = 2.0, 60.0
 
 
 async def start_bot(folder: Path, twin: DiscordTwin, emulator: Any) -> ChildProcess:
-    config = write_run_config(folder, twin, emulator, log_level="WARNING")
+    config = write_run_config(folder, twin, emulator.base_url, log_level="WARNING")
     # BENCH_PROFILE=out.prof: run the bot under cProfile (written when it stops).
     profile = (
         ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]

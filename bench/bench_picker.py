@@ -146,7 +146,7 @@ async def main_async(args: argparse.Namespace) -> None:
     async with KlingEmulator(seconds_per_stage=0.5, work_dir=work / "emulator") as emulator:
         spans = KlingSpans(emulator)
         proc = await start_bot_process(
-            write_run_config(work, twin, emulator, log_level="WARNING"), twin
+            write_run_config(work, twin, emulator.base_url, log_level="WARNING"), twin
         )
         try:
             reply = await (await members[0].slash("kling edit", video=video)).response(timeout=WAIT)

@@ -137,7 +137,7 @@ async def clear_points(
 
 
 async def start_bot(work: Path, twin: DiscordTwin, emulator: KlingEmulator, port: int) -> Any:
-    config = write_run_config(work, twin, emulator, log_level="WARNING")
+    config = write_run_config(work, twin, emulator.base_url, log_level="WARNING")
     with config.open("a") as out:
         out.write(
             f'[web]\npublic_url = "http://127.0.0.1:{port}"\nhost = "127.0.0.1"\nport = {port}\n'

@@ -76,7 +76,7 @@ class EmulatorProcess:
 
     def __init__(self, proc: ChildProcess, base_url: str) -> None:
         self.proc = proc
-        self.base_url = base_url  # what write_run_config needs of an emulator
+        self.base_url = base_url
 
     @classmethod
     async def start(cls, work_dir: Path, *, seconds_per_stage: float) -> EmulatorProcess:

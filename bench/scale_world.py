@@ -25,6 +25,7 @@ from typing import Any
 from bench.databases import Databases
 from bench.load_children import EmulatorProcess
 from bench.load_report import REPLY_WAIT, Fired, settled
+from tests.cogs.delivery_support import write_run_config
 from tests.discord_twin import DiscordTwin, TwinChannel
 from tests.processes import ChildProcess, child_env, python_module
 
@@ -154,14 +155,14 @@ class World:
         for ids in plan:
             name = "shards-" + "-".join(map(str, ids))
             folder = self.work / phase / name
-            folder.mkdir(parents=True, exist_ok=True)
-            config = folder / "config.toml"
-            config.write_text(
-                f'[discord]\napi_base = "{self.twin.api_base}"\nshard_count = {SHARDS}\n'
-                f"shard_ids = {list(ids)}\n"
-                f'[kling]\nprovider = "emulator"\nbase_url = "{kling_url}"\n'
-                f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{media}"\n'
-                '[logging]\nlevel = "WARNING"\n'
+            config = write_run_config(
+                folder,
+                self.twin,
+                kling_url,
+                discord=f"shard_count = {SHARDS}\nshard_ids = {list(ids)}",
+                data_dir=folder,
+                media_dir=media,
+                log_level="WARNING",
             )
             proc = ChildProcess.start(
                 python_module("bot.cli", "run", "--config", str(config)),

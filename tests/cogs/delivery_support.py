@@ -141,23 +141,34 @@ async def wait_for_state(
 
 
 def write_run_config(
-    tmp_path: Path,
+    folder: Path,
     twin: DiscordTwin,
-    emulator: KlingEmulator,
+    kling_url: str,
     *,
+    discord: str = "",
+    data_dir: Path | None = None,
+    media_dir: Path | None = None,
     log_level: str | None = None,
     database: Database | None = None,
+    more: str = "",
 ) -> Path:
-    """The config file of `kling-bot run`; `database` a PostgreSQL URL becomes `[storage] url`,
-    else the bot keeps its SQLite file under `tmp_path/data`."""
-    path = tmp_path / "config.toml"
+    """`folder/config.toml` for `kling-bot run` against the stand-in and a Kling emulator at
+    `kling_url`. `discord`: more [discord] lines (shards); the SQLite file (or, with PostgreSQL,
+    only the heartbeat file) goes in `data_dir` (default `folder/data`), media in `media_dir`
+    (default `data_dir/media`); `database` a PostgreSQL URL becomes `[storage] url`; `more`:
+    whole tables after the others."""
+    data = folder / "data" if data_dir is None else data_dir
+    media = data / "media" if media_dir is None else media_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
     url = f'url = "{database}"\n' if database is not None and is_postgres(database) else ""
     path.write_text(
         f'[discord]\napi_base = "{twin.api_base}"\n'
-        f'[kling]\nprovider = "emulator"\nbase_url = "{emulator.base_url}"\n'
-        f'[storage]\npath = "{tmp_path / "data" / "bot.sqlite3"}"\n{url}'
-        f'media_dir = "{tmp_path / "data" / "media"}"\n'
+        + (discord + "\n" if discord else "")
+        + f'[kling]\nprovider = "emulator"\nbase_url = "{kling_url}"\n'
+        f'[storage]\npath = "{data / "bot.sqlite3"}"\n{url}media_dir = "{media}"\n'
         + (f'[logging]\nlevel = "{log_level}"\n' if log_level else "")
+        + more
     )
     return path
 

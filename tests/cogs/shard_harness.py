@@ -24,6 +24,7 @@ from bot.config import Config, DiscordConfig, KlingConfig, Secret, StorageConfig
 from bot.kling.emulator import KlingEmulator
 from bot.shards import ShardSet
 from cogs.core.app import KlingBot, use_api_base
+from tests.cogs.delivery_support import write_run_config
 from tests.cogs.harness import FAST_RUNNER, GUILD_READY_TIMEOUT_S, make_video
 from tests.discord_twin import DiscordTwin, TwinGuild, bot_running
 
@@ -72,14 +73,9 @@ class ShardedWorld:
     def run_config(self, name: str, shard_settings: str) -> Path:
         """A `kling-bot run` config file: its own data folder, `shard_settings` under [discord]."""
         folder = self.tmp / name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "config.toml"
-        path.write_text(
-            f'[discord]\napi_base = "{self.twin.api_base}"\n{shard_settings}\n'
-            f'[kling]\nprovider = "emulator"\nbase_url = "{self.emulator.base_url}"\n'
-            f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{folder / "media"}"\n'
+        return write_run_config(
+            folder, self.twin, self.emulator.base_url, discord=shard_settings, data_dir=folder
         )
-        return path
 
 
 @pytest.fixture

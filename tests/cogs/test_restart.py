@@ -46,7 +46,7 @@ async def test_sigkill_while_processing_then_restart_posts_the_result_once(
     images = write_images(tmp_path / "refs", noisy=False)
     clock = ManualClock()
     async with KlingEmulator(clock=clock, image2video_long_side=320) as emulator:
-        config = write_run_config(tmp_path, discord_twin, emulator, database=database)
+        config = write_run_config(tmp_path, discord_twin, emulator.base_url, database=database)
         db = database
         job = await seed_animate_job(db, channel, alice.id, images)
 

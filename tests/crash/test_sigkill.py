@@ -124,7 +124,7 @@ async def run_with_kills(tmp_path: Path, db: Database) -> CrashRun:
         async with KlingEmulator(
             seconds_per_stage=0.15, image2video_long_side=320, work_dir=tmp_path / "emulator"
         ) as emulator:
-            config = write_run_config(tmp_path, twin, emulator, database=db)
+            config = write_run_config(tmp_path, twin, emulator.base_url, database=db)
             killer = Killer(emulator, twin, db)
 
             # Lifetime 0: one editing session per channel, opened through /kling edit.

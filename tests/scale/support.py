@@ -28,7 +28,12 @@ from aiohttp import web
 
 from bot.kling.emulator import KlingEmulator
 from bot.storage import Job, Store
-from tests.cogs.delivery_support import result_messages, seed_animate_job, write_images
+from tests.cogs.delivery_support import (
+    result_messages,
+    seed_animate_job,
+    write_images,
+    write_run_config,
+)
 from tests.crash.killer import Killer
 from tests.discord_twin import DiscordTwin, TwinChannel, TwinGuild
 from tests.processes import ChildProcess, child_env, python_module
@@ -123,16 +128,17 @@ class Fleet:
     def write_config(self, name: str, settings: str, kling_url: str, more: str = "") -> Path:
         """``settings``: [discord] lines (shards); ``more``: whole tables after the others."""
         folder = self.tmp / name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "config.toml"
         # [storage] path only places this process's heartbeat file: the data is in PostgreSQL
         # (DATABASE_URL, set in the environment as the compose file does).
-        path.write_text(
-            f'[discord]\napi_base = "{self.twin.api_base}"\n{settings}\n'
-            f'[kling]\nprovider = "emulator"\nbase_url = "{kling_url}"\n'
-            f'[storage]\npath = "{folder / "bot.sqlite3"}"\nmedia_dir = "{self.media}"\n' + more
+        return write_run_config(
+            folder,
+            self.twin,
+            kling_url,
+            discord=settings,
+            data_dir=folder,
+            media_dir=self.media,
+            more=more,
         )
-        return path
 
     async def start(
         self,
