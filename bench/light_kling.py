@@ -21,7 +21,6 @@ import asyncio
 import base64
 import io
 import json
-import signal
 import sys
 import time
 import uuid
@@ -37,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.load_children import announce_until_sigterm  # noqa: E402
 from bot.masks import _format_counts, encode_rle  # noqa: E402
 
 EDIT_PATH = "/v1/videos/multi-elements"
@@ -210,14 +210,8 @@ async def serve(args: argparse.Namespace) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    ready = Path(args.ready)
-    partial = ready.with_suffix(".tmp")
-    partial.write_text(f"http://127.0.0.1:{port}")
-    partial.replace(ready)  # the driver never reads half a URL
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await stop.wait()
+        await announce_until_sigterm(Path(args.ready), f"http://127.0.0.1:{port}")
     finally:
         print(f"light Kling: {light.computed_late} masks encoded while answering", flush=True)
         await light.http.close()

@@ -47,6 +47,17 @@ async def _records(request: web.Request) -> web.Response:
     return web.json_response([asdict(r) for r in emulator.faults.records])
 
 
+async def announce_until_sigterm(ready: Path, url: str) -> None:
+    """Write ``url`` to ``ready`` (whole: the driver never reads half a URL), then wait for
+    SIGTERM: how a bench's child server tells where it listens and learns to stop."""
+    partial = ready.with_suffix(".tmp")
+    partial.write_text(url)
+    partial.replace(ready)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+
+
 async def serve_emulator(work_dir: Path, ready: Path, seconds_per_stage: float) -> None:
     """The emulator of the bench, until SIGTERM; its base URL is written to ``ready``."""
     emulator = KlingEmulator(
@@ -60,13 +71,8 @@ async def serve_emulator(work_dir: Path, ready: Path, seconds_per_stage: float) 
     emulator.app["bench_emulator"] = emulator
     emulator.app.router.add_get(RECORDS_ROUTE, _records)
     await emulator.start()
-    partial = ready.with_suffix(".tmp")
-    partial.write_text(emulator.base_url)
-    partial.replace(ready)  # the driver never reads half a URL
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await stop.wait()
+        await announce_until_sigterm(ready, emulator.base_url)
     finally:
         await emulator.close()
 
