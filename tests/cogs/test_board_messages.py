@@ -34,11 +34,18 @@ async def test_a_deleted_board_does_not_break_the_next_command(kling_world: Klin
         board = await world.open_board()
         reply = await (await world.alice.slash("kling frame", frame=5)).response()
         assert "The board shows frame 5" in reply.content
+        await world.board(predicate=lambda m: "Frame 5 / 59" in m.text)  # edited, remembered
         world.twin.delete_message(world.twin.find_message(board.id))
-        reply = await (await world.bob.slash("kling frame", frame=6)).response()
-        # The member still gets the board privately; nothing claims an error.
+        reads = _board_reads(world, board.id)
+        handle = await world.bob.slash("kling frame", frame=6)
+        reply = await handle.response()
+        # The member still gets the board privately...
         assert "The board shows frame 6" in reply.content
-        assert "went wrong" not in reply.content
+        # ...and the failed edit of the remembered message makes the bot look the board up
+        # (it is gone: nothing to edit) instead of failing the command: no error reply.
+        await world.twin.wait_until(lambda: _board_reads(world, board.id) > reads)
+        texts = [world.twin.find_message(i).text for i in handle.record.followup_ids]
+        assert not any("went wrong" in t for t in texts), texts
 
 
 async def test_a_later_command_does_not_edit_the_board_through_an_earlier_click(
