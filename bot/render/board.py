@@ -13,25 +13,32 @@ crisp. PNG is available (and used by the tests) when exact pixels matter.
 from __future__ import annotations
 
 import io
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from bot.grid import BoardGrid
-from bot.masks import decode_rle_scaled, dilate
-from bot.render.colours import MASK_COLOURS, RGB, contrast_colour, mask_colour
+from bot.render.colours import MASK_COLOURS, mask_colour
+from bot.render.mask_paint import (
+    MASK_FILL_ALPHA,
+    MaskInput,
+    MaskLayer,
+    mask_colours,
+    mask_layers,
+    paint_masks,
+)
 
 __all__ = [
     "BOARD_LONG_SIDE",
     "IMAGE_MEDIA_TYPES",
     "MASK_COLOURS",
+    "MASK_FILL_ALPHA",
     "POINT_FILL",
     "ImageFormat",
+    "MaskInput",
     "MaskLayer",
     "display_size",
     "mask_colour",
@@ -46,22 +53,11 @@ ImageFormat = Literal["jpeg", "png", "webp"]
 IMAGE_MEDIA_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 BOARD_LONG_SIDE = 1280
-MASK_FILL_ALPHA = 0.50
-MASK_OUTLINE_PX = 3
-# Pixels under a mask that its colour is chosen from.
-SAMPLES_PER_OBJECT = 1024
-# Room around a mask's bounding box for the halo rings and the soft edge's reach.
-EDGE_ROOM_PX = 2 + 2
-# Just outside each outline: a light ring, then a dark one, so a mask stays visible over an
-# object of its own colour and over both light and dark backgrounds.
-HALO_COLOURS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (16, 16, 16))
 POINT_FILL = (255, 255, 255)
 POINT_RING = (0, 0, 0)
 GRID_LINE_RGBA = (255, 255, 255, 90)
 LABEL_TEXT_RGBA = (255, 255, 255, 235)
 LABEL_BACK_RGBA = (0, 0, 0, 120)
-
-MaskInput = Mapping[str, Any] | np.ndarray
 
 
 def display_size(width: int, height: int, long_side: int = BOARD_LONG_SIDE) -> tuple[int, int]:
@@ -100,165 +96,6 @@ def shrink_frame(frame: np.ndarray | Image.Image, size: tuple[int, int]) -> Imag
     if image.size != size:
         image = image.resize(size, Image.Resampling.BILINEAR)
     return image
-
-
-def _scale_mask(mask: MaskInput, size: tuple[int, int]) -> np.ndarray:
-    out_w, out_h = size
-    if isinstance(mask, Mapping):
-        decoded: np.ndarray = decode_rle_scaled(mask, out_w, out_h).astype(bool)
-        return decoded
-    array = np.asarray(mask)
-    if array.ndim != 2:
-        raise ValueError(f"a decoded mask must be 2-D (h, w), got shape {array.shape}")
-    h, w = array.shape
-    if (w, h) == size:
-        nonzero: np.ndarray = array != 0
-        return nonzero
-    ys = np.minimum(((np.arange(out_h) + 0.5) * (h / out_h)).astype(np.intp), h - 1)
-    xs = np.minimum(((np.arange(out_w) + 0.5) * (w / out_w)).astype(np.intp), w - 1)
-    sampled: np.ndarray = array[ys[:, None], xs[None, :]] != 0
-    return sampled
-
-
-def _erode(mask: np.ndarray, steps: int) -> np.ndarray:
-    return ~dilate(~mask, steps)
-
-
-_LEVEL_STEP = 63  # 4 levels fit in a byte
-# A 3x3 binomial blur (about a Gaussian of 0.7 px) of the layer levels below.
-_SOFTEN = ImageFilter.Kernel((3, 3), (1, 2, 1, 2, 4, 2, 1, 2, 1), 16)
-
-
-@lru_cache(maxsize=64)
-def _one_pass(colour: RGB) -> tuple[list[int], list[int]]:
-    """The four layers of an object in ``colour`` as one paint: for each value of the blurred
-    level map, the RGB palette entry and the alpha (0-255) that give, pasted once over the
-    frame, what the four layers pasted one after the other would.
-
-    Each layer is drawn from its level on (transparent a level below, opaque at the level,
-    linear in between: ``a``). Every layer is linear in the frame (the fill is the frame tinted
-    halfway to ``colour``), so after all of them the frame is ``frame * keep + paint``; pasting
-    ``paint / (1 - keep)`` with alpha ``1 - keep`` is the same.
-    """
-    palette: list[int] = []
-    alphas: list[int] = []
-    # (colour, how much of it): the fill is the frame itself, tinted MASK_FILL_ALPHA of the way.
-    layers: tuple[tuple[RGB, float], ...] = (
-        (HALO_COLOURS[1], 1.0),
-        (HALO_COLOURS[0], 1.0),
-        (colour, 1.0),
-        (colour, MASK_FILL_ALPHA),
-    )
-    for value in range(256):
-        keep, paint = 1.0, [0.0, 0.0, 0.0]
-        for level, (rgb, strength) in enumerate(layers, start=1):
-            a = min(max(value / _LEVEL_STEP - level + 1, 0.0), 1.0)
-            # Over what is there, this layer puts frame * (1 - strength) + rgb * strength.
-            keep = keep * (1.0 - a) + (1.0 - strength) * a
-            paint = [p * (1.0 - a) + c * strength * a for p, c in zip(paint, rgb, strict=True)]
-        alpha = 1.0 - keep
-        palette += [min(255, round(p / alpha)) if alpha > 0 else 0 for p in paint]
-        alphas.append(round(255 * alpha))
-    return palette, alphas
-
-
-@dataclass(frozen=True)
-class _Object:
-    object_id: int
-    box: tuple[int, int, int, int]  # the mask's bounding box grown by EDGE_ROOM_PX, clipped
-    region: np.ndarray  # the display-size mask inside ``box``
-
-
-def _locate(size: tuple[int, int], masks: Sequence[tuple[int, MaskInput]]) -> list[_Object]:
-    width, height = size
-    found: list[_Object] = []
-    for object_id, mask in masks:
-        selected = _scale_mask(mask, size)
-        rows = np.flatnonzero(selected.any(axis=1))
-        if rows.size == 0:
-            continue
-        columns = np.flatnonzero(selected.any(axis=0))
-        # Work inside the object's bounding box: objects rarely cover the whole frame.
-        top, bottom = (
-            max(int(rows[0]) - EDGE_ROOM_PX, 0),
-            min(int(rows[-1]) + 1 + EDGE_ROOM_PX, height),
-        )
-        left = max(int(columns[0]) - EDGE_ROOM_PX, 0)
-        right = min(int(columns[-1]) + 1 + EDGE_ROOM_PX, width)
-        found.append(
-            _Object(object_id, (left, top, right, bottom), selected[top:bottom, left:right])
-        )
-    return found
-
-
-def _choose_colours(image: Image.Image, objects: Sequence[_Object]) -> dict[int, RGB]:
-    colours: dict[int, RGB] = {}
-    for obj in sorted(objects, key=lambda o: o.object_id):
-        # A regular grid of about SAMPLES_PER_OBJECT pixels: big objects cost what small ones do.
-        step = max(1, math.isqrt(int(np.count_nonzero(obj.region)) // SAMPLES_PER_OBJECT))
-        crop = np.asarray(image.crop(obj.box))
-        under = crop[::step, ::step][obj.region[::step, ::step]]
-        colours[obj.object_id] = contrast_colour(
-            under, colours.values(), mask_colour(obj.object_id)
-        )
-    return colours
-
-
-def mask_colours(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> dict[int, RGB]:
-    """The colour :func:`paint_masks` gives each object drawn over ``image``, by object id."""
-    return _choose_colours(image, _locate(image.size, masks))
-
-
-@dataclass(frozen=True)
-class MaskLayer:
-    """One object's mask as a transparent picture: what :func:`paint_masks` pastes at ``box``
-    (left, top, right, bottom in the image's pixels), and what the web picker's page draws
-    over its plain frame."""
-
-    object_id: int
-    box: tuple[int, int, int, int]
-    image: Image.Image  # "RGBA", the size of ``box``
-
-
-def _layer(obj: _Object, colour: RGB) -> MaskLayer:
-    """Concentric layers, outermost first: the dark ring, the light ring, the solid outline,
-    then the tinted frame inside the outline, each over the ones before.
-
-    Each layer's silhouette is a ``level`` (0 outside everything, 4 inside the fill); one blur
-    of the level map gives every boundary the same soft, anti-aliased edge, and lookup tables
-    turn it into one colour and one alpha for all four layers: one picture, all in C.
-    """
-    light = dilate(obj.region)
-    levels = dilate(light).view(np.uint8) + light.view(np.uint8) + obj.region.view(np.uint8)
-    levels += _erode(obj.region, MASK_OUTLINE_PX).view(np.uint8)
-    levels *= np.uint8(_LEVEL_STEP)
-    soft = Image.fromarray(levels, "L").filter(_SOFTEN)
-    palette, alphas = _one_pass(colour)
-    paint = soft.copy()
-    paint.putpalette(palette)  # "L" becomes "P": the level values index the palette
-    layer = paint.convert("RGBA")
-    layer.putalpha(soft.point(alphas))
-    return MaskLayer(obj.object_id, obj.box, layer)
-
-
-def mask_layers(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> list[MaskLayer]:
-    """Each object's mask over ``image`` as a :class:`MaskLayer`, in drawing order: translucent
-    fill, outline, halo, cropped to the object.
-
-    ``masks`` pairs an ``object_id`` with an ``rle_mask`` mapping or a decoded (h, w) mask of
-    any size; masks are scaled to the image. Colours are chosen (see :mod:`bot.render.colours`)
-    from the image as it is, before any mask is drawn, so the layers pasted one after the other
-    over it give the board.
-    """
-    objects = _locate(image.size, masks)
-    colours = _choose_colours(image, objects)
-    return [_layer(obj, colours[obj.object_id]) for obj in objects]
-
-
-def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
-    """Draw each object's mask onto ``image`` in place (the layers of :func:`mask_layers`)."""
-    for layer in mask_layers(image, masks):
-        image.paste(layer.image, layer.box, layer.image)
 
 
 def _label(
