@@ -57,6 +57,10 @@ class EmulatorConfig:
     # request the emulator serves (file downloads included) far beyond what Kling's servers
     # and CDN would: load benchmarks give it processes of its own.
     render_processes: int = 0
+    # How much lower the render processes' scheduling priority is (``nice``): on a machine the
+    # emulator shares with the bot, Kling's rendering (done on Kling's own machines) should not
+    # take CPU the bot is waiting for.
+    render_niceness: int = 0
     # Long side of multi-image2video clips. At 1280 the short side of 16:9 and 9:16 is 720, so
     # a clip is itself a valid Multi-Elements input; tests lower it for speed.
     image2video_long_side: int = 1280

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -65,6 +66,8 @@ class EmulatorRuntime:
             self._renderers = ProcessPoolExecutor(
                 max_workers=self.config.render_processes,
                 mp_context=multiprocessing.get_context("forkserver"),
+                initializer=os.nice,
+                initargs=(self.config.render_niceness,),
             )
         return await asyncio.get_running_loop().run_in_executor(self._renderers, function, *args)
 
