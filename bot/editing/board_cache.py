@@ -96,12 +96,12 @@ class SizedLRU(Generic[Value]):
         return len(self._items)
 
 
-BOARD_FRAMES: SizedLRU[Image.Image] = SizedLRU(BOARD_FRAME_BUDGET)
+BOARD_FRAMES: SizedLRU[np.ndarray] = SizedLRU(BOARD_FRAME_BUDGET)
 # Board-size frames waiting for the disk (see _store_later): 4 at 1280x720 hold 10 MiB.
 MAX_PENDING_WRITES = 4
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-frame-write")
 _writes_lock = threading.Lock()
-_unwritten: dict[Path, Image.Image] = {}
+_unwritten: dict[Path, np.ndarray] = {}
 ENCODED_BOARDS: SizedLRU[bytes] = SizedLRU(ENCODED_BUDGET)
 
 
@@ -128,19 +128,23 @@ def board_frame_path(cache_dir: Path, index: int, long_side: int = BOARD_LONG_SI
 
 def board_frame(
     video: Path, cache_dir: Path, index: int, long_side: int = BOARD_LONG_SIDE
-) -> Image.Image:
-    """Frame ``index`` shrunk so its longest side is ``long_side``. Shared: never draw on it
-    (``render_board`` draws on a copy)."""
+) -> np.ndarray:
+    """Frame ``index`` shrunk so its longest side is ``long_side``: an (h, w, 3) RGB array,
+    shared and read-only (``render_board`` draws on a picture made from it).
+
+    Kept as an array, not a Pillow picture: it is 3 bytes a pixel rather than Pillow's 4, it
+    goes to and comes from the disk without a conversion, and the board's mask colours are
+    sampled from it directly."""
     key = (str(cache_dir), index, long_side)
-    image = BOARD_FRAMES.get(key)
-    if image is not None:
-        return image
+    pixels = BOARD_FRAMES.get(key)
+    if pixels is not None:
+        return pixels
     path = board_frame_path(cache_dir, index, long_side)
-    image = _load(path)
-    if image is None:
-        image = _from_video(video, cache_dir, index, long_side)
-    BOARD_FRAMES.put(key, image, image.width * image.height * 3)
-    return image
+    pixels = _load(path)
+    if pixels is None:
+        pixels = _from_video(video, cache_dir, index, long_side)
+    BOARD_FRAMES.put(key, pixels, pixels.nbytes)
+    return pixels
 
 
 def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Image.Image]:
@@ -157,7 +161,13 @@ def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Image.I
         return {}
 
 
-def _from_video(video: Path, cache_dir: Path, index: int, long_side: int) -> Image.Image:
+def _shrunk(frame: Image.Image, long_side: int) -> np.ndarray:
+    pixels = np.asarray(shrink_frame(frame, display_size(frame.width, frame.height, long_side)))
+    pixels.flags.writeable = False
+    return pixels
+
+
+def _from_video(video: Path, cache_dir: Path, index: int, long_side: int) -> np.ndarray:
     """Make the board-size frame ``index``, and those of its neighbours met on the way.
 
     The board keeps only its own copy at board size: encoding the full-resolution PNG too
@@ -168,32 +178,31 @@ def _from_video(video: Path, cache_dir: Path, index: int, long_side: int) -> Ima
     found = frames_around(video, cache_dir, index)
     if index not in found:
         found = {index: full_frame(video, cache_dir, index, keep=False)}  # raises if unreadable
-    full = found.pop(index)
-    image = shrink_frame(full, display_size(full.width, full.height, long_side))
-    _store_later(board_frame_path(cache_dir, index, long_side), image)
+    pixels = _shrunk(found.pop(index), long_side)
+    _store_later(board_frame_path(cache_dir, index, long_side), pixels)
     for number, other in found.items():
         path = board_frame_path(cache_dir, number, long_side)
         if not path.is_file():
-            small = shrink_frame(other, display_size(other.width, other.height, long_side))
-            _store_later(path, small)
-    return image  # the full-size frames (25 MiB each at 4K) go before the board is drawn
+            _store_later(path, _shrunk(other, long_side))
+    return pixels  # the full-size frames (25 MiB each at 4K) go before the board is drawn
 
 
-def _load(path: Path) -> Image.Image | None:
+def _load(path: Path) -> np.ndarray | None:
     with _writes_lock:
         waiting = _unwritten.get(path)
     if waiting is not None:
         return waiting
     try:
-        array = np.load(path, allow_pickle=False)
+        array: np.ndarray = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None  # not there yet, or cut short (a full disk): made again from the frame
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         return None
-    return Image.fromarray(array, "RGB")
+    array.flags.writeable = False
+    return array
 
 
-def _store_later(path: Path, image: Image.Image) -> None:
+def _store_later(path: Path, pixels: np.ndarray) -> None:
     """Write the board-size frame to disk on the writer thread, so the drawing that made it goes
     on at once (under load a write takes 3 ms of CPU and 15 ms in all, a third of a first
     drawing). Only a few wait at a time: each holds its frame, and the file is only a cache
@@ -201,11 +210,11 @@ def _store_later(path: Path, image: Image.Image) -> None:
     with _writes_lock:
         if len(_unwritten) >= MAX_PENDING_WRITES or path in _unwritten:
             return
-        _unwritten[path] = image  # found by _load until the file is there
+        _unwritten[path] = pixels  # found by _load until the file is there
 
     def write() -> None:
         try:
-            _store(path, image)
+            _store(path, pixels)
         finally:
             with _writes_lock:
                 del _unwritten[path]
@@ -218,14 +227,14 @@ def flush_writes() -> None:
     _writer.submit(lambda: None).result()
 
 
-def _store(path: Path, image: Image.Image) -> None:
+def _store(path: Path, pixels: np.ndarray) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a concurrent reader never sees half an array.
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.save(handle, np.asarray(image), allow_pickle=False)
+                np.save(handle, pixels, allow_pickle=False)
             os.replace(tmp_name, path)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 from PIL import Image
 
 from bot.editing.board_cache import SizedLRU, board_digest, board_frame, full_frame
@@ -90,6 +91,7 @@ def _render(
     encoded = PICTURES.get(key)
     if encoded is not None:
         return encoded
+    frame: np.ndarray | Image.Image
     if cell is None:
         frame, region = board_frame(video, cache_dir, index), WHOLE
     else:

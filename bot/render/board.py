@@ -203,7 +203,11 @@ def render_board(
     board = shrink_frame(frame, size)
     if board is frame:
         board = board.copy()  # never draw on the caller's image
-    paint_masks(board, masks)
+    # An RGB frame array already at board size is the board's pixels before any drawing.
+    pixels = (
+        frame if isinstance(frame, np.ndarray) and frame.shape == (size[1], size[0], 3) else None
+    )
+    paint_masks(board, masks, pixels)
     # An "RGBA" draw on an RGB image blends translucent fills straight into it, with no
     # overlay image to allocate and composite.
     draw = ImageDraw.Draw(board, "RGBA")

@@ -152,13 +152,16 @@ def _box_area(box: tuple[int, int, int, int]) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
-def _choose_colours(image: Image.Image, objects: Sequence[_Object]) -> dict[int, RGB]:
+def _choose_colours(
+    image: Image.Image, objects: Sequence[_Object], pixels: np.ndarray | None = None
+) -> dict[int, RGB]:
     # Copying the picture out of Pillow costs as much as copying its crops, so when the
     # objects cover more than the picture between them it is copied once.
     whole = (
         np.asarray(image)
-        if sum(_box_area(obj.box) for obj in objects) > image.width * image.height
-        else None
+        if pixels is None
+        and sum(_box_area(obj.box) for obj in objects) > image.width * image.height
+        else pixels
     )
     colours: dict[int, RGB] = {}
     for obj in sorted(objects, key=lambda o: o.object_id):
@@ -220,7 +223,7 @@ def _edge_columns(region: np.ndarray) -> np.ndarray:
     down = region[1:] != region[:-1]
     edges[1:height] |= down
     edges[: height - 1] |= down
-    per_band = edges.reshape(-1, _BAND_ROWS, width).any(axis=1)
+    per_band: np.ndarray = np.any(edges.reshape(-1, _BAND_ROWS, width), axis=1)
     near = per_band.copy()  # an edge reaches less than a band's height into the next band
     near[1:] |= per_band[:-1]
     near[:-1] |= per_band[1:]
@@ -301,25 +304,34 @@ def _layer(obj: _Object, colour: RGB) -> MaskLayer:
     return MaskLayer(obj.object_id, obj.box, layer)
 
 
-def mask_layers(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> list[MaskLayer]:
+def mask_layers(
+    image: Image.Image,
+    masks: Sequence[tuple[int, MaskInput]],
+    pixels: np.ndarray | None = None,
+) -> list[MaskLayer]:
     """Each object's mask over ``image`` as a :class:`MaskLayer`, in drawing order: translucent
     fill, outline, halo, cropped to the object.
 
     ``masks`` pairs an ``object_id`` with an ``rle_mask`` mapping or a decoded (h, w) mask of
     any size; masks are scaled to the image. Colours are chosen (see :mod:`bot.render.colours`)
     from the image as it is, before any mask is drawn, so the layers pasted one after the other
-    over it give the board.
+    over it give the board. ``pixels``, when given, are the image's pixels as an (h, w, 3)
+    array, which spares copying them out of Pillow.
     """
     objects = _locate(image.size, masks)
-    colours = _choose_colours(image, objects)
+    colours = _choose_colours(image, objects, pixels)
     return [_layer(obj, colours[obj.object_id]) for obj in objects]
 
 
-def paint_masks(image: Image.Image, masks: Sequence[tuple[int, MaskInput]]) -> None:
+def paint_masks(
+    image: Image.Image,
+    masks: Sequence[tuple[int, MaskInput]],
+    pixels: np.ndarray | None = None,
+) -> None:
     """Draw each object's mask onto ``image`` in place: the pixels of :func:`mask_layers`'
-    layers pasted in order, without making the layers."""
+    layers pasted in order, without making the layers (``pixels`` as for those)."""
     objects = _locate(image.size, masks)
-    colours = _choose_colours(image, objects)
+    colours = _choose_colours(image, objects, pixels)
     for obj in objects:
         left, top = obj.box[:2]
         for (x0, y0, x1, y1), drawn in _pieces(obj.region, colours[obj.object_id]):

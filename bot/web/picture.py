@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import numpy as np
 from PIL import Image
 
 from bot.editing.board_cache import board_digest, board_frame
@@ -39,11 +40,14 @@ Drawn = TypeVar("Drawn")
 Overlays = dict[str, Any]  # {"width", "height", "overlays": [{"box": [l, t, r, b], "webp": b64}]}
 
 
-def _frame(video: Path, cache_dir: Path, index: int) -> Image.Image:
-    """Frame `index` at board size; shared with the board: never draw on it."""
-    frame = board_frame(video, cache_dir, index, BOARD_LONG_SIDE)
+def _frame(video: Path, cache_dir: Path, index: int) -> tuple[Image.Image, np.ndarray | None]:
+    """Frame `index` at board size, with its pixels as an array when they are the picture's."""
+    pixels = board_frame(video, cache_dir, index, BOARD_LONG_SIDE)
+    frame = Image.fromarray(pixels)
     size = display_size(*frame.size, BOARD_LONG_SIDE)
-    return frame if frame.size == size else frame.resize(size, Image.Resampling.BILINEAR)
+    if frame.size == size:
+        return frame, pixels
+    return frame.resize(size, Image.Resampling.BILINEAR), None
 
 
 def render_frame(video: Path, cache_dir: Path, index: int) -> bytes:
@@ -51,15 +55,17 @@ def render_frame(video: Path, cache_dir: Path, index: int) -> bytes:
     buffer = io.BytesIO()
     # 4:2:0 chroma: half the encoding (and the browser's decoding) of 4:4:4; there is no text
     # on this picture for full-resolution colour to keep sharp.
-    _frame(video, cache_dir, index).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=2)
+    _frame(video, cache_dir, index)[0].save(
+        buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=2
+    )
     return buffer.getvalue()
 
 
 def render_overlays(video: Path, cache_dir: Path, index: int, masks: Sequence[Any]) -> Overlays:
     """Frame `index`'s masks as the board draws them, one lossless WebP per object, with its
     box in the board-size frame's pixels."""
-    frame = _frame(video, cache_dir, index)
-    layers = mask_layers(frame, drawable_masks(masks))
+    frame, pixels = _frame(video, cache_dir, index)
+    layers = mask_layers(frame, drawable_masks(masks), pixels)
     overlays = []
     for layer in layers:
         buffer = io.BytesIO()

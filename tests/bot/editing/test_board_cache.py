@@ -78,7 +78,8 @@ def test_board_frame_is_read_once_then_served_from_memory_then_disk(
     video = flat_video(tmp_path / "v.mp4", (30, 120, 200))
     cache = tmp_path / "frames"
     first = board_frame(video, cache, 5)
-    assert first.size == (1280, 720)  # 1080p shrunk to the board
+    assert first.shape == (720, 1280, 3)  # 1080p shrunk to the board
+    assert not first.flags.writeable  # shared by every drawing of this frame
     pixels = np.asarray(first).astype(int)
     assert abs(pixels[500, 600] - (30, 120, 200)).max() < 12
     assert pixels[40, 5 * 64 * 2 // 3 + 20].min() > 230  # frame 5's bar, not another frame's

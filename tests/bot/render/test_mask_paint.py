@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.render import mask_paint
+from bot.grid import BoardGrid
+from bot.render import mask_paint, render_board
 from bot.render.mask_paint import mask_layers, paint_masks
 
 WIDTH, HEIGHT = 1280, 720
@@ -97,3 +98,15 @@ def test_a_background_mask_tints_the_background_and_leaves_the_object_alone() ->
     # Its border carries the outline and rings: not the tint, not the frame.
     edge_row = after[370, 505:525]
     assert (np.abs(edge_row - tinted[0, 0]).sum(axis=1) > 30).any()
+
+
+def test_a_board_size_frame_array_draws_the_board_a_picture_of_it_draws() -> None:
+    """The board samples mask colours from the array (no copy out of Pillow): same board."""
+    pixels = np.asarray(noisy_frame(5))
+    masks = [(1, background_around_square()), (2, blobs(4, 6))]
+    from_array = render_board(pixels, masks, [(1, 0.5, 0.5)], BoardGrid(10, 6), image_format="png")
+    from_picture = render_board(
+        Image.fromarray(pixels), masks, [(1, 0.5, 0.5)], BoardGrid(10, 6), image_format="png"
+    )
+    assert from_array == from_picture
+    assert np.array_equal(pixels, np.asarray(noisy_frame(5)))  # the caller's frame is untouched

@@ -102,7 +102,7 @@ async def test_overlays_are_the_boards_masks_cropped_to_the_object(web: WebRig) 
     session = await web.rig.store.get_session(web.session_id)
     assert session is not None and session.local_path
     cache_dir = session_dir(web.rig.service.media_dir, web.session_id) / "frames"
-    frame = board_frame(Path(session.local_path), cache_dir, 0)
+    frame = Image.fromarray(board_frame(Path(session.local_path), cache_dir, 0))
     stored = await web.rig.store.get_frame_masks(web.session_id, 0)
     pairs = drawable_masks(stored)
     board = frame.copy()
