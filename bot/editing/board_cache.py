@@ -41,6 +41,7 @@ __all__ = [
     "flush_writes",
     "frames_around",
     "full_frame",
+    "prepare_board_frame",
 ]
 
 Value = TypeVar("Value")
@@ -145,6 +146,33 @@ def board_frame(
         pixels = _from_video(video, cache_dir, index, long_side)
     BOARD_FRAMES.put(key, pixels, pixels.nbytes)
     return pixels
+
+
+def prepare_board_frame(
+    video: Path, cache_dir: Path, index: int, long_side: int = BOARD_LONG_SIDE
+) -> None:
+    """Make sure frame ``index`` at board size is on disk (or in memory), decoding it when it
+    is not: run ahead of a drawing that will want it, such as the board of a mark, drawn when
+    Kling answers 1-3 s later. The file is written here and now, not queued (a queued write can
+    be dropped under load), and nothing is kept in memory. A frame that cannot be read is left
+    for the drawing to report."""
+    path = board_frame_path(cache_dir, index, long_side)
+    with _writes_lock:
+        waiting = path in _unwritten
+    if (
+        waiting
+        or path.is_file()
+        or BOARD_FRAMES.get((str(cache_dir), index, long_side)) is not None
+    ):
+        return
+    try:
+        found = frames_around(video, cache_dir, index)
+    except MediaError:
+        return
+    for number, frame in found.items():
+        target = board_frame_path(cache_dir, number, long_side)
+        if not target.is_file():
+            _store(target, _shrunk(frame, long_side))
 
 
 def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Image.Image]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
-from bot.editing.boards import grid_for
+from bot.editing.boards import grid_for, prepare_frame
 from bot.editing.locks import SessionLocks
 from bot.editing.renewal import SelectionKeeper, masks_of
 from bot.editing.submitting import SESSION_ENDED
@@ -38,6 +39,7 @@ def _user_error(error: PointsError | FrameRefError) -> UserFacingError:
 class Marking:
     store: Store
     client: KlingClient
+    media_dir: Path
     locks: SessionLocks
     selections: SelectionKeeper
 
@@ -64,6 +66,7 @@ class Marking:
         async with gate:
             session = await self._active(session_id)
             target = self._frame_ref(session, frame, time_text, default=session.current_frame)
+            prepare_frame(session, self.media_dir, target)  # decoded while Kling works
             on_frame = await self.store.list_points(session_id, target)
             try:
                 parsed = parse_points(

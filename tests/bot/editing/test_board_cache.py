@@ -3,6 +3,7 @@ full-resolution frame, and never draws or encodes the same board state twice."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from bot.editing.board_cache import (
     board_frame,
     board_frame_path,
     flush_writes,
+    prepare_board_frame,
 )
 from bot.media import write_mp4
 from tests.bot.editing.conftest import ALICE, BOB, Rig
@@ -229,3 +231,53 @@ async def test_a_mark_redraws_from_the_board_size_frame_and_one_state_is_drawn_o
     with Image.open(io.BytesIO(third.image)) as image:
         assert image.size == (1280, 720)
     assert full_reads.count == opened  # frame 1 came with frame 0's decode
+
+
+async def test_a_marks_frame_is_made_ready_while_kling_works_not_after(
+    rig: Rig, full_reads: FullReads
+) -> None:
+    sid = await rig.open()
+    cache = boards.session_dir(rig.media_dir, sid) / "frames"
+    assert not board_frame_path(cache, 30).exists()
+    rig.emulator.faults.stall("add-selection")
+    mark = asyncio.create_task(rig.service.mark(sid, points="C4", user_id=ALICE, frame=30))
+    await rig.emulator.faults.holding()
+    await asyncio.to_thread(boards.frames_prepared)
+    # Kling has not answered yet, and frame 30 is decoded and on disk.
+    assert not mark.done() and board_frame_path(cache, 30).is_file()
+    decoded = full_reads.count
+    BOARD_FRAMES.clear()
+    rig.emulator.faults.release()
+    board = await mark
+    assert board.frame_index == 30 and len(board.points_on_frame) == 1
+    assert full_reads.count == decoded  # the board read the prepared frame
+
+
+def test_a_prepared_frame_is_on_disk_and_its_board_does_not_decode_it(
+    tmp_path: Path, full_reads: FullReads
+) -> None:
+    video = flat_video(tmp_path / "v.mp4", (90, 30, 160))
+    cache = tmp_path / "frames"
+    BOARD_FRAMES.clear()
+    prepare_board_frame(video, cache, 14)
+    assert full_reads.count == 1
+    # Written at once (not queued) with the next frame, and not kept in memory.
+    assert board_frame_path(cache, 14).is_file() and board_frame_path(cache, 15).is_file()
+    assert len(BOARD_FRAMES) == 0
+    prepare_board_frame(video, cache, 14)  # ready already: nothing to do
+    pixels = np.asarray(board_frame(video, cache, 14)).astype(int)
+    assert full_reads.count == 1
+    bar = 14 * 64 * 2 // 3 + 20
+    assert pixels[40, bar].min() > 230 and pixels[40, bar + 43].max() < 230
+
+
+def test_preparing_a_frame_past_the_end_or_of_a_broken_video_leaves_it_to_the_board(
+    tmp_path: Path,
+) -> None:
+    video = flat_video(tmp_path / "v.mp4", (90, 30, 160), frames=4)
+    cache = tmp_path / "frames"
+    prepare_board_frame(video, cache, 9)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    prepare_board_frame(broken, cache, 1)
+    assert not cache.exists() or not list(cache.glob("board-*"))
