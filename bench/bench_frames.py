@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bot.media import FrameExtractor, extract_frame, probe_video
+from bot.media.frames import DECODER_THREADS
 
 WIDTH, HEIGHT, FPS, SECONDS = 3840, 2160, 60, 10
 FRAMES_TO_TRY = (300, 359, 420, 479, 510, 540, 599)
@@ -65,7 +66,7 @@ def decode_from_start(path: Path, index: int) -> Image.Image:
     """The naive way: decode every frame from the first until frame `index`."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = DECODER_THREADS  # as the bot decodes
         for position, frame in enumerate(container.decode(stream)):
             if position == index:
                 return frame.to_image()
@@ -77,7 +78,7 @@ def decode_group_until(path: Path, index: int) -> Image.Image:
     keyframe = index - index % FPS
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = DECODER_THREADS  # as the bot decodes
         ticks = int(1 / (stream.average_rate * stream.time_base))
         start = stream.start_time or 0
         container.seek(start + keyframe * ticks, stream=stream, backward=True, any_frame=False)
