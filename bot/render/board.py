@@ -12,7 +12,6 @@ crisp. PNG is available (and used by the tests) when exact pixels matter.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
@@ -22,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.grid import BoardGrid
 from bot.render.colours import MASK_COLOURS, mask_colour
+from bot.render.encoding import encode_image
 from bot.render.mask_paint import (
     MASK_FILL_ALPHA,
     MaskInput,
@@ -165,17 +165,14 @@ def _draw_caption(draw: ImageDraw.ImageDraw, size: tuple[int, int], caption: str
 
 
 def _encode(image: Image.Image, image_format: ImageFormat) -> bytes:
-    buffer = io.BytesIO()
     if image_format == "jpeg":
-        image.save(buffer, format="JPEG", quality=90, subsampling=0, optimize=False)
-    elif image_format == "png":
+        return encode_image(image, "JPEG", quality=90, subsampling=0, optimize=False)
+    if image_format == "png":
         # Level 1 is ~7x faster than the default 6 for ~15% more bytes on a video frame.
-        image.save(buffer, format="PNG", compress_level=1)
-    elif image_format == "webp":
-        image.save(buffer, format="WEBP", quality=85, method=0)
-    else:
-        raise ValueError(f"unknown board image format {image_format!r}")
-    return buffer.getvalue()
+        return encode_image(image, "PNG", compress_level=1)
+    if image_format == "webp":
+        return encode_image(image, "WEBP", quality=85, method=0)
+    raise ValueError(f"unknown board image format {image_format!r}")
 
 
 def render_board(

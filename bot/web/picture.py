@@ -31,6 +31,7 @@ from PIL import Image
 from bot.editing.board_cache import board_digest, board_frame
 from bot.editing.boards import drawable_masks, session_dir
 from bot.render.board import BOARD_LONG_SIDE, display_size, mask_layers
+from bot.render.encoding import encode_image
 
 FRAMES_KEPT = 48
 OVERLAYS_KEPT = 256
@@ -52,13 +53,10 @@ def _frame(video: Path, cache_dir: Path, index: int) -> tuple[Image.Image, np.nd
 
 def render_frame(video: Path, cache_dir: Path, index: int) -> bytes:
     """JPEG of frame `index` at board size, without masks or points."""
-    buffer = io.BytesIO()
     # 4:2:0 chroma: half the encoding (and the browser's decoding) of 4:4:4; there is no text
     # on this picture for full-resolution colour to keep sharp.
-    _frame(video, cache_dir, index)[0].save(
-        buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=2
-    )
-    return buffer.getvalue()
+    frame = _frame(video, cache_dir, index)[0]
+    return encode_image(frame, "JPEG", quality=JPEG_QUALITY, subsampling=2)
 
 
 def render_overlays(video: Path, cache_dir: Path, index: int, masks: Sequence[Any]) -> Overlays:
