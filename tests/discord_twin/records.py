@@ -43,7 +43,10 @@ class InteractionRecord:
     followup_ids: list[int] = field(default_factory=list)
     # Twin-clock times the bot sent a followup or edited a response message (@original, which
     # for a component is the message clicked, or a followup) through this interaction's webhook:
-    # the last one is when the member saw the final answer.
+    # the last one is when the member saw the final answer. Like acked_at, each is when the
+    # bot's request arrived, before the stand-in read its body: reading a multipart upload takes
+    # the stand-in's process many turns of its event loop, which a busy load test makes long,
+    # and that time is the stand-in's, not the bot's.
     answered_at: list[float] = field(default_factory=list)
     acked: asyncio.Event = field(default_factory=asyncio.Event)
 

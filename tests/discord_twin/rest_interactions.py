@@ -74,11 +74,12 @@ class InteractionRoutes:
 
     async def callback(self, request: web.Request) -> web.Response:
         twin = self.twin
+        arrived = twin.clock.now()  # before reading the body: see InteractionRecord.acked_at
         rec = twin.interactions.get(int(request.match_info["iid"]))
         if rec is None or rec.token != request.match_info["token"]:
             return api_error(404, UNKNOWN_INTERACTION, "Unknown interaction")
         body = await read_body(request)
-        age = twin.clock.now() - rec.created_at
+        age = arrived - rec.created_at
         if rec.ack_type is None and age > ACK_DEADLINE_SECONDS:
             twin.violate(
                 UNKNOWN_INTERACTION,
@@ -144,7 +145,7 @@ class InteractionRoutes:
         elif ctype == MODAL:
             rec.modal = data
         rec.ack_type = ctype
-        rec.acked_at = twin.clock.now()
+        rec.acked_at = arrived
         rec.ephemeral = bool(message and message.ephemeral)
         rec.acked.set()
         twin.notify()
@@ -246,13 +247,14 @@ class InteractionRoutes:
         return None if msg is None or msg.deleted else msg
 
     async def followup(self, request: web.Request) -> web.Response:
+        arrived = self.twin.clock.now()
         rec = self._webhook(request)
         if isinstance(rec, web.Response):
             return rec
         body = await read_body(request)
         if problem := self._check_message(rec, body, creating=True):
             return problem
-        rec.answered_at.append(self.twin.clock.now())
+        rec.answered_at.append(arrived)
         original = self.twin.find_message(rec.original_message_id or 0)
         if rec.ack_type == DEFERRED_CHANNEL_MESSAGE and original is not None and original.loading:
             # The first followup after a "thinking" defer replaces the loading message.
@@ -283,6 +285,7 @@ class InteractionRoutes:
         return json_response(message_json(msg, self.twin))
 
     async def edit_message(self, request: web.Request) -> web.Response:
+        arrived = self.twin.clock.now()
         found = self._webhook_message(request)
         if isinstance(found, web.Response):
             return found
@@ -290,7 +293,7 @@ class InteractionRoutes:
         body = await read_body(request)
         if problem := self._check_message(rec, body, creating=False):
             return problem
-        rec.answered_at.append(self.twin.clock.now())
+        rec.answered_at.append(arrived)
         apply_edit(self.twin, msg, body)
         self.twin.message_updated(msg)
         return json_response(message_json(msg, self.twin))
