@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -42,7 +43,10 @@ __all__ = [
     "frames_around",
     "full_frame",
     "prepare_board_frame",
+    "prepare_later",
 ]
+
+log = logging.getLogger(__name__)
 
 Value = TypeVar("Value")
 
@@ -98,6 +102,12 @@ class SizedLRU(Generic[Value]):
 
 
 BOARD_FRAMES: SizedLRU[np.ndarray] = SizedLRU(BOARD_FRAME_BUDGET)
+# Frames made ready ahead of the drawings that will want them (a mark's frame while Kling works,
+# the next frame of a decode) have a thread of their own: they never queue in front of a
+# drawing that a member is waiting for.
+_ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-ahead")
+# A frame's RGB picture, made when called (see frames_around).
+Picture = Callable[[], Image.Image]
 # Board-size frames waiting for the disk (see _store_later): 4 at 1280x720 hold 10 MiB.
 MAX_PENDING_WRITES = 4
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-frame-write")
@@ -169,24 +179,42 @@ def prepare_board_frame(
         found = frames_around(video, cache_dir, index)
     except MediaError:
         return
-    for number, frame in found.items():
-        target = board_frame_path(cache_dir, number, long_side)
-        if not target.is_file():
-            _store(target, _shrunk(frame, long_side))
+    for number, picture in found.items():
+        _store_missing(board_frame_path(cache_dir, number, long_side), picture, long_side)
 
 
-def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Image.Image]:
+def prepare_later(video: Path, cache_dir: Path, index: int) -> None:
+    """:func:`prepare_board_frame` on the thread that makes frames ready ahead of drawings,
+    without waiting for it."""
+    _ahead.submit(prepare_board_frame, video, cache_dir, index).add_done_callback(_report)
+
+
+def _report(done: Future[None]) -> None:
+    error = done.exception()
+    if error is not None:  # a board draws the frame itself, and says what went wrong
+        log.warning("could not make a frame ready ahead of its board", exc_info=error)
+
+
+def _store_missing(path: Path, picture: Picture, long_side: int) -> None:
+    if not path.is_file():
+        _store(path, _shrunk(picture(), long_side))
+
+
+def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Picture]:
     """Frame ``index`` at video resolution with the next one from the same decode (see
-    ``FrameExtractor.around``); only ``index`` when its full-resolution PNG is cached already
-    (reading it is quicker than a decode); empty when ``index`` cannot be decoded."""
+    ``FrameExtractor.decoded_around``), each as the call that makes its RGB picture; only
+    ``index`` when its full-resolution PNG is cached already (reading it is quicker than a
+    decode); empty when ``index`` cannot be decoded."""
     extractor = FrameExtractor(video, cache_dir)
     cached = extractor.cache_path(index)
     if cached is not None and cached.is_file():
-        return {index: extractor.get(index)}
+        image = extractor.get(index)
+        return {index: lambda: image}
     try:
-        return extractor.around(index, after=1)
+        decoded = extractor.decoded_around(index, after=1)
     except MediaError:
         return {}
+    return {number: frame.image for number, frame in decoded.items()}
 
 
 def _shrunk(frame: Image.Image, long_side: int) -> np.ndarray:
@@ -200,18 +228,20 @@ def _from_video(video: Path, cache_dir: Path, index: int, long_side: int) -> np.
 
     The board keeps only its own copy at board size: encoding the full-resolution PNG too
     would be a third of a first drawing's time, for a file the board never reads. The next
-    frame comes from the same decode for one more frame's decode (5 ms at 720p) and a 3 ms
-    write: ``▶ +1``, the usual way through a video, then starts from the disk copy instead of
-    seeking and decoding from the keyframe again (16-22 ms at 720p, one keyframe group)."""
+    frame comes from the same decode for one more frame's decode (under a millisecond at 720p):
+    ``▶ +1``, the usual way through a video, then starts from the disk copy instead of seeking
+    and decoding from the keyframe again (16-22 ms at 720p, one keyframe group). Turning it
+    into RGB and writing it (4-5 ms) is left to the thread that makes frames ready ahead, so
+    the member waiting for ``index`` does not wait for it."""
     found = frames_around(video, cache_dir, index)
     if index not in found:
-        found = {index: full_frame(video, cache_dir, index, keep=False)}  # raises if unreadable
-    pixels = _shrunk(found.pop(index), long_side)
+        image = full_frame(video, cache_dir, index, keep=False)  # raises if unreadable
+        found = {index: lambda: image}
+    pixels = _shrunk(found.pop(index)(), long_side)
     _store_later(board_frame_path(cache_dir, index, long_side), pixels)
-    for number, other in found.items():
+    for number, picture in found.items():
         path = board_frame_path(cache_dir, number, long_side)
-        if not path.is_file():
-            _store_later(path, _shrunk(other, long_side))
+        _ahead.submit(_store_missing, path, picture, long_side).add_done_callback(_report)
     return pixels  # the full-size frames (25 MiB each at 4K) go before the board is drawn
 
 
@@ -251,7 +281,9 @@ def _store_later(path: Path, pixels: np.ndarray) -> None:
 
 
 def flush_writes() -> None:
-    """Wait for the board-size frames queued for the disk so far."""
+    """Wait for the board-size frames on their way to the disk so far (queued writes, and the
+    frames being made ready ahead)."""
+    _ahead.submit(lambda: None).result()
     _writer.submit(lambda: None).result()
 
 

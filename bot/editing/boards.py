@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,7 +16,7 @@ from bot.editing.board_cache import (
     ENCODED_BOARDS,
     board_digest,
     board_frame,
-    prepare_board_frame,
+    prepare_later,
 )
 from bot.editing.views import BoardView, PointView
 from bot.errors import UserFacingError
@@ -27,8 +26,6 @@ from bot.media import MediaError
 from bot.render.board import BOARD_LONG_SIDE, render_board
 from bot.storage import MAX_MARKED_FRAMES, MAX_POINTS_PER_FRAME, Point, Session, Store
 
-log = logging.getLogger(__name__)
-
 BOARD_FORMAT: Final = "jpeg"
 # Drawings (boards and pickers) run on their own threads, as many as there are cores: when 200
 # members act at once, the drawings wait their turn in order and each finishes in its own time,
@@ -36,9 +33,6 @@ BOARD_FORMAT: Final = "jpeg"
 # free for the short jobs that every answer needs (reading Kling's JSON, writing downloads).
 DRAW_THREADS: Final = max(1, os.cpu_count() or 1)
 _draws = ThreadPoolExecutor(max_workers=DRAW_THREADS, thread_name_prefix="draw")
-# Frames made ready ahead of a drawing (see prepare_frame) have a thread of their own, so they
-# never queue in front of a drawing that a member is waiting for.
-_preparations = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-ahead")
 
 
 def grid_for(session: Session) -> BoardGrid:
@@ -63,24 +57,9 @@ def prepare_frame(session: Session, media_dir: Path, frame_index: int) -> None:
     """Start making ``frame_index`` ready for the board (decoded, at board size, on disk)
     without waiting for it: a mark's board is drawn when Kling answers, 1-3 s later, and then
     no longer decodes its frame while the member waits."""
-    if not session.local_path:
-        return
-    video, cache_dir = Path(session.local_path), session_dir(media_dir, session.id) / "frames"
-    ready = _preparations.submit(
-        prepare_board_frame, video, cache_dir, clamp_frame(session, frame_index)
-    )
-    ready.add_done_callback(_report_failure)
-
-
-def frames_prepared() -> None:
-    """Wait for the frames asked for with :func:`prepare_frame` so far."""
-    _preparations.submit(lambda: None).result()
-
-
-def _report_failure(ready: Future[None]) -> None:
-    error = ready.exception()
-    if error is not None:  # the board draws the frame itself, and says what went wrong
-        log.warning("could not make a frame ready ahead of its board", exc_info=error)
+    if session.local_path:
+        video, cache_dir = Path(session.local_path), session_dir(media_dir, session.id) / "frames"
+        prepare_later(video, cache_dir, clamp_frame(session, frame_index))
 
 
 def point_views(points: Sequence[Point], frame_index: int) -> tuple[PointView, ...]:

@@ -13,6 +13,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def apply_rotation(image: Image.Image, rotation: int) -> Image.Image:
 def _rgb(frame: av.VideoFrame) -> Image.Image:
     """The frame as an RGB image in display orientation."""
     return apply_rotation(frame.to_image(), round(frame.rotation))
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A decoded frame (its decoder's buffers, valid after the video is closed and on any one
+    thread) before it is turned into an RGB picture."""
+
+    frame: av.VideoFrame
+
+    def image(self) -> Image.Image:
+        """The frame as an RGB picture in display orientation."""
+        return _rgb(self.frame)
 
 
 class FrameExtractor:
@@ -111,6 +124,16 @@ class FrameExtractor:
         before it (decoded on the way to it anyway), and up to `after` frames following it (one
         frame's decode each), so that stepping through the video does not seek and decode again
         from the keyframe for every step. Reads and writes no cache; bounded like `get`."""
+        return {
+            number: decoded.image()
+            for number, decoded in self.decoded_around(index, before=before, after=after).items()
+        }
+
+    def decoded_around(
+        self, index: int, *, before: bool = False, after: int = 1
+    ) -> dict[int, DecodedFrame]:
+        """`around`, with each frame not yet turned into an RGB picture: that costs more than
+        decoding it, and a neighbour's can wait until after the answer that needs `index`."""
         if index < 0:
             raise MediaError(
                 Msg("Frame {index} does not exist; frames are numbered from 0.", index=index)
@@ -119,9 +142,9 @@ class FrameExtractor:
             return self._decode_run(index, before, after)
 
     def _decode(self, index: int) -> Image.Image:
-        return self._decode_run(index, False, 0)[index]
+        return self._decode_run(index, False, 0)[index].image()
 
-    def _decode_run(self, index: int, before: bool, after: int) -> dict[int, Image.Image]:
+    def _decode_run(self, index: int, before: bool, after: int) -> dict[int, DecodedFrame]:
         try:
             container = av.open(str(self.path), mode="r")
         except (av.error.FFmpegError, OSError) as exc:
@@ -170,9 +193,9 @@ class FrameExtractor:
             def number(found: av.VideoFrame) -> int:
                 return round((Fraction(found.pts or 0) - start) / ticks_per_frame)
 
-            images = {index: _rgb(frame)}
+            images = {index: DecodedFrame(frame)}
             if before and previous is not None and number(previous) == index - 1:
-                images[index - 1] = _rgb(previous)
+                images[index - 1] = DecodedFrame(previous)
             # Neighbours are a bonus: a damaged or missing one ends the run, not the answer.
             wanted = index + 1
             with contextlib.suppress(av.error.FFmpegError):
@@ -181,7 +204,7 @@ class FrameExtractor:
                         continue
                     if wanted > index + after or number(following) != wanted:
                         break
-                    images[wanted] = _rgb(following)
+                    images[wanted] = DecodedFrame(following)
                     wanted += 1
             return images
 

@@ -134,26 +134,29 @@ def test_a_damaged_board_frame_file_is_made_again(tmp_path: Path, full_reads: Fu
 def test_a_frame_waiting_for_the_disk_is_served_from_memory(
     tmp_path: Path, full_reads: FullReads
 ) -> None:
-    video = flat_video(tmp_path / "v.mp4", (40, 160, 40), frames=6)
+    video = flat_video(tmp_path / "v.mp4", (40, 160, 40), frames=10)
     cache = tmp_path / "frames"
     blocked = threading.Event()
-    board_cache._writer.submit(blocked.wait, 30)  # the writer is busy: nothing reaches the disk
+    board_cache._writer.submit(blocked.wait, 30)  # the writer is busy: its queue waits
     try:
         board_frame(video, cache, 2)  # decodes frames 2 and 3
         BOARD_FRAMES.clear()
-        assert not board_frame_path(cache, 3).exists()
-        nxt = np.asarray(board_frame(video, cache, 3)).astype(int)
-        assert nxt[40, 3 * 64 * 2 // 3 + 20].min() > 230
+        assert not board_frame_path(cache, 2).exists()
+        again = np.asarray(board_frame(video, cache, 2)).astype(int)
+        assert again[40, 2 * 64 * 2 // 3 + 20].min() > 230
         assert full_reads.count == 1
+        # The next frame is made ready ahead, on its own thread: written though the writer waits.
+        board_cache._ahead.submit(lambda: None).result()
+        assert board_frame_path(cache, 3).is_file()
         # Only a few frames wait for the disk at a time; the others are not written.
-        for index in (0, 4):
+        for index in (0, 4, 6, 8):
             board_frame(video, cache, index)
         assert len(board_cache._unwritten) == board_cache.MAX_PENDING_WRITES
     finally:
         blocked.set()
     flush_writes()
-    assert board_frame_path(cache, 3).is_file()
-    assert not board_frame_path(cache, 4).exists()
+    assert board_frame_path(cache, 2).is_file() and board_frame_path(cache, 6).is_file()
+    assert not board_frame_path(cache, 8).exists()
 
 
 def test_sessions_and_frames_never_share_a_board_frame(tmp_path: Path) -> None:
@@ -242,7 +245,7 @@ async def test_a_marks_frame_is_made_ready_while_kling_works_not_after(
     rig.emulator.faults.stall("add-selection")
     mark = asyncio.create_task(rig.service.mark(sid, points="C4", user_id=ALICE, frame=30))
     await rig.emulator.faults.holding()
-    await asyncio.to_thread(boards.frames_prepared)
+    await asyncio.to_thread(flush_writes)
     # Kling has not answered yet, and frame 30 is decoded and on disk.
     assert not mark.done() and board_frame_path(cache, 30).is_file()
     decoded = full_reads.count
