@@ -28,10 +28,10 @@ from bot.jobs import JobRunner, KlingTaskBackend
 from bot.kling import KlingClient, make_provider
 from bot.kling.emulator import KlingEmulator
 from bot.kling.errors import error_for
-from bot.storage import Job, JobKind, JobState, Store
+from bot.storage import JobKind, JobState, Store
 from tests.bot.editing.conftest import ALICE, CHANNEL, GUILD, FileServer, file_server, scene_video
 from tests.faults.matrix import record
-from tests.faults.world import FAST_RETRY, FAST_RUNNER, TERMINAL, RecordingDeliverer
+from tests.faults.world import FAST_RETRY, FAST_RUNNER, RecordingDeliverer, settled_job
 
 __all__ = ["file_server", "scene_video"]  # fixtures, imported for pytest
 
@@ -288,16 +288,6 @@ async def assert_next_mark_in_step(rig: EditRig, session_id: int | None) -> bool
     return renewed
 
 
-async def settle(store: Store, job_id: str) -> Job:
-    async with asyncio.timeout(60):  # a deadline for a job that would otherwise hang
-        while True:
-            job = await store.get_job(job_id)
-            assert job is not None
-            if job.state in TERMINAL:
-                return job
-            await asyncio.sleep(0.02)
-
-
 @pytest.mark.parametrize("fault", ("timeout", "drop", "5000 after create", "code 1301"))
 async def test_edit_submit_fault(
     tmp_path: Path, scene_video: Path, file_server: FileServer, fault: str
@@ -323,7 +313,7 @@ async def test_edit_submit_fault(
             image_paths=(),
         )
         job = await rig.service.submit(plan)
-        done = await settle(rig.store, job.id)
+        done = await settled_job(rig.store, job.id)
         tasks = [t for t in rig.emulator.store.tasks.values() if t.external_task_id == job.id]
         creates = rig.emulator.faults.calls[endpoint]
         if fault == "timeout":

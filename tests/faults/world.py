@@ -39,6 +39,20 @@ FAST_RUNNER = RunnerConfig(
     progress_interval=60.0,
 )
 TERMINAL = {JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED}
+
+
+async def settled_job(store: Store, job_id: str, timeout: float = 60.0) -> Job:  # noqa: ASYNC109
+    """Wait until the job is delivered, failed or cancelled; return it from the database.
+    The deadline only stops a job that would hang; a passing job returns as soon as done."""
+    async with asyncio.timeout(timeout):
+        while True:
+            job = await store.get_job(job_id)
+            assert job is not None
+            if job.state in TERMINAL:
+                return job
+            await asyncio.sleep(0.02)
+
+
 # A Kling time limit no busy machine reaches, for every case that is not about time.
 GENEROUS_S = 30.0
 
@@ -82,15 +96,7 @@ class JobWorld:
         return await self.runner.submit(new)
 
     async def settle(self, job_id: str, timeout: float = 60.0) -> Job:  # noqa: ASYNC109
-        """Wait until the job is delivered, failed or cancelled; return it from the database.
-        The deadline only stops a job that would hang; a passing job returns as soon as done."""
-        async with asyncio.timeout(timeout):
-            while True:
-                job = await self.store.get_job(job_id)
-                assert job is not None
-                if job.state in TERMINAL:
-                    return job
-                await asyncio.sleep(0.02)
+        return await settled_job(self.store, job_id, timeout)
 
 
 def tiny_images(folder: Path) -> list[Path]:

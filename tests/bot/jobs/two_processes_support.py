@@ -33,6 +33,7 @@ from tests.faults.world import (
     SECRET_KEY,
     TERMINAL,
     RecordingDeliverer,
+    settled_job,
     tiny_images,
 )
 
@@ -140,13 +141,7 @@ class Pair:
         )
 
     async def settle(self, store: Store, job_id: str, limit: float = 60.0) -> Job:
-        async with asyncio.timeout(limit):
-            while True:
-                job = await store.get_job(job_id)
-                assert job is not None
-                if job.state in TERMINAL:
-                    return job
-                await asyncio.sleep(0.02)
+        return await settled_job(store, job_id, limit)
 
     async def settle_state(self, store: Store, job_id: str, *states: JobState) -> None:
         async with asyncio.timeout(60):
