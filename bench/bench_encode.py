@@ -57,7 +57,7 @@ async def tick_lateness(encode: Callable[[], bytes], seconds: float) -> list[flo
         while not stop.is_set():
             encode()
 
-    workers = [threading.Thread(target=worker) for _ in range(THREADS)] if encode else []
+    workers = [threading.Thread(target=worker) for _ in range(THREADS)]
     for thread in workers:
         thread.start()
     late: list[float] = []

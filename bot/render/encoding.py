@@ -3,9 +3,9 @@
 Pillow encodes into a real file with the interpreter lock released, but into an in-memory buffer
 chunk by chunk with it held. Measured with two threads encoding 1280x720 board JPEGs beside an
 event loop ticking every millisecond: into ``io.BytesIO`` the loop's ticks came 5 ms late at the
-median and 18 ms at p99; into a file 0.1 and 0.3 ms. The same bytes come out, in the same time.
-So pictures are encoded into an anonymous in-memory file (``memfd``; a temporary file where the
-system has none) and read back.
+median and 17 ms at p99; into a file 0.1 and 3 ms (bench/bench_encode.py). The same bytes come
+out, in the same time. So pictures are encoded into an anonymous in-memory file (``memfd``; a
+temporary file where the system has none) and read back.
 """
 
 from __future__ import annotations

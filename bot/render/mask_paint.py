@@ -235,7 +235,6 @@ def _bands(region: np.ndarray) -> list[tuple[int, int, int, int]] | None:
     pixel by pixel; the rest of a band's row is plain. None when that is most of the box."""
     height, width = region.shape
     bands: list[tuple[int, int, int, int]] = []
-    busy = 0
     for index, columns in enumerate(_edge_columns(region)):
         top, bottom = index * _BAND_ROWS, min((index + 1) * _BAND_ROWS, height)
         found = np.flatnonzero(columns)
@@ -255,10 +254,9 @@ def _bands(region: np.ndarray) -> list[tuple[int, int, int, int]] | None:
             )
             if same_sides:
                 bands[-1] = (previous[0], bottom, left, right)
-                busy += (bottom - top) * (right - left)
                 continue
         bands.append((top, bottom, left, right))
-        busy += (bottom - top) * (right - left)
+    busy = sum((bottom - top) * (right - left) for top, bottom, left, right in bands)
     return None if busy > _PIECES_WORTH_IT * height * width else bands
 
 
