@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bot.media import FrameExtractor, extract_frame, probe_video
-from bot.media.frames import DECODER_THREADS
+from bot.media.frames import DECODER_THREADS, rgb_pixels
 
 WIDTH, HEIGHT, FPS, SECONDS = 3840, 2160, 60, 10
 FRAMES_TO_TRY = (300, 359, 420, 479, 510, 540, 599)
@@ -69,7 +69,7 @@ def decode_from_start(path: Path, index: int) -> Image.Image:
         stream.thread_type = DECODER_THREADS  # as the bot decodes
         for position, frame in enumerate(container.decode(stream)):
             if position == index:
-                return frame.to_image()
+                return Image.fromarray(rgb_pixels(frame))  # as the bot converts
     raise IndexError(index)
 
 
@@ -84,7 +84,7 @@ def decode_group_until(path: Path, index: int) -> Image.Image:
         container.seek(start + keyframe * ticks, stream=stream, backward=True, any_frame=False)
         for frame in container.decode(stream):
             if frame.pts is not None and frame.pts >= start + index * ticks:
-                return frame.to_image()
+                return Image.fromarray(rgb_pixels(frame))  # as the bot converts
     raise IndexError(index)
 
 

@@ -106,8 +106,8 @@ BOARD_FRAMES: SizedLRU[np.ndarray] = SizedLRU(BOARD_FRAME_BUDGET)
 # the next frame of a decode) have a thread of their own: they never queue in front of a
 # drawing that a member is waiting for.
 _ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-ahead")
-# A frame's RGB picture, made when called (see frames_around).
-Picture = Callable[[], Image.Image]
+# A frame's (h, w, 3) RGB pixels, made when called (see frames_around).
+Picture = Callable[[], np.ndarray]
 # Board-size frames waiting for the disk (see _store_later): 4 at 1280x720 hold 10 MiB.
 MAX_PENDING_WRITES = 4
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-frame-write")
@@ -208,17 +208,20 @@ def frames_around(video: Path, cache_dir: Path, index: int) -> dict[int, Picture
     extractor = FrameExtractor(video, cache_dir)
     cached = extractor.cache_path(index)
     if cached is not None and cached.is_file():
-        image = extractor.get(index)
-        return {index: lambda: image}
+        pixels = np.asarray(extractor.get(index))
+        return {index: lambda: pixels}
     try:
         decoded = extractor.decoded_around(index, after=1)
     except MediaError:
         return {}
-    return {number: frame.image for number, frame in decoded.items()}
+    return {number: frame.pixels for number, frame in decoded.items()}
 
 
-def _shrunk(frame: Image.Image, long_side: int) -> np.ndarray:
-    pixels = np.asarray(shrink_frame(frame, display_size(frame.width, frame.height, long_side)))
+def _shrunk(frame: np.ndarray, long_side: int) -> np.ndarray:
+    height, width = frame.shape[:2]
+    size = display_size(width, height, long_side)
+    # A frame already at board size (720p) is kept as decoded: no copy through a picture.
+    pixels = frame if size == (width, height) else np.asarray(shrink_frame(frame, size))
     pixels.flags.writeable = False
     return pixels
 
@@ -235,8 +238,8 @@ def _from_video(video: Path, cache_dir: Path, index: int, long_side: int) -> np.
     the member waiting for ``index`` does not wait for it."""
     found = frames_around(video, cache_dir, index)
     if index not in found:
-        image = full_frame(video, cache_dir, index, keep=False)  # raises if unreadable
-        found = {index: lambda: image}
+        pixels = np.asarray(full_frame(video, cache_dir, index, keep=False))  # raises if unreadable
+        found = {index: lambda: pixels}
     pixels = _shrunk(found.pop(index)(), long_side)
     _store_later(board_frame_path(cache_dir, index, long_side), pixels)
     for number, picture in found.items():

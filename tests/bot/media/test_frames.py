@@ -5,10 +5,19 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from bot.media import FrameExtractor, MediaError, extract_frame, frame_time, write_mp4
+from bot.media import (
+    FrameExtractor,
+    MediaError,
+    apply_rotation,
+    extract_frame,
+    frame_time,
+    write_mp4,
+)
+from bot.media.frames import rgb_pixels
 from tests.bot.media.conftest import numbered_frames, read_number
 
 FRAMES = 300
@@ -91,3 +100,20 @@ def test_frame_time() -> None:
     assert frame_time(24, 24000 / 1001) == pytest.approx(1.001)
     with pytest.raises(MediaError):
         frame_time(1, 0)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_rgb_pixels_are_pyav_pictures_turned_upright(tmp_path: Path, rotation: int) -> None:
+    """The array the boards use holds exactly the pixels of PyAV's own picture turned as a
+    player would, for every rotation and a width whose rows PyAV pads (4:4:4, 99 px)."""
+    rng = np.random.default_rng(rotation)
+    stored = rng.integers(0, 256, (50, 99, 3), dtype=np.uint8)
+    path = tmp_path / f"turned{rotation}.mp4"
+    write_mp4([stored] * 2, path, 30, crf=10, pix_fmt="yuv444p", rotation=rotation)
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        expected = np.asarray(apply_rotation(frame.to_image(), rotation))
+        pixels = rgb_pixels(frame)
+    assert pixels.shape == expected.shape == ((99, 50, 3) if rotation % 180 else (50, 99, 3))
+    assert np.array_equal(pixels, expected)
+    assert pixels.flags.c_contiguous
