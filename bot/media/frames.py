@@ -39,8 +39,9 @@ _PNG_COMPRESS_LEVEL = 1
 DECODE_SLOTS = max(1, os.cpu_count() or 1)
 _decoding = threading.BoundedSemaphore(DECODE_SLOTS)
 # Slice threads, not frame threads: frame threads (one per core) are started, and the decoder's
-# state copied to each, on every open, for one frame's answer. On 2 cores: a 720p frame costs
-# 18 ms of CPU (frame threads: 22), a 4K frame 60 frames into its group 0.15 s (0.22).
+# state copied to each, on every open, for one frame's answer. On 2 cores a 720p frame, decoded
+# and in RGB, costs 10-12 ms of CPU (frame threads: 12-13); a 4K frame 60 frames into its group
+# takes 0.10 s (bench/bench_frames.py).
 DECODER_THREADS = "SLICE"
 
 
