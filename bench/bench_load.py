@@ -33,6 +33,7 @@ Run: python bench/bench_load.py [--phases paced,burst] [--guilds 4] [--channels 
 BENCH_PYSPY=stacks.txt samples the bot with py-spy (collapsed stacks); BENCH_PROFILE=out.prof
 runs it under cProfile; BENCH_TRACEMALLOC=report.txt writes the biggest Python allocations at
 the bot's high (bench/traced_bot.py).
+BENCH_KEEP=1 keeps the run's folder (the bot's log among its files).
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -66,6 +65,7 @@ from bench.load_children import (  # noqa: E402
 )
 from bench.load_report import KINDS, REPLY_WAIT, Fired, Phase, report, settled  # noqa: E402
 from bench.load_split import SELECTION_ENDPOINTS  # noqa: E402
+from bench.work_folder import work_folder  # noqa: E402
 from bot.storage import Store  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
 from tests.cogs.harness import is_board, make_video  # noqa: E402
@@ -244,14 +244,8 @@ async def measure(
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    try:
+    with work_folder("bench-load-") as work:
         await run_bench(args, work)
-    finally:
-        # The emulator keeps every session's frames: gigabytes after a run. BENCH_KEEP=1 keeps
-        # the folder (logs, py-spy output).
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
 
 
 async def run_bench(args: argparse.Namespace, work: Path) -> None:

@@ -17,6 +17,7 @@ scheduler statistics) is printed too: on a shared machine the wall-clock share i
 for a CPU, the CPU time is the bot's own work alone. The load average is printed with the figures.
 
 Run: python bench/bench_picker.py [--clicks 50] [--members 5] [--seed 7]
+BENCH_KEEP=1 keeps the run's folder (the bot's log among its files).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import asyncio
 import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.process_cpu import load_average, process_cpu  # noqa: E402
+from bench.work_folder import work_folder  # noqa: E402
 from bot.kling.emulator import KlingEmulator  # noqa: E402
 from bot.zoom import cell_names  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
@@ -130,9 +131,8 @@ async def board_of(channel: TwinChannel) -> TwinMessage:
     return await channel.wait_for_message(is_board, WAIT)
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def main_async(args: argparse.Namespace, work: Path) -> None:
     rng = random.Random(args.seed)
-    work = Path(tempfile.mkdtemp(prefix="bench-picker-"))
     twin = await DiscordTwin.start()
     guild = twin.add_guild("Server", channels=["room"])
     channel = guild.channel("room")
@@ -226,7 +226,9 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=50, help="marks (each after a cell click)")
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    with work_folder("bench-picker-") as work:
+        asyncio.run(main_async(args, work))
 
 
 if __name__ == "__main__":

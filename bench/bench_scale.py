@@ -38,10 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,11 +46,11 @@ sys.path.insert(0, str(REPO))
 
 from bench.scale_phase import PhaseResult, report, run_phase  # noqa: E402
 from bench.scale_world import World  # noqa: E402
+from bench.work_folder import work_folder  # noqa: E402
 from tests.cogs.harness import make_video  # noqa: E402
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+async def main_async(args: argparse.Namespace, work: Path) -> None:
     world = World(args, work)
     await world.start()
     results: list[PhaseResult] = []
@@ -66,9 +63,6 @@ async def main_async(args: argparse.Namespace) -> None:
                 results.append(await run_phase(world, processes, video, len(results)))
     finally:
         await world.stop()
-        # The emulator keeps every session's frames: gigabytes after a few phases.
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
     guild_of = {channel.id: channel.guild_id for channel in world.channels}
     report(args, results, len(world.members), guild_of)
 
@@ -95,7 +89,9 @@ def main() -> None:
         "emulator segments every frame itself, on the same 2 cores as the bot",
     )
     parser.add_argument("--seed", type=int, default=7)
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    with work_folder("bench-scale-") as work:
+        asyncio.run(main_async(args, work))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ report in bench/web_picker_report.py; this script sets up the session and takes 
 
 Run: python bench/bench_web_picker.py [--clicks 50] [--members 5] [--seed 7]
 BENCH_PROFILE=out.prof runs the bot under cProfile (written when it stops).
+BENCH_KEEP=1 keeps the run's folder (the bot's log among its files).
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ import os
 import random
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ from bench.web_picker_page import (  # noqa: E402
     wait_version,
 )
 from bench.web_picker_report import Click, kling_share, parts_of, report  # noqa: E402
+from bench.work_folder import work_folder  # noqa: E402
 from bot.kling.emulator import KlingEmulator  # noqa: E402
 from tests.bot.web.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP  # noqa: E402
 from tests.cogs.delivery_support import start_bot_process, write_run_config  # noqa: E402
@@ -233,12 +234,11 @@ async def run_clicks(
     return clicks
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def main_async(args: argparse.Namespace, work: Path) -> None:
     if not CHROMIUM.exists():
         raise SystemExit(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.async_api import async_playwright
 
-    work = Path(tempfile.mkdtemp(prefix="bench-web-picker-"))
     twin = await DiscordTwin.start()
     guild = twin.add_guild("Server", channels=["room"])
     channel = guild.channel("room")
@@ -286,7 +286,9 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    with work_folder("bench-web-picker-") as work:
+        asyncio.run(main_async(args, work))
 
 
 if __name__ == "__main__":
