@@ -30,7 +30,7 @@ from PIL import Image
 
 from bot.editing.board_cache import board_digest, board_frame
 from bot.editing.boards import drawable_masks, session_dir
-from bot.render.board import BOARD_LONG_SIDE, display_size, mask_layers
+from bot.render.board import BOARD_LONG_SIDE, mask_layers
 from bot.render.encoding import encode_image
 
 FRAMES_KEPT = 48
@@ -41,14 +41,10 @@ Drawn = TypeVar("Drawn")
 Overlays = dict[str, Any]  # {"width", "height", "overlays": [{"box": [l, t, r, b], "webp": b64}]}
 
 
-def _frame(video: Path, cache_dir: Path, index: int) -> tuple[Image.Image, np.ndarray | None]:
-    """Frame `index` at board size, with its pixels as an array when they are the picture's."""
+def _frame(video: Path, cache_dir: Path, index: int) -> tuple[Image.Image, np.ndarray]:
+    """Frame `index` at board size (the board's own copy) as a picture, and its pixels."""
     pixels = board_frame(video, cache_dir, index, BOARD_LONG_SIDE)
-    frame = Image.fromarray(pixels)
-    size = display_size(*frame.size, BOARD_LONG_SIDE)
-    if frame.size == size:
-        return frame, pixels
-    return frame.resize(size, Image.Resampling.BILINEAR), None
+    return Image.fromarray(pixels), pixels
 
 
 def render_frame(video: Path, cache_dir: Path, index: int) -> bytes:
