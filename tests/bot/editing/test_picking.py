@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bot.editing.board_cache import flush_writes
 from bot.editing.boards import session_dir
 from bot.editing.picking import build_picker
 from bot.grid import CellRef
@@ -21,6 +22,9 @@ def decoded(data: bytes) -> np.ndarray:
 
 
 def take_away(frames: Path, video: Path) -> None:
+    # The first picker's frame is still on its way into the cache folder; removing the folder
+    # under that write would race it.
+    flush_writes()
     shutil.rmtree(frames)
     video.rename(video.with_suffix(".gone"))
 
