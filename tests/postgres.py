@@ -149,7 +149,9 @@ class PostgresCluster:
     def _as_server_user(self, args: Sequence[str]) -> None:
         command = list(args)
         if self._user is not None:
-            command = ["runuser", "-u", self._user, "--", *command]
+            # A root shell's PATH may leave out the sbin folders, where util-linux puts runuser.
+            runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+            command = [runuser or "runuser", "-u", self._user, "--", *command]
         done = subprocess.run(
             command, cwd=self.root, capture_output=True, text=True, stdin=subprocess.DEVNULL
         )
