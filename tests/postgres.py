@@ -150,8 +150,9 @@ class PostgresCluster:
         command = list(args)
         if self._user is not None:
             # A root shell's PATH may leave out the sbin folders, where util-linux puts runuser.
-            runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
-            command = [runuser or "runuser", "-u", self._user, "--", *command]
+            search = os.pathsep.join((os.environ.get("PATH", os.defpath), "/usr/sbin", "/sbin"))
+            runuser = shutil.which("runuser", path=search) or "runuser"
+            command = [runuser, "-u", self._user, "--", *command]
         done = subprocess.run(
             command, cwd=self.root, capture_output=True, text=True, stdin=subprocess.DEVNULL
         )
